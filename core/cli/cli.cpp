@@ -1,0 +1,71 @@
+#include "cli.h"
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "cle/core/error.h"
+#include "commands.h"
+
+namespace cle::cli {
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+        const std::atomic<bool>* cancel) {
+    CLI::App app{"cle: cross-layer equalization of neural-network weights in HDF5 files", "cle"};
+    app.set_version_flag("--version", std::string("cle ") + CLE_VERSION);
+    app.require_subcommand(1);
+
+    InspectArgs ia;
+    auto* inspect = app.add_subcommand("inspect", "List the layers of a weight file");
+    inspect->add_option("FILE", ia.file, "HDF5 weight file")->required();
+    inspect->add_flag("--json", ia.json, "Print JSON instead of a table");
+    inspect->add_option("--layout", ia.layout, "Weight layout: torch or keras (default: detected)")
+        ->check(CLI::IsMember({"torch", "keras"}));
+
+    EqualizeArgs ea;
+    auto* eq = app.add_subcommand("equalize", "Equalize layer pairs and write the result");
+    eq->add_option("IN", ea.input, "HDF5 weight file to read (never modified)")->required();
+    eq->add_option("-o,--output", ea.output, "File to write")->required();
+    auto* pairs = eq->add_option("--pairs", ea.pairs, "Layer groups, e.g. \"a,b,c;d,e\"");
+    auto* pairsFile = eq->add_option("--pairs-file", ea.pairsFile,
+                                     "JSON file {\"groups\": [[\"a\",\"b\",\"c\"], ...]}");
+    pairs->excludes(pairsFile);
+    eq->add_option("--threshold", ea.threshold, "Convergence threshold (default 1e-4)");
+    eq->add_option("--max-sweeps", ea.maxSweeps, "Stop after this many sweeps (default 1000)");
+    eq->add_option("--layout", ea.layout, "Weight layout: torch or keras (default: detected)")
+        ->check(CLI::IsMember({"torch", "keras"}));
+    eq->add_option("--report", ea.report, "Write a JSON report of the run");
+    eq->add_flag("-q,--quiet", ea.quiet, "No progress on stderr");
+    eq->add_flag("-f,--force", ea.force, "Overwrite an existing output file");
+
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+        app.parse(reversed);
+        if (eq->parsed() && ea.pairs.empty() && ea.pairsFile.empty())
+            throw CLI::ValidationError("--pairs or --pairs-file is required");
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) {  // --help, --version
+            app.exit(e, out, err);
+            return kOk;
+        }
+        err << "cle: " << e.what() << "\n";
+        err << "Run 'cle --help' for usage.\n";
+        return kUsageError;
+    }
+
+    try {
+        if (inspect->parsed()) return inspectCommand(ia, out);
+        return equalizeCommand(ea, out, err, cancel);
+    } catch (const core::Error& e) {
+        err << "cle: " << e.what() << "\n";
+        switch (e.kind()) {
+            case core::ErrorKind::Usage: return kUsageError;
+            case core::ErrorKind::Cancelled: return kCancelled;
+            default: return kInputError;
+        }
+    } catch (const std::exception& e) {
+        err << "cle: " << e.what() << "\n";
+        return kInputError;
+    }
+}
+
+}  // namespace cle::cli

@@ -1,0 +1,164 @@
+#include "commands.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "cle/core/equalizer.h"
+#include "cle/core/error.h"
+#include "cle/core/exporter.h"
+#include "cle/core/model.h"
+#include "cle/core/report.h"
+#include "cli.h"
+
+namespace cle::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::optional<core::Layout> layoutOption(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return core::parseLayout(s);
+}
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::string number(double v, int precision = 3) {
+    if (std::isinf(v)) return "inf";
+    std::ostringstream o;
+    o << std::setprecision(precision) << v;
+    return o.str();
+}
+
+double layerImbalance(const core::Layer& l) {
+    if (!l.info.supported || l.weight.values.empty()) return std::nan("");
+    return core::rangeImbalance(core::channelStats(l.weight, l.info.outAxis()).range());
+}
+
+}  // namespace
+
+int inspectCommand(const InspectArgs& a, std::ostream& out) {
+    core::Model model = core::loadModel(a.file, layoutOption(a.layout));
+    if (a.json) {
+        nlohmann::json j;
+        j["file"] = a.file;
+        j["format"] = core::toString(model.info.format);
+        j["layout"] = core::toString(model.info.layout);
+        j["layers"] = nlohmann::json::array();
+        for (const auto& l : model.layers) {
+            double imb = layerImbalance(l);
+            nlohmann::json e = {{"name", l.info.name},
+                                {"kind", l.info.kind},
+                                {"layout", core::toString(l.info.layout)},
+                                {"shape", l.info.shape},
+                                {"bias", l.info.hasBias()},
+                                {"dtype", core::toString(l.info.dtype)},
+                                {"depthwise", l.info.depthwise},
+                                {"supported", l.info.supported},
+                                {"imbalance", std::isfinite(imb) ? nlohmann::json(imb) : nullptr}};
+            if (!l.info.supported) e["reason"] = l.info.unsupportedReason;
+            j["layers"].push_back(e);
+        }
+        out << j.dump(2) << "\n";
+        return kOk;
+    }
+    out << "file:   " << a.file << "\n"
+        << "format: " << core::toString(model.info.format) << " (layout "
+        << core::toString(model.info.layout) << ")\n"
+        << "layers: " << model.layers.size() << "\n\n";
+    size_t w = 5;
+    for (const auto& l : model.layers) w = std::max(w, l.info.name.size());
+    out << std::left << std::setw(int(w) + 2) << "name" << std::setw(28) << "kind"
+        << std::setw(8) << "layout" << std::setw(20) << "shape" << std::setw(6) << "bias"
+        << std::setw(10) << "dtype" << "imbalance\n";
+    for (const auto& l : model.layers) {
+        double imb = layerImbalance(l);
+        out << std::left << std::setw(int(w) + 2) << l.info.name << std::setw(28)
+            << l.info.kind << std::setw(8)
+            << core::toString(l.info.layout) << std::setw(20) << shapeText(l.info.shape)
+            << std::setw(6) << (l.info.hasBias() ? "yes" : "no") << std::setw(10)
+            << core::toString(l.info.dtype)
+            << (l.info.supported ? number(imb) : "not supported: " + l.info.unsupportedReason)
+            << "\n";
+    }
+    return kOk;
+}
+
+namespace {
+
+void printSummary(const core::Summary& s, std::ostream& out) {
+    if (s.converged)
+        out << "converged after " << s.sweeps << " sweep" << (s.sweeps == 1 ? "" : "s")
+            << " (last delta " << number(s.lastDelta()) << " < threshold " << s.threshold
+            << ")\n";
+    else
+        out << "NOT converged: stopped at the limit of " << s.sweeps << " sweeps (last delta "
+            << number(s.lastDelta()) << ", threshold " << s.threshold << ")\n";
+    for (const auto& p : s.pairs) {
+        out << "  " << p.first << " -> " << p.second << ": output range imbalance "
+            << number(core::rangeImbalance(p.states.front().out)) << " -> "
+            << number(core::rangeImbalance(p.states.back().out));
+        if (!p.deadChannels.empty())
+            out << "; " << p.deadChannels.size() << " dead channel(s) left unscaled";
+        if (!p.constantInputChannels.empty())
+            out << "; " << p.constantInputChannels.size()
+                << " constant input channel(s) got very large factors";
+        out << "\n";
+    }
+}
+
+}  // namespace
+
+int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
+                    const std::atomic<bool>* cancel) {
+    if (!(a.threshold > 0) || !std::isfinite(a.threshold))
+        throw core::usageError("--threshold must be a positive number, not " +
+                               number(a.threshold));
+    if (a.maxSweeps < 1) throw core::usageError("--max-sweeps must be at least 1");
+    auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
+    auto pairs = core::expandGroups(groups);
+    core::checkOutputPath(a.input, a.output, a.force);
+
+    core::Timings t;
+    auto start = Clock::now();
+    core::Model model = core::loadModel(a.input, layoutOption(a.layout));
+    t.load = secondsSince(start);
+
+    start = Clock::now();
+    core::EqualizeOptions options{a.threshold, a.maxSweeps};
+    auto progress = [&](const core::Progress& p) {
+        if (p.sweepDone && !a.quiet)
+            err << "sweep " << p.sweep << ": delta " << number(p.delta, 6) << " (threshold "
+                << a.threshold << ")\n";
+        return !(cancel && cancel->load());
+    };
+    core::EqualizeResult result = core::equalize(model, pairs, options, progress);
+    t.equalize = secondsSince(start);
+    if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
+
+    start = Clock::now();
+    core::exportWeights(a.input, result.layers, a.output, {a.force, cancel});
+    t.save = secondsSince(start);
+    if (!a.report.empty()) core::writeReport(a.report, model.info, result.summary, t);
+
+    printSummary(result.summary, out);
+    out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
+        << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
+        << number(t.save) << " s)\n";
+    return result.summary.converged ? kOk : kNotConverged;
+}
+
+}  // namespace cle::cli

@@ -1,0 +1,35 @@
+#pragma once
+// The work behind each `cle` subcommand, separate from argument parsing.
+#include <atomic>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "cle/core/weight_file.h"
+
+namespace cle::cli {
+
+struct InspectArgs {
+    std::string file;
+    bool json = false;
+    std::string layout;  ///< "" = detect
+};
+
+struct EqualizeArgs {
+    std::string input;
+    std::string output;
+    std::string pairs;
+    std::string pairsFile;
+    double threshold = 1e-4;
+    int maxSweeps = 1000;
+    std::string layout;
+    std::string report;
+    bool quiet = false;
+    bool force = false;
+};
+
+int inspectCommand(const InspectArgs& a, std::ostream& out);
+int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
+                    const std::atomic<bool>* cancel);
+
+}  // namespace cle::cli

@@ -1,0 +1,73 @@
+#pragma once
+// Cross-layer equalization with the exact numerics of torch.ao.quantization._equalize, plus dead
+// channel handling, a sweep limit, progress, cancel and a per-sweep history of channel ranges.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cle/core/model.h"
+#include "cle/core/pairs.h"
+
+namespace cle::core {
+
+struct EqualizeOptions {
+    double threshold = 1e-4;  ///< converged when the summed change norm of a sweep is below this
+    int maxSweeps = 1000;     ///< a run that has not converged after this many sweeps stops
+};
+
+/// Per-channel ranges of one pair at one moment: the first layer's output channels and the
+/// second layer's input channels (max - min, no epsilon).
+struct RangeState {
+    std::vector<float> out;
+    std::vector<float> in;
+};
+
+struct PairHistory {
+    std::string first;
+    std::string second;
+    /// states[0] is before the first sweep, states[k] after sweep k: sweeps + 1 entries.
+    std::vector<RangeState> states;
+    /// Cumulative per-channel factor s: the first layer's output channel c was divided by scale[c]
+    /// and the second layer's input channel c multiplied by it, over all sweeps.
+    std::vector<float> scale;
+    /// Output channels of the first layer with zero range (factor 0): left unscaled.
+    std::vector<int> deadChannels;
+    /// Input channels of the second layer with zero range: huge factor, kept as the reference does.
+    std::vector<int> constantInputChannels;
+};
+
+struct Summary {
+    double threshold = 0;
+    int sweeps = 0;          ///< sweeps executed, the last included
+    bool converged = false;
+    bool cancelled = false;
+    std::vector<float> deltas;  ///< summed change norm of each sweep (float32, as compared)
+    std::vector<PairHistory> pairs;
+    float lastDelta() const { return deltas.empty() ? 0.f : deltas.back(); }
+};
+
+struct Progress {
+    int sweep = 0;          ///< 1-based sweep under way (or just finished)
+    int pairIndex = 0;      ///< pairs done in this sweep
+    int pairCount = 0;
+    bool sweepDone = false;  ///< true once per sweep, after its delta is known
+    float delta = 0;         ///< the sweep's delta when sweepDone
+    const Summary* summary = nullptr;  ///< the history so far; valid during the call only
+};
+
+/// Return false to cancel the run.
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+struct EqualizeResult {
+    Summary summary;
+    std::vector<Layer> layers;  ///< the equalized layers named in the pairs (empty if cancelled)
+};
+
+/// Equalizes copies of the layers named in `pairs`; `model` itself is never changed. Throws a
+/// usage Error for an empty pair list, an Input Error naming the layer for an unknown layer,
+/// unsupported layer, channel mismatch or non-finite weight.
+EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
+                        const EqualizeOptions& options = {},
+                        const ProgressCallback& progress = {});
+
+}  // namespace cle::core

@@ -1,0 +1,30 @@
+#pragma once
+// Writing equalized weights: a copy of the input file with only the changed datasets rewritten,
+// in each dataset's own type, made beside the destination and renamed into place at the end.
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "cle/core/model.h"
+
+namespace cle::core {
+
+struct ExportOptions {
+    bool force = false;                        ///< overwrite an existing output file
+    const std::atomic<bool>* cancel = nullptr;  ///< checked between datasets
+};
+
+/// Checks an output path before any work: refuses the input file itself (also through another
+/// path), an existing file without `force`, a missing directory. Throws Error naming the path.
+void checkOutputPath(const std::string& input, const std::string& output, bool force);
+
+/// Writes `layers` (weights and biases) into a copy of `input` at `output`. On any failure or
+/// cancel no output and no temporary file is left, and an Error is thrown.
+void exportWeights(const std::string& input, const std::vector<Layer>& layers,
+                   const std::string& output, const ExportOptions& options = {});
+
+/// The temporary file of the export under way, or nullptr: for a signal handler that must remove
+/// it before the process dies. Async-signal-safe to call.
+const char* pendingExportFile();
+
+}  // namespace cle::core

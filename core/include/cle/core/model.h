@@ -1,0 +1,34 @@
+#pragma once
+// A weight file loaded into memory: its layer list and every layer's weight and bias.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cle/core/tensor.h"
+#include "cle/core/weight_file.h"
+
+namespace cle::core {
+
+struct Layer {
+    LayerInfo info;
+    Tensor weight;
+    std::optional<Tensor> bias;
+};
+
+struct Model {
+    ModelInfo info;
+    std::vector<Layer> layers;  ///< same order as info.layers
+
+    /// nullptr when no layer has that name.
+    const Layer* find(const std::string& name) const;
+    Layer* find(const std::string& name);
+};
+
+/// Loads every layer of `path`. Throws Error naming the file and dataset on failure; non-finite
+/// weights are not an error here (they are when the layer is equalized).
+Model loadModel(const std::string& path, std::optional<Layout> layout = std::nullopt);
+
+/// Replaces the weights and biases of the layers in `changed` (matched by name).
+void applyLayers(Model& model, const std::vector<Layer>& changed);
+
+}  // namespace cle::core

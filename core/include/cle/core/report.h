@@ -1,0 +1,26 @@
+#pragma once
+// The JSON run report shared by `cle equalize --report` and the desktop application's export.
+#include <string>
+#include <vector>
+
+#include "cle/core/equalizer.h"
+#include "cle/core/weight_file.h"
+
+namespace cle::core {
+
+struct Timings {
+    double load = 0;  ///< seconds
+    double equalize = 0;
+    double save = 0;
+};
+
+/// The report as JSON text (format, pairs, threshold, sweeps, converged, deltas, dead_channels,
+/// scales, ranges, seconds, ...).
+std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings);
+/// Writes reportJson() to `path` atomically. Throws Error naming the path on failure.
+void writeReport(const std::string& path, const ModelInfo& model, const Summary& summary,
+                 const Timings& timings);
+/// Writes `text` to `path` through a temporary file renamed into place.
+void writeTextFileAtomically(const std::string& path, const std::string& text);
+
+}  // namespace cle::core

@@ -1,0 +1,65 @@
+#pragma once
+// Reading the layer list of an HDF5 weight file: PyTorch state dicts, Keras 2 legacy .h5,
+// Keras 3 .weights.h5, and any other file with floating-point datasets.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cle/core/tensor.h"
+
+namespace cle::core {
+
+enum class Format { PyTorch, Keras2, Keras3, Generic };
+/// Torch: weights are [out, in, k...]. Keras: channels-last, [k..., in, out].
+enum class Layout { Torch, Keras };
+/// Storage type of a dataset. Computation is always float32.
+enum class DType { Float16, BFloat16, Float32, Float64 };
+
+std::string toString(Format f);
+std::string toString(Layout l);
+std::string toString(DType d);
+/// "torch" or "keras"; throws a usage Error otherwise.
+Layout parseLayout(const std::string& s);
+
+struct LayerInfo {
+    std::string name;        ///< what `cle inspect` prints and `--pairs` takes
+    std::string kind;        ///< Linear, Conv2d, Dense, Conv2D, DepthwiseConv2D, ...
+    Layout layout = Layout::Torch;
+    std::string weightPath;  ///< absolute HDF5 dataset path
+    std::string biasPath;    ///< empty when the layer has no bias
+    std::vector<std::int64_t> shape;
+    DType dtype = DType::Float32;
+    DType biasDtype = DType::Float32;
+    bool depthwise = false;  ///< one channel axis that is both input and output
+    bool supported = true;   ///< false: listed, but cannot take part in a pair
+    std::string unsupportedReason;
+
+    int rank() const { return static_cast<int>(shape.size()); }
+    /// Axis of the output channels for this layer's layout (depthwise: the channel axis).
+    int outAxis() const;
+    /// Axis of the input channels (depthwise: the same axis as outAxis()).
+    int inAxis() const;
+    std::int64_t outChannels() const { return shape.at(outAxis()); }
+    std::int64_t inChannels() const { return shape.at(inAxis()); }
+    bool hasBias() const { return !biasPath.empty(); }
+};
+
+struct ModelInfo {
+    std::string path;
+    Format format = Format::Generic;
+    Layout layout = Layout::Torch;
+    std::vector<LayerInfo> layers;
+
+    /// nullptr when no layer has that name.
+    const LayerInfo* find(const std::string& name) const;
+};
+
+/// Lists the layers of `path` without reading any weights. `layout` overrides the detected layout.
+/// Throws Error (Input) for a missing, unreadable or non-HDF5 file, naming it.
+ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout = std::nullopt);
+
+/// Reads one floating-point dataset as float32. Throws Error naming file and dataset on failure
+/// (not a float dataset, unreadable, value out of float32 range).
+Tensor readDataset(const std::string& file, const std::string& dataset);
+
+}  // namespace cle::core

@@ -1,0 +1,32 @@
+#pragma once
+// The hot loop of equalization: scale one channel axis of a weight tensor in place, and in the
+// same pass measure the change and the new per-channel min/max along both channel axes.
+#include <cstdint>
+#include <vector>
+
+namespace cle::core::kernel {
+
+/// A weight tensor seen as [P, N1, M, N2, Q] around its two channel axes a1 < a2 (or, for a
+/// depthwise kernel with a single channel axis, [P, N1, Q] with N2 = M = 1).
+struct AxisView {
+    std::int64_t p = 1, n1 = 1, m = 1, n2 = 1, q = 1;
+    bool single = false;  ///< one channel axis (depthwise)
+    bool outFirst = true;  ///< the output axis is a1 (PyTorch) rather than a2 (Keras)
+};
+
+AxisView makeView(const std::vector<std::int64_t>& shape, int outAxis, int inAxis);
+
+/// Min/max per channel along the output and the input axis.
+struct Stats {
+    std::vector<float> outMin, outMax, inMin, inMax;
+};
+
+/// Computes the statistics without changing anything.
+Stats measure(const float* data, const AxisView& view);
+
+/// Multiplies channel c of the output axis (scaleOut) or of the input axis by factor[c], in place.
+/// Refreshes `stats` from the new values and returns the sum of squared float32 differences
+/// between new and old elements, accumulated in double.
+double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats);
+
+}  // namespace cle::core::kernel

@@ -1,0 +1,198 @@
+#include "cle/core/equalizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "cle/core/error.h"
+#include "channel_kernel.h"
+
+namespace cle::core {
+
+namespace {
+
+// One layer taking part in the run: its working copy, how its channel axes lie, and min/max
+// statistics that always describe its current values (every scaling pass refreshes them).
+struct WorkLayer {
+    Layer layer;
+    int outAxis = 0;
+    int inAxis = 1;
+    kernel::AxisView view;
+    kernel::Stats stats;
+    float norm = 0;  // change norm over the last pair that named this layer in the current sweep
+};
+
+struct WorkPair {
+    size_t first = 0;
+    size_t second = 0;
+    std::vector<double> scale;  // cumulative factor per channel
+    std::set<int> dead;
+    std::set<int> constantInputs;
+};
+
+std::vector<float> ranges(const std::vector<float>& lo, const std::vector<float>& hi) {
+    std::vector<float> r(lo.size());
+    for (size_t c = 0; c < r.size(); ++c) r[c] = hi[c] - lo[c];
+    return r;
+}
+
+void checkFinite(const Layer& l) {
+    auto bad = [](const std::vector<float>& v) {
+        return std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }) -
+               v.begin();
+    };
+    auto i = bad(l.weight.values);
+    if (size_t(i) < l.weight.values.size())
+        throw inputError("layer '" + l.info.name + "' has a non-finite weight (" +
+                         std::to_string(l.weight.values[size_t(i)]) + " at flat index " +
+                         std::to_string(i) + ")");
+    if (l.bias && size_t(bad(l.bias->values)) < l.bias->values.size())
+        throw inputError("layer '" + l.info.name + "' has a non-finite bias");
+}
+
+class Run {
+public:
+    Run(const Model& model, const std::vector<LayerPair>& pairs) {
+        if (pairs.empty()) throw usageError("no layer pairs to equalize");
+        std::map<std::string, size_t> index;
+        auto layerIndex = [&](const std::string& name) {
+            auto it = index.find(name);
+            if (it != index.end()) return it->second;
+            const Layer* l = model.find(name);
+            WorkLayer w;
+            w.layer = *l;
+            w.outAxis = l->info.outAxis();
+            w.inAxis = l->info.inAxis();
+            layers_.push_back(std::move(w));
+            index[name] = layers_.size() - 1;
+            return layers_.size() - 1;
+        };
+        for (const auto& [a, b] : pairs) {
+            if (auto problem = pairProblem(model.info, a, b)) throw inputError(*problem);
+            WorkPair p;
+            p.first = layerIndex(a);
+            p.second = layerIndex(b);
+            layers_[p.second].inAxis = pairInAxis(model.find(a)->info, model.find(b)->info);
+            p.scale.assign(size_t(model.find(a)->info.outChannels()), 1.0);
+            pairs_.push_back(std::move(p));
+        }
+        for (auto& w : layers_) {
+            checkFinite(w.layer);
+            w.view = kernel::makeView(w.layer.weight.shape, w.outAxis, w.inAxis);
+            w.stats = kernel::measure(w.layer.weight.values.data(), w.view);
+        }
+        for (const auto& p : pairs_) {
+            PairHistory h;
+            h.first = layers_[p.first].layer.info.name;
+            h.second = layers_[p.second].layer.info.name;
+            summary_.pairs.push_back(std::move(h));
+        }
+        recordStates();
+    }
+
+    EqualizeResult run(const EqualizeOptions& options, const ProgressCallback& progress) {
+        summary_.threshold = options.threshold;
+        const float threshold = static_cast<float>(options.threshold);
+        Progress info;
+        info.pairCount = int(pairs_.size());
+        info.summary = &summary_;
+        while (summary_.sweeps < options.maxSweeps) {
+            info.sweep = ++summary_.sweeps;
+            info.sweepDone = false;
+            for (size_t i = 0; i < pairs_.size(); ++i) {
+                applyPair(pairs_[i]);
+                info.pairIndex = int(i + 1);
+                if (progress && !progress(info)) return cancelled();
+            }
+            float delta = 0;  // float32 sum of float32 norms, as the reference compares
+            for (const auto& w : layers_) delta += w.norm;
+            summary_.deltas.push_back(delta);
+            recordStates();
+            info.sweepDone = true;
+            info.delta = delta;
+            if (progress && !progress(info)) return cancelled();
+            if (delta < threshold) {
+                summary_.converged = true;
+                break;
+            }
+        }
+        EqualizeResult result;
+        finishPairs();
+        result.summary = std::move(summary_);
+        for (auto& w : layers_) result.layers.push_back(std::move(w.layer));
+        return result;
+    }
+
+private:
+    void applyPair(WorkPair& p) {
+        WorkLayer& a = layers_[p.first];
+        WorkLayer& b = layers_[p.second];
+        const size_t n = p.scale.size();
+        std::vector<float> s(n), inv(n);
+        for (size_t c = 0; c < n; ++c) {
+            float r1 = a.stats.outMax[c] - a.stats.outMin[c];
+            float r2 = b.stats.inMax[c] - b.stats.inMin[c];
+            if (r2 == 0.f) p.constantInputs.insert(int(c));
+            s[c] = std::sqrt(r1 / (r2 + 1e-9f));
+            inv[c] = 1.0f / s[c];
+            // A dead channel (factor 0, or one whose reciprocal overflows) stays unscaled; the
+            // reference would turn it into inf and NaN.
+            if (s[c] == 0.f || !std::isfinite(inv[c]) || !std::isfinite(s[c])) {
+                p.dead.insert(int(c));
+                s[c] = inv[c] = 1.f;
+            }
+            p.scale[c] *= double(s[c]);
+        }
+        a.norm = float(std::sqrt(
+            kernel::scale(a.layer.weight.values.data(), a.view, true, inv.data(), a.stats)));
+        if (a.layer.bias)
+            for (size_t c = 0; c < n; ++c) a.layer.bias->values[c] *= inv[c];
+        b.norm = float(std::sqrt(
+            kernel::scale(b.layer.weight.values.data(), b.view, false, s.data(), b.stats)));
+    }
+
+    void recordStates() {
+        for (size_t i = 0; i < pairs_.size(); ++i) {
+            const auto& a = layers_[pairs_[i].first].stats;
+            const auto& b = layers_[pairs_[i].second].stats;
+            summary_.pairs[i].states.push_back(
+                {ranges(a.outMin, a.outMax), ranges(b.inMin, b.inMax)});
+        }
+    }
+
+    void finishPairs() {
+        for (size_t i = 0; i < pairs_.size(); ++i) {
+            auto& h = summary_.pairs[i];
+            h.scale.assign(pairs_[i].scale.begin(), pairs_[i].scale.end());
+            h.deadChannels.assign(pairs_[i].dead.begin(), pairs_[i].dead.end());
+            h.constantInputChannels.assign(pairs_[i].constantInputs.begin(),
+                                           pairs_[i].constantInputs.end());
+        }
+    }
+
+    EqualizeResult cancelled() {
+        EqualizeResult result;
+        finishPairs();
+        summary_.cancelled = true;
+        result.summary = std::move(summary_);
+        return result;
+    }
+
+    std::vector<WorkLayer> layers_;
+    std::vector<WorkPair> pairs_;
+    Summary summary_;
+};
+
+}  // namespace
+
+EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
+                        const EqualizeOptions& options, const ProgressCallback& progress) {
+    if (!(options.threshold > 0) || !std::isfinite(options.threshold))
+        throw usageError("the threshold must be a positive number");
+    if (options.maxSweeps < 1) throw usageError("the maximum number of sweeps must be at least 1");
+    Run run(model, pairs);
+    return run.run(options, progress);
+}
+
+}  // namespace cle::core

@@ -1,0 +1,341 @@
+#include "formats.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "dtype_io.h"
+#include "h5.h"
+
+namespace cle::core::formats {
+
+namespace {
+
+std::string lastComponent(const std::string& path) {
+    auto pos = path.find_last_of('/');
+    return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string stripSuffix(std::string name) {
+    auto pos = name.rfind(':');
+    if (pos != std::string::npos) name.erase(pos);  // "kernel:0" -> "kernel"
+    return name;
+}
+
+std::string join(const std::string& a, const std::string& b) {
+    if (a.empty() || a == "/") return "/" + b;
+    return a + "/" + b;
+}
+
+struct DatasetFacts {
+    bool ok = false;
+    std::vector<std::int64_t> shape;
+    std::optional<DType> dtype;
+};
+
+DatasetFacts facts(hid_t file, const std::string& path) {
+    DatasetFacts f;
+    h5::Silence quiet;
+    h5::Handle d(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+    if (!d) return f;
+    f.ok = true;
+    f.shape = h5::datasetShape(d.get());
+    f.dtype = io::floatType(d.get());
+    return f;
+}
+
+// A layer from its weight dataset and optional bias dataset.
+LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind, Layout layout,
+                    const std::string& weight, const std::string& bias) {
+    LayerInfo l;
+    l.name = name;
+    l.kind = kind;
+    l.layout = layout;
+    l.weightPath = weight;
+    auto w = facts(file, weight);
+    l.shape = w.shape;
+    if (w.dtype) {
+        l.dtype = *w.dtype;
+    } else {
+        l.supported = false;
+        l.unsupportedReason = "its weights are not floating-point numbers";
+    }
+    if (!bias.empty()) {
+        auto b = facts(file, bias);
+        if (b.ok && b.dtype && b.shape.size() == 1) {
+            l.biasPath = bias;
+            l.biasDtype = *b.dtype;
+        }
+    }
+    return l;
+}
+
+std::string rankKind(int rank, Layout layout) {
+    static const char* torch[] = {"Linear", "Conv1d", "Conv2d", "Conv3d"};
+    static const char* keras[] = {"Dense", "Conv1D", "Conv2D", "Conv3D"};
+    if (rank < 2 || rank > 5) return "Tensor";
+    return (layout == Layout::Torch ? torch : keras)[rank - 2];
+}
+
+// Keras layer name -> class name, from the model_config JSON (nested models included).
+void collectClasses(const nlohmann::json& j, std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
+            const auto& cfg = j["config"];
+            std::string name = j.contains("name") && j["name"].is_string()
+                                   ? j["name"].get<std::string>()
+                                   : (cfg.contains("name") && cfg["name"].is_string()
+                                          ? cfg["name"].get<std::string>()
+                                          : "");
+            if (!name.empty() && j["class_name"].is_string())
+                out[name] = j["class_name"].get<std::string>();
+        }
+        for (const auto& [k, v] : j.items()) collectClasses(v, out);
+    } else if (j.is_array()) {
+        for (const auto& v : j) collectClasses(v, out);
+    }
+}
+
+std::map<std::string, std::string> kerasClasses(hid_t file) {
+    std::map<std::string, std::string> classes;
+    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+    auto text = h5::readStringsAttribute(root.get(), "model_config");
+    if (text.empty()) return classes;
+    auto j = nlohmann::json::parse(text.front(), nullptr, false);
+    if (!j.is_discarded()) collectClasses(j, classes);
+    return classes;
+}
+
+// "layer_names" or its split form "layer_names0", "layer_names1", ...
+std::vector<std::string> splitAttribute(hid_t obj, const std::string& name) {
+    if (h5::hasAttribute(obj, name)) return h5::readStringsAttribute(obj, name);
+    std::vector<std::string> all;
+    for (int i = 0; h5::hasAttribute(obj, name + std::to_string(i)); ++i) {
+        auto part = h5::readStringsAttribute(obj, name + std::to_string(i));
+        all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+}
+
+const std::map<std::string, std::string>& unsupportedKeras() {
+    static const std::map<std::string, std::string> m = {
+        {"Conv1DTranspose", "transposed convolutions are not supported"},
+        {"Conv2DTranspose", "transposed convolutions are not supported"},
+        {"Conv3DTranspose", "transposed convolutions are not supported"},
+        {"LSTM", "recurrent layers are not supported"},
+        {"GRU", "recurrent layers are not supported"},
+        {"SimpleRNN", "recurrent layers are not supported"},
+        {"Embedding", "embeddings are not supported"},
+    };
+    return m;
+}
+
+// Old or custom weight names ("W:0", "b:0"): the first tensor of rank 2-5 is the kernel, and a
+// vector as long as its last axis is the bias.
+void guessKernel(hid_t file, std::map<std::string, std::string>& w) {
+    std::string kernel;
+    std::int64_t out = -1;
+    for (const auto& [k, path] : w) {
+        auto f = facts(file, path);
+        if (f.shape.size() >= 2 && f.shape.size() <= 5 && kernel.empty()) {
+            kernel = path;
+            out = f.shape.back();
+        }
+    }
+    if (kernel.empty()) return;
+    std::string bias;
+    for (const auto& [k, path] : w) {
+        auto f = facts(file, path);
+        if (f.shape.size() == 1 && f.shape[0] == out && bias.empty()) bias = path;
+    }
+    w.clear();
+    w["kernel"] = kernel;
+    if (!bias.empty()) w["bias"] = bias;
+}
+
+}  // namespace
+
+Format detect(hid_t file, std::string& kerasRoot) {
+    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+    for (const char* candidate : {"/", "/model_weights"}) {
+        if (!h5::isGroup(file, candidate)) continue;
+        h5::Handle g(H5Gopen2(file, candidate, H5P_DEFAULT));
+        if (h5::hasAttribute(g.get(), "layer_names") || h5::hasAttribute(g.get(), "layer_names0")) {
+            kerasRoot = candidate;
+            return Format::Keras2;
+        }
+    }
+    if (h5::isGroup(file, "/layers")) return Format::Keras3;
+    for (const auto& d : h5::listDatasets(file)) {
+        auto last = lastComponent(d);
+        if (last == "weight" || (last.size() > 7 && last.ends_with(".weight"))) return Format::PyTorch;
+    }
+    return Format::Generic;
+}
+
+std::vector<LayerInfo> listPyTorch(hid_t file) {
+    std::vector<LayerInfo> layers;
+    for (const auto& d : h5::listDatasets(file)) {
+        std::string prefix;
+        char sep = 0;
+        if (d.ends_with("/weight")) {
+            prefix = d.substr(0, d.size() - 6);
+            sep = '/';
+        } else if (d.ends_with(".weight")) {
+            prefix = d.substr(0, d.size() - 6);
+            sep = '.';
+        } else {
+            continue;
+        }
+        auto f = facts(file, d);
+        if (f.shape.size() < 2 || f.shape.size() > 5) continue;  // norms, embeddings' scalars
+        std::string name = prefix.substr(1, prefix.size() - 2);   // drop "/" and the separator
+        std::replace(name.begin(), name.end(), '/', '.');
+        std::string bias = prefix + "bias";
+        if (!h5::isDataset(file, bias)) bias.clear();
+        (void)sep;
+        layers.push_back(makeLayer(file, name, rankKind(int(f.shape.size()), Layout::Torch),
+                                   Layout::Torch, d, bias));
+    }
+    return layers;
+}
+
+std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
+    auto classes = kerasClasses(file);
+    h5::Handle rootGroup(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
+    std::vector<LayerInfo> layers;
+    for (const auto& layerName : splitAttribute(rootGroup.get(), "layer_names")) {
+        std::string group = join(root, layerName);
+        if (!h5::isGroup(file, group)) continue;
+        h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+        // Weight names grouped by the layer they belong to (a nested model holds several).
+        std::map<std::string, std::map<std::string, std::string>> owners;
+        std::vector<std::string> order;
+        for (const auto& wn : splitAttribute(g.get(), "weight_names")) {
+            std::string path = join(group, wn);
+            if (!h5::isDataset(file, path)) path = join(root, wn);
+            if (!h5::isDataset(file, path)) continue;
+            auto slash = wn.find_last_of('/');
+            std::string owner = slash == std::string::npos ? layerName : wn.substr(0, slash);
+            if (!owners.count(owner)) order.push_back(owner);
+            owners[owner][stripSuffix(lastComponent(wn))] = path;
+        }
+        for (const auto& owner : order) {
+            std::string base = order.size() == 1 ? layerName : layerName + "/" + lastComponent(owner);
+            std::string key = order.size() == 1 ? layerName : lastComponent(owner);
+            std::string cls = classes.count(key) ? classes[key] : "";
+            auto w = owners[owner];
+            if (!w.count("kernel") && !w.count("depthwise_kernel")) guessKernel(file, w);
+            auto get = [&](const char* k) { return w.count(k) ? w.at(k) : std::string(); };
+            if (w.count("depthwise_kernel") && w.count("pointwise_kernel")) {
+                auto dw = makeLayer(file, base + "/depthwise", "SeparableConv2D/depthwise",
+                                    Layout::Keras, get("depthwise_kernel"), "");
+                dw.depthwise = true;
+                layers.push_back(dw);
+                layers.push_back(makeLayer(file, base + "/pointwise", "SeparableConv2D/pointwise",
+                                           Layout::Keras, get("pointwise_kernel"), get("bias")));
+            } else if (w.count("depthwise_kernel")) {
+                auto dw = makeLayer(file, base, cls.empty() ? "DepthwiseConv2D" : cls,
+                                    Layout::Keras, get("depthwise_kernel"), get("bias"));
+                dw.depthwise = true;
+                layers.push_back(dw);
+            } else if (w.count("kernel")) {
+                auto f = facts(file, get("kernel"));
+                auto l = makeLayer(file, base,
+                                   cls.empty() ? rankKind(int(f.shape.size()), Layout::Keras) : cls,
+                                   Layout::Keras, get("kernel"), get("bias"));
+                if (w.count("recurrent_kernel") && cls.empty()) l.kind = "RNN";
+                layers.push_back(l);
+            }
+        }
+    }
+    return layers;
+}
+
+namespace {
+void walkKeras3(hid_t file, const std::string& group, const std::string& name,
+                std::vector<LayerInfo>& layers) {
+    std::string vars = group + "/vars";
+    if (h5::isGroup(file, vars)) {
+        auto names = h5::listChildren(file, vars);
+        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+            return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
+        });
+        std::vector<std::string> paths;
+        for (const auto& n : names) paths.push_back(vars + "/" + n);
+        if (!paths.empty()) {
+            auto v0 = facts(file, paths[0]);
+            auto v1 = paths.size() > 1 ? facts(file, paths[1]) : DatasetFacts{};
+            bool separable = paths.size() == 3 && v0.shape.size() >= 3 &&
+                             v1.shape.size() == v0.shape.size() && v1.shape.front() == 1;
+            if (separable) {
+                auto dw = makeLayer(file, name + "/depthwise", "SeparableConv2D/depthwise",
+                                    Layout::Keras, paths[0], "");
+                dw.depthwise = true;
+                layers.push_back(dw);
+                layers.push_back(makeLayer(file, name + "/pointwise", "SeparableConv2D/pointwise",
+                                           Layout::Keras, paths[1], paths[2]));
+            } else if (v0.shape.size() >= 2 && v0.shape.size() <= 5) {
+                std::string bias = v1.shape.size() == 1 ? paths[1] : "";
+                bool dw = lastComponent(name).find("depthwise") != std::string::npos &&
+                          v0.shape.size() >= 3;
+                auto l = makeLayer(file, name,
+                                   dw ? "DepthwiseConv2D" : rankKind(int(v0.shape.size()), Layout::Keras),
+                                   Layout::Keras, paths[0], bias);
+                l.depthwise = dw;
+                layers.push_back(l);
+            }
+        }
+    }
+    for (const auto& child : h5::listChildren(file, group)) {
+        if (child == "vars") continue;
+        std::string path = group + "/" + child;
+        if (!h5::isGroup(file, path)) continue;
+        // layers/functional/layers/dense is the layer "functional/dense".
+        walkKeras3(file, path, child == "layers" ? name : (name.empty() ? child : name + "/" + child),
+                   layers);
+    }
+}
+}  // namespace
+
+std::vector<LayerInfo> listKeras3(hid_t file) {
+    std::vector<LayerInfo> layers;
+    walkKeras3(file, "/layers", "", layers);
+    return layers;
+}
+
+std::vector<LayerInfo> listGeneric(hid_t file) {
+    std::vector<LayerInfo> layers;
+    for (const auto& d : h5::listDatasets(file)) {
+        auto f = facts(file, d);
+        if (f.shape.size() < 2 || f.shape.size() > 5) continue;
+        std::string name = d.substr(1);
+        std::replace(name.begin(), name.end(), '/', '.');
+        layers.push_back(makeLayer(file, name, rankKind(int(f.shape.size()), Layout::Torch),
+                                   Layout::Torch, d, ""));
+    }
+    return layers;
+}
+
+void finishLayer(LayerInfo& l, const std::string&) {
+    if (!l.supported) return;
+    if (l.rank() < 2 || l.rank() > 5) {
+        l.supported = false;
+        l.unsupportedReason = "weights of rank " + std::to_string(l.rank()) +
+                              " are not supported (rank 2 to 5 are)";
+        return;
+    }
+    if (auto it = unsupportedKeras().find(l.kind); it != unsupportedKeras().end()) {
+        l.supported = false;
+        l.unsupportedReason = it->second;
+        return;
+    }
+    if (l.depthwise && l.layout == Layout::Keras && l.shape.back() != 1) {
+        l.supported = false;
+        l.unsupportedReason = "depth multiplier " + std::to_string(l.shape.back()) +
+                              " (only 1 is supported)";
+    }
+    if (l.biasPath.size() && l.outChannels() <= 0) l.biasPath.clear();
+}
+
+}  // namespace cle::core::formats

@@ -1,0 +1,23 @@
+#pragma once
+// Per-format layer discovery. Each function lists the weighted layers of an open file.
+#include <hdf5.h>
+
+#include <string>
+#include <vector>
+
+#include "cle/core/weight_file.h"
+
+namespace cle::core::formats {
+
+/// Detects the format; for Keras 2 sets `kerasRoot` to the group holding `layer_names`.
+Format detect(hid_t file, std::string& kerasRoot);
+
+std::vector<LayerInfo> listPyTorch(hid_t file);
+std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root);
+std::vector<LayerInfo> listKeras3(hid_t file);
+std::vector<LayerInfo> listGeneric(hid_t file);
+
+/// Sets kind-independent facts that follow from layout and shape (support for pairing).
+void finishLayer(LayerInfo& layer, const std::string& file);
+
+}  // namespace cle::core::formats

@@ -1,0 +1,203 @@
+#include "h5.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "cle/core/error.h"
+
+namespace cle::core::h5 {
+
+void Handle::reset() {
+    if (id_ < 0) return;
+    switch (H5Iget_type(id_)) {
+        case H5I_FILE: H5Fclose(id_); break;
+        case H5I_GROUP: H5Gclose(id_); break;
+        case H5I_DATASET: H5Dclose(id_); break;
+        case H5I_DATATYPE: H5Tclose(id_); break;
+        case H5I_DATASPACE: H5Sclose(id_); break;
+        case H5I_ATTR: H5Aclose(id_); break;
+        case H5I_GENPROP_LST: H5Pclose(id_); break;
+        default: H5Idec_ref(id_); break;
+    }
+    id_ = H5I_INVALID_HID;
+}
+
+Silence::Silence() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+Silence::~Silence() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+
+namespace {
+herr_t deepest(unsigned n, const H5E_error2_t* err, void* out) {
+    // The walk goes from the innermost call outwards; the first entry is the deepest.
+    auto* s = static_cast<std::string*>(out);
+    if (n == 0 && err->desc) *s = err->desc;
+    return 0;
+}
+}  // namespace
+
+std::string lastError() {
+    std::string msg;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest, &msg);
+    return msg;
+}
+
+bool isHdf5File(const std::string& path) {
+    Silence quiet;
+    return H5Fis_hdf5(path.c_str()) > 0;
+}
+
+// Why `path` cannot be opened as HDF5, in one sentence.
+[[noreturn]] static void explainUnopenable(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw inputError("cannot open '" + path + "': no such file");
+    if (fs::is_directory(path, ec))
+        throw inputError("cannot open '" + path + "': it is a directory, not a weight file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw inputError("cannot open '" + path + "': permission denied or unreadable");
+    std::string head(256, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    if (head.starts_with("version https://git-lfs"))
+        throw inputError("'" + path +
+                         "' is a Git LFS pointer, not the weights themselves; fetch them with "
+                         "'git lfs pull'");
+    if (head.starts_with("\x89HDF"))
+        throw inputError("cannot open '" + path + "' as HDF5; the file is truncated or damaged (" +
+                         h5::lastError() + ")");
+    throw inputError("'" + path + "' is not an HDF5 file");
+}
+
+Handle openExisting(const std::string& path, bool writable) {
+    Silence quiet;
+    Handle file;
+    if (isHdf5File(path)) file = openFile(path, writable);
+    if (!file) explainUnopenable(path);
+    return file;
+}
+
+Handle openFile(const std::string& path, bool writable) {
+    Silence quiet;
+    return Handle(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT));
+}
+
+bool exists(hid_t loc, const std::string& path) {
+    Silence quiet;
+    if (path == "/" || path.empty()) return true;
+    // Check every prefix: H5Lexists fails (rather than answering no) on a missing intermediate.
+    std::string::size_type pos = path[0] == '/' ? 1 : 0;
+    while (true) {
+        auto next = path.find('/', pos);
+        std::string prefix = path.substr(0, next);
+        if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (next == std::string::npos) break;
+        pos = next + 1;
+    }
+    return H5Oexists_by_name(loc, path.c_str(), H5P_DEFAULT) > 0;
+}
+
+static H5O_type_t objectType(hid_t loc, const std::string& path) {
+    if (!exists(loc, path)) return H5O_TYPE_UNKNOWN;
+    Silence quiet;
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(loc, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return H5O_TYPE_UNKNOWN;
+    return info.type;
+}
+
+bool isGroup(hid_t loc, const std::string& path) { return objectType(loc, path) == H5O_TYPE_GROUP; }
+bool isDataset(hid_t loc, const std::string& path) {
+    return objectType(loc, path) == H5O_TYPE_DATASET;
+}
+
+bool hasAttribute(hid_t obj, const std::string& name) {
+    Silence quiet;
+    return H5Aexists(obj, name.c_str()) > 0;
+}
+
+std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name) {
+    Silence quiet;
+    std::vector<std::string> out;
+    Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+    if (!attr) return out;
+    Handle type(H5Aget_type(attr.get()));
+    if (H5Tget_class(type.get()) != H5T_STRING) return out;
+    Handle space(H5Aget_space(attr.get()));
+    hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    if (n <= 0) return out;
+    if (H5Tis_variable_str(type.get()) > 0) {
+        Handle mem(H5Tcopy(H5T_C_S1));
+        H5Tset_size(mem.get(), H5T_VARIABLE);
+        H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+        std::vector<char*> buf(static_cast<size_t>(n), nullptr);
+        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return out;
+        for (char* s : buf) out.emplace_back(s ? s : "");
+        H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buf.data());
+    } else {
+        size_t size = H5Tget_size(type.get());
+        std::vector<char> buf(size * static_cast<size_t>(n));
+        Handle mem(H5Tcopy(H5T_C_S1));
+        H5Tset_size(mem.get(), size);
+        H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return out;
+        for (hssize_t i = 0; i < n; ++i) {
+            const char* p = buf.data() + size * static_cast<size_t>(i);
+            size_t len = 0;
+            while (len < size && p[len] != '\0') ++len;
+            std::string s(p, len);
+            while (!s.empty() && s.back() == ' ') s.pop_back();  // space-padded strings
+            out.push_back(s);
+        }
+    }
+    return out;
+}
+
+namespace {
+struct Walk {
+    std::vector<std::string> datasets;
+};
+herr_t visit(hid_t, const char* name, const H5O_info_t* info, void* data) {
+    if (info->type == H5O_TYPE_DATASET && std::string(name) != ".")
+        static_cast<Walk*>(data)->datasets.push_back(std::string("/") + name);
+    return 0;
+}
+herr_t child(hid_t, const char* name, const H5L_info_t*, void* data) {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+}
+}  // namespace
+
+std::vector<std::string> listDatasets(hid_t file, const std::string& root) {
+    Silence quiet;
+    Walk walk;
+    Handle group(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
+    if (!group) return {};
+    H5Ovisit2(group.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &walk, H5O_INFO_BASIC);
+    if (root != "/") {
+        for (auto& d : walk.datasets) d = root + d;
+    }
+    return walk.datasets;
+}
+
+std::vector<std::string> listChildren(hid_t file, const std::string& group) {
+    Silence quiet;
+    std::vector<std::string> out;
+    Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+    if (!g) return out;
+    H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, child, &out);
+    return out;
+}
+
+std::vector<std::int64_t> datasetShape(hid_t dataset) {
+    Handle space(H5Dget_space(dataset));
+    int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) return {};
+    std::vector<hsize_t> dims(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return {dims.begin(), dims.end()};
+}
+
+}  // namespace cle::core::h5

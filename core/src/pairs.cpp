@@ -1,0 +1,130 @@
+#include "cle/core/pairs.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cle/core/error.h"
+#include "cle/core/report.h"
+
+namespace cle::core {
+
+namespace {
+
+std::string trim(const std::string& s) {
+    auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return "";
+    auto e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> parts;
+    std::string part;
+    std::istringstream in(s);
+    while (std::getline(in, part, sep)) parts.push_back(part);
+    if (!s.empty() && s.back() == sep) parts.emplace_back();
+    return parts;
+}
+
+void checkGroup(const Group& g) {
+    if (g.size() < 2) {
+        std::string name = g.empty() ? "(empty)" : "'" + g.front() + "'";
+        throw usageError("group " + name + " must have at least two layers");
+    }
+    for (const auto& n : g)
+        if (n.empty()) throw usageError("a layer name in a group is empty");
+}
+
+}  // namespace
+
+std::vector<Group> parseGroups(const std::string& text) {
+    std::vector<Group> groups;
+    for (const auto& part : split(text, ';')) {
+        if (trim(part).empty()) continue;
+        Group g;
+        for (const auto& name : split(part, ',')) g.push_back(trim(name));
+        checkGroup(g);
+        groups.push_back(std::move(g));
+    }
+    if (groups.empty()) throw usageError("no layer groups given");
+    return groups;
+}
+
+std::vector<Group> readGroupsFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw inputError("cannot open pairs file '" + path + "'");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) throw inputError("pairs file '" + path + "' is not valid JSON");
+    std::vector<Group> groups;
+    auto take = [&](const nlohmann::json& names) {
+        if (!names.is_array()) throw inputError("pairs file '" + path + "': a group is not a list");
+        Group g;
+        for (const auto& n : names) {
+            if (!n.is_string())
+                throw inputError("pairs file '" + path + "': layer names must be strings");
+            g.push_back(n.get<std::string>());
+        }
+        checkGroup(g);
+        groups.push_back(std::move(g));
+    };
+    if (j.is_object() && j.contains("groups") && j["groups"].is_array()) {
+        for (const auto& g : j["groups"]) take(g);
+    } else if (j.is_object() && j.contains("suggested") && j["suggested"].is_array()) {
+        for (const auto& s : j["suggested"])
+            if (s.is_object() && s.contains("layers")) take(s["layers"]);
+    } else {
+        throw inputError("pairs file '" + path + "' has no \"groups\" list");
+    }
+    if (groups.empty()) throw usageError("pairs file '" + path + "' lists no groups");
+    return groups;
+}
+
+void writeGroupsFile(const std::string& path, const std::vector<Group>& groups) {
+    nlohmann::json j;
+    j["groups"] = groups;
+    writeTextFileAtomically(path, j.dump(2) + "\n");
+}
+
+std::vector<LayerPair> expandGroups(const std::vector<Group>& groups) {
+    std::vector<LayerPair> pairs;
+    for (const auto& g : groups) {
+        checkGroup(g);
+        for (size_t i = 0; i + 1 < g.size(); ++i) pairs.emplace_back(g[i], g[i + 1]);
+    }
+    return pairs;
+}
+
+bool actsDepthwise(const LayerInfo& first, const LayerInfo& second) {
+    if (second.depthwise) return true;
+    // A PyTorch [C, 1, k...] kernel after a layer with C > 1 outputs can only be a depthwise
+    // convolution (groups == C): a plain convolution would have C input channels.
+    return second.layout == Layout::Torch && second.rank() >= 3 && second.shape[1] == 1 &&
+           second.shape[0] > 1 && second.shape[0] == first.outChannels();
+}
+
+int pairInAxis(const LayerInfo& first, const LayerInfo& second) {
+    return actsDepthwise(first, second) ? second.outAxis() : second.inAxis();
+}
+
+std::int64_t pairInChannels(const LayerInfo& first, const LayerInfo& second) {
+    return second.shape.at(static_cast<size_t>(pairInAxis(first, second)));
+}
+
+std::optional<std::string> pairProblem(const ModelInfo& model, const std::string& first,
+                                       const std::string& second) {
+    const LayerInfo* a = model.find(first);
+    const LayerInfo* b = model.find(second);
+    for (auto [l, n] : {std::pair{a, &first}, std::pair{b, &second}}) {
+        if (!l) return "unknown layer '" + *n + "' (see 'cle inspect' for the layer names)";
+        if (!l->supported) return "layer '" + *n + "' cannot be equalized: " + l->unsupportedReason;
+    }
+    if (first == second) return "layer '" + first + "' cannot be paired with itself";
+    if (a->outChannels() != pairInChannels(*a, *b))
+        return "channel mismatch: '" + first + "' has " + std::to_string(a->outChannels()) +
+               " output channels but '" + second + "' has " + std::to_string(b->inChannels()) +
+               " input channels";
+    return std::nullopt;
+}
+
+}  // namespace cle::core

@@ -1,0 +1,83 @@
+#include "cle/core/weight_file.h"
+
+#include "cle/core/error.h"
+#include "dtype_io.h"
+#include "formats.h"
+#include "h5.h"
+
+namespace cle::core {
+
+std::string toString(Format f) {
+    switch (f) {
+        case Format::PyTorch: return "pytorch";
+        case Format::Keras2: return "keras2";
+        case Format::Keras3: return "keras3";
+        case Format::Generic: return "generic";
+    }
+    return "?";
+}
+
+std::string toString(Layout l) { return l == Layout::Torch ? "torch" : "keras"; }
+
+std::string toString(DType d) {
+    switch (d) {
+        case DType::Float16: return "float16";
+        case DType::BFloat16: return "bfloat16";
+        case DType::Float32: return "float32";
+        case DType::Float64: return "float64";
+    }
+    return "?";
+}
+
+Layout parseLayout(const std::string& s) {
+    if (s == "torch") return Layout::Torch;
+    if (s == "keras") return Layout::Keras;
+    throw usageError("unknown layout '" + s + "' (use torch or keras)");
+}
+
+int LayerInfo::outAxis() const {
+    if (layout == Layout::Torch) return 0;
+    return depthwise ? rank() - 2 : rank() - 1;
+}
+
+int LayerInfo::inAxis() const {
+    if (depthwise) return outAxis();
+    return layout == Layout::Torch ? 1 : rank() - 2;
+}
+
+const LayerInfo* ModelInfo::find(const std::string& name) const {
+    for (const auto& l : layers)
+        if (l.name == name) return &l;
+    return nullptr;
+}
+
+ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
+    h5::Silence quiet;
+    h5::Handle file = h5::openExisting(path, false);
+
+    ModelInfo info;
+    info.path = path;
+    std::string kerasRoot;
+    info.format = formats::detect(file.get(), kerasRoot);
+    switch (info.format) {
+        case Format::PyTorch: info.layers = formats::listPyTorch(file.get()); break;
+        case Format::Keras2: info.layers = formats::listKeras2(file.get(), kerasRoot); break;
+        case Format::Keras3: info.layers = formats::listKeras3(file.get()); break;
+        case Format::Generic: info.layers = formats::listGeneric(file.get()); break;
+    }
+    bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
+    info.layout = layout.value_or(keras ? Layout::Keras : Layout::Torch);
+    for (auto& l : info.layers) {
+        l.layout = info.layout;
+        formats::finishLayer(l, path);
+    }
+    return info;
+}
+
+Tensor readDataset(const std::string& file, const std::string& dataset) {
+    h5::Silence quiet;
+    h5::Handle f = h5::openExisting(file, false);
+    return io::readTensor(f.get(), dataset, file);
+}
+
+}  // namespace cle::core
