@@ -188,7 +188,7 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
             continue;
         }
         auto f = facts(file, d);
-        if (f.shape.size() < 2 || f.shape.size() > 5) continue;  // norms, embeddings' scalars
+        if (f.shape.size() < 2) continue;  // norms' scales and other vectors are not layers
         std::string name = prefix.substr(1, prefix.size() - 2);   // drop "/" and the separator
         std::replace(name.begin(), name.end(), '/', '.');
         std::string bias = prefix + "bias";
@@ -308,7 +308,7 @@ std::vector<LayerInfo> listGeneric(hid_t file) {
     std::vector<LayerInfo> layers;
     for (const auto& d : h5::listDatasets(file)) {
         auto f = facts(file, d);
-        if (f.shape.size() < 2 || f.shape.size() > 5) continue;
+        if (f.shape.size() < 2) continue;
         std::string name = d.substr(1);
         std::replace(name.begin(), name.end(), '/', '.');
         layers.push_back(makeLayer(file, name, rankKind(int(f.shape.size()), Layout::Torch),

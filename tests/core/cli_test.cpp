@@ -1,0 +1,175 @@
+// The `cle` command: exit codes, clear messages, and no output or temporary file on failure.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "test_util.h"
+
+using namespace cle;
+
+namespace {
+
+struct Outcome {
+    int code;
+    std::string out, err;
+};
+
+Outcome cle(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    int code = cli::run(args, out, err);
+    return {code, out.str(), err.str()};
+}
+
+std::string golden(const std::string& name) { return test::dataPath("golden/" + name); }
+
+class Cli : public ::testing::Test {
+protected:
+    test::TempDir dir;
+    std::string out = dir.file("out.h5");
+
+    // Runs `cle equalize IN -o OUT ...` and checks that it fails with `code`, says `words`,
+    // and leaves the scratch directory as it was.
+    void fails(const std::string& in, std::vector<std::string> extra, int code,
+               const std::string& words) {
+        auto before = dir.entries();
+        std::vector<std::string> args = {"equalize", in, "-o", out};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto r = cle(args);
+        EXPECT_EQ(r.code, code) << r.err;
+        EXPECT_NE(r.err.find(words), std::string::npos) << "stderr: " << r.err;
+        EXPECT_EQ(dir.entries(), before);
+    }
+    std::string file(const std::string& name, const std::string& content) {
+        std::ofstream(dir.file(name), std::ios::binary) << content;
+        return dir.file(name);
+    }
+};
+
+TEST_F(Cli, EqualizesAndWritesTheReport) {
+    std::string report = dir.file("report.json");
+    auto r = cle({"equalize", golden("linear_chain.h5"), "-o", out, "--pairs",
+                  "linear1,linear2,linear3", "--threshold", "1e-6", "--report", report, "--quiet"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("converged after 11 sweeps"), std::string::npos) << r.out;
+    EXPECT_TRUE(r.err.empty());
+    std::ifstream in(report);
+    auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["format"], "pytorch");
+    EXPECT_EQ(j["sweeps"], 11);
+    EXPECT_EQ(j["converged"], true);
+    EXPECT_EQ(j["deltas"].size(), 11u);
+    EXPECT_EQ(j["pairs"], nlohmann::json::parse(R"([["linear1","linear2"],["linear2","linear3"]])"));
+    EXPECT_EQ(j["dead_channels"].size(), 2u);
+    EXPECT_EQ(j["scales"][0].size(), 4u);
+    EXPECT_EQ(j["ranges"][1]["before"]["out"].size(), 5u);
+    EXPECT_EQ(j["ranges"][1]["after"]["in"].size(), 5u);
+    EXPECT_TRUE(j["seconds"].contains("load") && j["seconds"].contains("save"));
+}
+
+TEST_F(Cli, ProgressOnStderrAndPairsFile) {
+    std::string pairs = file("pairs.json", R"({"groups": [["stem.conv", "stem.proj"], ["head.fc1", "head.fc2"]]})");
+    auto r = cle({"equalize", golden("two_groups.h5"), "-o", out, "--pairs-file", pairs,
+                  "--threshold", "1e-5"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("sweep 2: delta"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, NotConvergedIsExitThreeAndStillWritten) {
+    auto r = cle({"equalize", golden("linear_chain.h5"), "-o", out, "--pairs",
+                  "linear1,linear2,linear3", "--threshold", "1e-6", "--max-sweeps", "3", "-q"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.out.find("NOT converged"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::exists(out));
+}
+
+TEST_F(Cli, InspectPrintsLayersAndJson) {
+    auto r = cle({"inspect", test::samplePath("tiny_face_detector_keras.h5")});
+    ASSERT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("keras2"), std::string::npos);
+    EXPECT_NE(r.out.find("conv5/pointwise"), std::string::npos);
+    auto j = cle({"inspect", golden("two_groups.h5"), "--json"});
+    auto parsed = nlohmann::json::parse(j.out);
+    EXPECT_EQ(parsed["layers"].size(), 4u);
+    EXPECT_EQ(parsed["layers"][3]["name"], "stem.proj");
+    EXPECT_EQ(parsed["layers"][3]["bias"], false);
+}
+
+TEST_F(Cli, HelpAndVersion) {
+    EXPECT_EQ(cle({"--help"}).code, 0);
+    auto v = cle({"--version"});
+    EXPECT_EQ(v.code, 0);
+    EXPECT_NE((v.out + v.err).find("cle "), std::string::npos);
+    EXPECT_EQ(cle({}).code, 2);
+}
+
+TEST_F(Cli, BadInputsFailClearlyAndLeaveNothing) {
+    std::string lc = golden("linear_chain.h5");
+    std::vector<std::string> chain = {"--pairs", "linear1,linear2,linear3", "-q"};
+    fails(dir.file("missing.h5"), chain, 1, "no such file");
+    fails(file("text.h5", "just some text\n"), chain, 1, "is not an HDF5 file");
+    fails(file("lfs.h5", "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n"),
+          chain, 1, "Git LFS pointer");
+    {
+        std::ifstream in(test::samplePath("tiny_face_detector_keras.h5"), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        fails(file("truncated.h5", bytes.substr(0, bytes.size() / 3)),
+              {"--pairs", "conv0,conv1/depthwise", "-q"}, 1, "truncated");
+    }
+    fails(lc, {"--pairs", "linear1,nope", "-q"}, 1, "unknown layer 'nope'");
+    fails(lc, {"--pairs", "linear1,linear2;linear3", "-q"}, 2, "at least two layers");
+    fails(lc, {"--pairs", "linear1,linear3", "-q"}, 1, "channel mismatch");
+    fails(lc, {"--pairs", "linear1,linear2", "--threshold", "0"}, 2, "positive");
+    fails(lc, {"--pairs", "linear1,linear2", "--threshold", "-1"}, 2, "positive");
+    fails(lc, {"--pairs", "linear1,linear2", "--threshold", "abc"}, 2, "threshold");
+    fails(lc, {"--bogus"}, 2, "bogus");
+    fails(lc, {}, 2, "--pairs");
+
+    test::TempDir other;
+    std::string bad = other.file("bad.h5");
+    {
+        test::H5Writer w(bad);
+        w.dataset("/a.weight", {2, 3}, test::randomValues(6, 1, 1));
+        w.dataset("/b.weight", {2, 2}, {1, std::nan(""), 2, 3});
+        w.intDataset("/i.weight", {2, 2});
+        w.dataset("/r6.weight", {2, 1, 1, 1, 1, 1}, {1, 2});
+    }
+    fails(bad, {"--pairs", "a,b"}, 1, "'b' has a non-finite weight");
+    fails(bad, {"--pairs", "a,i"}, 1, "'i' cannot be equalized: its weights are not floating-point");
+    fails(bad, {"--pairs", "r6,b"}, 1, "rank 6");
+
+    auto r = cle({"equalize", lc, "-o", dir.file("no/such/dir/out.h5"), "--pairs", "linear1,linear2"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("does not exist"), std::string::npos);
+
+    std::string copy = dir.file("input.h5");
+    std::filesystem::copy_file(lc, copy);
+    auto same = cle({"equalize", copy, "-o", copy, "--pairs", "linear1,linear2", "--force"});
+    EXPECT_EQ(same.code, 1);
+    EXPECT_NE(same.err.find("input file"), std::string::npos);
+    auto bytes = test::rawBytes(copy, "/linear1.weight");
+    EXPECT_EQ(bytes, test::rawBytes(lc, "/linear1.weight"));
+
+    std::string existing = file("existing.h5", "keep me");
+    auto ex = cle({"equalize", lc, "-o", existing, "--pairs", "linear1,linear2"});
+    EXPECT_EQ(ex.code, 1);
+    EXPECT_NE(ex.err.find("--force"), std::string::npos);
+    std::ifstream keep(existing);
+    std::string content;
+    std::getline(keep, content);
+    EXPECT_EQ(content, "keep me");
+    auto forced = cle({"equalize", lc, "-o", existing, "--pairs", "linear1,linear2", "--force", "-q"});
+    EXPECT_EQ(forced.code, 0) << forced.err;
+}
+
+TEST_F(Cli, BinaryExitCodeForMissingFileIsOne) {
+    std::string cmd = std::string(CLE_BINARY) + " equalize /nonexistent/x.h5 -o " + out +
+                      " --pairs a,b > /dev/null 2>&1";
+    int status = std::system(cmd.c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+}  // namespace

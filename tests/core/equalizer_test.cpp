@@ -1,0 +1,174 @@
+// Engine behaviour beyond the golden files: function preservation, dead channels, the sweep
+// limit, cancel, progress, history and determinism.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cle/core/equalizer.h"
+#include "cle/core/error.h"
+#include "test_util.h"
+
+using namespace cle;
+
+namespace {
+
+core::Layer linear(const std::string& name, int out, int in, unsigned seed, bool bias = true) {
+    core::Layer l;
+    l.info.name = name;
+    l.info.kind = "Linear";
+    l.info.shape = {out, in};
+    l.info.weightPath = "/" + name + ".weight";
+    l.weight.shape = {out, in};
+    auto v = test::randomValues(size_t(out * in), 1.0, seed);
+    for (int o = 0; o < out; ++o)  // very different channel scales
+        for (int i = 0; i < in; ++i) v[size_t(o * in + i)] *= std::pow(4.0, o % 5);
+    l.weight.values.assign(v.begin(), v.end());
+    if (bias) {
+        l.info.biasPath = "/" + name + ".bias";
+        auto b = test::randomValues(size_t(out), 1.0, seed + 100);
+        l.bias = core::Tensor{{out}, std::vector<float>(b.begin(), b.end())};
+    }
+    return l;
+}
+
+core::Model chain(std::vector<core::Layer> layers) {
+    core::Model m;
+    for (auto& l : layers) {
+        m.info.layers.push_back(l.info);
+        m.layers.push_back(std::move(l));
+    }
+    return m;
+}
+
+// y = W2 relu(W1 x + b1) + b2, computed in double.
+std::vector<double> forward(const core::Model& m, const std::vector<double>& x) {
+    std::vector<double> h = x;
+    for (size_t k = 0; k < m.layers.size(); ++k) {
+        const auto& l = m.layers[k];
+        auto out = l.weight.shape[0], in = l.weight.shape[1];
+        std::vector<double> y(size_t(out), 0.0);
+        for (long o = 0; o < out; ++o) {
+            for (long i = 0; i < in; ++i) y[size_t(o)] += l.weight.values[size_t(o * in + i)] * h[size_t(i)];
+            if (l.bias) y[size_t(o)] += l.bias->values[size_t(o)];
+            if (k + 1 < m.layers.size()) y[size_t(o)] = std::max(0.0, y[size_t(o)]);
+        }
+        h = y;
+    }
+    return h;
+}
+
+TEST(Equalizer, LinearReluLinearComputesTheSameFunction) {
+    core::Model m = chain({linear("fc1", 16, 8, 1), linear("fc2", 4, 16, 2)});
+    auto result = core::equalize(m, {{"fc1", "fc2"}}, {1e-6, 1000});
+    ASSERT_TRUE(result.summary.converged);
+    core::Model after = m;
+    core::applyLayers(after, result.layers);
+    // The ranges really changed: output ranges of fc1 now equal input ranges of fc2.
+    const auto& last = result.summary.pairs[0].states.back();
+    for (size_t c = 0; c < last.out.size(); ++c) EXPECT_NEAR(last.out[c], last.in[c], 1e-5);
+    EXPECT_GT(core::rangeImbalance(result.summary.pairs[0].states.front().out), 50.0);
+    for (unsigned seed = 0; seed < 5; ++seed) {
+        auto x = test::randomValues(8, 2.0, 50 + seed);
+        auto y0 = forward(m, x), y1 = forward(after, x);
+        for (size_t i = 0; i < y0.size(); ++i) EXPECT_NEAR(y1[i], y0[i], 1e-4 * (1 + std::abs(y0[i])));
+    }
+}
+
+TEST(Equalizer, DeadChannelsStayUnscaledAndAreReported) {
+    core::Model m = chain({linear("fc1", 6, 5, 3), linear("fc2", 3, 6, 4)});
+    for (int i = 0; i < 5; ++i) {  // channels 1 and 4 constant: range 0
+        m.layers[0].weight.values[size_t(1 * 5 + i)] = 0.25f;
+        m.layers[0].weight.values[size_t(4 * 5 + i)] = 0.f;
+    }
+    auto before = m.layers[1].weight.values;
+    auto result = core::equalize(m, {{"fc1", "fc2"}}, {1e-6, 1000});
+    EXPECT_TRUE(result.summary.converged);
+    EXPECT_EQ(result.summary.pairs[0].deadChannels, (std::vector<int>{1, 4}));
+    for (float v : result.layers[0].weight.values) EXPECT_TRUE(std::isfinite(v));
+    for (float v : result.layers[1].weight.values) EXPECT_TRUE(std::isfinite(v));
+    for (int o = 0; o < 3; ++o)  // the input column of a dead channel is untouched
+        EXPECT_EQ(result.layers[1].weight.values[size_t(o * 6 + 1)], before[size_t(o * 6 + 1)]);
+    EXPECT_EQ(result.summary.pairs[0].scale[1], 1.f);
+}
+
+TEST(Equalizer, ConstantInputChannelIsReportedAsHazard) {
+    core::Model m = chain({linear("fc1", 4, 3, 5), linear("fc2", 3, 4, 6)});
+    for (int o = 0; o < 3; ++o) m.layers[1].weight.values[size_t(o * 4 + 2)] = 0.5f;
+    auto result = core::equalize(m, {{"fc1", "fc2"}}, {1e-4, 3});
+    EXPECT_EQ(result.summary.pairs[0].constantInputChannels, (std::vector<int>{2}));
+}
+
+TEST(Equalizer, SweepLimitEndsARunThatDoesNotConverge) {
+    core::Model m = chain({linear("a", 8, 8, 7), linear("b", 8, 8, 8), linear("c", 8, 8, 9)});
+    auto result = core::equalize(m, core::expandGroups({{"a", "b", "c"}}), {1e-30, 4});
+    EXPECT_FALSE(result.summary.converged);
+    EXPECT_EQ(result.summary.sweeps, 4);
+    EXPECT_EQ(result.summary.deltas.size(), 4u);
+    EXPECT_EQ(result.summary.pairs[1].states.size(), 5u);
+    EXPECT_EQ(result.layers.size(), 3u);
+}
+
+TEST(Equalizer, CancelLeavesNothingAndProgressIsReported) {
+    core::Model m = chain({linear("a", 8, 8, 7), linear("b", 8, 8, 8), linear("c", 8, 8, 9)});
+    auto copy = m.layers[0].weight.values;
+    int pairsSeen = 0, sweepsSeen = 0;
+    auto result = core::equalize(m, core::expandGroups({{"a", "b", "c"}}), {1e-30, 100},
+                                 [&](const core::Progress& p) {
+                                     EXPECT_EQ(p.pairCount, 2);
+                                     EXPECT_NE(p.summary, nullptr);
+                                     (p.sweepDone ? sweepsSeen : pairsSeen)++;
+                                     return p.sweep < 3;
+                                 });
+    EXPECT_TRUE(result.summary.cancelled);
+    EXPECT_TRUE(result.layers.empty());
+    EXPECT_EQ(sweepsSeen, 2);
+    EXPECT_EQ(pairsSeen, 5);
+    EXPECT_EQ(m.layers[0].weight.values, copy);  // the caller's model is never changed
+}
+
+TEST(Equalizer, ResultsAreRepeatableBitForBit) {
+    core::Model m = chain({linear("a", 32, 16, 1), linear("b", 24, 32, 2), linear("c", 8, 24, 3)});
+    auto pairs = core::expandGroups({{"a", "b", "c"}});
+    auto r1 = core::equalize(m, pairs, {1e-6, 1000});
+    auto r2 = core::equalize(m, pairs, {1e-6, 1000});
+    EXPECT_EQ(r1.summary.deltas, r2.summary.deltas);
+    for (size_t i = 0; i < r1.layers.size(); ++i)
+        EXPECT_EQ(r1.layers[i].weight.values, r2.layers[i].weight.values);
+}
+
+TEST(Equalizer, RejectsBadInputWithTheLayerNamed) {
+    core::Model m = chain({linear("fc1", 4, 3, 1), linear("fc2", 2, 5, 2)});
+    auto message = [&](const std::vector<core::LayerPair>& pairs, core::EqualizeOptions o = {}) {
+        try {
+            core::equalize(m, pairs, o);
+        } catch (const core::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message({{"fc1", "fc2"}}).find("channel mismatch"), std::string::npos);
+    EXPECT_NE(message({{"fc1", "nope"}}).find("unknown layer 'nope'"), std::string::npos);
+    EXPECT_NE(message({}).find("no layer pairs"), std::string::npos);
+    EXPECT_NE(message({{"fc1", "fc2"}}, {0.0, 10}).find("threshold"), std::string::npos);
+    core::Model ok = chain({linear("fc1", 4, 3, 1), linear("fc2", 2, 4, 2)});
+    ok.layers[1].weight.values[3] = std::nanf("");
+    try {
+        core::equalize(ok, {{"fc1", "fc2"}});
+        FAIL() << "NaN accepted";
+    } catch (const core::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'fc2' has a non-finite weight"), std::string::npos);
+    }
+}
+
+TEST(Equalizer, GroupOfOneNameIsAUsageError) {
+    try {
+        core::parseGroups("a,b;c");
+        FAIL();
+    } catch (const core::Error& e) {
+        EXPECT_EQ(e.kind(), core::ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("'c'"), std::string::npos);
+    }
+    EXPECT_EQ(core::expandGroups(core::parseGroups(" a , b ,c; d,e ")).size(), 3u);
+}
+
+}  // namespace
