@@ -140,7 +140,8 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     start = Clock::now();
     core::EqualizeOptions options{a.threshold, a.maxSweeps};
     auto progress = [&](const core::Progress& p) {
-        if (p.sweepDone && !a.quiet)
+        // Every sweep of a short run, then every tenth: a long run stays readable.
+        if (p.sweepDone && !a.quiet && (p.sweep <= 10 || p.sweep % 10 == 0))
             err << "sweep " << p.sweep << ": delta " << number(p.delta, 6) << " (threshold "
                 << a.threshold << ")\n";
         return !(cancel && cancel->load());

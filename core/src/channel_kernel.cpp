@@ -101,8 +101,9 @@ inline double scaleRow(float* x, std::int64_t n, const float* f, float f0, float
 }
 
 // factor1 scales the a1 axis, factor2 the a2 axis; at most one is non-null.
+// Built for AVX2 and for the baseline; the loader picks the best the processor has.
 template <bool kWrite>
-double pass(float* data, const AxisView& v, const float* factor1, const float* factor2,
+__attribute__((target_clones("avx2", "default"))) double pass(float* data, const AxisView& v, const float* factor1, const float* factor2,
             AxisStats& s) {
     double acc = 0;
     float* x = data;
