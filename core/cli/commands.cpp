@@ -146,14 +146,15 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                 << a.threshold << ")\n";
         return !(cancel && cancel->load());
     };
-    core::EqualizeResult result = core::equalize(model, pairs, options, progress);
+    core::ModelInfo info = model.info;
+    core::EqualizeResult result = core::equalize(std::move(model), pairs, options, progress);
     t.equalize = secondsSince(start);
     if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
 
     start = Clock::now();
     core::exportWeights(a.input, result.layers, a.output, {a.force, cancel});
     t.save = secondsSince(start);
-    if (!a.report.empty()) core::writeReport(a.report, model.info, result.summary, t);
+    if (!a.report.empty()) core::writeReport(a.report, info, result.summary, t);
 
     printSummary(result.summary, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "

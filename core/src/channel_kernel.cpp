@@ -1,7 +1,10 @@
 #include "channel_kernel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <limits>
+#include <thread>
 
 namespace cle::core::kernel {
 
@@ -60,7 +63,7 @@ Stats toStats(AxisStats&& a, const AxisView& v) {
 // Scales `n` contiguous elements by one factor (kWrite false: measures only). Returns the squared
 // change.
 template <bool kWrite>
-inline double scaleRun(float* x, std::int64_t n, float f, float& lo, float& hi) {
+[[gnu::always_inline]] inline double scaleRun(float* x, std::int64_t n, float f, float& lo, float& hi) {
     double acc = 0;
     float l = lo, h = hi;
 #pragma omp simd reduction(+ : acc) reduction(min : l) reduction(max : h)
@@ -80,7 +83,7 @@ inline double scaleRun(float* x, std::int64_t n, float f, float& lo, float& hi) 
 // Scales a row of `n` elements that run along the second channel axis; element i is multiplied
 // by f[i] (kPerElement) or by f0.
 template <bool kWrite, bool kPerElement>
-inline double scaleRow(float* x, std::int64_t n, const float* f, float f0, float* lo2, float* hi2,
+[[gnu::always_inline]] inline double scaleRow(float* x, std::int64_t n, const float* f, float f0, float* lo2, float* hi2,
                        float& lo1, float& hi1) {
     double acc = 0;
     float l = lo1, h = hi1;
@@ -100,54 +103,109 @@ inline double scaleRow(float* x, std::int64_t n, const float* f, float f0, float
     return acc;
 }
 
-// factor1 scales the a1 axis, factor2 the a2 axis; at most one is non-null.
-// Built for AVX2 and for the baseline; the loader picks the best the processor has.
+// Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements.
+// factor1 scales the a1 axis, factor2 the a2 axis; at most one is non-null. Built for AVX2 and
+// for the baseline; the loader picks the best the processor has.
 template <bool kWrite>
-__attribute__((target_clones("avx2", "default"))) double pass(float* data, const AxisView& v, const float* factor1, const float* factor2,
-            AxisStats& s) {
+__attribute__((target_clones("avx2", "default"))) double rows(
+    float* data, const AxisView& v, std::int64_t begin, std::int64_t end, const float* factor1,
+    const float* factor2, AxisStats& s) {
     double acc = 0;
-    float* x = data;
-    for (std::int64_t p = 0; p < v.p; ++p) {
-        for (std::int64_t c1 = 0; c1 < v.n1; ++c1) {
-            float f1 = factor1 ? factor1[c1] : 1.f;
-            float& lo1 = s.min1[size_t(c1)];
-            float& hi1 = s.max1[size_t(c1)];
-            for (std::int64_t m = 0; m < v.m; ++m) {
-                if (v.q == 1) {
-                    acc += factor2 ? scaleRow<kWrite, true>(x, v.n2, factor2, f1, s.min2.data(),
-                                                            s.max2.data(), lo1, hi1)
-                                   : scaleRow<kWrite, false>(x, v.n2, factor2, f1, s.min2.data(),
-                                                             s.max2.data(), lo1, hi1);
-                    x += v.n2;
-                    continue;
-                }
-                for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
-                    float lo = kInf, hi = -kInf;
-                    acc += scaleRun<kWrite>(x, v.q, factor2 ? factor2[c2] : f1, lo, hi);
-                    lo1 = std::min(lo1, lo);
-                    hi1 = std::max(hi1, hi);
-                    s.min2[size_t(c2)] = std::min(s.min2[size_t(c2)], lo);
-                    s.max2[size_t(c2)] = std::max(s.max2[size_t(c2)], hi);
-                }
-            }
+    const std::int64_t rowLength = v.n2 * v.q;
+    for (std::int64_t r = begin; r < end; ++r) {
+        float* x = data + r * rowLength;
+        const std::int64_t c1 = (r / v.m) % v.n1;
+        const float f1 = factor1 ? factor1[c1] : 1.f;
+        float& lo1 = s.min1[size_t(c1)];
+        float& hi1 = s.max1[size_t(c1)];
+        if (v.q == 1) {
+            acc += factor2 ? scaleRow<kWrite, true>(x, v.n2, factor2, f1, s.min2.data(),
+                                                    s.max2.data(), lo1, hi1)
+                           : scaleRow<kWrite, false>(x, v.n2, factor2, f1, s.min2.data(),
+                                                     s.max2.data(), lo1, hi1);
+            continue;
         }
+        for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
+            float lo = kInf, hi = -kInf;
+            acc += scaleRun<kWrite>(x, v.q, factor2 ? factor2[c2] : f1, lo, hi);
+            lo1 = std::min(lo1, lo);
+            hi1 = std::max(hi1, hi);
+            s.min2[size_t(c2)] = std::min(s.min2[size_t(c2)], lo);
+            s.max2[size_t(c2)] = std::max(s.max2[size_t(c2)], hi);
+        }
+    }
+    return acc;
+}
+
+void merge(AxisStats& into, const AxisStats& from) {
+    for (size_t c = 0; c < into.min1.size(); ++c) {
+        into.min1[c] = std::min(into.min1[c], from.min1[c]);
+        into.max1[c] = std::max(into.max1[c], from.max1[c]);
+    }
+    for (size_t c = 0; c < into.min2.size(); ++c) {
+        into.min2[c] = std::min(into.min2[c], from.min2[c]);
+        into.max2[c] = std::max(into.max2[c], from.max2[c]);
+    }
+}
+
+// The whole tensor, cut into chunks whose size depends only on the shape, never on the number of
+// threads: each chunk sums its own change, and the chunk sums are added in chunk order, so the
+// result is the same bit for bit however many threads run the chunks.
+template <bool kWrite>
+double pass(float* data, const AxisView& v, const float* factor1, const float* factor2,
+            AxisStats& s, int threads) {
+    const std::int64_t rowCount = v.p * v.n1 * v.m;
+    const std::int64_t rowLength = std::max<std::int64_t>(1, v.n2 * v.q);
+    const std::int64_t chunkElements = std::max<std::int64_t>(1 << 20, 8 * (v.n1 + v.n2));
+    const std::int64_t chunkRows = std::max<std::int64_t>(1, chunkElements / rowLength);
+    const std::int64_t chunks = (rowCount + chunkRows - 1) / chunkRows;
+    if (chunks <= 1) return rows<kWrite>(data, v, 0, rowCount, factor1, factor2, s);
+
+    std::vector<double> sums(size_t(chunks), 0.0);
+    std::vector<AxisStats> partial(size_t(chunks), AxisStats{v});
+    std::atomic<std::int64_t> next{0};
+    auto worker = [&] {
+        for (std::int64_t c; (c = next.fetch_add(1)) < chunks;)
+            sums[size_t(c)] = rows<kWrite>(data, v, c * chunkRows,
+                                           std::min(rowCount, (c + 1) * chunkRows), factor1,
+                                           factor2, partial[size_t(c)]);
+    };
+    int n = int(std::min<std::int64_t>(chunks, std::max(1, threads)));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < n; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    double acc = 0;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        acc += sums[size_t(c)];
+        merge(s, partial[size_t(c)]);
     }
     return acc;
 }
 
 }  // namespace
 
-Stats measure(const float* data, const AxisView& view) {
-    AxisStats s(view);
-    // The read-only instantiation never stores through the pointer.
-    pass<false>(const_cast<float*>(data), view, nullptr, nullptr, s);
-    return toStats(std::move(s), view);
+int defaultThreads() {
+    unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : int(std::min(n, 8u));
 }
 
-double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats) {
+Stats measure(const float* data, const AxisView& view, int threads) {
+    AxisStats s(view);
+    // The read-only instantiation never stores through the pointer. Its "change" x * 1 - x is 0
+    // for every finite x and NaN otherwise, so the sum doubles as a finiteness check.
+    double acc = pass<false>(const_cast<float*>(data), view, nullptr, nullptr, s, threads);
+    Stats stats = toStats(std::move(s), view);
+    stats.finite = std::isfinite(acc);
+    return stats;
+}
+
+double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats,
+             int threads) {
     AxisStats s(view);
     bool onFirst = view.single || (scaleOut == view.outFirst);
-    double acc = pass<true>(data, view, onFirst ? factor : nullptr, onFirst ? nullptr : factor, s);
+    double acc =
+        pass<true>(data, view, onFirst ? factor : nullptr, onFirst ? nullptr : factor, s, threads);
     stats = toStats(std::move(s), view);
     return acc;
 }

@@ -19,14 +19,20 @@ AxisView makeView(const std::vector<std::int64_t>& shape, int outAxis, int inAxi
 /// Min/max per channel along the output and the input axis.
 struct Stats {
     std::vector<float> outMin, outMax, inMin, inMax;
+    bool finite = true;  ///< set by measure(): false when any element is NaN or infinite
 };
 
+/// Worker threads to use when the caller does not say: the machine's cores, at most 8.
+int defaultThreads();
+
 /// Computes the statistics without changing anything.
-Stats measure(const float* data, const AxisView& view);
+Stats measure(const float* data, const AxisView& view, int threads);
 
 /// Multiplies channel c of the output axis (scaleOut) or of the input axis by factor[c], in place.
 /// Refreshes `stats` from the new values and returns the sum of squared float32 differences
 /// between new and old elements, accumulated in double.
-double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats);
+/// Results do not depend on `threads`.
+double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats,
+             int threads);
 
 }  // namespace cle::core::kernel

@@ -37,6 +37,7 @@ std::vector<float> ranges(const std::vector<float>& lo, const std::vector<float>
     return r;
 }
 
+// Called once the fast check has found a non-finite weight, or for the (small) bias.
 void checkFinite(const Layer& l) {
     auto bad = [](const std::vector<float>& v) {
         return std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); }) -
@@ -53,34 +54,38 @@ void checkFinite(const Layer& l) {
 
 class Run {
 public:
-    Run(const Model& model, const std::vector<LayerPair>& pairs) {
+    /// Layers are copied from `model`, or moved out of `owned` (the same model) when given.
+    Run(const Model& model, Model* owned, const std::vector<LayerPair>& pairs, int threads)
+        : threads_(threads > 0 ? threads : kernel::defaultThreads()) {
         if (pairs.empty()) throw usageError("no layer pairs to equalize");
+        for (const auto& [a, b] : pairs)  // all checks before any layer is taken
+            if (auto problem = pairProblem(model.info, a, b)) throw inputError(*problem);
         std::map<std::string, size_t> index;
         auto layerIndex = [&](const std::string& name) {
             auto it = index.find(name);
             if (it != index.end()) return it->second;
-            const Layer* l = model.find(name);
+            const LayerInfo& info = *model.info.find(name);
             WorkLayer w;
-            w.layer = *l;
-            w.outAxis = l->info.outAxis();
-            w.inAxis = l->info.inAxis();
+            w.layer = owned ? std::move(*owned->find(name)) : *model.find(name);
+            w.outAxis = info.outAxis();
+            w.inAxis = info.inAxis();
             layers_.push_back(std::move(w));
             index[name] = layers_.size() - 1;
             return layers_.size() - 1;
         };
         for (const auto& [a, b] : pairs) {
-            if (auto problem = pairProblem(model.info, a, b)) throw inputError(*problem);
+            const LayerInfo& first = *model.info.find(a);
             WorkPair p;
             p.first = layerIndex(a);
             p.second = layerIndex(b);
-            layers_[p.second].inAxis = pairInAxis(model.find(a)->info, model.find(b)->info);
-            p.scale.assign(size_t(model.find(a)->info.outChannels()), 1.0);
+            layers_[p.second].inAxis = pairInAxis(first, *model.info.find(b));
+            p.scale.assign(size_t(first.outChannels()), 1.0);
             pairs_.push_back(std::move(p));
         }
         for (auto& w : layers_) {
-            checkFinite(w.layer);
             w.view = kernel::makeView(w.layer.weight.shape, w.outAxis, w.inAxis);
-            w.stats = kernel::measure(w.layer.weight.values.data(), w.view);
+            w.stats = kernel::measure(w.layer.weight.values.data(), w.view, threads_);
+            if (!w.stats.finite || w.layer.bias) checkFinite(w.layer);
         }
         for (const auto& p : pairs_) {
             PairHistory h;
@@ -145,11 +150,11 @@ private:
             p.scale[c] *= double(s[c]);
         }
         a.norm = float(std::sqrt(
-            kernel::scale(a.layer.weight.values.data(), a.view, true, inv.data(), a.stats)));
+            kernel::scale(a.layer.weight.values.data(), a.view, true, inv.data(), a.stats, threads_)));
         if (a.layer.bias)
             for (size_t c = 0; c < n; ++c) a.layer.bias->values[c] *= inv[c];
         b.norm = float(std::sqrt(
-            kernel::scale(b.layer.weight.values.data(), b.view, false, s.data(), b.stats)));
+            kernel::scale(b.layer.weight.values.data(), b.view, false, s.data(), b.stats, threads_)));
     }
 
     void recordStates() {
@@ -182,16 +187,28 @@ private:
     std::vector<WorkLayer> layers_;
     std::vector<WorkPair> pairs_;
     Summary summary_;
+    int threads_;
 };
+
+void checkOptions(const EqualizeOptions& options) {
+    if (!(options.threshold > 0) || !std::isfinite(options.threshold))
+        throw usageError("the threshold must be a positive number");
+    if (options.maxSweeps < 1) throw usageError("the maximum number of sweeps must be at least 1");
+}
 
 }  // namespace
 
 EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
                         const EqualizeOptions& options, const ProgressCallback& progress) {
-    if (!(options.threshold > 0) || !std::isfinite(options.threshold))
-        throw usageError("the threshold must be a positive number");
-    if (options.maxSweeps < 1) throw usageError("the maximum number of sweeps must be at least 1");
-    Run run(model, pairs);
+    checkOptions(options);
+    Run run(model, nullptr, pairs, options.threads);
+    return run.run(options, progress);
+}
+
+EqualizeResult equalize(Model&& model, const std::vector<LayerPair>& pairs,
+                        const EqualizeOptions& options, const ProgressCallback& progress) {
+    checkOptions(options);
+    Run run(model, &model, pairs, options.threads);
     return run.run(options, progress);
 }
 

@@ -3,7 +3,7 @@
 //
 //   ./build/tests/bench/sweep_bench
 //
-// A sweep costs (time of Equalize/11 - time of Equalize/1) / 10: both runs pay the same set-up
+// A sweep costs (time of sweeps:11 - time of sweeps:1) / 10: both runs pay the same set-up
 // (copying the layers and measuring their ranges once), which the difference cancels.
 #include <benchmark/benchmark.h>
 
@@ -51,14 +51,14 @@ std::vector<core::LayerPair> chainPairs() {
 void Equalize(benchmark::State& state) {
     const auto& model = chainModel();
     auto pairs = chainPairs();
-    core::EqualizeOptions options{1e-30, int(state.range(0))};
+    core::EqualizeOptions options{1e-30, int(state.range(0)), int(state.range(1))};
     for (auto _ : state) {
         auto r = core::equalize(model, pairs, options);
         benchmark::DoNotOptimize(r.layers.data());
     }
     state.counters["params"] = double(kLayers) * kWidth * kWidth;
 }
-BENCHMARK(Equalize)->Arg(1)->Arg(11)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(Equalize)->ArgsProduct({{1, 11}, {1, 2}})->ArgNames({"sweeps", "threads"})->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // The floor: every byte of every layer read once and written once.
 void ReadWritePass(benchmark::State& state) {

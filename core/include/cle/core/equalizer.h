@@ -13,6 +13,7 @@ namespace cle::core {
 struct EqualizeOptions {
     double threshold = 1e-4;  ///< converged when the summed change norm of a sweep is below this
     int maxSweeps = 1000;     ///< a run that has not converged after this many sweeps stops
+    int threads = 0;          ///< worker threads, 0 = one per core; results never depend on it
 };
 
 /// Per-channel ranges of one pair at one moment: the first layer's output channels and the
@@ -67,6 +68,12 @@ struct EqualizeResult {
 /// usage Error for an empty pair list, an Input Error naming the layer for an unknown layer,
 /// unsupported layer, channel mismatch or non-finite weight.
 EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
+                        const EqualizeOptions& options = {},
+                        const ProgressCallback& progress = {});
+
+/// The same, taking the layers out of `model` instead of copying them: for callers that no longer
+/// need the loaded weights (halves peak memory). `model`'s layers named in pairs are left empty.
+EqualizeResult equalize(Model&& model, const std::vector<LayerPair>& pairs,
                         const EqualizeOptions& options = {},
                         const ProgressCallback& progress = {});
 

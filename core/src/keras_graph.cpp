@@ -1,0 +1,255 @@
+#include "keras_graph.h"
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+#include <set>
+
+#include "cle/core/error.h"
+#include "h5.h"
+
+namespace cle::core::keras {
+
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& j, const std::string& key) {
+    if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+    return j[key].get<std::string>();
+}
+
+bool flag(const json& config, const std::string& key, bool fallback) {
+    if (!config.is_object() || !config.contains(key) || !config[key].is_boolean()) return fallback;
+    return config[key].get<bool>();
+}
+
+// Tensor references in an inbound node or output list: Keras 2 writes ["name", node, tensor, {}],
+// Keras 3 writes {"keras_history": ["name", node, tensor]} inside a "__keras_tensor__" object.
+void collectRefs(const json& j, std::vector<std::string>& out) {
+    if (j.is_array()) {
+        if (j.size() >= 3 && j[0].is_string() && j[1].is_number() && j[2].is_number()) {
+            out.push_back(j[0].get<std::string>());
+            if (j.size() > 3) collectRefs(j[3], out);  // call arguments may hold more tensors
+            return;
+        }
+        for (const auto& v : j) collectRefs(v, out);
+    } else if (j.is_object()) {
+        if (j.contains("keras_history") && j["keras_history"].is_array() &&
+            !j["keras_history"].empty() && j["keras_history"][0].is_string()) {
+            out.push_back(j["keras_history"][0].get<std::string>());
+            return;
+        }
+        for (const auto& [key, value] : j.items()) collectRefs(value, out);
+    }
+}
+
+bool isModelClass(const std::string& cls, const json& config) {
+    static const std::set<std::string> models = {"Model", "Functional", "Sequential"};
+    return models.count(cls) > 0 || (config.is_object() && config.contains("layers"));
+}
+
+std::string lastComponent(const std::string& path) {
+    auto pos = path.find_last_of('/');
+    return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string join(const std::string& a, const std::string& b) {
+    if (a.empty() || a == "/") return "/" + b;
+    return a + "/" + b;
+}
+
+// "layer_names" / "weight_names", or their split form "weight_names0", "weight_names1", ...
+std::vector<std::string> splitAttribute(hid_t obj, const std::string& name) {
+    if (h5::hasAttribute(obj, name)) return h5::readStringsAttribute(obj, name);
+    std::vector<std::string> all;
+    for (int i = 0; h5::hasAttribute(obj, name + std::to_string(i)); ++i) {
+        auto part = h5::readStringsAttribute(obj, name + std::to_string(i));
+        all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+}
+
+// Batch-norm variable name ("gamma", "moving_mean", ...) -> dataset path, Keras 2 layout.
+std::map<std::string, std::string> keras2Vars(hid_t file, const std::string& root,
+                                              const std::string& group) {
+    std::map<std::string, std::string> vars;
+    if (!h5::isGroup(file, group)) return vars;
+    h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+    for (const auto& wn : splitAttribute(g.get(), "weight_names")) {
+        std::string path = join(group, wn);
+        if (!h5::isDataset(file, path)) path = join(root, wn);
+        if (!h5::isDataset(file, path)) continue;
+        std::string key = lastComponent(wn);
+        if (auto colon = key.rfind(':'); colon != std::string::npos) key.erase(colon);
+        vars[key] = path;
+    }
+    return vars;
+}
+
+// Keras 3 stores variables as vars/0, vars/1, ... in the order the layer created them.
+std::map<std::string, std::string> keras3Vars(hid_t file, const std::string& group, bool scale,
+                                              bool center) {
+    std::map<std::string, std::string> vars;
+    std::string dir = group + "/vars";
+    if (!h5::isGroup(file, dir)) return vars;
+    auto names = h5::listChildren(file, dir);
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
+    std::vector<std::string> keys;
+    if (scale) keys.push_back("gamma");
+    if (center) keys.push_back("beta");
+    keys.push_back("moving_mean");
+    keys.push_back("moving_variance");
+    for (size_t i = 0; i < keys.size() && i < names.size(); ++i)
+        vars[keys[i]] = dir + "/" + names[i];
+    return vars;
+}
+
+}  // namespace
+
+const Node* Graph::find(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &nodes_[it->second];
+}
+
+Graph Graph::parse(const std::string& source, const std::string& file) {
+    auto bad = [&](const std::string& why) {
+        return inputError("cannot read the model_config of '" + file + "': " + why);
+    };
+    auto j = json::parse(source, nullptr, false);
+    if (j.is_discarded()) throw bad("it is not valid JSON");
+    if (!j.is_object() || !j.contains("config")) throw bad("it does not describe a Keras model");
+    const json& cfg = j["config"];
+    const json* layers = cfg.is_array() ? &cfg : nullptr;  // old Sequential: a plain list
+    if (cfg.is_object() && cfg.contains("layers") && cfg["layers"].is_array())
+        layers = &cfg["layers"];
+    if (!layers) throw bad("it lists no layers");
+
+    Graph g;
+    bool functional = text(j, "class_name") != "Sequential" &&
+                      std::any_of(layers->begin(), layers->end(), [](const json& l) {
+                          return l.is_object() && l.contains("inbound_nodes");
+                      });
+    for (const auto& layer : *layers) g.addLayer(layer, file);
+    if (functional) {
+        for (size_t i = 0; i < layers->size(); ++i)
+            if ((*layers)[i].contains("inbound_nodes"))
+                g.addInbound(g.nodes_[i], (*layers)[i]["inbound_nodes"]);
+        if (cfg.is_object() && cfg.contains("output_layers")) g.markOutputs(cfg["output_layers"]);
+    } else {
+        // A Sequential model is a chain in list order.
+        for (size_t i = 0; i < g.nodes_.size(); ++i) {
+            g.nodes_[i].calls = 1;
+            if (i > 0) g.nodes_[i].inputs = {g.nodes_[i - 1].name};
+        }
+        if (!g.nodes_.empty()) g.nodes_.back().output = true;
+    }
+    g.linkConsumers();
+    return g;
+}
+
+void Graph::addLayer(const json& layer, const std::string& file) {
+    if (!layer.is_object())
+        throw inputError("cannot read the model_config of '" + file + "': a layer is not an object");
+    Node n;
+    n.cls = text(layer, "class_name");
+    n.config = layer.contains("config") && layer["config"].is_object() ? layer["config"]
+                                                                       : json::object();
+    n.name = text(layer, "name");
+    if (n.name.empty()) n.name = text(n.config, "name");
+    if (n.name.empty())
+        throw inputError("cannot read the model_config of '" + file + "': a " +
+                         (n.cls.empty() ? std::string("layer") : n.cls) + " layer has no name");
+    if (index_.count(n.name))
+        throw inputError("cannot read the model_config of '" + file + "': two layers are named '" +
+                         n.name + "'");
+    n.nested = isModelClass(n.cls, n.config);
+    index_[n.name] = nodes_.size();
+    nodes_.push_back(std::move(n));
+}
+
+void Graph::addInbound(Node& node, const json& inbound) {
+    if (!inbound.is_array()) return;
+    for (const auto& call : inbound) {
+        ++node.calls;
+        collectRefs(call, node.inputs);
+    }
+}
+
+void Graph::markOutputs(const json& outputs) {
+    std::vector<std::string> names;
+    collectRefs(outputs, names);
+    for (const auto& name : names)
+        if (auto it = index_.find(name); it != index_.end()) nodes_[it->second].output = true;
+}
+
+void Graph::linkConsumers() {
+    for (const auto& n : nodes_)
+        for (const auto& input : n.inputs)
+            if (auto it = index_.find(input); it != index_.end())
+                nodes_[it->second].consumers.push_back(n.name);
+}
+
+std::string readModelConfig(hid_t file) {
+    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+    for (const char* name : {"model_config", "config"}) {
+        if (!h5::hasAttribute(root.get(), name)) continue;
+        auto values = h5::readStringsAttribute(root.get(), name);
+        if (!values.empty()) return values.front();
+    }
+    return "";
+}
+
+std::string activationOf(const Node& node) {
+    if (!node.config.contains("activation")) return "linear";
+    const json& a = node.config["activation"];
+    if (a.is_string()) return a.get<std::string>();
+    if (a.is_null()) return "linear";
+    if (a.is_object()) {
+        if (a.contains("config") && a["config"].is_string()) return a["config"].get<std::string>();
+        if (auto name = text(a, "registered_name"); !name.empty()) return name;
+        if (auto name = text(a, "class_name"); !name.empty()) return name;
+    }
+    return "unknown";
+}
+
+long configInt(const Node& node, const std::string& key, long fallback) {
+    if (!node.config.contains(key) || !node.config[key].is_number()) return fallback;
+    return node.config[key].get<long>();
+}
+
+std::string snakeCase(const std::string& className) {
+    // The same three substitutions as keras.src.utils.naming.to_snake_case.
+    std::string s = std::regex_replace(className, std::regex("\\W+"), "");
+    s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+    s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
+                                         const std::string& group, bool keras3, const Node& bn,
+                                         std::string* problem) {
+    bool scale = flag(bn.config, "scale", true);
+    bool center = flag(bn.config, "center", true);
+    auto vars = keras3 ? keras3Vars(file, group, scale, center) : keras2Vars(file, root, group);
+    if (!vars.count("moving_mean") || !vars.count("moving_variance")) {
+        if (problem)
+            *problem = "batch norm '" + bn.name + "' has no moving mean and variance in the file";
+        return std::nullopt;
+    }
+    BatchNormRef ref;
+    ref.name = bn.name;
+    ref.meanPath = vars["moving_mean"];
+    ref.varPath = vars["moving_variance"];
+    if (scale && vars.count("gamma")) ref.gammaPath = vars["gamma"];
+    if (center && vars.count("beta")) ref.betaPath = vars["beta"];
+    if (bn.config.contains("epsilon") && bn.config["epsilon"].is_number())
+        ref.epsilon = bn.config["epsilon"].get<double>();
+    return ref;
+}
+
+}  // namespace cle::core::keras

@@ -1,0 +1,68 @@
+#pragma once
+// The layer graph of a Keras model_config (Keras 2 and Keras 3 JSON), as far as pairing needs it,
+// and where a Keras file stores a batch norm's parameters.
+#include <hdf5.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cle/core/topology.h"
+
+namespace cle::core::keras {
+
+/// One layer of the outermost model.
+struct Node {
+    std::string name;
+    std::string cls;                     ///< class_name, e.g. "Conv2D"
+    nlohmann::json config;               ///< the layer's "config" object ({} when absent)
+    std::vector<std::string> inputs;     ///< producing layers, one per tensor reference
+    std::vector<std::string> consumers;  ///< consuming layers, one per tensor reference
+    int calls = 0;                       ///< how often the layer is called (shared layers: > 1)
+    bool output = false;                 ///< its output is one of the model's outputs
+    bool nested = false;                 ///< a Model / Functional / Sequential inside the model
+};
+
+/// The outermost model's layers in config order, with producers and consumers linked.
+class Graph {
+public:
+    /// Parses model_config text. Throws an input Error naming `file` when the text is not JSON or
+    /// not a Keras model.
+    static Graph parse(const std::string& text, const std::string& file);
+
+    const std::vector<Node>& nodes() const { return nodes_; }
+    /// nullptr when no layer has that name.
+    const Node* find(const std::string& name) const;
+
+private:
+    void addLayer(const nlohmann::json& layer, const std::string& file);
+    void addInbound(Node& node, const nlohmann::json& inbound);
+    void markOutputs(const nlohmann::json& outputs);
+    void linkConsumers();
+
+    std::vector<Node> nodes_;
+    std::map<std::string, size_t> index_;
+};
+
+/// The root attribute `model_config` (or `config`), "" when the file has neither.
+std::string readModelConfig(hid_t file);
+
+/// The layer's activation name ("linear" when it has none); for a serialized activation object
+/// its function or class name.
+std::string activationOf(const Node& node);
+/// An integer config entry, `fallback` when absent or not a number.
+long configInt(const Node& node, const std::string& key, long fallback);
+/// `class_name` in Keras 3's storage naming ("Conv2D" -> "conv2d",
+/// "BatchNormalization" -> "batch_normalization").
+std::string snakeCase(const std::string& className);
+
+/// Where a batch norm's parameters are stored. `group` is the HDF5 group of the layer (Keras 2:
+/// the group named by layer_names; Keras 3: /layers/<name>). Returns nullopt and sets `problem`
+/// when the moving statistics cannot be found.
+std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
+                                         const std::string& group, bool keras3, const Node& bn,
+                                         std::string* problem);
+
+}  // namespace cle::core::keras

@@ -1,0 +1,390 @@
+// Pairs from a Keras layer graph: every two weighted layers with nothing but function-preserving
+// layers between them are a candidate; each is admitted as a Link or rejected with a reason.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "cle/core/pairs.h"
+#include "topology_detail.h"
+
+namespace cle::core::detail {
+
+namespace {
+
+using keras::Node;
+
+struct Candidate {
+    const Node* from = nullptr;
+    const Node* to = nullptr;
+    std::vector<const Node*> path;  ///< the layers strictly between `from` and `to`
+};
+
+enum class Step { Pass, Relu6, BatchNorm, GlobalPool, Reject };
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+bool startsWith(const std::string& s, const std::string& prefix) {
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool weightedClass(const std::string& cls) {
+    static const std::set<std::string> kinds = {
+        "Dense", "EinsumDense", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
+        "TimeDistributed", "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D"};
+    return kinds.count(cls) > 0 || cls.find("Conv") != std::string::npos;
+}
+
+bool separableClass(const std::string& cls) { return startsWith(cls, "SeparableConv"); }
+
+// Layers that act on every channel alone and commute with a positive per-channel scale.
+bool passingClass(const std::string& cls) {
+    static const std::set<std::string> kinds = {
+        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+        "GaussianNoise", "AlphaDropout", "ActivityRegularization", "Identity", "LeakyReLU",
+        "PReLU"};
+    static const char* families[] = {"ZeroPadding", "Cropping", "MaxPooling", "MaxPool",
+                                     "AveragePooling", "AvgPool", "UpSampling"};
+    if (kinds.count(cls)) return true;
+    return std::any_of(std::begin(families), std::end(families),
+                       [&](const char* f) { return startsWith(cls, f); });
+}
+
+// An activation function by name: Pass, Relu6 (clipping) or Reject (not homogeneous).
+Step activationStep(const std::string& act) {
+    if (act == "linear" || act == "relu" || act == "leaky_relu" || act.empty()) return Step::Pass;
+    if (act == "relu6") return Step::Relu6;
+    return Step::Reject;
+}
+
+Step classify(const Node& n, std::string& reason) {
+    const std::string& c = n.cls;
+    if (c == "Activation") {
+        auto act = keras::activationOf(n);
+        Step s = activationStep(act);
+        if (s == Step::Reject)
+            reason = "activation " + quote(n.name) + " (" + act + ") is not positively homogeneous";
+        return s;
+    }
+    if (c == "ReLU") {
+        const auto& cfg = n.config;
+        if (cfg.contains("threshold") && cfg["threshold"].is_number() &&
+            cfg["threshold"].get<double>() != 0.0) {
+            reason = "ReLU " + quote(n.name) + " has a threshold, so it is not positively homogeneous";
+            return Step::Reject;
+        }
+        bool clips = cfg.contains("max_value") && cfg["max_value"].is_number();
+        return clips ? Step::Relu6 : Step::Pass;
+    }
+    if (c == "ReLU6") return Step::Relu6;
+    if (c == "BatchNormalization" || c == "SyncBatchNormalization") return Step::BatchNorm;
+    if (startsWith(c, "GlobalAverage") || startsWith(c, "GlobalAvg") ||
+        startsWith(c, "GlobalMax"))
+        return Step::GlobalPool;
+    if (passingClass(c)) return Step::Pass;
+    if (c == "Flatten" || c == "Reshape" || c == "Permute")
+        reason = c + " " + quote(n.name) + " between them mixes the channel axis with other axes";
+    else if (c == "ELU" || c == "Softmax" || c == "ThresholdedReLU")
+        reason = c + " " + quote(n.name) + " is not positively homogeneous";
+    else
+        reason = quote(n.name) + " is a layer of kind " + quote(c) +
+                 " that the pair finder does not know";
+    return Step::Reject;
+}
+
+std::optional<std::string> mergeProblem(const Node& n) {
+    static const std::set<std::string> merges = {"Subtract", "Multiply", "Average", "Maximum",
+                                                 "Minimum", "Dot"};
+    if (n.cls == "Add") return "residual Add " + quote(n.name) + " joins another branch to the path";
+    if (n.cls == "Concatenate")
+        return "Concatenate " + quote(n.name) + " joins other tensors to the path";
+    if (merges.count(n.cls))
+        return quote(n.name) + " (" + n.cls + ") combines the path with other tensors";
+    if (n.inputs.size() > 1)
+        return quote(n.name) + " (" + n.cls + ") takes " + std::to_string(n.inputs.size()) +
+               " inputs";
+    return std::nullopt;
+}
+
+std::optional<std::string> fanOut(const Node& n) {
+    if (n.output && !n.consumers.empty())
+        return "the output of " + quote(n.name) +
+               " is also a model output, which equalizing would change";
+    if (n.consumers.size() > 1)
+        return "the output of " + quote(n.name) + " is used by " +
+               std::to_string(n.consumers.size()) + " layers (branch or fan-out)";
+    if (n.calls > 1)
+        return quote(n.name) + " is called " + std::to_string(n.calls) + " times (a shared layer)";
+    return std::nullopt;
+}
+
+// Weighted layer kinds whose channels cannot be scaled one by one.
+std::optional<std::string> kindProblem(const Node& n, bool asFirst) {
+    if (n.cls.size() > 9 && n.cls.ends_with("Transpose"))
+        return quote(n.name) + " is a transposed convolution, which cannot be equalized";
+    if (long groups = keras::configInt(n, "groups", 1); groups > 1)
+        return quote(n.name) + " is a grouped convolution (groups=" + std::to_string(groups) +
+               "), which cannot be equalized";
+    long multiplier = keras::configInt(n, "depth_multiplier", 1);
+    bool pointwiseSide = asFirst && separableClass(n.cls);
+    if (multiplier > 1 && !pointwiseSide)
+        return quote(n.name) + " has depth multiplier " + std::to_string(multiplier) +
+               "; only 1 can be equalized";
+    return std::nullopt;
+}
+
+class KerasPairs {
+public:
+    KerasPairs(const ModelInfo& info, const keras::Graph& graph, hid_t file, std::string root,
+               bool keras3)
+        : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3) {
+        nameStorage();
+    }
+    bool mapsAnyLayer() const;
+    void run(Topology& t) const;
+
+private:
+    void nameStorage();
+    const std::string& stored(const Node& n) const { return storage_.at(n.name); }
+    std::vector<std::string> layersOf(const Node& n) const;
+    std::vector<std::string> innerLayers(const Node& n) const;
+    bool opaque(const Node& n) const;
+    bool terminal(const Node& n) const;
+    std::string firstLayer(const Node& n) const;
+    std::string lastLayer(const Node& n) const;
+    void walk(const Node& start, const Node& at, std::vector<const Node*>& path,
+              std::set<std::string>& seen, std::vector<Candidate>& out) const;
+    void addOpaque(const Node& n, Topology& t) const;
+    void addSeparable(const Node& n, Topology& t) const;
+    void addCandidate(const Candidate& c, Topology& t) const;
+    std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
+    std::optional<std::string> endsProblem(const Candidate& c, Link& link) const;
+    std::optional<std::string> stepProblem(const Candidate& c, size_t i, Link& link) const;
+    std::optional<std::string> foldBatchNorm(const Candidate& c, size_t i, Link& link) const;
+
+    const ModelInfo& info_;
+    const keras::Graph& graph_;
+    hid_t file_;
+    std::string root_;
+    bool keras3_;
+    std::map<std::string, std::string> storage_;  ///< graph name -> name in the weight file
+};
+
+void KerasPairs::nameStorage() {
+    // Keras 3 stores a model's layers under names made from their class ("conv2d", "conv2d_1"),
+    // not under the layer names of the config.
+    std::map<std::string, int> used;
+    for (const auto& n : graph_.nodes()) {
+        if (!keras3_) {
+            storage_[n.name] = n.name;
+            continue;
+        }
+        std::string base = keras::snakeCase(n.cls);
+        int k = used[base]++;
+        storage_[n.name] = k == 0 ? base : base + "_" + std::to_string(k);
+    }
+}
+
+std::vector<std::string> KerasPairs::layersOf(const Node& n) const {
+    const std::string& base = stored(n);
+    if (info_.find(base + "/depthwise") && info_.find(base + "/pointwise"))
+        return {base + "/depthwise", base + "/pointwise"};
+    if (info_.find(base)) return {base};
+    return {};
+}
+
+std::vector<std::string> KerasPairs::innerLayers(const Node& n) const {
+    std::vector<std::string> inner;
+    const std::string& base = stored(n);
+    for (const auto& l : info_.layers)
+        if (l.name == base || startsWith(l.name, base + "/")) inner.push_back(l.name);
+    return inner;
+}
+
+bool KerasPairs::opaque(const Node& n) const {
+    if (n.nested) return true;
+    // A layer holding several kernels (attention, wrappers) other than a separable convolution.
+    return layersOf(n).size() != 2 && innerLayers(n).size() > 1;
+}
+
+bool KerasPairs::terminal(const Node& n) const {
+    return opaque(n) || weightedClass(n.cls) || !layersOf(n).empty();
+}
+
+std::string KerasPairs::firstLayer(const Node& n) const {
+    auto layers = layersOf(n);
+    return opaque(n) || layers.empty() ? stored(n) : layers.front();
+}
+
+std::string KerasPairs::lastLayer(const Node& n) const {
+    auto layers = layersOf(n);
+    return opaque(n) || layers.empty() ? stored(n) : layers.back();
+}
+
+bool KerasPairs::mapsAnyLayer() const {
+    if (info_.layers.empty()) return true;
+    return std::any_of(graph_.nodes().begin(), graph_.nodes().end(),
+                       [&](const Node& n) { return !innerLayers(n).empty(); });
+}
+
+// Depth-first from `at` through layers without weights; every weighted (or nested) layer reached
+// is a candidate partner of `start`.
+void KerasPairs::walk(const Node& start, const Node& at, std::vector<const Node*>& path,
+                      std::set<std::string>& seen, std::vector<Candidate>& out) const {
+    for (const auto& name : at.consumers) {
+        const Node* next = graph_.find(name);
+        if (!next || !seen.insert(name).second) continue;
+        if (terminal(*next)) {
+            out.push_back({&start, next, path});
+            continue;
+        }
+        path.push_back(next);
+        walk(start, *next, path, seen, out);
+        path.pop_back();
+    }
+}
+
+void KerasPairs::run(Topology& t) const {
+    t.known_ = true;
+    for (const auto& n : graph_.nodes()) {
+        if (opaque(n)) {
+            addOpaque(n, t);
+            continue;
+        }
+        for (const auto& l : layersOf(n)) t.order_.push_back(l);
+        if (layersOf(n).size() == 2) addSeparable(n, t);
+    }
+    for (const auto& l : info_.layers)  // weights of layers the config does not mention
+        if (std::find(t.order_.begin(), t.order_.end(), l.name) == t.order_.end())
+            t.order_.push_back(l.name);
+    for (const auto& n : graph_.nodes()) {
+        if (!terminal(n)) continue;
+        std::vector<Candidate> candidates;
+        std::vector<const Node*> path;
+        std::set<std::string> seen;
+        walk(n, n, path, seen, candidates);
+        for (const auto& c : candidates) addCandidate(c, t);
+    }
+}
+
+void KerasPairs::addOpaque(const Node& n, Topology& t) const {
+    auto inner = innerLayers(n);
+    std::string why = n.nested ? "inside nested model " + quote(n.name) + ": not analysed"
+                               : "inside " + quote(n.name) + " (" + n.cls +
+                                     "), which holds several kernels: not analysed";
+    for (size_t i = 0; i < inner.size(); ++i) {
+        t.order_.push_back(inner[i]);
+        if (i > 0) t.rejected_.push_back({{inner[i - 1], inner[i]}, why});
+    }
+}
+
+// A separable convolution's depthwise and pointwise kernels with nothing between them.
+void KerasPairs::addSeparable(const Node& n, Topology& t) const {
+    auto halves = layersOf(n);
+    Link link;
+    link.first = halves[0];
+    link.second = halves[1];
+    auto problem = kindProblem(n, false);
+    if (!problem) problem = pairProblem(info_, link.first, link.second);
+    if (problem)
+        t.rejected_.push_back({{link.first, link.second}, *problem});
+    else
+        t.links_.push_back(link);
+}
+
+void KerasPairs::addCandidate(const Candidate& c, Topology& t) const {
+    Link link;
+    link.first = lastLayer(*c.from);
+    link.second = firstLayer(*c.to);
+    auto problem = candidateProblem(c, link);
+    if (!problem) problem = pairProblem(info_, link.first, link.second);
+    if (problem)
+        t.rejected_.push_back({{link.first, link.second}, *problem});
+    else
+        t.links_.push_back(std::move(link));
+}
+
+std::optional<std::string> KerasPairs::candidateProblem(const Candidate& c, Link& link) const {
+    if (auto p = endsProblem(c, link)) return p;
+    if (auto p = fanOut(*c.from)) return p;
+    for (size_t i = 0; i < c.path.size(); ++i)
+        if (auto p = stepProblem(c, i, link)) return p;
+    return std::nullopt;
+}
+
+std::optional<std::string> KerasPairs::endsProblem(const Candidate& c, Link& link) const {
+    for (const Node* n : {c.from, c.to}) {
+        if (n->nested)
+            return quote(n->name) + " is a nested model, which is not analysed; pair its layers " +
+                   "by hand if you know they are safe";
+        if (opaque(*n))
+            return quote(n->name) + " (" + n->cls + ") holds several kernels and is not analysed";
+        if (auto p = kindProblem(*n, n == c.from)) return p;
+    }
+    if (c.to->calls > 1)
+        return quote(c.to->name) + " is called " + std::to_string(c.to->calls) +
+               " times (a shared layer)";
+    if (c.to->inputs.size() > 1) return quote(c.to->name) + " takes several inputs";
+    auto act = keras::activationOf(*c.from);
+    switch (activationStep(act)) {
+        case Step::Relu6: link.relu6.push_back(c.from->name); break;
+        case Step::Reject:
+            return quote(c.from->name) + " has activation " + quote(act) +
+                   ", which is not positively homogeneous";
+        default: break;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> KerasPairs::stepProblem(const Candidate& c, size_t i,
+                                                   Link& link) const {
+    const Node& n = *c.path[i];
+    if (auto p = mergeProblem(n)) return p;
+    std::string reason;
+    switch (classify(n, reason)) {
+        case Step::Reject: return reason;
+        case Step::Relu6: link.relu6.push_back(n.name); break;
+        case Step::BatchNorm:
+            if (auto p = foldBatchNorm(c, i, link)) return p;
+            break;
+        case Step::GlobalPool:
+            if (c.to->cls != "Dense")
+                return "global pooling " + quote(n.name) +
+                       " is admissible only directly before a Dense layer, not before " +
+                       quote(c.to->name);
+            break;
+        case Step::Pass: break;
+    }
+    return fanOut(n);
+}
+
+std::optional<std::string> KerasPairs::foldBatchNorm(const Candidate& c, size_t i,
+                                                     Link& link) const {
+    const Node& bn = *c.path[i];
+    if (i != 0)
+        return "batch norm " + quote(bn.name) + " does not directly follow " +
+               quote(c.from->name) + ", so it cannot be folded into it";
+    auto act = keras::activationOf(*c.from);
+    if (act != "linear")
+        return "batch norm " + quote(bn.name) + " follows the " + quote(act) + " activation of " +
+               quote(c.from->name) + ", so it cannot be folded into it";
+    std::string group = keras3_ ? "/layers/" + stored(bn)
+                                : (root_ == "/" ? "" : root_) + "/" + stored(bn);
+    std::string problem;
+    auto ref = keras::batchNormRef(file_, root_, group, keras3_, bn, &problem);
+    if (!ref) return problem;
+    ref->after = link.first;
+    link.batchNorm = std::move(ref);
+    return std::nullopt;
+}
+
+}  // namespace
+
+bool analyseKeras(const ModelInfo& info, const keras::Graph& graph, hid_t file,
+                  const std::string& root, bool keras3, Topology& topology) {
+    KerasPairs pairs(info, graph, file, root, keras3);
+    if (!pairs.mapsAnyLayer()) return false;
+    pairs.run(topology);
+    return true;
+}
+
+}  // namespace cle::core::detail
