@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cle/core/error.h"
@@ -41,6 +42,31 @@ void writeDataset(hid_t file, const std::string& path, const Tensor& t, const st
     io::writeFloats(d.get(), *dtype, t.values, where);
 }
 
+// Replaces the root attribute model_config, keeping its string type (fixed or variable length).
+void writeModelConfig(hid_t file, const std::string& text, const std::string& output) {
+    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+    h5::Handle type;
+    if (h5::hasAttribute(root.get(), "model_config")) {
+        h5::Handle old(H5Aopen(root.get(), "model_config", H5P_DEFAULT));
+        type = h5::Handle(H5Aget_type(old.get()));
+        old.reset();
+        H5Adelete(root.get(), "model_config");
+    }
+    bool variable = !type || H5Tis_variable_str(type.get()) > 0;
+    h5::Handle mem(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mem.get(), variable ? H5T_VARIABLE : std::max<size_t>(1, text.size()));
+    if (type) H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    h5::Handle space(H5Screate(H5S_SCALAR));
+    h5::Handle attr(H5Acreate2(root.get(), "model_config", mem.get(), space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT));
+    const char* ptr = text.c_str();
+    herr_t status = attr ? (variable ? H5Awrite(attr.get(), mem.get(), &ptr)
+                                     : H5Awrite(attr.get(), mem.get(), text.c_str()))
+                         : -1;
+    if (status < 0)
+        throw inputError("cannot write model_config of '" + output + "': " + h5::lastError());
+}
+
 void checkCancel(const ExportOptions& o) {
     if (o.cancel && o.cancel->load()) throw Error(ErrorKind::Cancelled, "export cancelled");
 }
@@ -63,6 +89,11 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
             writeDataset(file.get(), l.info.weightPath, l.weight, output);
             if (l.bias && l.info.hasBias()) writeDataset(file.get(), l.info.biasPath, *l.bias, output);
         }
+        for (const auto& [path, values] : options.extras.datasets) {
+            checkCancel(options);
+            writeDataset(file.get(), path, values, output);
+        }
+        if (options.extras.modelConfig) writeModelConfig(file.get(), *options.extras.modelConfig, output);
         if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0)
             throw inputError("cannot write '" + output + "': " + h5::lastError());
     }

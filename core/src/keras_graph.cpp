@@ -152,7 +152,8 @@ Graph Graph::parse(const std::string& source, const std::string& file) {
 
 void Graph::addLayer(const json& layer, const std::string& file) {
     if (!layer.is_object())
-        throw inputError("cannot read the model_config of '" + file + "': a layer is not an object");
+        throw inputError("cannot read the model_config of '" + file +
+                         "': a layer is not an object");
     Node n;
     n.cls = text(layer, "class_name");
     n.config = layer.contains("config") && layer["config"].is_object() ? layer["config"]
@@ -192,14 +193,11 @@ void Graph::linkConsumers() {
                 nodes_[it->second].consumers.push_back(n.name);
 }
 
-std::string readModelConfig(hid_t file) {
+std::string readRootString(hid_t file, const std::string& name) {
     h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
-    for (const char* name : {"model_config", "config"}) {
-        if (!h5::hasAttribute(root.get(), name)) continue;
-        auto values = h5::readStringsAttribute(root.get(), name);
-        if (!values.empty()) return values.front();
-    }
-    return "";
+    if (!root || !h5::hasAttribute(root.get(), name)) return "";
+    auto values = h5::readStringsAttribute(root.get(), name);
+    return values.empty() ? "" : values.front();
 }
 
 std::string activationOf(const Node& node) {

@@ -46,8 +46,8 @@ private:
     std::map<std::string, size_t> index_;
 };
 
-/// The root attribute `model_config` (or `config`), "" when the file has neither.
-std::string readModelConfig(hid_t file);
+/// The root string attribute `name` (`model_config`, or `config`), "" when absent.
+std::string readRootString(hid_t file, const std::string& name);
 
 /// The layer's activation name ("linear" when it has none); for a serialized activation object
 /// its function or class name.

@@ -69,7 +69,8 @@ Step classify(const Node& n, std::string& reason) {
         const auto& cfg = n.config;
         if (cfg.contains("threshold") && cfg["threshold"].is_number() &&
             cfg["threshold"].get<double>() != 0.0) {
-            reason = "ReLU " + quote(n.name) + " has a threshold, so it is not positively homogeneous";
+            reason = "ReLU " + quote(n.name) +
+                     " has a threshold, so it is not positively homogeneous";
             return Step::Reject;
         }
         bool clips = cfg.contains("max_value") && cfg["max_value"].is_number();
@@ -94,7 +95,8 @@ Step classify(const Node& n, std::string& reason) {
 std::optional<std::string> mergeProblem(const Node& n) {
     static const std::set<std::string> merges = {"Subtract", "Multiply", "Average", "Maximum",
                                                  "Minimum", "Dot"};
-    if (n.cls == "Add") return "residual Add " + quote(n.name) + " joins another branch to the path";
+    if (n.cls == "Add")
+        return "residual Add " + quote(n.name) + " joins another branch to the path";
     if (n.cls == "Concatenate")
         return "Concatenate " + quote(n.name) + " joins other tensors to the path";
     if (merges.count(n.cls))

@@ -2,16 +2,26 @@
 // Writing equalized weights: a copy of the input file with only the changed datasets rewritten,
 // in each dataset's own type, made beside the destination and renamed into place at the end.
 #include <atomic>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cle/core/model.h"
 
 namespace cle::core {
 
+/// Changes to the copy besides the equalized layers (batch norms set to the identity, a rewritten
+/// model_config).
+struct ExportExtras {
+    std::vector<std::pair<std::string, Tensor>> datasets;  ///< dataset path -> new values
+    std::optional<std::string> modelConfig;  ///< new text of the root attribute model_config
+};
+
 struct ExportOptions {
     bool force = false;                        ///< overwrite an existing output file
     const std::atomic<bool>* cancel = nullptr;  ///< checked between datasets
+    ExportExtras extras;
 };
 
 /// Checks an output path before any work: refuses the input file itself (also through another

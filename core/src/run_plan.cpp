@@ -1,0 +1,179 @@
+#include "cle/core/run_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "cle/core/error.h"
+#include "h5.h"
+
+namespace cle::core {
+
+namespace {
+
+bool hasBatchNorm(const RunPlan& plan, const std::string& name) {
+    return std::any_of(plan.batchNorms.begin(), plan.batchNorms.end(),
+                       [&](const BatchNormRef& b) { return b.name == name; });
+}
+
+// Adds a pair with what lies between; returns the reason when the pair must be left out.
+std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunPlan& plan) {
+    if (auto problem = pairProblem(info, link.first, link.second)) return problem;
+    if (link.batchNorm) {
+        const auto& bn = *link.batchNorm;
+        const LayerInfo* layer = info.find(bn.after);
+        if (!layer->hasBias() && bn.betaPath.empty())
+            return "batch norm '" + bn.name + "' has no beta and '" + bn.after +
+                   "' has no bias, so the folded bias cannot be stored in the file";
+        if (bn.meanPath.empty() || bn.varPath.empty())
+            return "batch norm '" + bn.name + "' has no moving mean or variance to fold";
+        if (!hasBatchNorm(plan, bn.name)) plan.batchNorms.push_back(bn);
+    }
+    for (const auto& r : link.relu6)
+        if (std::find(plan.relu6.begin(), plan.relu6.end(), r) == plan.relu6.end())
+            plan.relu6.push_back(r);
+    plan.guessed = plan.guessed || link.guessed;
+    plan.pairs.emplace_back(link.first, link.second);
+    return std::nullopt;
+}
+
+}  // namespace
+
+RunPlan planPairs(const ModelInfo& info, const Topology& topology,
+                  const std::vector<LayerPair>& pairs, bool allowRelu6) {
+    RunPlan plan;
+    for (const auto& [a, b] : pairs) {
+        if (auto problem = pairProblem(info, a, b)) throw inputError(*problem);
+        std::string reason;
+        auto link = topology.link(a, b, allowRelu6, &reason);
+        if (!link) throw inputError("cannot pair '" + a + "' with '" + b + "': " + reason);
+        if (auto why = addLink(info, *link, plan)) throw inputError(*why);
+    }
+    return plan;
+}
+
+RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allowRelu6,
+                      bool acceptGuesses) {
+    RunPlan plan;
+    PairPlan suggested = topology.suggest(allowRelu6);
+    for (const auto& chain : suggested.suggested) {
+        if (chain.guessed && !acceptGuesses)
+            throw usageError("'" + info.path +
+                             "' has no layer graph, so the suggested pairs are guessed from names "
+                             "and shapes; check them with 'cle pairs' and pass --accept-guesses");
+        for (size_t i = 0; i + 1 < chain.layers.size(); ++i) {
+            std::string reason;
+            auto link = topology.link(chain.layers[i], chain.layers[i + 1], allowRelu6, &reason);
+            if (!link) {
+                plan.skipped.push_back({{chain.layers[i], chain.layers[i + 1]}, reason});
+                continue;
+            }
+            if (auto why = addLink(info, *link, plan))
+                plan.skipped.push_back({{link->first, link->second}, *why});
+        }
+    }
+    if (plan.pairs.empty()) throw inputError("no layer pairs of '" + info.path + "' can be equalized");
+    return plan;
+}
+
+namespace {
+
+std::vector<float> readVector(const std::string& fileName, const std::string& path,
+                              std::int64_t n, float fallback) {
+    if (path.empty()) return std::vector<float>(size_t(n), fallback);
+    Tensor t = readDataset(fileName, path);
+    if (t.size() != n)
+        throw inputError(fileName + ":" + path + " has " + std::to_string(t.size()) +
+                         " values where " + std::to_string(n) + " channels were expected");
+    return t.values;
+}
+
+// Multiplies every element of channel c along `axis` by f[c].
+void scaleAxis(Tensor& t, int axis, const std::vector<double>& f) {
+    std::int64_t inner = 1, channels = t.shape[size_t(axis)];
+    for (int i = axis + 1; i < t.rank(); ++i) inner *= t.shape[size_t(i)];
+    for (size_t i = 0; i < t.values.size(); ++i)
+        t.values[i] = float(t.values[i] * f[size_t((std::int64_t(i) / inner) % channels)]);
+}
+
+}  // namespace
+
+void foldBatchNorms(Model& model, const RunPlan& plan) {
+    for (const auto& bn : plan.batchNorms) {
+        Layer* layer = model.find(bn.after);
+        if (!layer) throw inputError("layer '" + bn.after + "' is not in the model");
+        const std::int64_t n = layer->info.outChannels();
+        const std::string& file = model.info.path;
+        auto gamma = readVector(file, bn.gammaPath, n, 1.f);
+        auto beta = readVector(file, bn.betaPath, n, 0.f);
+        auto mean = readVector(file, bn.meanPath, n, 0.f);
+        auto var = readVector(file, bn.varPath, n, 1.f);
+        std::vector<double> factor(static_cast<size_t>(n), 0.0);
+        for (size_t c = 0; c < factor.size(); ++c) {
+            if (!(var[c] + bn.epsilon > 0))
+                throw inputError("batch norm '" + bn.name + "' has a negative variance");
+            factor[c] = double(gamma[c]) / std::sqrt(double(var[c]) + bn.epsilon);
+        }
+        scaleAxis(layer->weight, layer->info.outAxis(), factor);
+        if (!layer->bias) layer->bias = Tensor{{n}, std::vector<float>(size_t(n), 0.f)};
+        for (size_t c = 0; c < factor.size(); ++c)
+            layer->bias->values[c] =
+                float((double(layer->bias->values[c]) - mean[c]) * factor[c] + beta[c]);
+    }
+}
+
+namespace {
+
+void relaxRelu6(nlohmann::json& j, const std::vector<std::string>& names) {
+    if (j.is_array()) {
+        for (auto& v : j) relaxRelu6(v, names);
+        return;
+    }
+    if (!j.is_object()) return;
+    if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
+        auto& cfg = j["config"];
+        std::string name = cfg.value("name", j.value("name", std::string()));
+        if (std::find(names.begin(), names.end(), name) != names.end()) {
+            if (j["class_name"] == "ReLU") cfg["max_value"] = nullptr;
+            if (cfg.contains("activation") && cfg["activation"] == "relu6") cfg["activation"] = "relu";
+        }
+    }
+    for (auto& [k, v] : j.items()) relaxRelu6(v, names);
+}
+
+}  // namespace
+
+ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
+                          const std::vector<Layer>& equalized) {
+    ExportExtras extras;
+    for (const auto& bn : plan.batchNorms) {
+        auto it = std::find_if(equalized.begin(), equalized.end(),
+                               [&](const Layer& l) { return l.info.name == bn.after; });
+        if (it == equalized.end()) continue;
+        const std::int64_t n = it->info.outChannels();
+        auto filled = [n](float v) { return Tensor{{n}, std::vector<float>(size_t(n), v)}; };
+        // The batch norm becomes y = x + beta: gamma 1, mean 0, variance 1 - eps.
+        if (!bn.gammaPath.empty()) extras.datasets.emplace_back(bn.gammaPath, filled(1.f));
+        extras.datasets.emplace_back(bn.meanPath, filled(0.f));
+        extras.datasets.emplace_back(bn.varPath, filled(float(1.0 - bn.epsilon)));
+        if (!bn.betaPath.empty())
+            extras.datasets.emplace_back(
+                bn.betaPath, it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
+    }
+    if (!plan.relu6.empty()) {
+        h5::Silence quiet;
+        h5::Handle file = h5::openExisting(info.path, false);
+        h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
+        auto text = h5::readStringsAttribute(root.get(), "model_config");
+        if (!text.empty()) {
+            auto j = nlohmann::json::parse(text.front(), nullptr, false);
+            if (!j.is_discarded()) {
+                relaxRelu6(j, plan.relu6);
+                extras.modelConfig = j.dump();
+            }
+        }
+    }
+    return extras;
+}
+
+}  // namespace cle::core

@@ -1,0 +1,168 @@
+#include "cle/core/topology.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cle/core/error.h"
+#include "formats.h"
+#include "h5.h"
+#include "keras_graph.h"
+#include "topology_detail.h"
+
+namespace cle::core {
+
+namespace {
+
+std::string relu6Reason(const Link& link) {
+    std::string names;
+    for (size_t i = 0; i < link.relu6.size(); ++i)
+        names += (i ? ", '" : "'") + link.relu6[i] + "'";
+    return "clipping activation " + names +
+           " (ReLU6 / max_value) is not positively homogeneous; allow ReLU6 to pair across it, "
+           "which turns it into a plain ReLU";
+}
+
+// Links that share a layer joined into chains [a, b, c], in the order of their first layers.
+std::vector<Suggestion> chains(const std::vector<const Link*>& links) {
+    std::map<std::string, const Link*> byFirst;
+    std::set<std::string> seconds;
+    for (const Link* l : links) {
+        byFirst.emplace(l->first, l);
+        seconds.insert(l->second);
+    }
+    std::set<const Link*> used;
+    std::vector<Suggestion> out;
+    auto follow = [&](const Link* l) {
+        Suggestion s{{l->first}, false};
+        while (l && used.insert(l).second) {
+            s.layers.push_back(l->second);
+            s.guessed = s.guessed || l->guessed;
+            auto it = byFirst.find(l->second);
+            l = it == byFirst.end() ? nullptr : it->second;
+        }
+        out.push_back(std::move(s));
+    };
+    for (const Link* l : links)
+        if (!seconds.count(l->first) && !used.count(l)) follow(l);
+    for (const Link* l : links)  // layers reached twice or cycles: keep every link somewhere
+        if (!used.count(l)) follow(l);
+    return out;
+}
+
+// The graph in `model_config`, which must be readable; a plain `config` attribute is used only
+// when it holds a Keras model.
+std::optional<keras::Graph> kerasGraph(hid_t file, const std::string& path) {
+    std::string text = keras::readRootString(file, "model_config");
+    if (!text.empty()) return keras::Graph::parse(text, path);
+    text = keras::readRootString(file, "config");
+    if (text.empty()) return std::nullopt;
+    try {
+        return keras::Graph::parse(text, path);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+Topology Topology::build(const ModelInfo& info) {
+    h5::Silence quiet;
+    h5::Handle file = h5::openExisting(info.path, false);
+    bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
+    if (auto graph = keras ? kerasGraph(file.get(), info.path) : std::nullopt) {
+        std::string root;
+        formats::detect(file.get(), root);
+        Topology t;
+        if (detail::analyseKeras(info, *graph, file.get(), root.empty() ? "/" : root,
+                                 info.format == Format::Keras3, t))
+            return t;
+    }
+    // Keras 2 lists layers in model order; other files list names alphabetically.
+    Topology t;
+    detail::guessPairs(info, file.get(), info.format != Format::Keras2, t);
+    return t;
+}
+
+PairPlan Topology::suggest(bool allowRelu6) const {
+    std::map<std::string, int> rank;
+    for (size_t i = 0; i < order_.size(); ++i) rank.emplace(order_[i], int(i));
+    auto position = [&](const std::string& name) {
+        auto it = rank.find(name);
+        return it == rank.end() ? INT_MAX : it->second;
+    };
+    PairPlan plan;
+    std::vector<const Link*> admitted;
+    for (const auto& l : links_) {
+        if (!l.relu6.empty() && !allowRelu6)
+            plan.rejected.push_back({{l.first, l.second}, relu6Reason(l)});
+        else
+            admitted.push_back(&l);
+    }
+    std::stable_sort(admitted.begin(), admitted.end(), [&](const Link* a, const Link* b) {
+        return position(a->first) < position(b->first);
+    });
+    plan.suggested = chains(admitted);
+    plan.rejected.insert(plan.rejected.end(), rejected_.begin(), rejected_.end());
+    auto key = [&](const Rejection& r) {
+        return std::pair{position(r.layers.empty() ? "" : r.layers.front()),
+                         position(r.layers.size() < 2 ? "" : r.layers[1])};
+    };
+    std::stable_sort(plan.rejected.begin(), plan.rejected.end(),
+                     [&](const Rejection& a, const Rejection& b) { return key(a) < key(b); });
+    return plan;
+}
+
+std::optional<Link> Topology::link(const std::string& first, const std::string& second,
+                                   bool allowRelu6, std::string* reason) const {
+    auto refuse = [&](const std::string& why) -> std::optional<Link> {
+        if (reason) *reason = why;
+        return std::nullopt;
+    };
+    if (!known_) {
+        Link l;
+        l.first = first;
+        l.second = second;
+        l.guessed = true;
+        for (const auto& bn : batchNorms_)
+            if (bn.after == first) l.batchNorm = bn;
+        return l;
+    }
+    for (const auto& l : links_) {
+        if (l.first != first || l.second != second) continue;
+        if (!l.relu6.empty() && !allowRelu6) return refuse(relu6Reason(l));
+        return l;
+    }
+    for (const auto& r : rejected_)
+        if (r.layers.size() == 2 && r.layers[0] == first && r.layers[1] == second)
+            return refuse(r.reason);
+    for (const auto* name : {&first, &second})
+        if (std::find(order_.begin(), order_.end(), *name) == order_.end())
+            return refuse("'" + *name + "' is not a layer with weights in the model's graph");
+    return refuse("'" + second + "' does not take its input from '" + first +
+                  "' in the layer graph (other layers with weights lie between them, or they "
+                  "are on different branches)");
+}
+
+std::string planJson(const PairPlan& plan) {
+    nlohmann::ordered_json j;
+    j["suggested"] = nlohmann::ordered_json::array();
+    for (const auto& s : plan.suggested) {
+        nlohmann::ordered_json e;
+        e["layers"] = s.layers;
+        e["guessed"] = s.guessed;
+        j["suggested"].push_back(std::move(e));
+    }
+    j["rejected"] = nlohmann::ordered_json::array();
+    for (const auto& r : plan.rejected) {
+        nlohmann::ordered_json e;
+        e["layers"] = r.layers;
+        e["reason"] = r.reason;
+        j["rejected"].push_back(std::move(e));
+    }
+    return j.dump(2);
+}
+
+}  // namespace cle::core

@@ -1,0 +1,619 @@
+// Pairs from the topology: Keras graphs (functional, Sequential, Keras 3 style, nested), every
+// rejection reason, ReLU6, batch norms, and guessed pairs for PyTorch state dicts.
+#include "cle/core/topology.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cle/core/error.h"
+#include "test_util.h"
+
+using namespace cle;
+using nlohmann::json;
+
+namespace {
+
+using Names = std::vector<std::string>;
+using Shape = std::vector<std::int64_t>;
+
+std::int64_t count(const Shape& s) {
+    std::int64_t n = 1;
+    for (auto d : s) n *= d;
+    return n;
+}
+
+// A Keras 2 model built layer by layer, written as a legacy .h5 file: the model_config JSON as a
+// root attribute and the weights under model_weights with layer_names / weight_names.
+class KerasModel {
+public:
+    enum class Style { Keras2, Keras3, Sequential, SequentialList };
+
+    KerasModel() { layer("InputLayer", "input", json::object(), Names{}); }
+
+    KerasModel& layer(const std::string& cls, const std::string& name,
+                      json config = json::object(), std::optional<Names> inputs = {}) {
+        config["name"] = name;
+        layers_.push_back({cls, name, config, inputs.value_or(Names{last_}), {}});
+        last_ = name;
+        return *this;
+    }
+    KerasModel& conv(const std::string& name, std::int64_t in, std::int64_t out,
+                     json config = json::object(), std::optional<Names> inputs = {}) {
+        config["filters"] = out;
+        if (!config.contains("activation")) config["activation"] = "linear";
+        layer("Conv2D", name, config, inputs);
+        return weights({{"kernel", {3, 3, in, out}}, {"bias", {out}}});
+    }
+    KerasModel& dense(const std::string& name, std::int64_t in, std::int64_t out,
+                      json config = json::object(), std::optional<Names> inputs = {}) {
+        config["units"] = out;
+        if (!config.contains("activation")) config["activation"] = "linear";
+        layer("Dense", name, config, inputs);
+        return weights({{"kernel", {in, out}}, {"bias", {out}}});
+    }
+    KerasModel& batchNorm(const std::string& name, std::int64_t channels,
+                          json config = json::object()) {
+        layer("BatchNormalization", name, config);
+        std::vector<std::pair<std::string, Shape>> w;
+        if (config.value("scale", true)) w.push_back({"gamma", {channels}});
+        if (config.value("center", true)) w.push_back({"beta", {channels}});
+        w.push_back({"moving_mean", {channels}});
+        w.push_back({"moving_variance", {channels}});
+        return weights(w);
+    }
+    KerasModel& activation(const std::string& name, const std::string& fn) {
+        return layer("Activation", name, {{"activation", fn}});
+    }
+    /// Weights of the last layer added, stored as <layer>/<layer>/<name>:0.
+    KerasModel& weights(const std::vector<std::pair<std::string, Shape>>& w) {
+        layers_.back().weights = w;
+        return *this;
+    }
+    KerasModel& outputs(const Names& names) {
+        outputs_ = names;
+        return *this;
+    }
+
+    json config(Style style) const {
+        json layers = json::array();
+        for (const auto& l : layers_) {
+            json j = {{"class_name", l.cls}, {"config", l.config}};
+            if (style == Style::Keras2 || style == Style::Keras3) {
+                j["name"] = l.name;
+                j["inbound_nodes"] = inbound(l, style);
+            }
+            layers.push_back(j);
+        }
+        if (style == Style::SequentialList)
+            return {{"class_name", "Sequential"}, {"config", layers}};
+        if (style == Style::Sequential)
+            return {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
+        json outs = json::array();
+        for (const auto& o : outputs_.empty() ? Names{last_} : outputs_)
+            outs.push_back({o, 0, 0});
+        return {{"class_name", style == Style::Keras3 ? "Functional" : "Model"},
+                {"config",
+                 {{"name", "m"}, {"layers", layers}, {"input_layers", {{"input", 0, 0}}},
+                  {"output_layers", outs}}}};
+    }
+
+    void write(const std::string& path, Style style = Style::Keras2) const {
+        writeWith(path, config(style).dump());
+    }
+    void writeWith(const std::string& path, const std::string& modelConfig) const {
+        test::H5Writer w(path);
+        w.strings("/", "model_config", {modelConfig}, true, true);
+        w.group("/model_weights");
+        Names names;
+        unsigned seed = 1;
+        for (const auto& l : layers_) {
+            if (l.weights.empty()) continue;
+            names.push_back(l.name);
+            Names weightNames;
+            for (const auto& [wn, shape] : l.weights) {
+                std::string full = l.name + "/" + wn + ":0";
+                weightNames.push_back(full);
+                w.dataset("/model_weights/" + l.name + "/" + full, shape,
+                          test::randomValues(size_t(count(shape)), 1.0, seed++));
+            }
+            w.strings("/model_weights/" + l.name, "weight_names", weightNames, false);
+        }
+        w.strings("/model_weights", "layer_names", names, false);
+    }
+
+private:
+    struct Layer {
+        std::string cls, name;
+        json config;
+        Names inputs;
+        std::vector<std::pair<std::string, Shape>> weights;
+    };
+
+    static json inbound(const Layer& l, Style style) {
+        if (l.inputs.empty()) return json::array();
+        json refs = json::array();
+        for (const auto& in : l.inputs) {
+            if (style == Style::Keras2)
+                refs.push_back({in, 0, 0, json::object()});
+            else
+                refs.push_back(
+                    {{"class_name", "__keras_tensor__"},
+                     {"config", {{"shape", {nullptr, 8}}, {"keras_history", {in, 0, 0}}}}});
+        }
+        if (style == Style::Keras2) return json::array({refs});
+        json args = refs.size() == 1 ? refs : json::array({refs});
+        return json::array({{{"args", args}, {"kwargs", json::object()}}});
+    }
+
+    std::vector<Layer> layers_;
+    std::string last_;
+    Names outputs_;
+};
+
+class Topology : public ::testing::Test {
+protected:
+    core::PairPlan plan(const KerasModel& m, bool relu6 = false,
+                        KerasModel::Style style = KerasModel::Style::Keras2) {
+        std::string path = dir_.file("model" + std::to_string(++files_) + ".h5");
+        m.write(path, style);
+        return build(path).suggest(relu6);
+    }
+    core::Topology build(const std::string& path) {
+        info_ = core::inspectFile(path);
+        return core::Topology::build(info_);
+    }
+    /// The reason (a, b) was rejected, "" when it was not.
+    static std::string reason(const core::PairPlan& p, const std::string& a, const std::string& b) {
+        for (const auto& r : p.rejected)
+            if (r.layers == Names{a, b}) return r.reason;
+        return "";
+    }
+    static bool suggested(const core::PairPlan& p, const std::string& a, const std::string& b) {
+        for (const auto& s : p.suggested)
+            for (size_t i = 0; i + 1 < s.layers.size(); ++i)
+                if (s.layers[i] == a && s.layers[i + 1] == b) return true;
+        return false;
+    }
+    void expectRejected(const KerasModel& m, const std::string& a, const std::string& b,
+                        const std::string& text) {
+        auto p = plan(m);
+        EXPECT_FALSE(suggested(p, a, b));
+        EXPECT_NE(reason(p, a, b).find(text), std::string::npos)
+            << "reason: '" << reason(p, a, b) << "'";
+    }
+
+    test::TempDir dir_;
+    core::ModelInfo info_;
+    int files_ = 0;
+};
+
+Names tinyChain(const std::string& sep) {
+    Names n = {"conv0"};
+    for (int i = 1; i <= 5; ++i) {
+        n.push_back("conv" + std::to_string(i) + sep + "depthwise");
+        n.push_back("conv" + std::to_string(i) + sep + "pointwise");
+    }
+    n.push_back("conv8");
+    return n;
+}
+
+// --- The bundled sample in both layouts ---------------------------------------------------------
+
+TEST_F(Topology, TinyFaceDetectorKerasFollowsTheGraph) {
+    auto t = build(test::samplePath("tiny_face_detector_keras.h5"));
+    EXPECT_TRUE(t.known());
+    auto p = t.suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, tinyChain("/"));
+    EXPECT_FALSE(p.suggested[0].guessed);
+    EXPECT_TRUE(p.rejected.empty());
+}
+
+TEST_F(Topology, TinyFaceDetectorTorchIsGuessed) {
+    auto t = build(test::samplePath("tiny_face_detector_torch.h5"));
+    EXPECT_FALSE(t.known());
+    auto p = t.suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, tinyChain("."));
+    EXPECT_TRUE(p.suggested[0].guessed);
+}
+
+TEST_F(Topology, UserPairsAreCheckedAgainstTheGraph) {
+    auto t = build(test::samplePath("tiny_face_detector_keras.h5"));
+    std::string why;
+    auto l = t.link("conv0", "conv1/depthwise", false, &why);
+    ASSERT_TRUE(l.has_value());
+    EXPECT_FALSE(l->guessed);
+    EXPECT_FALSE(l->batchNorm.has_value());
+    EXPECT_FALSE(t.link("conv0", "conv2/depthwise", false, &why).has_value());
+    EXPECT_NE(why.find("does not take its input from 'conv0'"), std::string::npos) << why;
+    EXPECT_FALSE(t.link("conv0", "nothing", false, &why).has_value());
+    EXPECT_NE(why.find("'nothing'"), std::string::npos) << why;
+
+    auto torch = build(test::samplePath("tiny_face_detector_torch.h5"));
+    auto g = torch.link("conv0", "conv3.pointwise", false, &why);  // no graph: not refused
+    ASSERT_TRUE(g.has_value());
+    EXPECT_TRUE(g->guessed);
+}
+
+TEST_F(Topology, PlanJsonHasTheDocumentedShape) {
+    core::PairPlan p;
+    p.suggested.push_back({{"a", "b", "c"}, false});
+    p.rejected.push_back({{"x", "y"}, "because"});
+    auto text = core::planJson(p);
+    EXPECT_EQ(text.find("\"suggested\""), text.find('"'));  // first key
+    EXPECT_EQ(json::parse(text), json::parse(R"({"suggested": [{"layers": ["a", "b", "c"],
+        "guessed": false}], "rejected": [{"layers": ["x", "y"], "reason": "because"}]})"));
+}
+
+// --- Admissible paths ---------------------------------------------------------------------------
+
+TEST_F(Topology, ConvBatchNormReluConvFoldsTheBatchNorm) {
+    KerasModel m;
+    m.conv("a", 3, 8).batchNorm("bn", 8, {{"epsilon", 1e-5}}).activation("act", "relu");
+    m.conv("b", 8, 4);
+    m.write(dir_.file("bn.h5"));
+    auto t = build(dir_.file("bn.h5"));
+    auto p = t.suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"a", "b"}));
+    auto l = t.link("a", "b", false, nullptr);
+    ASSERT_TRUE(l && l->batchNorm);
+    const auto& bn = *l->batchNorm;
+    EXPECT_EQ(bn.name, "bn");
+    EXPECT_EQ(bn.after, "a");
+    EXPECT_EQ(bn.gammaPath, "/model_weights/bn/bn/gamma:0");
+    EXPECT_EQ(bn.betaPath, "/model_weights/bn/bn/beta:0");
+    EXPECT_EQ(bn.meanPath, "/model_weights/bn/bn/moving_mean:0");
+    EXPECT_EQ(bn.varPath, "/model_weights/bn/bn/moving_variance:0");
+    EXPECT_DOUBLE_EQ(bn.epsilon, 1e-5);
+}
+
+TEST_F(Topology, BatchNormWithoutScaleHasNoGammaAndTheDefaultEpsilon) {
+    KerasModel m;
+    m.dense("a", 3, 8).batchNorm("bn", 8, {{"scale", false}}).dense("b", 8, 2);
+    m.write(dir_.file("m.h5"));
+    auto l = build(dir_.file("m.h5")).link("a", "b", false, nullptr);
+    ASSERT_TRUE(l && l->batchNorm);
+    EXPECT_TRUE(l->batchNorm->gammaPath.empty());
+    EXPECT_EQ(l->batchNorm->betaPath, "/model_weights/bn/bn/beta:0");
+    EXPECT_DOUBLE_EQ(l->batchNorm->epsilon, 1e-3);
+}
+
+TEST_F(Topology, PassThroughLayersAreAdmitted) {
+    KerasModel m;
+    m.conv("a", 3, 8, {{"activation", "relu"}}).layer("ZeroPadding2D", "pad");
+    m.layer("MaxPooling2D", "pool").layer("LeakyReLU", "leaky").layer("Dropout", "drop");
+    m.conv("b", 8, 8).layer("PReLU", "prelu").layer("AveragePooling2D", "avg");
+    m.layer("ReLU", "relu").layer("SpatialDropout2D", "sdrop").conv("c", 8, 4);
+    auto p = plan(m);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"a", "b", "c"}));
+    EXPECT_TRUE(p.rejected.empty());
+}
+
+TEST_F(Topology, GlobalAveragePoolingOnlyIntoADense) {
+    KerasModel into;
+    into.conv("a", 3, 8).layer("GlobalAveragePooling2D", "gap").dense("b", 8, 4);
+    EXPECT_TRUE(suggested(plan(into), "a", "b"));
+    KerasModel conv;
+    conv.conv("a", 3, 8).layer("GlobalAveragePooling2D", "gap", {{"keepdims", true}});
+    conv.conv("b", 8, 4);
+    expectRejected(conv, "a", "b", "only directly before a Dense layer");
+}
+
+TEST_F(Topology, SequentialModelIsAChain) {
+    for (auto style : {KerasModel::Style::Sequential, KerasModel::Style::SequentialList}) {
+        KerasModel m;
+        m.dense("a", 3, 8).activation("act", "relu").dense("b", 8, 8).dense("c", 8, 2);
+        auto p = plan(m, false, style);
+        ASSERT_EQ(p.suggested.size(), 1u);
+        EXPECT_EQ(p.suggested[0].layers, (Names{"a", "b", "c"}));
+        EXPECT_FALSE(p.suggested[0].guessed);
+    }
+}
+
+TEST_F(Topology, Keras3InboundNodesAreRead) {
+    KerasModel m;
+    m.conv("a", 3, 8).batchNorm("bn", 8).layer("ReLU", "relu").conv("b", 8, 8);
+    m.conv("c", 8, 8).layer("Add", "add", json::object(), Names{"c", "b"}).conv("d", 8, 4);
+    auto p = plan(m, false, KerasModel::Style::Keras3);
+    EXPECT_TRUE(suggested(p, "a", "b"));
+    EXPECT_NE(reason(p, "b", "c").find("used by 2 layers"), std::string::npos);
+    EXPECT_NE(reason(p, "c", "d").find("residual Add 'add'"), std::string::npos);
+    auto l = build(dir_.file("model1.h5")).link("a", "b", false, nullptr);
+    ASSERT_TRUE(l && l->batchNorm);
+    EXPECT_EQ(l->batchNorm->name, "bn");
+}
+
+// --- ReLU6 --------------------------------------------------------------------------------------
+
+TEST_F(Topology, Relu6IsAdmittedOnlyWhenAllowed) {
+    KerasModel act;
+    act.conv("a", 3, 8).activation("r6", "relu6").conv("b", 8, 4);
+    KerasModel layer;
+    layer.conv("a", 3, 8).layer("ReLU", "r6", {{"max_value", 6.0}}).conv("b", 8, 4);
+    KerasModel own;
+    own.conv("a", 3, 8, {{"activation", "relu6"}}).conv("b", 8, 4);
+    for (const auto* m : {&act, &layer, &own}) {
+        std::string path = dir_.file("r6_" + std::to_string(++files_) + ".h5");
+        m->write(path);
+        auto t = build(path);
+        auto strict = t.suggest(false);
+        EXPECT_FALSE(suggested(strict, "a", "b"));
+        EXPECT_NE(reason(strict, "a", "b").find("ReLU6"), std::string::npos);
+        std::string why;
+        EXPECT_FALSE(t.link("a", "b", false, &why).has_value());
+        EXPECT_NE(why.find("allow ReLU6"), std::string::npos);
+        EXPECT_TRUE(suggested(t.suggest(true), "a", "b"));
+        auto l = t.link("a", "b", true, nullptr);
+        ASSERT_TRUE(l.has_value());
+        EXPECT_EQ(l->relu6, Names{m == &own ? "a" : "r6"});
+    }
+}
+
+// --- Every rejection reason ---------------------------------------------------------------------
+
+TEST_F(Topology, FanOutIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).activation("relu", "relu").conv("b", 8, 4);
+    m.conv("c", 8, 4, json::object(), Names{"relu"});
+    m.layer("Concatenate", "cat", json::object(), Names{"b", "c"});
+    auto p = plan(m);
+    for (const char* second : {"b", "c"}) {
+        EXPECT_FALSE(suggested(p, "a", second));
+        EXPECT_NE(reason(p, "a", second).find("'relu' is used by 2 layers (branch or fan-out)"),
+                  std::string::npos);
+    }
+}
+
+TEST_F(Topology, ModelOutputInTheMiddleIsRejected) {
+    KerasModel m;
+    m.dense("a", 3, 8).dense("b", 8, 2).outputs({"b", "a"});
+    expectRejected(m, "a", "b", "also a model output");
+}
+
+TEST_F(Topology, ResidualAddIsRejected) {
+    KerasModel m;
+    m.conv("p", 3, 8).conv("a", 8, 8).layer("Add", "add", json::object(), Names{"a", "p"});
+    m.conv("b", 8, 4);
+    expectRejected(m, "a", "b", "residual Add 'add'");
+}
+
+TEST_F(Topology, ConcatenateIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 4).conv("c", 3, 4, json::object(), Names{"input"});
+    m.layer("Concatenate", "cat", json::object(), Names{"a", "c"}).conv("b", 8, 4);
+    expectRejected(m, "a", "b", "Concatenate 'cat'");
+}
+
+TEST_F(Topology, MultiplyIsRejected) {
+    KerasModel m;
+    m.dense("a", 3, 4).dense("c", 3, 4, json::object(), Names{"input"});
+    m.layer("Multiply", "mul", json::object(), Names{"a", "c"});
+    m.dense("b", 4, 2);
+    expectRejected(m, "a", "b", "'mul' (Multiply) combines");
+}
+
+TEST_F(Topology, FlattenBetweenIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 4).layer("Flatten", "flat").dense("b", 64, 2);
+    expectRejected(m, "a", "b", "Flatten 'flat' between them mixes the channel axis");
+}
+
+TEST_F(Topology, ReshapeBetweenIsRejected) {
+    KerasModel m;
+    m.dense("a", 3, 4).layer("Reshape", "reshape", {{"target_shape", {2, 2}}}).dense("b", 4, 2);
+    expectRejected(m, "a", "b", "Reshape 'reshape' between them");
+}
+
+TEST_F(Topology, BatchNormAfterOwnActivationIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8, {{"activation", "relu"}}).batchNorm("bn", 8).conv("b", 8, 4);
+    expectRejected(m, "a", "b", "batch norm 'bn' follows the 'relu' activation of 'a'");
+}
+
+TEST_F(Topology, BatchNormNotDirectlyAfterIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).activation("act", "relu").batchNorm("bn", 8).conv("b", 8, 4);
+    expectRejected(m, "a", "b", "batch norm 'bn' does not directly follow 'a'");
+}
+
+TEST_F(Topology, NonHomogeneousActivationIsRejected) {
+    KerasModel layer;
+    layer.dense("a", 3, 8).activation("sig", "sigmoid").dense("b", 8, 2);
+    expectRejected(layer, "a", "b", "activation 'sig' (sigmoid) is not positively homogeneous");
+    KerasModel own;
+    own.dense("a", 3, 8, {{"activation", "tanh"}}).dense("b", 8, 2);
+    expectRejected(own, "a", "b", "'a' has activation 'tanh', which is not positively homogeneous");
+    KerasModel elu;
+    elu.dense("a", 3, 8).layer("ELU", "elu").dense("b", 8, 2);
+    expectRejected(elu, "a", "b", "ELU 'elu' is not positively homogeneous");
+}
+
+TEST_F(Topology, TransposedConvolutionIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).layer("Conv2DTranspose", "up", {{"filters", 4}});
+    m.weights({{"kernel", {3, 3, 4, 8}}, {"bias", {4}}});
+    expectRejected(m, "a", "up", "'up' is a transposed convolution");
+}
+
+TEST_F(Topology, GroupedConvolutionIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).layer("Conv2D", "g", {{"filters", 8}, {"groups", 2}});
+    m.weights({{"kernel", {3, 3, 4, 8}}, {"bias", {8}}});
+    expectRejected(m, "a", "g", "'g' is a grouped convolution (groups=2)");
+}
+
+TEST_F(Topology, DepthMultiplierAboveOneIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).layer("DepthwiseConv2D", "dw", {{"depth_multiplier", 2}});
+    m.weights({{"depthwise_kernel", {3, 3, 8, 2}}, {"bias", {16}}});
+    expectRejected(m, "a", "dw", "'dw' has depth multiplier 2");
+}
+
+TEST_F(Topology, DepthwiseAndSeparableConvolutionsChain) {
+    KerasModel m;
+    m.conv("a", 3, 8).layer("DepthwiseConv2D", "dw", {{"depth_multiplier", 1}});
+    m.weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"bias", {8}}});
+    m.layer("SeparableConv2D", "sep", {{"depth_multiplier", 1}, {"filters", 4}});
+    m.weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"pointwise_kernel", {1, 1, 8, 4}},
+               {"bias", {4}}});
+    auto p = plan(m);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"a", "dw", "sep/depthwise", "sep/pointwise"}));
+}
+
+TEST_F(Topology, UnsupportedLayerIsRejected) {
+    KerasModel m;
+    m.dense("a", 3, 8).layer("LSTM", "lstm", {{"units", 4}});
+    m.weights({{"kernel", {8, 16}}, {"recurrent_kernel", {4, 16}}, {"bias", {16}}});
+    expectRejected(m, "a", "lstm", "recurrent layers are not supported");
+}
+
+TEST_F(Topology, ChannelMismatchIsRejected) {
+    KerasModel m;
+    m.conv("a", 3, 8).conv("b", 6, 4);
+    expectRejected(m, "a", "b", "channel mismatch");
+}
+
+TEST_F(Topology, UnknownLayerKindIsRejectedByName) {
+    KerasModel m;
+    m.dense("a", 3, 8).layer("LayerNormalization", "ln").dense("b", 8, 2);
+    expectRejected(m, "a", "b", "'ln' is a layer of kind 'LayerNormalization'");
+}
+
+TEST_F(Topology, NestedModelIsReported) {
+    KerasModel inner;
+    inner.dense("c1", 8, 8).dense("c2", 8, 8);
+    json innerConfig = inner.config(KerasModel::Style::Keras2)["config"];
+    KerasModel m;
+    m.dense("a", 3, 8).layer("Functional", "inner", innerConfig).dense("b", 8, 2);
+    // The nested model's weights live in its own group, named <inner layer>/<variable>.
+    test::H5Writer w(dir_.file("nested.h5"));
+    w.strings("/", "model_config", {m.config(KerasModel::Style::Keras2).dump()}, true, true);
+    for (const auto& [layer, shape] : std::vector<std::pair<std::string, Shape>>{
+             {"a/a/kernel:0", {3, 8}}, {"inner/c1/kernel:0", {8, 8}},
+             {"inner/c2/kernel:0", {8, 8}}, {"b/b/kernel:0", {8, 2}}})
+        w.dataset("/model_weights/" + layer, shape, test::randomValues(size_t(count(shape)), 1, 3));
+    w.strings("/model_weights", "layer_names", {"a", "inner", "b"}, false);
+    w.strings("/model_weights/a", "weight_names", {"a/kernel:0"}, false);
+    w.strings("/model_weights/inner", "weight_names", {"c1/kernel:0", "c2/kernel:0"}, false);
+    w.strings("/model_weights/b", "weight_names", {"b/kernel:0"}, false);
+    H5Fflush(w.id(), H5F_SCOPE_GLOBAL);
+    auto p = build(dir_.file("nested.h5")).suggest(false);
+    EXPECT_TRUE(p.suggested.empty());
+    EXPECT_NE(reason(p, "a", "inner").find("'inner' is a nested model"), std::string::npos);
+    EXPECT_NE(reason(p, "inner", "b").find("'inner' is a nested model"), std::string::npos);
+    EXPECT_EQ(reason(p, "inner/c1", "inner/c2"), "inside nested model 'inner': not analysed");
+}
+
+TEST_F(Topology, Keras3FileWithAConfigUsesItsStorageNames) {
+    // Keras 3 stores layers under names made from their class, not under the config's names.
+    KerasModel m;
+    m.dense("first", 3, 8).activation("act", "relu").dense("second", 8, 2);
+    std::string path = dir_.file("k3.h5");
+    test::H5Writer w(path);
+    w.strings("/", "config", {m.config(KerasModel::Style::Keras3).dump()}, true, true);
+    for (const auto& [var, shape] : std::vector<std::pair<std::string, Shape>>{
+             {"dense/vars/0", {3, 8}}, {"dense/vars/1", {8}}, {"dense_1/vars/0", {8, 2}},
+             {"dense_1/vars/1", {2}}})
+        w.dataset("/layers/" + var, shape, test::randomValues(size_t(count(shape)), 1, 4));
+    H5Fflush(w.id(), H5F_SCOPE_GLOBAL);
+    auto t = build(path);
+    ASSERT_EQ(info_.format, core::Format::Keras3);
+    EXPECT_TRUE(t.known());
+    auto p = t.suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"dense", "dense_1"}));
+}
+
+TEST_F(Topology, UnreadableModelConfigNamesTheFile) {
+    KerasModel m;
+    m.dense("a", 3, 8);
+    std::string path = dir_.file("bad.h5");
+    m.writeWith(path, "{not json");
+    auto info = core::inspectFile(path);
+    try {
+        core::Topology::build(info);
+        FAIL() << "no error";
+    } catch (const core::Error& e) {
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+}
+
+// --- PyTorch state dicts ------------------------------------------------------------------------
+
+class TorchFile {
+public:
+    explicit TorchFile(const std::string& path) : w_(path) {}
+    TorchFile& weight(const std::string& name, const Shape& shape) {
+        w_.dataset("/" + name + ".weight", shape, test::randomValues(size_t(count(shape)), 1, 5));
+        return *this;
+    }
+    TorchFile& batchNorm(const std::string& name, std::int64_t channels, char sep = '.') {
+        for (const char* v : {"weight", "bias", "running_mean", "running_var"})
+            w_.dataset("/" + name + sep + v, {channels}, std::vector<double>(size_t(channels), 1));
+        w_.intDataset("/" + name + sep + "num_batches_tracked", {1});
+        return *this;
+    }
+
+private:
+    test::H5Writer w_;
+};
+
+TEST_F(Topology, TorchLayersAreOrderedByNumber) {
+    std::string path = dir_.file("t.h5");
+    TorchFile(path).weight("layer1", {4, 3}).weight("layer10", {6, 8}).weight("layer2", {8, 4});
+    auto p = build(path).suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"layer1", "layer2", "layer10"}));
+    EXPECT_TRUE(p.suggested[0].guessed);
+}
+
+TEST_F(Topology, TorchChannelMismatchIsRejectedAndBreaksTheChain) {
+    std::string path = dir_.file("t.h5");
+    TorchFile(path).weight("fc1", {4, 3}).weight("fc2", {8, 5}).weight("fc3", {2, 8});
+    auto p = build(path).suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"fc2", "fc3"}));
+    EXPECT_NE(reason(p, "fc1", "fc2").find("channel mismatch"), std::string::npos);
+}
+
+TEST_F(Topology, TorchBatchNormsAreFoundByNaming) {
+    std::string path = dir_.file("t.h5");
+    TorchFile(path)
+        .weight("conv1", {8, 3, 3, 3}).batchNorm("bn1", 8)
+        .weight("features.3", {6, 8, 3, 3}).batchNorm("features.4", 6)
+        .weight("features.10", {4, 6, 1, 1})
+        .weight("layer1/0/conv2", {4, 4, 3, 3}).batchNorm("layer1/0/bn2", 4, '/')
+        .weight("layer1/0/downsample.0", {4, 4, 1, 1}).batchNorm("layer1/0/downsample.1", 4);
+    auto t = build(path);
+    auto expectNorm = [&](const std::string& a, const std::string& b, const std::string& bn,
+                          const std::string& mean) {
+        auto l = t.link(a, b, false, nullptr);
+        ASSERT_TRUE(l.has_value());
+        EXPECT_TRUE(l->guessed);
+        ASSERT_TRUE(l->batchNorm.has_value()) << a;
+        EXPECT_EQ(l->batchNorm->name, bn);
+        EXPECT_EQ(l->batchNorm->after, a);
+        EXPECT_EQ(l->batchNorm->meanPath, mean);
+        EXPECT_DOUBLE_EQ(l->batchNorm->epsilon, 1e-5);
+    };
+    expectNorm("conv1", "features.3", "bn1", "/bn1.running_mean");
+    expectNorm("features.3", "features.10", "features.4", "/features.4.running_mean");
+    expectNorm("layer1.0.conv2", "layer1.0.downsample.0", "layer1.0.bn2",
+               "/layer1/0/bn2/running_mean");
+    expectNorm("layer1.0.downsample.0", "x", "layer1.0.downsample.1",
+               "/layer1/0/downsample.1.running_mean");
+    auto l = t.link("features.10", "conv1", false, nullptr);
+    ASSERT_TRUE(l.has_value());
+    EXPECT_FALSE(l->batchNorm.has_value());
+    auto p = t.suggest(false);
+    ASSERT_FALSE(p.suggested.empty());
+    EXPECT_EQ(p.suggested[0].layers, (Names{"conv1", "features.3", "features.10",
+                                            "layer1.0.conv2", "layer1.0.downsample.0"}));
+}
+
+}  // namespace

@@ -1,0 +1,494 @@
+// Desktop application tests: drive the main window as a user would and wait on its signals.
+#include <algorithm>
+#include <memory>
+
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QListWidget>
+#include <qcustomplot.h>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonDocument>
+#include <QLineEdit>
+#include <QProcess>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+#include "cle/core/model.h"
+#include "test_support.h"
+#include "ui/layer_table_model.h"
+#include "ui/layers_panel.h"
+#include "ui/main_window.h"
+#include "ui/pair_groups.h"
+#include "ui/pair_view.h"
+#include "ui/pairs_panel.h"
+#include "ui/plots/channel_stats_plot.h"
+#include "ui/plots/range_plot.h"
+#include "ui/run_panel.h"
+#include "ui/session.h"
+
+using cle::test::FakePrompter;
+using namespace cle;
+
+namespace {
+
+const QString kSample = QStringLiteral(CLE_SAMPLE_MODEL);
+constexpr int kLoadTimeoutMs = 60000;
+constexpr int kRunTimeoutMs = 60000;
+
+/// A window with `path` loaded (the test fails when it does not load).
+std::unique_ptr<ui::MainWindow> openWindow(const QString& path)
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    if (!w->openFile(path)) return nullptr;
+    if (!loaded.wait(kLoadTimeoutMs)) return nullptr;
+    return w;
+}
+
+/// The first suggested chain of the loaded model, cut to `length` layers.
+core::Group sampleChain(const ui::MainWindow& w, size_t length)
+{
+    const auto groups = ui::suggestGroups(w.session()->model()->model.info);
+    if (groups.empty()) return {};
+    core::Group chain = groups.front();
+    if (chain.size() > length) chain.resize(length);
+    return chain;
+}
+
+bool buildChain(ui::MainWindow& w, const core::Group& chain)
+{
+    for (const auto& name : chain)
+        if (!w.pairsPanel()->appendToChain(QString::fromStdString(name)).isEmpty()) return false;
+    return w.pairsPanel()->commitChain().isEmpty();
+}
+
+bool runAndWait(ui::MainWindow& w)
+{
+    QSignalSpy finished(w.session(), &ui::Session::runFinished);
+    if (!w.runNow().isEmpty()) return false;
+    return finished.wait(kRunTimeoutMs);
+}
+
+}  // namespace
+
+class StudioTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void loadsSampleModel();
+    void layerTableSortsAndFilters();
+    void pairsPanelExplainsInvalidChoices();
+    void suggestedPairsNeedConfirmation();
+    void pairsFileRoundTrip();
+    void runChainOnSample();
+    void corruptFileKeepsModel();
+    void cancelMidRunLeavesModelUnchanged();
+    void guiStaysResponsiveDuringRun();
+    void exportMatchesCommandLine();
+    void resetAndContinueFromResult();
+    void plotsSaveImageAndCsv();
+
+private:
+    /// A synthetic model whose runs take seconds (large layers, a threshold never reached).
+    QString bigModel();
+    void setSlowRunOptions(ui::MainWindow& w);
+
+    QTemporaryDir dir_;
+    QString bigModel_;
+};
+
+void StudioTest::initTestCase()
+{
+    QVERIFY(dir_.isValid());
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
+    QCoreApplication::setOrganizationName("CLE Studio Tests");
+    QCoreApplication::setApplicationName("studio_test");
+    ui::Prompter::install(std::make_unique<FakePrompter>());
+}
+
+void StudioTest::init()
+{
+    FakePrompter::errors.clear();
+    FakePrompter::confirmations.clear();
+    FakePrompter::confirmAnswer = true;
+    FakePrompter::nextFileName.clear();
+    QSettings().clear();
+}
+
+QString StudioTest::bigModel()
+{
+    if (bigModel_.isEmpty()) {
+        bigModel_ = dir_.filePath("big_linear_chain.h5");
+        test::writeLinearChain(bigModel_.toStdString(), 4, 768);
+    }
+    return bigModel_;
+}
+
+void StudioTest::setSlowRunOptions(ui::MainWindow& w)
+{
+    // A threshold far below float32 rounding noise: the run goes on until cancelled.
+    w.runPanel()->setOptions(1e-30, 1000000);
+}
+
+void StudioTest::loadsSampleModel()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const auto model = w->session()->model();
+    QVERIFY(model);
+    QVERIFY(model->model.layers.size() >= 10);
+    QCOMPARE(w->layersPanel()->tableModel()->rowCount(), int(model->model.layers.size()));
+    QVERIFY(w->windowTitle().contains("tiny_face_detector_keras.h5"));
+    QVERIFY(!w->exportAction()->isEnabled());
+
+    // Selecting a layer plots its per-output-channel statistics.
+    const QString name = QString::fromStdString(model->model.layers[1].info.name);
+    w->layersPanel()->selectLayer(name);
+    QCOMPARE(w->channelPlot()->layerName(), name);
+    QCOMPARE(w->channelPlot()->plot()->graph(2)->dataCount(),
+             int(model->model.layers[1].info.outChannels()));
+    QVERIFY(w->channelPlot()->csv().count('\n') > 1);
+}
+
+void StudioTest::layerTableSortsAndFilters()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QAbstractItemModel* view = w->layersPanel()->view()->model();
+    const int all = view->rowCount();
+    const QString first = QString::fromStdString(w->session()->model()->model.layers[0].info.name);
+    w->layersPanel()->filterEdit()->setText(first);
+    QVERIFY(view->rowCount() >= 1);
+    QVERIFY(view->rowCount() < all);
+    w->layersPanel()->filterEdit()->clear();
+    QCOMPARE(view->rowCount(), all);
+
+    w->layersPanel()->view()->sortByColumn(ui::LayerTableModel::Imbalance, Qt::DescendingOrder);
+    for (int r = 1; r < view->rowCount(); ++r) {
+        const double a = view->index(r - 1, ui::LayerTableModel::Imbalance)
+                             .data(ui::LayerTableModel::SortRole).toDouble();
+        const double b = view->index(r, ui::LayerTableModel::Imbalance)
+                             .data(ui::LayerTableModel::SortRole).toDouble();
+        QVERIFY(a >= b);
+    }
+}
+
+void StudioTest::pairsPanelExplainsInvalidChoices()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const auto& info = w->session()->model()->model.info;
+    // Find two layers that cannot form a pair (channel counts differ).
+    QString a, b;
+    for (const auto& x : info.layers)
+        for (const auto& y : info.layers)
+            if (a.isEmpty() && x.supported && y.supported && x.name != y.name &&
+                core::pairProblem(info, x.name, y.name)) {
+                a = QString::fromStdString(x.name);
+                b = QString::fromStdString(y.name);
+            }
+    QVERIFY(!a.isEmpty());
+    ui::PairsPanel* pairs = w->pairsPanel();
+    QCOMPARE(pairs->appendToChain(a), QString());
+    const QString problem = pairs->appendToChain(b);
+    QVERIFY(!problem.isEmpty());
+    QCOMPARE(pairs->problemText(), problem);  // shown on the spot, not silently refused
+    QCOMPARE(pairs->chain().size(), size_t(1));
+    QVERIFY(!pairs->commitChain().isEmpty());  // a chain of one layer is explained too
+}
+
+void StudioTest::suggestedPairsNeedConfirmation()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    ui::PairsPanel* pairs = w->pairsPanel();
+    QVERIFY(pairs->suggest() > 0);
+    QVERIFY(pairs->hasSuggestions());
+    QVERIFY(pairs->pairs().empty());
+    QVERIFY(!w->runNow().isEmpty());
+    QVERIFY(pairs->list()->item(0)->text().startsWith("Suggested"));
+    pairs->confirmAll();
+    QVERIFY(!pairs->hasSuggestions());
+    QVERIFY(!pairs->pairs().empty());
+}
+
+void StudioTest::pairsFileRoundTrip()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const core::Group chain = sampleChain(*w, 4);
+    QVERIFY(chain.size() >= 3);
+    const std::vector<core::Group> groups = {chain, {chain[0], chain[1]}};
+    QCOMPARE(w->pairsPanel()->setGroups(groups), QString());
+    const QString path = dir_.filePath("pairs.json");
+    QCOMPARE(w->pairsPanel()->saveFile(path), QString());
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll());
+    QCOMPARE(doc["groups"].toArray().size(), 2);
+    w->pairsPanel()->clear();
+    QVERIFY(w->pairsPanel()->confirmedGroups().empty());
+    QCOMPARE(w->pairsPanel()->loadFile(path), QString());
+    QVERIFY(w->pairsPanel()->confirmedGroups() == groups);
+}
+
+void StudioTest::runChainOnSample()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, sampleChain(*w, 4)));
+    QVERIFY(runAndWait(*w));
+    const core::Summary* s = w->session()->summary();
+    QVERIFY(s);
+    QVERIFY(s->sweeps >= 1);
+    QCOMPARE(s->pairs.size(), size_t(3));
+    QVERIFY(w->exportAction()->isEnabled());
+    QVERIFY(!w->runPanel()->outcomeText().isEmpty());
+
+    // The slider offers every recorded state: before the first sweep and after each sweep.
+    ui::PairView* view = w->pairView();
+    QCOMPARE(view->slider()->minimum(), 0);
+    QCOMPARE(view->slider()->maximum(), s->sweeps);
+    QCOMPARE(view->spin()->maximum(), s->sweeps);
+    QCOMPARE(int(s->pairs[0].states.size()), s->sweeps + 1);
+    QCOMPARE(view->sweep(), s->sweeps);  // it followed the run to its end
+
+    // Moving it changes what is drawn.
+    const std::vector<double> last = view->rangePlot()->afterOut();
+    view->slider()->setValue(0);
+    QCOMPARE(view->rangePlot()->sweep(), 0);
+    QVERIFY(view->rangePlot()->afterOut() != last);
+    QCOMPARE(view->rangePlot()->afterOut(), view->rangePlot()->beforeOut());
+    view->spin()->setValue(s->sweeps);
+    QCOMPARE(view->rangePlot()->afterOut(), last);
+    // After equalization the first layer's output ranges match the second's input ranges.
+    const auto& out = view->rangePlot()->afterOut();
+    const auto& in = view->rangePlot()->afterIn();
+    for (size_t c = 0; c < out.size(); ++c) QVERIFY(std::abs(out[c] - in[c]) <= 1e-3 * out[c] + 1e-6);
+
+    // Another pair can be shown.
+    view->setPair(1);
+    QVERIFY(view->rangePlot()->csv().contains(QString::fromStdString(s->pairs[1].first)) ||
+            view->rangePlot()->afterOut().size() > 0);
+}
+
+void StudioTest::corruptFileKeepsModel()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const auto before = w->session()->model();
+    const int rows = w->layersPanel()->tableModel()->rowCount();
+    const QString corrupt = dir_.filePath("corrupt.h5");
+    test::writeGarbage(corrupt.toStdString());
+
+    QSignalSpy failed(w->session(), &ui::Session::loadFailed);
+    QSignalSpy shown(w.get(), &ui::MainWindow::errorShown);
+    QVERIFY(w->openFile(corrupt));
+    QVERIFY(failed.wait(kLoadTimeoutMs));
+    QCOMPARE(shown.count(), 1);
+    const QString message = shown.at(0).at(0).toString();
+    QVERIFY2(message.contains("corrupt.h5"), qPrintable(message));
+    QCOMPARE(FakePrompter::errors.size(), 1);
+    QCOMPARE(w->session()->model(), before);
+    QCOMPARE(w->layersPanel()->tableModel()->rowCount(), rows);
+    QVERIFY(w->windowTitle().contains("tiny_face_detector_keras.h5"));
+
+    // A missing file is explained too.
+    QVERIFY(w->openFile(dir_.filePath("missing.h5")));
+    QVERIFY(failed.wait(kLoadTimeoutMs));
+    QCOMPARE(w->session()->model(), before);
+}
+
+void StudioTest::cancelMidRunLeavesModelUnchanged()
+{
+    auto w = openWindow(bigModel());
+    QVERIFY(w);
+    const auto model = w->session()->model();
+    const core::Model original = core::loadModel(bigModel().toStdString());
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    setSlowRunOptions(*w);
+
+    QSignalSpy progressed(w->session(), &ui::Session::runProgressed);
+    QSignalSpy cancelled(w->session(), &ui::Session::runCancelled);
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(w->session()->summary() && w->session()->summary()->sweeps >= 3,
+                             kRunTimeoutMs);
+    QVERIFY(w->session()->isRunning());
+    QVERIFY(w->cancelAction()->isEnabled());
+
+    QElapsedTimer clock;
+    clock.start();
+    w->cancelAction()->trigger();  // what Esc does
+    QVERIFY(cancelled.count() == 1 || cancelled.wait(5000));
+    const qint64 ms = clock.elapsed();
+    QVERIFY2(ms < 500, qPrintable(QString("cancel took %1 ms").arg(ms)));
+    QCOMPARE(finished.count(), 0);
+    QVERIFY(!w->session()->isRunning());
+    QVERIFY(!w->session()->hasResult());
+    QVERIFY(!w->exportAction()->isEnabled());
+    QVERIFY(w->runPanel()->outcomeText().contains("Cancelled"));
+
+    // The loaded model is the one from the file, value for value.
+    QCOMPARE(w->session()->model(), model);
+    QCOMPARE(model->model.layers.size(), original.layers.size());
+    for (size_t i = 0; i < original.layers.size(); ++i) {
+        QVERIFY(model->model.layers[i].weight.values == original.layers[i].weight.values);
+        QVERIFY(model->model.layers[i].bias->values == original.layers[i].bias->values);
+    }
+}
+
+void StudioTest::guiStaysResponsiveDuringRun()
+{
+    auto w = openWindow(bigModel());
+    QVERIFY(w);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    setSlowRunOptions(*w);
+
+    QElapsedTimer gap;
+    qint64 worst = 0;
+    int ticks = 0;
+    QTimer timer;
+    timer.setInterval(10);
+    connect(&timer, &QTimer::timeout, this, [&] {
+        worst = std::max(worst, gap.restart());
+        ++ticks;
+        // What a user does meanwhile: resize, switch pairs, scrub.
+        if (ticks % 20 == 0) w->resize(w->width() == 1400 ? 1300 : 1400, 900);
+        if (ticks % 15 == 0) w->pairView()->setPair(ticks % 2);
+        if (ticks % 7 == 0) w->pairView()->setSweep(ticks % 5);
+    });
+    QSignalSpy cancelled(w->session(), &ui::Session::runCancelled);
+    QCOMPARE(w->runNow(), QString());
+    gap.start();
+    timer.start();
+    QElapsedTimer running;
+    running.start();
+    while (running.elapsed() < 2500 && w->session()->isRunning())
+        QTest::qWait(50);  // spins the event loop; the timer measures it
+    QVERIFY2(w->session()->isRunning(), "the synthetic run should last longer than the test");
+    const int sweeps = w->session()->summary() ? w->session()->summary()->sweeps : 0;
+    w->cancelRun();
+    QVERIFY(cancelled.wait(5000));
+    timer.stop();
+    qInfo("ticks %d, worst gap %lld ms, sweeps %d", ticks, worst, sweeps);
+    QVERIFY(ticks > 50);
+    QVERIFY(sweeps >= 2);
+    QVERIFY2(worst < 100, qPrintable(QString("GUI thread blocked for %1 ms").arg(worst)));
+}
+
+void StudioTest::exportMatchesCommandLine()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const core::Group chain = sampleChain(*w, 5);
+    QVERIFY(buildChain(*w, chain));
+    w->runPanel()->setOptions(1e-4, 500);
+    QVERIFY(runAndWait(*w));
+
+    const QString gui = dir_.filePath("gui_export.h5");
+    const QString report = dir_.filePath("gui_report.json");
+    QSignalSpy exported(w->session(), &ui::Session::exportFinished);
+    QCOMPARE(w->exportTo(gui, report), QString());
+    QVERIFY(exported.wait(kRunTimeoutMs));
+
+    const QString cli = dir_.filePath("cli_export.h5");
+    QProcess process;
+    process.start(QStringLiteral(CLE_CLI_PATH),
+                  {"equalize", kSample, "-o", cli, "--pairs", ui::pairsText({chain}),
+                   "--threshold", "1e-4", "--max-sweeps", "500", "--quiet"});
+    QVERIFY(process.waitForFinished(kRunTimeoutMs));
+    QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+
+    const auto a = test::readAllDatasets(gui.toStdString());
+    const auto b = test::readAllDatasets(cli.toStdString());
+    QCOMPARE(a.size(), b.size());
+    int weightSets = 0;
+    for (const auto& [name, bytes] : b) {
+        QVERIFY2(a.count(name), name.c_str());
+        QVERIFY2(a.at(name) == bytes, name.c_str());
+        weightSets += QString::fromStdString(name).contains("kernel") ? 1 : 0;
+    }
+    QVERIFY(weightSets >= int(chain.size()));
+    // The equalized file really differs from the input.
+    QVERIFY(test::readAllDatasets(kSample.toStdString()) != a);
+
+    QFile json(report);
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    QVERIFY(!QJsonDocument::fromJson(json.readAll()).isNull());
+}
+
+void StudioTest::resetAndContinueFromResult()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, sampleChain(*w, 3)));
+    w->runPanel()->setOptions(1e-12, 2);  // stops early, not converged
+    QVERIFY(runAndWait(*w));
+    const core::Summary first = *w->session()->summary();
+    QCOMPARE(first.sweeps, 2);
+    QVERIFY(!first.converged);
+    QVERIFY(w->runPanel()->outcomeText().contains("Did not converge"));
+
+    // Exporting a run that did not converge asks first; declining writes nothing.
+    FakePrompter::confirmAnswer = false;
+    const QString declined = dir_.filePath("declined.h5");
+    QVERIFY(!w->exportTo(declined).isEmpty());
+    QCOMPARE(FakePrompter::confirmations.size(), 1);
+    QVERIFY(!QFile::exists(declined));
+
+    // A new run starts from the loaded weights...
+    QVERIFY(runAndWait(*w));
+    QVERIFY(w->session()->summary()->pairs[0].states[0].out == first.pairs[0].states[0].out);
+    // ...unless the user continues from the result.
+    w->runPanel()->continueBox()->setChecked(true);
+    QVERIFY(w->runPanel()->continueFromResult());
+    QVERIFY(runAndWait(*w));
+    QVERIFY(w->session()->summary()->pairs[0].states[0].out == first.pairs[0].states.back().out);
+
+    w->resetRun();
+    QVERIFY(!w->session()->hasResult());
+    QVERIFY(!w->session()->summary());
+    QVERIFY(!w->exportAction()->isEnabled());
+    QCOMPARE(w->pairView()->slider()->maximum(), 0);
+}
+
+void StudioTest::plotsSaveImageAndCsv()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, sampleChain(*w, 3)));
+    QVERIFY(runAndWait(*w));
+    w->layersPanel()->selectLayer(QString::fromStdString(sampleChain(*w, 1).front()));
+    int i = 0;
+    for (ui::PlotWidget* plot : w->plots()) {
+        const QString base = dir_.filePath(QString("plot%1").arg(i++));
+        QVERIFY(plot->saveImage(base + ".png"));
+        QVERIFY(plot->saveImage(base + ".pdf"));
+        QVERIFY(plot->saveCsv(base + ".csv"));
+        QVERIFY(QFileInfo(base + ".png").size() > 1000);
+        QVERIFY(QFileInfo(base + ".pdf").size() > 1000);
+        QFile csv(base + ".csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QVERIFY2(csv.readAll().count('\n') >= 2, qPrintable(plot->title()));
+    }
+}
+
+QTEST_MAIN(StudioTest)
+#include "studio_test.moc"

@@ -1,0 +1,38 @@
+#pragma once
+// Helpers for the desktop application tests: a Prompter that never opens a dialog, a synthetic
+// weight file written with the HDF5 C API, and raw dataset comparison.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <QString>
+#include <QStringList>
+
+#include "ui/prompter.h"
+
+namespace cle::test {
+
+class FakePrompter : public ui::Prompter {
+public:
+    void error(QWidget*, const QString& title, const QString& text) override;
+    bool confirm(QWidget*, const QString& title, const QString& text) override;
+    QString openFileName(QWidget*, const QString&, const QString&) override;
+    QString saveFileName(QWidget*, const QString&, const QString&, const QString&) override;
+
+    static QStringList errors;
+    static QStringList confirmations;
+    static bool confirmAnswer;
+    static QString nextFileName;
+};
+
+/// Writes a PyTorch-style state dict of `layers` Linear layers of size n x n (weight and bias,
+/// float32) with strongly imbalanced output channels.
+void writeLinearChain(const std::string& path, int layers, int n, unsigned seed = 7);
+
+/// Every dataset of an HDF5 file as raw bytes in its stored type, by path.
+std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::string& path);
+
+/// Writes bytes that are not an HDF5 file.
+void writeGarbage(const std::string& path);
+
+}  // namespace cle::test

@@ -1,0 +1,94 @@
+#pragma once
+// The main window: wires the session (model, run, export) to the panels and plots. Every user
+// command is also a public method so tests can drive the window without dialogs.
+#include <QMainWindow>
+
+class QAction;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QTabWidget;
+
+namespace cle::ui {
+
+class ChannelStatsPlot;
+class LayersPanel;
+class PairView;
+class PairsPanel;
+class PlotWidget;
+class RunPanel;
+class Session;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Loads `path` in the background; false when busy.
+    bool openFile(const QString& path);
+    /// Starts a run of the confirmed groups; returns why it cannot start ("" when started).
+    QString runNow();
+    void cancelRun();
+    void resetRun();
+    /// Exports without dialogs (the non-converged warning still goes through the Prompter).
+    /// Returns why it cannot start ("" when started; exportFinished/exportFailed follow).
+    QString exportTo(const QString& weightsPath, const QString& reportPath = {},
+                     bool force = false);
+
+    Session* session() const { return session_; }
+    LayersPanel* layersPanel() const { return layersPanel_; }
+    PairsPanel* pairsPanel() const { return pairsPanel_; }
+    RunPanel* runPanel() const { return runPanel_; }
+    PairView* pairView() const { return pairView_; }
+    ChannelStatsPlot* channelPlot() const { return channelPlot_; }
+    QAction* exportAction() const { return exportAction_; }
+    QAction* runAction() const { return runAction_; }
+    QAction* cancelAction() const { return cancelAction_; }
+    QList<PlotWidget*> plots() const;
+
+signals:
+    /// Every error shown to the user, also when the Prompter shows no dialog.
+    void errorShown(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createActions();
+    void createMenus();
+    QWidget* createCentralArea();
+    void connectSession();
+    void showError(const QString& title, const QString& message);
+    void updateActions();
+    void rebuildRecentMenu();
+    void promptOpen();
+    void promptExport();
+    void promptLoadPairs();
+    void promptSavePairs();
+    void onModelLoaded();
+    void onLayerSelected(const QString& name);
+
+    Session* session_;
+    LayersPanel* layersPanel_ = nullptr;
+    PairsPanel* pairsPanel_ = nullptr;
+    RunPanel* runPanel_ = nullptr;
+    PairView* pairView_ = nullptr;
+    ChannelStatsPlot* channelPlot_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    QProgressBar* busy_ = nullptr;
+    QLabel* busyLabel_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QAction* openAction_ = nullptr;
+    QAction* exportAction_ = nullptr;
+    QAction* reportAction_ = nullptr;
+    QAction* runAction_ = nullptr;
+    QAction* cancelAction_ = nullptr;
+    QAction* resetAction_ = nullptr;
+    QAction* loadPairsAction_ = nullptr;
+    QAction* savePairsAction_ = nullptr;
+};
+
+}  // namespace cle::ui

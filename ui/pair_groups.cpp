@@ -1,0 +1,60 @@
+#include "ui/pair_groups.h"
+
+#include <QObject>
+#include <QStringList>
+
+namespace cle::ui {
+
+std::vector<core::Group> suggestGroups(const core::ModelInfo& model)
+{
+    std::vector<core::Group> groups;
+    core::Group chain;
+    for (size_t i = 0; i + 1 < model.layers.size(); ++i) {
+        const auto& a = model.layers[i].name;
+        const auto& b = model.layers[i + 1].name;
+        if (!core::pairProblem(model, a, b)) {
+            if (chain.empty()) chain.push_back(a);
+            chain.push_back(b);
+        } else if (!chain.empty()) {
+            groups.push_back(std::move(chain));
+            chain.clear();
+        }
+    }
+    if (!chain.empty()) groups.push_back(std::move(chain));
+    return groups;
+}
+
+QString displayText(const core::Group& group)
+{
+    QStringList names;
+    for (const auto& n : group) names << QString::fromStdString(n);
+    return names.join(QStringLiteral(" → "));
+}
+
+QString pairsText(const std::vector<core::Group>& groups)
+{
+    QStringList parts;
+    for (const auto& g : groups) {
+        QStringList names;
+        for (const auto& n : g) names << QString::fromStdString(n);
+        parts << names.join(',');
+    }
+    return parts.join(';');
+}
+
+QString appendProblem(const core::ModelInfo& model, const core::Group& chain,
+                      const std::string& name)
+{
+    const core::LayerInfo* info = model.find(name);
+    if (!info) return QObject::tr("There is no layer named \"%1\".").arg(QString::fromStdString(name));
+    if (!info->supported) {
+        return QObject::tr("%1 cannot be equalized: %2")
+            .arg(QString::fromStdString(name), QString::fromStdString(info->unsupportedReason));
+    }
+    if (chain.empty()) return {};
+    if (auto problem = core::pairProblem(model, chain.back(), name))
+        return QString::fromStdString(*problem);
+    return {};
+}
+
+}  // namespace cle::ui

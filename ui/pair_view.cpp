@@ -1,0 +1,213 @@
+#include "ui/pair_view.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include "ui/plots/convergence_plot.h"
+#include "ui/plots/range_plot.h"
+#include "ui/plots/scale_plot.h"
+#include "ui/summary_table.h"
+
+namespace cle::ui {
+
+PairView::PairView(QWidget* parent)
+    : QWidget(parent),
+      pairBox_(new QComboBox(this)),
+      slider_(new QSlider(Qt::Horizontal, this)),
+      spin_(new QSpinBox(this)),
+      sweepLabel_(new QLabel(this)),
+      logBox_(new QCheckBox(tr("Log y"), this)),
+      sortBox_(new QCheckBox(tr("Sort by original range"), this)),
+      rangePlot_(new RangePlot(this)),
+      scalePlot_(new ScalePlot(this)),
+      convergencePlot_(new ConvergencePlot(this)),
+      summaryTable_(new SummaryTable(this))
+{
+    pairBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    pairBox_->setMinimumContentsLength(16);
+    pairBox_->setToolTip(tr("The pair whose channels are plotted"));
+    slider_->setRange(0, 0);
+    slider_->setPageStep(1);
+    slider_->setTickPosition(QSlider::TicksBelow);
+    slider_->setToolTip(tr("State shown: 0 is before the first sweep, k is after sweep k"));
+    spin_->setRange(0, 0);
+    spin_->setToolTip(slider_->toolTip());
+    spin_->setFixedWidth(spin_->fontMetrics().horizontalAdvance(QStringLiteral("000000")) + 24);
+    // Fixed widths: a label that grows with the sweep count would re-layout (and replot) the
+    // whole view on every update of a live run.
+    sweepLabel_->setFixedWidth(
+        sweepLabel_->fontMetrics().horizontalAdvance(tr("after sweep 0000 of 0000")));
+    logBox_->setToolTip(tr("Logarithmic range axis"));
+    sortBox_->setToolTip(tr("Order channels by the first layer's original output range, largest "
+                            "first"));
+
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("Pair:"), this));
+    controls->addWidget(pairBox_);
+    controls->addSpacing(12);
+    controls->addWidget(new QLabel(tr("Sweep k:"), this));
+    controls->addWidget(slider_, 2);
+    controls->addWidget(spin_);
+    controls->addWidget(sweepLabel_);
+    controls->addWidget(logBox_);
+    controls->addWidget(sortBox_);
+
+    auto* bottom = new QSplitter(Qt::Horizontal, this);
+    bottom->addWidget(scalePlot_);
+    bottom->addWidget(convergencePlot_);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(rangePlot_);
+    split->addWidget(bottom);
+    split->addWidget(summaryTable_);
+    split->setStretchFactor(0, 5);
+    split->setStretchFactor(1, 3);
+    split->setStretchFactor(2, 2);
+    split->setChildrenCollapsible(false);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(controls);
+    layout->addWidget(split, 1);
+
+    connect(pairBox_, &QComboBox::currentIndexChanged, this, [this] {
+        summaryTable_->setCurrentPair(pairBox_->currentIndex());
+        refreshPlots();
+    });
+    connect(summaryTable_, &SummaryTable::pairChosen, this, &PairView::setPair);
+    connect(slider_, &QSlider::valueChanged, this, &PairView::onSweepChosen);
+    connect(spin_, &QSpinBox::valueChanged, slider_, &QSlider::setValue);
+    connect(logBox_, &QCheckBox::toggled, this, &PairView::setLogY);
+    connect(sortBox_, &QCheckBox::toggled, this, [this] { refreshPlots(); });
+    setSummary(nullptr, false);
+}
+
+void PairView::setSummary(const core::Summary* summary, bool live)
+{
+    summary_ = summary;
+    if (!live) follow_ = true;
+    refreshPairList();
+    summaryTable_->setSummary(summary);
+    summaryTable_->setCurrentPair(pairBox_->currentIndex());
+    if (!summary) {
+        rangePlot_->clear(tr("Build a chain of layers and press Run to see the channel ranges "
+                             "of each pair"));
+        scalePlot_->clear(tr("No run yet"));
+        convergencePlot_->clear(tr("No run yet"));
+    } else {
+        convergencePlot_->setData(summary->deltas, summary->threshold);
+    }
+    refreshPlots();
+}
+
+void PairView::refreshPairList()
+{
+    const int count = summary_ ? static_cast<int>(summary_->pairs.size()) : 0;
+    bool same = count == pairBox_->count();
+    for (int i = 0; same && i < count; ++i) {
+        const auto& p = summary_->pairs[static_cast<size_t>(i)];
+        same = pairBox_->itemText(i) == QStringLiteral("%1 → %2").arg(
+                                             QString::fromStdString(p.first),
+                                             QString::fromStdString(p.second));
+    }
+    if (same) return;
+    const QSignalBlocker block(pairBox_);
+    const int previous = pairBox_->currentIndex();
+    pairBox_->clear();
+    for (int i = 0; i < count; ++i) {
+        const auto& p = summary_->pairs[static_cast<size_t>(i)];
+        pairBox_->addItem(QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
+                                                        QString::fromStdString(p.second)));
+    }
+    pairBox_->setCurrentIndex(previous >= 0 && previous < count ? previous : (count ? 0 : -1));
+}
+
+void PairView::setPair(int index)
+{
+    if (index >= 0 && index < pairBox_->count()) pairBox_->setCurrentIndex(index);
+}
+
+int PairView::pair() const { return pairBox_->currentIndex(); }
+
+int PairView::sweep() const { return slider_->value(); }
+
+void PairView::setSweep(int k) { slider_->setValue(k); }
+
+void PairView::setLogY(bool log)
+{
+    if (logBox_->isChecked() != log) logBox_->setChecked(log);
+    rangePlot_->setLogY(log);
+    refreshPlots();
+}
+
+void PairView::setSortByRange(bool sort) { sortBox_->setChecked(sort); }
+
+std::vector<int> PairView::channelOrder(const core::PairHistory& pair) const
+{
+    const size_t n = pair.states.empty() ? pair.scale.size() : pair.states.front().out.size();
+    std::vector<int> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    if (sortBox_->isChecked() && !pair.states.empty()) {
+        const auto& r = pair.states.front().out;
+        std::stable_sort(order.begin(), order.end(),
+                         [&r](int a, int b) { return r[size_t(a)] > r[size_t(b)]; });
+    }
+    return order;
+}
+
+void PairView::refreshPlots()
+{
+    const int index = pairBox_->currentIndex();
+    if (!summary_ || index < 0 || index >= static_cast<int>(summary_->pairs.size())) {
+        const QSignalBlocker b1(slider_), b2(spin_);
+        slider_->setRange(0, 0);
+        spin_->setRange(0, 0);
+        sweepLabel_->setText(tr("no states"));
+        if (summary_) rangePlot_->clear(tr("Waiting for the first sweep…"));
+        return;
+    }
+    const auto& pair = summary_->pairs[static_cast<size_t>(index)];
+    const int last = std::max(0, static_cast<int>(pair.states.size()) - 1);
+    const bool atEnd = slider_->value() >= slider_->maximum();
+    {
+        const QSignalBlocker b1(slider_), b2(spin_);
+        slider_->setRange(0, last);
+        spin_->setRange(0, last);
+        slider_->setTickInterval(std::max(1, last / 20));
+        if (follow_ && atEnd) slider_->setValue(last);
+        spin_->setValue(slider_->value());
+    }
+    const int k = slider_->value();
+    sweepLabel_->setText(k == 0 ? tr("before (of %n sweep(s))", nullptr, last)
+                                : tr("after sweep %1 of %2").arg(k).arg(last));
+    const auto order = channelOrder(pair);
+    rangePlot_->setData(pair, k, order);
+    scalePlot_->setData(pair, order);
+    convergencePlot_->setMarker(k);
+    const QString x = sortBox_->isChecked() ? tr("Channels, sorted by original output range")
+                                            : tr("Channel");
+    rangePlot_->plot()->xAxis->setLabel(x);
+    scalePlot_->plot()->xAxis->setLabel(x);
+}
+
+void PairView::onSweepChosen(int k)
+{
+    // Moving back from the newest state stops following the live run; moving to it resumes.
+    follow_ = k >= slider_->maximum();
+    {
+        const QSignalBlocker block(spin_);
+        spin_->setValue(k);
+    }
+    refreshPlots();
+}
+
+}  // namespace cle::ui

@@ -1,0 +1,68 @@
+#pragma once
+// Everything about the run of the selected pair: the pair chooser, the sweep slider and spin box
+// (every recorded state, following a live run), and the range, scale and convergence plots plus
+// the per-pair summary.
+#include <vector>
+
+#include <QWidget>
+
+#include "cle/core/equalizer.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QSlider;
+class QSpinBox;
+
+namespace cle::ui {
+
+class ConvergencePlot;
+class RangePlot;
+class ScalePlot;
+class SummaryTable;
+
+class PairView : public QWidget {
+    Q_OBJECT
+public:
+    explicit PairView(QWidget* parent = nullptr);
+
+    /// Shows `summary` (owned by the caller, may be null) after it changed. While `live`, the
+    /// slider follows the newest sweep unless the user moved it back.
+    void setSummary(const core::Summary* summary, bool live);
+    void setPair(int index);
+    int pair() const;
+    /// The shown state k (0 = before the first sweep).
+    int sweep() const;
+    void setSweep(int k);
+    void setLogY(bool log);
+    void setSortByRange(bool sort);
+
+    QSlider* slider() const { return slider_; }
+    QSpinBox* spin() const { return spin_; }
+    QComboBox* pairBox() const { return pairBox_; }
+    RangePlot* rangePlot() const { return rangePlot_; }
+    ScalePlot* scalePlot() const { return scalePlot_; }
+    ConvergencePlot* convergencePlot() const { return convergencePlot_; }
+    SummaryTable* summaryTable() const { return summaryTable_; }
+
+private:
+    void refreshPairList();
+    void refreshPlots();
+    void onSweepChosen(int k);
+    std::vector<int> channelOrder(const core::PairHistory& pair) const;
+
+    const core::Summary* summary_ = nullptr;
+    bool follow_ = true;
+    QComboBox* pairBox_;
+    QSlider* slider_;
+    QSpinBox* spin_;
+    QLabel* sweepLabel_;
+    QCheckBox* logBox_;
+    QCheckBox* sortBox_;
+    RangePlot* rangePlot_;
+    ScalePlot* scalePlot_;
+    ConvergencePlot* convergencePlot_;
+    SummaryTable* summaryTable_;
+};
+
+}  // namespace cle::ui

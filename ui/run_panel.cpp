@@ -1,0 +1,229 @@
+#include "ui/run_panel.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QDoubleValidator>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStringList>
+#include <QToolButton>
+
+namespace cle::ui {
+
+namespace {
+
+QString num(double v) { return QString::number(v, 'g', 3); }
+
+QString channelList(const std::vector<int>& channels)
+{
+    QStringList parts;
+    for (size_t i = 0; i < channels.size() && i < 8; ++i) parts << QString::number(channels[i]);
+    if (channels.size() > 8) parts << QObject::tr("… (%1 in all)").arg(channels.size());
+    return parts.join(QStringLiteral(", "));
+}
+
+QToolButton* buttonFor(QAction* action, QWidget* parent)
+{
+    auto* b = new QToolButton(parent);
+    b->setDefaultAction(action);
+    b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    return b;
+}
+
+}  // namespace
+
+QString describeOutcome(const core::Summary& s)
+{
+    QStringList lines;
+    if (s.converged) {
+        lines << QObject::tr("Converged after %n sweep(s): last delta %1 < threshold %2.", nullptr,
+                             s.sweeps)
+                     .arg(num(s.lastDelta()), num(s.threshold));
+    } else {
+        lines << QObject::tr("Did not converge: stopped after %n sweep(s) with delta %1, "
+                             "still ≥ threshold %2. Raise the sweep limit or the threshold.",
+                             nullptr, s.sweeps)
+                     .arg(num(s.lastDelta()), num(s.threshold));
+    }
+    for (const auto& p : s.pairs) {
+        const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
+                                                           QString::fromStdString(p.second));
+        if (!p.deadChannels.empty()) {
+            lines << QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero range "
+                                 "and were left unscaled.")
+                         .arg(pair, channelList(p.deadChannels), QString::fromStdString(p.first));
+        }
+        if (!p.constantInputChannels.empty()) {
+            lines << QObject::tr("Hazard in %1: input channel(s) %2 of %3 are constant, so their "
+                                 "scale factor is huge.")
+                         .arg(pair, channelList(p.constantInputChannels),
+                              QString::fromStdString(p.second));
+        }
+    }
+    return lines.join('\n');
+}
+
+RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* parent)
+    : QWidget(parent),
+      threshold_(new QLineEdit(this)),
+      maxSweeps_(new QSpinBox(this)),
+      continue_(new QCheckBox(tr("Continue from result"), this)),
+      progress_(new QProgressBar(this)),
+      status_(new QLabel(this)),
+      outcome_(new QLabel(this))
+{
+    auto* validator = new QDoubleValidator(0.0, 1e6, 20, threshold_);
+    validator->setNotation(QDoubleValidator::ScientificNotation);
+    validator->setLocale(QLocale::c());
+    threshold_->setValidator(validator);
+    threshold_->setMaximumWidth(110);
+    threshold_->setToolTip(tr("A run converges when the summed change of the weights in one "
+                              "sweep (Frobenius norm) falls below this value"));
+    maxSweeps_->setRange(1, 10000000);
+    maxSweeps_->setMaximumWidth(110);
+    maxSweeps_->setToolTip(tr("A run that has not converged after this many sweeps stops"));
+    continue_->setToolTip(tr("Start the next run from the last result instead of the loaded "
+                             "weights"));
+    continue_->setEnabled(false);
+    progress_->setTextVisible(true);
+    progress_->setFormat(tr("idle"));
+    progress_->setValue(0);
+    status_->setFixedWidth(
+        status_->fontMetrics().horizontalAdvance(tr("Sweep 000000 · delta 0.000e-00 (threshold 0.000e-00)")));
+    outcome_->setWordWrap(true);
+    outcome_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    outcome_->hide();
+
+    auto* grid = new QGridLayout(this);
+    grid->setContentsMargins(0, 0, 0, 0);
+    auto* settings = new QHBoxLayout;
+    settings->addWidget(new QLabel(tr("Threshold:"), this));
+    settings->addWidget(threshold_);
+    settings->addSpacing(8);
+    settings->addWidget(new QLabel(tr("Max sweeps:"), this));
+    settings->addWidget(maxSweeps_);
+    settings->addSpacing(8);
+    settings->addWidget(continue_);
+    settings->addSpacing(8);
+    settings->addWidget(buttonFor(run, this));
+    settings->addWidget(buttonFor(cancel, this));
+    settings->addWidget(buttonFor(reset, this));
+    settings->addStretch();
+    grid->addLayout(settings, 0, 0, 1, 2);
+    grid->addWidget(progress_, 1, 0);
+    grid->addWidget(status_, 1, 1);
+    grid->addWidget(outcome_, 2, 0, 1, 2);
+    grid->setColumnStretch(0, 1);
+    loadSettings();
+}
+
+bool RunPanel::options(core::EqualizeOptions& options, QString* error) const
+{
+    bool ok = false;
+    const double t = QLocale::c().toDouble(threshold_->text().trimmed(), &ok);
+    if (!ok || !(t > 0)) {
+        if (error) *error = tr("The threshold must be a positive number, such as 1e-4.");
+        return false;
+    }
+    options.threshold = t;
+    options.maxSweeps = maxSweeps_->value();
+    return true;
+}
+
+void RunPanel::setOptions(double threshold, int maxSweeps)
+{
+    threshold_->setText(QString::number(threshold, 'g', 6));
+    maxSweeps_->setValue(maxSweeps);
+}
+
+bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
+
+QString RunPanel::outcomeText() const { return outcome_->isHidden() ? QString() : outcome_->text(); }
+
+void RunPanel::runStarted(int maxSweeps, double threshold)
+{
+    runThreshold_ = threshold;
+    clearOutcome();
+    progress_->setRange(0, maxSweeps);
+    progress_->setValue(0);
+    progress_->setFormat(tr("sweep %v of at most %m"));
+    status_->setText(tr("Starting…"));
+}
+
+void RunPanel::progressed(int sweep, float delta)
+{
+    progress_->setValue(std::min(sweep, progress_->maximum()));
+    status_->setText(delta > 0 ? tr("Sweep %1 · delta %2 (threshold %3)")
+                                     .arg(sweep)
+                                     .arg(num(delta), num(runThreshold_))
+                               : tr("Sweep %1 …").arg(sweep));
+}
+
+void RunPanel::finished(const core::Summary& summary, double seconds)
+{
+    progress_->setValue(std::min(summary.sweeps, progress_->maximum()));
+    progress_->setFormat(tr("%n sweep(s)", nullptr, summary.sweeps));
+    const QString time = seconds < 1 ? tr("%1 ms").arg(qRound(seconds * 1000))
+                                     : tr("%1 s").arg(QString::number(seconds, 'f', 2));
+    status_->setText(tr("Finished in %1 · last delta %2").arg(time, num(summary.lastDelta())));
+    const bool clean = summary.converged && describeOutcome(summary).count('\n') == 0;
+    setOutcome(describeOutcome(summary), clean ? QStringLiteral("#1b6e20")
+                                               : QStringLiteral("#b3261e"));
+}
+
+void RunPanel::cancelled(int sweepsDone)
+{
+    progress_->setFormat(tr("cancelled"));
+    status_->setText(tr("Cancelled"));
+    setOutcome(tr("Cancelled after %n sweep(s); the loaded weights are unchanged.", nullptr,
+                  sweepsDone),
+               QStringLiteral("#8a5a00"));
+}
+
+void RunPanel::failed(const QString& message)
+{
+    progress_->setFormat(tr("failed"));
+    status_->setText(tr("Failed"));
+    setOutcome(message, QStringLiteral("#b3261e"));
+}
+
+void RunPanel::clearOutcome()
+{
+    outcome_->clear();
+    outcome_->hide();
+    progress_->setFormat(tr("idle"));
+    progress_->setValue(0);
+    status_->clear();
+}
+
+void RunPanel::setResultAvailable(bool available) { continue_->setEnabled(available); }
+
+void RunPanel::setOutcome(const QString& text, const QString& color)
+{
+    outcome_->setStyleSheet(QStringLiteral("color: %1;").arg(color));
+    outcome_->setText(text);
+    outcome_->setVisible(!text.isEmpty());
+}
+
+void RunPanel::loadSettings()
+{
+    QSettings s;
+    setOptions(s.value(QStringLiteral("run/threshold"), 1e-4).toDouble(),
+               s.value(QStringLiteral("run/maxSweeps"), 1000).toInt());
+}
+
+void RunPanel::saveSettings() const
+{
+    core::EqualizeOptions o;
+    if (!options(o, nullptr)) return;
+    QSettings s;
+    s.setValue(QStringLiteral("run/threshold"), o.threshold);
+    s.setValue(QStringLiteral("run/maxSweeps"), o.maxSweeps);
+}
+
+}  // namespace cle::ui

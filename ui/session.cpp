@@ -1,0 +1,224 @@
+#include "ui/session.h"
+
+#include <chrono>
+#include <exception>
+
+#include <QFileInfo>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "cle/core/error.h"
+#include "cle/core/exporter.h"
+#include "cle/core/report.h"
+
+namespace cle::ui {
+
+namespace {
+
+QString describe(const std::exception& e) { return QString::fromStdString(e.what()); }
+
+/// `base` with every layer of `newer` replacing (or joining) the one of the same name.
+std::vector<core::Layer> mergeLayers(std::vector<core::Layer> base, std::vector<core::Layer> newer)
+{
+    for (auto& layer : newer) {
+        bool replaced = false;
+        for (auto& b : base) {
+            if (b.info.name == layer.info.name) {
+                b = std::move(layer);
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) base.push_back(std::move(layer));
+    }
+    return base;
+}
+
+}  // namespace
+
+Session::Session(QObject* parent) : QObject(parent)
+{
+    connect(&loadWatcher_, &QFutureWatcher<LoadOutcome>::finished, this, &Session::onLoadDone);
+    connect(&job_, &EqualizeJob::progressed, this, &Session::onRunProgress);
+    connect(&job_, &EqualizeJob::finished, this, &Session::onRunDone);
+    connect(&exportWatcher_, &QFutureWatcher<ExportOutcome>::finished, this,
+            &Session::onExportDone);
+}
+
+Session::~Session()
+{
+    job_.cancel();
+    waitForIdle();
+}
+
+void Session::waitForIdle()
+{
+    // A watcher that never got a future would wait forever on its empty one.
+    if (loadWatcher_.isRunning()) loadWatcher_.waitForFinished();
+    job_.wait();
+    if (exportWatcher_.isRunning()) exportWatcher_.waitForFinished();
+}
+
+bool Session::open(const QString& path)
+{
+    if (isBusy()) return false;
+    pendingPath_ = path;
+    emit loadStarted(path);
+    emit busyChanged(true);
+    loadWatcher_.setFuture(QtConcurrent::run([path]() -> LoadOutcome {
+        LoadOutcome out;
+        try {
+            out.model = loadModelWithStats(path);
+        } catch (const std::bad_alloc&) {
+            out.error = tr("Not enough memory to load %1.").arg(path);
+        } catch (const std::exception& e) {
+            out.error = describe(e);
+        } catch (...) {
+            out.error = tr("Could not load %1: unknown error.").arg(path);
+        }
+        if (!out.model && out.error.isEmpty()) out.error = tr("Could not load %1.").arg(path);
+        return out;
+    }));
+    return true;
+}
+
+void Session::onLoadDone()
+{
+    LoadOutcome out = loadWatcher_.future().takeResult();
+    emit busyChanged(isBusy());
+    if (!out.model) {
+        emit loadFailed(out.error);
+        return;
+    }
+    model_ = std::move(out.model);
+    summary_.reset();
+    baseLayers_.clear();
+    resultLayers_.clear();
+    imbalance_.clear();
+    emit modelLoaded();
+    emit resultChanged();
+}
+
+QString Session::startRun(const std::vector<core::LayerPair>& pairs,
+                          const core::EqualizeOptions& options, bool continueFromResult)
+{
+    if (!model_) return tr("Open a model first.");
+    if (isBusy()) return tr("Wait for the current operation to finish.");
+    if (pairs.empty()) return tr("Add at least one pair of layers to equalize.");
+    for (const auto& [a, b] : pairs) {
+        if (auto problem = core::pairProblem(model_->model.info, a, b))
+            return QString::fromStdString(*problem);
+    }
+    baseLayers_ = continueFromResult ? resultLayers_ : std::vector<core::Layer>{};
+    resultLayers_.clear();
+    imbalance_.clear();
+    summary_.emplace();
+    summary_->threshold = options.threshold;
+    // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive.
+    job_.start(std::shared_ptr<const core::Model>(model_, &model_->model), baseLayers_, pairs,
+               options);
+    emit resultChanged();
+    emit runStarted();
+    emit busyChanged(true);
+    return {};
+}
+
+void Session::cancelRun() { job_.cancel(); }
+
+void Session::onRunProgress(const RunUpdate& update)
+{
+    if (!summary_) return;
+    RunUpdate copy = update;
+    const int sweep = copy.sweep;
+    const float delta = copy.delta;
+    mergeUpdate(*summary_, std::move(copy));
+    emit runProgressed(sweep, delta);
+}
+
+void Session::onRunDone()
+{
+    RunOutcome out = job_.takeOutcome();
+    runSeconds_ = out.seconds;
+    emit busyChanged(isBusy());
+    if (out.result) {
+        summary_ = std::move(out.result->summary);
+        resultLayers_ = mergeLayers(std::move(baseLayers_), std::move(out.result->layers));
+        imbalance_ = std::move(out.equalizedImbalance);
+        baseLayers_.clear();
+        emit runFinished();
+        emit resultChanged();
+        return;
+    }
+    // A cancelled or failed run leaves the loaded model as it was and offers no result; its
+    // partial history stays visible.
+    baseLayers_.clear();
+    if (out.cancelled) {
+        if (summary_) summary_->cancelled = true;
+        emit runCancelled();
+    } else {
+        emit runFailed(out.error);
+    }
+    emit resultChanged();
+}
+
+void Session::reset()
+{
+    if (isRunning()) return;
+    summary_.reset();
+    resultLayers_.clear();
+    imbalance_.clear();
+    emit resultChanged();
+}
+
+QString Session::startExport(const QString& weightsPath, const QString& reportPath, bool force)
+{
+    if (!model_ || !hasResult() || !summary_) return tr("Run an equalization first.");
+    if (isBusy()) return tr("Wait for the current operation to finish.");
+    try {
+        core::checkOutputPath(model_->path.toStdString(), weightsPath.toStdString(), force);
+    } catch (const std::exception& e) {
+        return describe(e);
+    }
+    exportPath_ = weightsPath;
+    emit busyChanged(true);
+    auto model = model_;
+    auto layers = resultLayers_;
+    auto summary = *summary_;
+    const double runSeconds = runSeconds_;
+    exportWatcher_.setFuture(QtConcurrent::run([=]() -> ExportOutcome {
+        ExportOutcome out;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            core::ExportOptions options;
+            options.force = force;
+            core::exportWeights(model->path.toStdString(), layers, weightsPath.toStdString(),
+                                options);
+            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                              .count();
+            if (!reportPath.isEmpty()) {
+                core::Timings timings;
+                timings.load = model->seconds;
+                timings.equalize = runSeconds;
+                timings.save = out.seconds;
+                core::writeReport(reportPath.toStdString(), model->model.info, summary, timings);
+            }
+        } catch (const std::exception& e) {
+            out.error = describe(e);
+        } catch (...) {
+            out.error = tr("Export failed with an unknown error.");
+        }
+        return out;
+    }));
+    return {};
+}
+
+void Session::onExportDone()
+{
+    ExportOutcome out = exportWatcher_.future().takeResult();
+    emit busyChanged(isBusy());
+    if (out.error.isEmpty())
+        emit exportFinished(exportPath_);
+    else
+        emit exportFailed(out.error);
+}
+
+}  // namespace cle::ui

@@ -1,0 +1,111 @@
+#pragma once
+// The document behind the main window: the loaded model, the pair list's last run and its
+// result, and the background work on them (load, equalize, export). No widgets here, so tests
+// can drive it directly and wait on its signals.
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <QFutureWatcher>
+#include <QObject>
+#include <QString>
+
+#include "cle/core/equalizer.h"
+#include "cle/core/pairs.h"
+#include "ui/equalize_job.h"
+#include "ui/loaded_model.h"
+
+namespace cle::ui {
+
+class Session : public QObject {
+    Q_OBJECT
+public:
+    explicit Session(QObject* parent = nullptr);
+    /// Cancels a run and waits for every background job.
+    ~Session() override;
+
+    // --- loading ---------------------------------------------------------------------------
+    /// Starts loading `path` in the background. The open model stays until the new one loads;
+    /// a failed load keeps it. Ignored (returns false) while a run or another load is going on.
+    bool open(const QString& path);
+    bool isLoading() const { return loadWatcher_.isRunning(); }
+    /// The model as loaded from disk; null before the first successful load.
+    std::shared_ptr<const LoadedModel> model() const { return model_; }
+
+    // --- running ---------------------------------------------------------------------------
+    /// Starts equalizing `pairs`: from the loaded weights, or from the last result when
+    /// `continueFromResult` and a result exists. Returns an empty string on success, otherwise
+    /// why the run cannot start.
+    QString startRun(const std::vector<core::LayerPair>& pairs,
+                     const core::EqualizeOptions& options, bool continueFromResult);
+    void cancelRun();
+    bool isRunning() const { return job_.isRunning(); }
+    /// The history of the current or last run (live while running); null before any run.
+    const core::Summary* summary() const { return summary_ ? &*summary_ : nullptr; }
+    /// The finished result; null while running, after a cancel, a reset or a new load.
+    bool hasResult() const { return !resultLayers_.empty() && !isRunning(); }
+    /// Every layer changed by the run(s) since the loaded weights (what export writes).
+    const std::vector<core::Layer>& resultLayers() const { return resultLayers_; }
+    const std::map<std::string, double>& equalizedImbalance() const { return imbalance_; }
+    double runSeconds() const { return runSeconds_; }
+    /// Drops the result and returns to the loaded weights.
+    void reset();
+
+    // --- export ----------------------------------------------------------------------------
+    /// Writes the equalized weights (and the report when `reportPath` is not empty) in the
+    /// background; exportFinished or exportFailed follows. Returns why it cannot start, or "".
+    QString startExport(const QString& weightsPath, const QString& reportPath, bool force);
+    bool isExporting() const { return exportWatcher_.isRunning(); }
+
+    bool isBusy() const { return isLoading() || isRunning() || isExporting(); }
+    /// Blocks until every background job has returned.
+    void waitForIdle();
+
+signals:
+    void loadStarted(const QString& path);
+    void modelLoaded();
+    void loadFailed(const QString& message);
+    void runStarted();
+    /// The live history grew (see summary()).
+    void runProgressed(int sweep, float delta);
+    /// A run completed, converged or not (see summary()).
+    void runFinished();
+    void runCancelled();
+    void runFailed(const QString& message);
+    /// The result appeared or went away (export availability).
+    void resultChanged();
+    void exportFinished(const QString& weightsPath);
+    void exportFailed(const QString& message);
+    void busyChanged(bool busy);
+
+private:
+    struct LoadOutcome {
+        std::shared_ptr<const LoadedModel> model;
+        QString error;
+    };
+    struct ExportOutcome {
+        QString error;
+        double seconds = 0;
+    };
+    void onLoadDone();
+    void onRunProgress(const RunUpdate& update);
+    void onRunDone();
+    void onExportDone();
+
+    std::shared_ptr<const LoadedModel> model_;
+    QString pendingPath_;
+    QFutureWatcher<LoadOutcome> loadWatcher_;
+
+    EqualizeJob job_;
+    std::optional<core::Summary> summary_;
+    std::vector<core::Layer> baseLayers_;    ///< changed layers the running job started from
+    std::vector<core::Layer> resultLayers_;  ///< changed layers of the finished result
+    std::map<std::string, double> imbalance_;
+    double runSeconds_ = 0;
+
+    QFutureWatcher<ExportOutcome> exportWatcher_;
+    QString exportPath_;
+};
+
+}  // namespace cle::ui
