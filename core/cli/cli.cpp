@@ -36,12 +36,27 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_option("--report", ea.report, "Write a JSON report of the run");
     eq->add_flag("-q,--quiet", ea.quiet, "No progress on stderr");
     eq->add_flag("-f,--force", ea.force, "Overwrite an existing output file");
+    auto* autoFlag = eq->add_flag("--auto", ea.autoPairs,
+                                  "Equalize the pairs suggested from the layer graph");
+    autoFlag->excludes(pairs)->excludes(pairsFile);
+    eq->add_flag("--accept-guesses", ea.acceptGuesses,
+                 "With --auto on a file without a layer graph: accept pairs guessed from names");
+    eq->add_flag("--allow-relu6", ea.allowRelu6,
+                 "Pair across ReLU6; the exported Keras config turns those into ReLU");
+
+    PairsArgs pa;
+    auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");
+    pairsCmd->add_option("FILE", pa.file, "HDF5 weight file")->required();
+    pairsCmd->add_flag("--json", pa.json, "Print JSON (readable by --pairs-file)");
+    pairsCmd->add_flag("--allow-relu6", pa.allowRelu6, "Also suggest pairs across ReLU6");
+    pairsCmd->add_option("--layout", pa.layout, "Weight layout: torch or keras (default: detected)")
+        ->check(CLI::IsMember({"torch", "keras"}));
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
         app.parse(reversed);
-        if (eq->parsed() && ea.pairs.empty() && ea.pairsFile.empty())
-            throw CLI::ValidationError("--pairs or --pairs-file is required");
+        if (eq->parsed() && ea.pairs.empty() && ea.pairsFile.empty() && !ea.autoPairs)
+            throw CLI::ValidationError("--pairs, --pairs-file or --auto is required");
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {  // --help, --version
             app.exit(e, out, err);
@@ -54,6 +69,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
+        if (pairsCmd->parsed()) return pairsCommand(pa, out);
         return equalizeCommand(ea, out, err, cancel);
     } catch (const core::Error& e) {
         err << "cle: " << e.what() << "\n";

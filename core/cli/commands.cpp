@@ -12,7 +12,10 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "cle/core/model.h"
+#include "cle/core/quantization.h"
 #include "cle/core/report.h"
+#include "cle/core/run_plan.h"
+#include "cle/core/topology.h"
 #include "cli.h"
 
 namespace cle::cli {
@@ -122,20 +125,62 @@ void printSummary(const core::Summary& s, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+
+void printPlan(const core::RunPlan& plan, std::ostream& out) {
+    for (const auto& bn : plan.batchNorms)
+        out << "folded batch norm " << bn.name << " into " << bn.after << "\n";
+    for (const auto& r : plan.relu6)
+        out << "ReLU6 " << r << " becomes ReLU in the exported model_config\n";
+    for (const auto& s : plan.skipped)
+        out << "skipped " << s.layers.front() << " -> " << s.layers.back() << ": " << s.reason
+            << "\n";
+}
+
+void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
+    auto line = [&](const char* what, const core::SqnrStats& b, const core::SqnrStats& a) {
+        out << "  " << what << " median " << number(b.median) << " -> " << number(a.median)
+            << ", worst " << number(b.worst) << " -> " << number(a.worst)
+            << ", weighted mean " << number(b.weightedMean) << " -> " << number(a.weightedMean)
+            << "\n";
+    };
+    out << "INT8 weight SQNR (dB), before -> after equalization:\n";
+    line("per tensor: ", q.perTensorBefore, q.perTensorAfter);
+    line("per channel:", q.perChannelBefore, q.perChannelAfter);
+}
+
+core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
+    core::Topology topology = core::Topology::build(info);
+    if (a.autoPairs) return core::planSuggested(info, topology, a.allowRelu6, a.acceptGuesses);
+    auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
+    return core::planPairs(info, topology, core::expandGroups(groups), a.allowRelu6);
+}
+
+}  // namespace
+
 int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     const std::atomic<bool>* cancel) {
     if (!(a.threshold > 0) || !std::isfinite(a.threshold))
         throw core::usageError("--threshold must be a positive number, not " +
                                number(a.threshold));
     if (a.maxSweeps < 1) throw core::usageError("--max-sweeps must be at least 1");
-    auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
-    auto pairs = core::expandGroups(groups);
+    if (!a.autoPairs) {  // a malformed pair list is a usage error before any file is read
+        if (a.pairs.empty()) core::readGroupsFile(a.pairsFile);
+        else core::expandGroups(core::parseGroups(a.pairs));
+    }
     core::checkOutputPath(a.input, a.output, a.force);
 
     core::Timings t;
     auto start = Clock::now();
     core::Model model = core::loadModel(a.input, layoutOption(a.layout));
+    core::ModelInfo info = model.info;
+    core::RunPlan plan = makePlan(a, info);
+    core::foldBatchNorms(model, plan);
+    std::vector<std::string> names;
+    for (const auto& [first, second] : plan.pairs) names.insert(names.end(), {first, second});
+    core::QuantizationReport quantization = core::quantizationBefore(model, names);
     t.load = secondsSince(start);
+    if (!a.quiet) printPlan(plan, err);
 
     start = Clock::now();
     core::EqualizeOptions options{a.threshold, a.maxSweeps};
@@ -146,17 +191,20 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                 << a.threshold << ")\n";
         return !(cancel && cancel->load());
     };
-    core::ModelInfo info = model.info;
-    core::EqualizeResult result = core::equalize(std::move(model), pairs, options, progress);
+    core::EqualizeResult result = core::equalize(std::move(model), plan.pairs, options, progress);
     t.equalize = secondsSince(start);
     if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
+    core::quantizationAfter(quantization, result.layers);
 
     start = Clock::now();
-    core::exportWeights(a.input, result.layers, a.output, {a.force, cancel});
+    core::exportWeights(a.input, result.layers, a.output,
+                        {a.force, cancel, core::exportExtras(info, plan, result.layers)});
     t.save = secondsSince(start);
-    if (!a.report.empty()) core::writeReport(a.report, info, result.summary, t);
+    if (!a.report.empty())
+        core::writeReport(a.report, info, result.summary, t, {&plan, &quantization});
 
     printSummary(result.summary, out);
+    printQuantization(quantization, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
         << number(t.save) << " s)\n";

@@ -26,9 +26,20 @@ struct EqualizeArgs {
     std::string report;
     bool quiet = false;
     bool force = false;
+    bool autoPairs = false;
+    bool acceptGuesses = false;
+    bool allowRelu6 = false;
+};
+
+struct PairsArgs {
+    std::string file;
+    bool json = false;
+    bool allowRelu6 = false;
+    std::string layout;
 };
 
 int inspectCommand(const InspectArgs& a, std::ostream& out);
+int pairsCommand(const PairsArgs& a, std::ostream& out);
 int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     const std::atomic<bool>* cancel);
 

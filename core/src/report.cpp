@@ -10,7 +10,51 @@
 
 namespace cle::core {
 
-std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings) {
+namespace {
+
+nlohmann::json decibels(double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json statsJson(const SqnrStats& s) {
+    return {{"median", decibels(s.median)},
+            {"worst", decibels(s.worst)},
+            {"weighted_mean", decibels(s.weightedMean)}};
+}
+
+nlohmann::json quantizationJson(const QuantizationReport& q) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : q.layers)
+        layers.push_back({{"layer", l.name},
+                          {"parameters", l.parameters},
+                          {"per_tensor", {{"before", decibels(l.perTensorBefore)},
+                                          {"after", decibels(l.perTensorAfter)}}},
+                          {"per_channel", {{"before", decibels(l.perChannelBefore)},
+                                           {"after", decibels(l.perChannelAfter)}}}});
+    return {{"scheme", "symmetric int8, scale max|W|/127, round half to even; SQNR in dB"},
+            {"layers", layers},
+            {"summary",
+             {{"per_tensor", {{"before", statsJson(q.perTensorBefore)},
+                              {"after", statsJson(q.perTensorAfter)}}},
+              {"per_channel", {{"before", statsJson(q.perChannelBefore)},
+                               {"after", statsJson(q.perChannelAfter)}}}}}};
+}
+
+nlohmann::json planJsonPart(const RunPlan& plan) {
+    nlohmann::json bns = nlohmann::json::array(), skipped = nlohmann::json::array();
+    for (const auto& b : plan.batchNorms)
+        bns.push_back({{"batch_norm", b.name}, {"into", b.after}, {"epsilon", b.epsilon}});
+    for (const auto& r : plan.skipped) skipped.push_back({{"layers", r.layers}, {"reason", r.reason}});
+    return {{"folded_batch_norms", bns},
+            {"relu6_to_relu", plan.relu6},
+            {"skipped_pairs", skipped},
+            {"guessed", plan.guessed}};
+}
+
+}  // namespace
+
+std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings,
+                       const ReportExtras& extras) {
     using nlohmann::json;
     json j;
     j["tool"] = "cle-studio " CLE_VERSION;
@@ -46,6 +90,11 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     j["scales"] = scales;
     j["ranges"] = ranges;
     j["imbalance"] = imbalance;
+    if (extras.plan) {
+        auto p = planJsonPart(*extras.plan);
+        for (auto& [k, v] : p.items()) j[k] = v;
+    }
+    if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
     j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save}};
     return j.dump(2) + "\n";
 }
@@ -62,8 +111,8 @@ void writeTextFileAtomically(const std::string& path, const std::string& text) {
 }
 
 void writeReport(const std::string& path, const ModelInfo& model, const Summary& summary,
-                 const Timings& timings) {
-    writeTextFileAtomically(path, reportJson(model, summary, timings));
+                 const Timings& timings, const ReportExtras& extras) {
+    writeTextFileAtomically(path, reportJson(model, summary, timings, extras));
 }
 
 }  // namespace cle::core

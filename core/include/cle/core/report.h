@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "cle/core/equalizer.h"
+#include "cle/core/quantization.h"
+#include "cle/core/run_plan.h"
 #include "cle/core/weight_file.h"
 
 namespace cle::core {
@@ -14,12 +16,20 @@ struct Timings {
     double save = 0;
 };
 
+/// Optional parts of the report: what the run plan did (batch norms folded, ReLU6 relaxed, pairs
+/// skipped) and the quantization preview.
+struct ReportExtras {
+    const RunPlan* plan = nullptr;
+    const QuantizationReport* quantization = nullptr;
+};
+
 /// The report as JSON text (format, pairs, threshold, sweeps, converged, deltas, dead_channels,
 /// scales, ranges, seconds, ...).
-std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings);
+std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings,
+                       const ReportExtras& extras = {});
 /// Writes reportJson() to `path` atomically. Throws Error naming the path on failure.
 void writeReport(const std::string& path, const ModelInfo& model, const Summary& summary,
-                 const Timings& timings);
+                 const Timings& timings, const ReportExtras& extras = {});
 /// Writes `text` to `path` through a temporary file renamed into place.
 void writeTextFileAtomically(const std::string& path, const std::string& text);
 

@@ -1,0 +1,49 @@
+// `cle pairs`: the layer pairs the topology suggests and the candidates it rejects.
+#include <optional>
+#include <ostream>
+
+#include "cle/core/topology.h"
+#include "cle/core/weight_file.h"
+#include "cli.h"
+#include "commands.h"
+
+namespace cle::cli {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names, const char* sep) {
+    std::string s;
+    for (size_t i = 0; i < names.size(); ++i) s += (i ? sep : "") + names[i];
+    return s;
+}
+
+}  // namespace
+
+int pairsCommand(const PairsArgs& a, std::ostream& out) {
+    std::optional<core::Layout> layout;
+    if (!a.layout.empty()) layout = core::parseLayout(a.layout);
+    core::ModelInfo info = core::inspectFile(a.file, layout);
+    core::Topology topology = core::Topology::build(info);
+    core::PairPlan plan = topology.suggest(a.allowRelu6);
+    if (a.json) {
+        out << core::planJson(plan) << "\n";
+        return kOk;
+    }
+    out << "file:   " << a.file << "\n"
+        << "graph:  "
+        << (topology.known() ? "from the file's model_config"
+                             : "none in the file: pairs guessed from layer names and shapes")
+        << "\n\nsuggested chains (" << plan.suggested.size() << "):\n";
+    for (const auto& s : plan.suggested)
+        out << "  " << joined(s.layers, " -> ") << (s.guessed ? "   [guessed]" : "") << "\n";
+    out << "\nnot suggested (" << plan.rejected.size() << "):\n";
+    for (const auto& r : plan.rejected)
+        out << "  " << joined(r.layers, " -> ") << ": " << r.reason << "\n";
+    if (!plan.suggested.empty())
+        out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"
+            << (topology.known() ? "" : " --accept-guesses")
+            << (a.allowRelu6 ? " --allow-relu6" : "") << "\n";
+    return kOk;
+}
+
+}  // namespace cle::cli
