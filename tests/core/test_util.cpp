@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <random>
 
+#include "../../core/src/h5.h"
+
 namespace cle::test {
 
 std::string dataPath(const std::string& relative) {
@@ -136,6 +138,13 @@ std::vector<double> randomValues(std::size_t n, double scale, unsigned seed) {
 
 std::vector<float> readFloats(const std::string& file, const std::string& dataset) {
     return core::readDataset(file, dataset).values;
+}
+
+std::string readRootString(const std::string& file, const std::string& attribute) {
+    auto f = core::h5::openFile(file, false);
+    core::h5::Handle root(H5Gopen2(f.get(), "/", H5P_DEFAULT));
+    auto v = core::h5::readStringsAttribute(root.get(), attribute);
+    return v.empty() ? std::string() : v.front();
 }
 
 std::vector<unsigned char> rawBytes(const std::string& file, const std::string& dataset) {

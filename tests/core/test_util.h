@@ -54,6 +54,8 @@ hid_t halfType();
 std::vector<double> randomValues(std::size_t n, double scale, unsigned seed);
 
 std::vector<float> readFloats(const std::string& file, const std::string& dataset);
+/// A string attribute of the root group (first element).
+std::string readRootString(const std::string& file, const std::string& attribute);
 /// The raw bytes of a dataset as stored (file type), for byte-for-byte comparisons.
 std::vector<unsigned char> rawBytes(const std::string& file, const std::string& dataset);
 
