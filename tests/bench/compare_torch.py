@@ -1,20 +1,21 @@
 #!/usr/bin/python3
 """Times PyTorch's own equalize against `cle equalize` on the same real-size file and pairs.
 
-Not used by the tests. Needs Debian's python3-torch, python3-h5py and python3-numpy:
+Not used by the tests. Needs Debian's python3-torch, python3-h5py, python3-numpy and time:
 
-    apt-get install python3-torch python3-h5py python3-numpy
+    apt-get install python3-torch python3-h5py python3-numpy time
     /usr/bin/python3 tests/bench/compare_torch.py build/app/cle [--layers 8 --width 2560]
 
 Writes a PyTorch-layout chain of Linear layers (float32, imbalanced channel scales) to a scratch
 file, equalizes it with torch.ao.quantization._equalize.equalize (load time excluded) and with
-`cle equalize` (its report's "equalize" seconds), and prints both, their ratio, the sweep counts,
-cle's peak memory and the file size.
+`cle equalize` (its report's "equalize" seconds), both for the same number of sweeps (--sweeps;
+the reference's own convergence test still runs every sweep, it is only told to stop after N, as
+`cle --max-sweeps N` does), and prints both times, their ratio, cle's peak memory and the file
+size.
 """
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,8 @@ def main():
     ap.add_argument("cle")
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--width", type=int, default=2560)
-    ap.add_argument("--threshold", type=float, default=1e-4)
+    ap.add_argument("--threshold", type=float, default=1e-30)
+    ap.add_argument("--sweeps", type=int, default=10)
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,26 +65,33 @@ def main():
         pairs = [[names[i], names[i + 1]] for i in range(len(names) - 1)]
 
         model = torch_model(src, args.layers, args.width)
-        sweeps = [0]
         import torch.ao.quantization._equalize as eq
-        original = eq.cross_layer_equalization
+        original = eq.converged
+        sweeps = [0]
 
-        def counting(m1, m2, output_axis=0, input_axis=1):
-            if m1 is model.fc0:
+        def converged(curr, prev, threshold=1e-4):
+            done = original(curr, prev, threshold)
+            if None not in prev.values():
                 sweeps[0] += 1
-            return original(m1, m2, output_axis, input_axis)
+            return done or sweeps[0] >= args.sweeps
 
-        eq.cross_layer_equalization = counting
+        eq.converged = converged
         start = time.perf_counter()
         equalize(model, pairs, threshold=args.threshold)
         torch_seconds = time.perf_counter() - start
 
         out = os.path.join(tmp, "out.h5")
         report = os.path.join(tmp, "report.json")
-        subprocess.run([args.cle, "equalize", src, "-o", out, "--report", report, "--quiet",
-                        "--threshold", str(args.threshold), "--pairs", ",".join(names)],
-                       check=True)
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        # /usr/bin/time measures cle's own peak memory (a child forked from this large process
+        # would otherwise count this process's pages).
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", os.path.join(tmp, "rss"),
+                               args.cle, "equalize", src, "-o", out, "--report", report, "--quiet",
+                               "--threshold", str(args.threshold), "--max-sweeps",
+                               str(args.sweeps), "--pairs", ",".join(names)], stdout=subprocess.DEVNULL)
+        if done.returncode not in (0, 3):
+            raise SystemExit(f"cle failed with status {done.returncode}")
+        with open(os.path.join(tmp, "rss")) as f:
+            peak_kib = int(f.read().split()[-1])
         with open(report) as f:
             r = json.load(f)
         size_mib = os.path.getsize(src) / 2**20
