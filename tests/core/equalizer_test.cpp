@@ -136,6 +136,18 @@ TEST(Equalizer, ResultsAreRepeatableBitForBit) {
         EXPECT_EQ(r1.layers[i].weight.values, r2.layers[i].weight.values);
 }
 
+TEST(Equalizer, ResultsDoNotDependOnTheNumberOfThreads) {
+    // 1.5 M weights per layer: several chunks, so the threads really share the work.
+    core::Model m = chain({linear("a", 1500, 1000, 1), linear("b", 64, 1500, 2)});
+    auto pairs = core::expandGroups({{"a", "b"}});
+    auto one = core::equalize(m, pairs, {1e-30, 3, 1});
+    auto three = core::equalize(m, pairs, {1e-30, 3, 3});
+    EXPECT_EQ(one.summary.deltas, three.summary.deltas);
+    for (size_t i = 0; i < one.layers.size(); ++i)
+        EXPECT_EQ(one.layers[i].weight.values, three.layers[i].weight.values);
+    EXPECT_EQ(one.summary.pairs[0].states.back().out, three.summary.pairs[0].states.back().out);
+}
+
 TEST(Equalizer, RejectsBadInputWithTheLayerNamed) {
     core::Model m = chain({linear("fc1", 4, 3, 1), linear("fc2", 2, 5, 2)});
     auto message = [&](const std::vector<core::LayerPair>& pairs, core::EqualizeOptions o = {}) {
