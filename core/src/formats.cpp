@@ -106,17 +106,6 @@ std::map<std::string, std::string> kerasClasses(hid_t file) {
     return classes;
 }
 
-// "layer_names" or its split form "layer_names0", "layer_names1", ...
-std::vector<std::string> splitAttribute(hid_t obj, const std::string& name) {
-    if (h5::hasAttribute(obj, name)) return h5::readStringsAttribute(obj, name);
-    std::vector<std::string> all;
-    for (int i = 0; h5::hasAttribute(obj, name + std::to_string(i)); ++i) {
-        auto part = h5::readStringsAttribute(obj, name + std::to_string(i));
-        all.insert(all.end(), part.begin(), part.end());
-    }
-    return all;
-}
-
 const std::map<std::string, std::string>& unsupportedKeras() {
     static const std::map<std::string, std::string> m = {
         {"Conv1DTranspose", "transposed convolutions are not supported"},
@@ -204,14 +193,14 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
     auto classes = kerasClasses(file);
     h5::Handle rootGroup(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
     std::vector<LayerInfo> layers;
-    for (const auto& layerName : splitAttribute(rootGroup.get(), "layer_names")) {
+    for (const auto& layerName : h5::readSplitStrings(rootGroup.get(), "layer_names")) {
         std::string group = join(root, layerName);
         if (!h5::isGroup(file, group)) continue;
         h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
         // Weight names grouped by the layer they belong to (a nested model holds several).
         std::map<std::string, std::map<std::string, std::string>> owners;
         std::vector<std::string> order;
-        for (const auto& wn : splitAttribute(g.get(), "weight_names")) {
+        for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
             std::string path = join(group, wn);
             if (!h5::isDataset(file, path)) path = join(root, wn);
             if (!h5::isDataset(file, path)) continue;

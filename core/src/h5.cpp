@@ -155,6 +155,16 @@ std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name
     return out;
 }
 
+std::vector<std::string> readSplitStrings(hid_t obj, const std::string& name) {
+    if (hasAttribute(obj, name)) return readStringsAttribute(obj, name);
+    std::vector<std::string> all;
+    for (int i = 0; hasAttribute(obj, name + std::to_string(i)); ++i) {
+        auto part = readStringsAttribute(obj, name + std::to_string(i));
+        all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+}
+
 namespace {
 struct Walk {
     std::vector<std::string> datasets;

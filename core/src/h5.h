@@ -61,6 +61,9 @@ bool isDataset(hid_t loc, const std::string& path);
 bool hasAttribute(hid_t obj, const std::string& name);
 /// String or string-array attribute (fixed or variable length), one entry per element.
 std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name);
+/// A string-array attribute that Keras may split when it is large: `name`, or else `name0`,
+/// `name1`, ... concatenated.
+std::vector<std::string> readSplitStrings(hid_t obj, const std::string& name);
 /// Every dataset below `root` (absolute paths), in HDF5's (alphabetical) order.
 std::vector<std::string> listDatasets(hid_t file, const std::string& root = "/");
 std::vector<std::string> listChildren(hid_t file, const std::string& group);

@@ -59,24 +59,13 @@ std::string join(const std::string& a, const std::string& b) {
     return a + "/" + b;
 }
 
-// "layer_names" / "weight_names", or their split form "weight_names0", "weight_names1", ...
-std::vector<std::string> splitAttribute(hid_t obj, const std::string& name) {
-    if (h5::hasAttribute(obj, name)) return h5::readStringsAttribute(obj, name);
-    std::vector<std::string> all;
-    for (int i = 0; h5::hasAttribute(obj, name + std::to_string(i)); ++i) {
-        auto part = h5::readStringsAttribute(obj, name + std::to_string(i));
-        all.insert(all.end(), part.begin(), part.end());
-    }
-    return all;
-}
-
 // Batch-norm variable name ("gamma", "moving_mean", ...) -> dataset path, Keras 2 layout.
 std::map<std::string, std::string> keras2Vars(hid_t file, const std::string& root,
                                               const std::string& group) {
     std::map<std::string, std::string> vars;
     if (!h5::isGroup(file, group)) return vars;
     h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
-    for (const auto& wn : splitAttribute(g.get(), "weight_names")) {
+    for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
         std::string path = join(group, wn);
         if (!h5::isDataset(file, path)) path = join(root, wn);
         if (!h5::isDataset(file, path)) continue;
