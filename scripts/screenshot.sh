@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes docs/screenshot.png: the main window on the bundled sample after a run, under Xvfb.
+# Makes docs/screenshot.png (the main window on the bundled sample after a run) and
+# docs/screenshot-quantization.png (the Quantization tab of the same run), under Xvfb.
 # Builds nothing. Usage: scripts/screenshot.sh BUILD_DIR [OUTPUT_PNG]
 set -euo pipefail
 
@@ -10,6 +11,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "$1" && pwd)"
 out="${2:-$root/docs/screenshot.png}"
+quant="${out%.png}-quantization.png"
 studio="$build/app/cle-studio"
 if [[ ! -x "$studio" ]]; then
     echo "error: $studio not found; build the cle-studio target first" >&2
@@ -22,12 +24,14 @@ mkdir -p "$(dirname "$out")"
 settings="$(mktemp -d)"
 trap 'rm -rf "$settings"' EXIT
 
-# The SeparableConv2D chain of the tiny face detector: conv -> depthwise -> pointwise -> ...
-pairs="conv0,conv1/depthwise,conv1/pointwise,conv2/depthwise,conv2/pointwise,conv3/depthwise,conv3/pointwise"
-
-XDG_CONFIG_HOME="$settings" QT_QPA_PLATFORM=xcb timeout 120 \
-    xvfb-run -a -s "-screen 0 1600x1000x24" \
-    "$studio" "$root/resources/tiny_face_detector_keras.h5" \
-    --pairs "$pairs" --run --show-pair 4 --size 1600x1000 --screenshot "$out"
-
+# The chain the layer graph suggests: conv -> depthwise -> pointwise -> ... -> conv8.
+shoot() {
+    XDG_CONFIG_HOME="$settings" QT_QPA_PLATFORM=xcb timeout 120 \
+        xvfb-run -a -s "-screen 0 1600x1000x24" \
+        "$studio" "$root/resources/tiny_face_detector_keras.h5" \
+        --suggest --run --size 1600x1000 "$@"
+}
+shoot --show-pair 4 --tab equalization --screenshot "$out"
 echo "wrote $out"
+shoot --tab quantization --screenshot "$quant"
+echo "wrote $quant"

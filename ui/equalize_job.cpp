@@ -54,18 +54,14 @@ EqualizeJob::~EqualizeJob()
     wait();
 }
 
-void EqualizeJob::start(std::shared_ptr<const core::Model> model,
-                        std::vector<core::Layer> startLayers, std::vector<core::LayerPair> pairs,
-                        core::EqualizeOptions options)
+void EqualizeJob::start(RunInput input)
 {
     shared_ = std::make_shared<Shared>();
     const int generation = ++generation_;
     auto shared = shared_;
     QPointer<EqualizeJob> self(this);
 
-    auto work = [this, self, shared, generation, model = std::move(model),
-                 startLayers = std::move(startLayers), pairs = std::move(pairs),
-                 options]() -> RunOutcome {
+    auto work = [this, self, shared, generation, input = std::move(input)]() -> RunOutcome {
         lowerThreadPriority();
         RunOutcome outcome;
         const auto start = Clock::now();
@@ -92,14 +88,8 @@ void EqualizeJob::start(std::shared_ptr<const core::Model> model,
             return !shared->cancel.load();
         };
         try {
-            std::optional<core::Model> continued;
-            if (!startLayers.empty()) {
-                continued = *model;
-                core::applyLayers(*continued, startLayers);
-            }
-            core::EqualizeResult result =
-                core::equalize(continued ? *continued : *model, pairs, options, callback);
-            if (result.summary.cancelled || shared->cancel.load()) {
+            RunResult result = runPipeline(input, callback);
+            if (result.cancelled || shared->cancel.load()) {
                 outcome.cancelled = true;
             } else {
                 outcome.equalizedImbalance = imbalances(result.layers);

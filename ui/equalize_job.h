@@ -14,12 +14,13 @@
 #include <QThreadPool>
 
 #include "cle/core/equalizer.h"
+#include "ui/run_pipeline.h"
 #include "ui/run_update.h"
 
 namespace cle::ui {
 
 struct RunOutcome {
-    std::optional<core::EqualizeResult> result;  ///< set when the run completed (converged or not)
+    std::optional<RunResult> result;  ///< set when the run completed (converged or not)
     bool cancelled = false;
     QString error;  ///< set when the core threw
     double seconds = 0;
@@ -33,11 +34,8 @@ public:
     explicit EqualizeJob(QObject* parent = nullptr);
     ~EqualizeJob() override;
 
-    /// Starts a run; the job must not be running. `model` is shared read-only with the worker;
-    /// when `startLayers` is not empty the run starts from a copy of `model` with those layers
-    /// replaced (continuing from an earlier result), made on the worker thread.
-    void start(std::shared_ptr<const core::Model> model, std::vector<core::Layer> startLayers,
-               std::vector<core::LayerPair> pairs, core::EqualizeOptions options);
+    /// Starts a run of runPipeline(input) on the worker thread; the job must not be running.
+    void start(RunInput input);
     /// Asks the run to stop at the core's next progress call (after at most one pair).
     void cancel();
     /// Blocks until the worker has returned.

@@ -38,6 +38,12 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
     loaded->model = core::loadModel(path.toStdString());
     loaded->stats.reserve(loaded->model.layers.size());
     for (const auto& layer : loaded->model.layers) loaded->stats.push_back(outputStats(layer));
+    try {
+        loaded->topology = core::Topology::build(loaded->model.info);
+    } catch (const std::exception& e) {
+        // The weights are still worth inspecting; runs and suggestions say why they cannot go on.
+        loaded->topologyError = QString::fromStdString(e.what());
+    }
     loaded->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return loaded;

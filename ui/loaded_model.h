@@ -2,12 +2,14 @@
 // A model loaded for the application: the core's Model plus the per-layer statistics the layer
 // table and the channel plot show, computed once in the loading thread.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <QString>
 
 #include "cle/core/model.h"
 #include "cle/core/tensor.h"
+#include "cle/core/topology.h"
 
 namespace cle::ui {
 
@@ -22,6 +24,10 @@ struct LoadedModel {
     QString path;
     core::Model model;
     std::vector<LayerStats> stats;  ///< same order as model.layers
+    /// The layer graph (or the guessed one), built once; empty when the file's model_config
+    /// cannot be read, with the reason in topologyError.
+    std::optional<core::Topology> topology;
+    QString topologyError;
     double seconds = 0;             ///< wall time of the load
 
     int indexOf(const std::string& name) const;

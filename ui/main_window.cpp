@@ -20,15 +20,18 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include "ui/export_names.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/channel_stats_plot.h"
 #include "ui/plots/convergence_plot.h"
+#include "ui/plots/quantization_plot.h"
 #include "ui/plots/range_plot.h"
 #include "ui/plots/scale_plot.h"
 #include "ui/prompter.h"
+#include "ui/quantization_view.h"
 #include "ui/recent_files.h"
 #include "ui/run_panel.h"
 #include "ui/sample_model.h"
@@ -46,20 +49,6 @@ QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
     layout->setContentsMargins(6, 6, 6, 6);
     layout->addWidget(content);
     return group;
-}
-
-QString defaultExportName(const QString& input)
-{
-    const QFileInfo info(input);
-    QString name = info.fileName();
-    for (const QString& suffix : {QStringLiteral(".weights.h5"), QStringLiteral(".hdf5"),
-                                  QStringLiteral(".h5")}) {
-        if (name.endsWith(suffix, Qt::CaseInsensitive)) {
-            name.insert(name.size() - suffix.size(), QStringLiteral("_cle"));
-            return info.dir().filePath(name);
-        }
-    }
-    return info.dir().filePath(name + QStringLiteral("_cle.h5"));
 }
 }  // namespace
 
@@ -182,6 +171,7 @@ QWidget* MainWindow::createCentralArea()
     runPanel_ = new RunPanel(runAction_, cancelAction_, resetAction_, this);
     pairView_ = new PairView(this);
     channelPlot_ = new ChannelStatsPlot(this);
+    quantizationView_ = new QuantizationView(this);
 
     auto* left = new QSplitter(Qt::Vertical, this);
     left->addWidget(box(tr("Layers"), layersPanel_, this));
@@ -192,6 +182,7 @@ QWidget* MainWindow::createCentralArea()
     tabs_ = new QTabWidget(this);
     tabs_->addTab(pairView_, tr("Equalization"));
     tabs_->addTab(channelPlot_, tr("Layer channels"));
+    tabs_->addTab(quantizationView_, tr("Quantization"));
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
@@ -211,6 +202,8 @@ QWidget* MainWindow::createCentralArea()
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 8000);
     });
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
+    pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
+    connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
     return split;
@@ -239,24 +232,15 @@ void MainWindow::connectSession()
         runPanel_->options(o, nullptr);
         runPanel_->runStarted(o.maxSweeps, o.threshold);
         layersPanel_->tableModel()->setEqualizedImbalance({});
-        tabs_->setCurrentWidget(pairView_);
+        showQuantization(nullptr);
+        if (tabs_->currentWidget() != quantizationView_) tabs_->setCurrentWidget(pairView_);
         pairView_->setSummary(session_->summary(), true);
     });
     connect(session_, &Session::runProgressed, this, [this](int sweep, float delta) {
         runPanel_->progressed(sweep, delta);
         pairView_->setSummary(session_->summary(), true);
     });
-    connect(session_, &Session::runFinished, this, [this] {
-        const core::Summary* s = session_->summary();
-        pairView_->setSummary(s, false);
-        runPanel_->finished(*s, session_->runSeconds());
-        layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
-        layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);
-        statusBar()->showMessage(s->converged ? tr("Run converged after %n sweep(s)", nullptr,
-                                                   s->sweeps)
-                                              : tr("Run did not converge"),
-                                 8000);
-    });
+    connect(session_, &Session::runFinished, this, &MainWindow::onRunFinished);
     connect(session_, &Session::runCancelled, this, [this] {
         const core::Summary* s = session_->summary();
         pairView_->setSummary(s, false);
@@ -292,8 +276,9 @@ void MainWindow::onModelLoaded()
     RecentFiles::add(model->path);
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
-    pairsPanel_->setModelInfo(model->model.info);
+    pairsPanel_->setModel(model);
     pairView_->setSummary(nullptr, false);
+    showQuantization(nullptr);
     runPanel_->clearOutcome();
     channelPlot_->clear();
     statusBar()->showMessage(tr("Loaded %1: %n layer(s), %2 format, in %3 s", nullptr,
@@ -303,6 +288,28 @@ void MainWindow::onModelLoaded()
                                       QString::number(model->seconds, 'f', 2)),
                              10000);
     updateActions();
+}
+
+void MainWindow::onRunFinished()
+{
+    const core::Summary* s = session_->summary();
+    pairView_->setSummary(s, false);
+    runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization());
+    showQuantization(session_->quantization());
+    layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
+    layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);
+    statusBar()->showMessage(s->converged
+                                 ? tr("Run converged after %n sweep(s)", nullptr, s->sweeps)
+                                 : tr("Run did not converge"),
+                             8000);
+}
+
+void MainWindow::showQuantization(const core::QuantizationReport* report)
+{
+    quantizationView_->setReport(report);
+    const QString gain = quantizationView_->gainText();
+    tabs_->setTabText(tabs_->indexOf(quantizationView_),
+                      gain.isEmpty() ? tr("Quantization") : tr("Quantization (%1)").arg(gain));
 }
 
 void MainWindow::onLayerSelected(const QString& name)
@@ -321,7 +328,7 @@ QString MainWindow::runNow()
     const auto pairs = pairsPanel_->pairs();
     if (pairs.empty()) {
         return pairsPanel_->hasSuggestions()
-                   ? tr("Confirm the suggested chains (or build a chain) before running.")
+                   ? tr("Accept the suggested chains (or build a chain) before running.")
                    : tr("Add at least one pair: pick layers in the Pairs panel or press "
                         "Suggest.");
     }
@@ -331,7 +338,8 @@ QString MainWindow::runNow()
     runPanel_->saveSettings();
     // Leave a core to the GUI thread; the results do not depend on the thread count.
     options.threads = std::max(1, QThread::idealThreadCount() - 1);
-    return session_->startRun(pairs, options, runPanel_->continueFromResult());
+    return session_->startRun(pairs, options, runPanel_->allowRelu6(),
+                              runPanel_->continueFromResult());
 }
 
 void MainWindow::cancelRun()
@@ -347,6 +355,7 @@ void MainWindow::resetRun()
     if (session_->isRunning()) return;
     session_->reset();
     pairView_->setSummary(nullptr, false);
+    showQuantization(nullptr);
     runPanel_->clearOutcome();
     layersPanel_->tableModel()->setEqualizedImbalance({});
     statusBar()->showMessage(tr("Back to the loaded weights"), 5000);
@@ -375,18 +384,7 @@ void MainWindow::promptExport()
         this, tr("Export Equalized Weights"), kModelFilter,
         defaultExportName(session_->model()->path));
     if (path.isEmpty()) return;
-    QString report;
-    if (reportAction_->isChecked()) {
-        report = path;
-        for (const QString& suffix : {QStringLiteral(".weights.h5"), QStringLiteral(".hdf5"),
-                                      QStringLiteral(".h5")}) {
-            if (report.endsWith(suffix, Qt::CaseInsensitive)) {
-                report.chop(suffix.size());
-                break;
-            }
-        }
-        report += QStringLiteral(".report.json");
-    }
+    const QString report = reportAction_->isChecked() ? reportPathFor(path) : QString();
     // The file dialog has already asked about overwriting.
     const QString why = exportTo(path, report, true);
     if (!why.isEmpty() && why != tr("Export cancelled.")) showError(tr("Export"), why);
@@ -464,7 +462,7 @@ void MainWindow::showError(const QString& title, const QString& message)
 QList<PlotWidget*> MainWindow::plots() const
 {
     return {pairView_->rangePlot(), pairView_->scalePlot(), pairView_->convergencePlot(),
-            channelPlot_};
+            channelPlot_, quantizationView_->plot()};
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

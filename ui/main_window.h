@@ -9,6 +9,10 @@ class QMenu;
 class QProgressBar;
 class QTabWidget;
 
+namespace cle::core {
+struct QuantizationReport;
+}
+
 namespace cle::ui {
 
 class ChannelStatsPlot;
@@ -16,6 +20,7 @@ class LayersPanel;
 class PairView;
 class PairsPanel;
 class PlotWidget;
+class QuantizationView;
 class RunPanel;
 class Session;
 
@@ -42,6 +47,8 @@ public:
     RunPanel* runPanel() const { return runPanel_; }
     PairView* pairView() const { return pairView_; }
     ChannelStatsPlot* channelPlot() const { return channelPlot_; }
+    QuantizationView* quantizationView() const { return quantizationView_; }
+    QTabWidget* tabs() const { return tabs_; }
     QAction* exportAction() const { return exportAction_; }
     QAction* runAction() const { return runAction_; }
     QAction* cancelAction() const { return cancelAction_; }
@@ -70,6 +77,8 @@ private:
     void promptSavePairs();
     void onModelLoaded();
     void onLayerSelected(const QString& name);
+    void onRunFinished();
+    void showQuantization(const core::QuantizationReport* report);
 
     Session* session_;
     LayersPanel* layersPanel_ = nullptr;
@@ -77,6 +86,7 @@ private:
     RunPanel* runPanel_ = nullptr;
     PairView* pairView_ = nullptr;
     ChannelStatsPlot* channelPlot_ = nullptr;
+    QuantizationView* quantizationView_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     QProgressBar* busy_ = nullptr;
     QLabel* busyLabel_ = nullptr;

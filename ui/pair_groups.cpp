@@ -5,25 +5,6 @@
 
 namespace cle::ui {
 
-std::vector<core::Group> suggestGroups(const core::ModelInfo& model)
-{
-    std::vector<core::Group> groups;
-    core::Group chain;
-    for (size_t i = 0; i + 1 < model.layers.size(); ++i) {
-        const auto& a = model.layers[i].name;
-        const auto& b = model.layers[i + 1].name;
-        if (!core::pairProblem(model, a, b)) {
-            if (chain.empty()) chain.push_back(a);
-            chain.push_back(b);
-        } else if (!chain.empty()) {
-            groups.push_back(std::move(chain));
-            chain.clear();
-        }
-    }
-    if (!chain.empty()) groups.push_back(std::move(chain));
-    return groups;
-}
-
 QString displayText(const core::Group& group)
 {
     QStringList names;

@@ -6,10 +6,6 @@
 
 namespace cle::ui {
 
-/// Chains of consecutive layers (in file order) in which every neighbouring pair can be
-/// equalized (pairProblem() is empty). Only a suggestion: the file order is not the topology.
-std::vector<core::Group> suggestGroups(const core::ModelInfo& model);
-
 /// "a → b → c".
 QString displayText(const core::Group& group);
 /// "a,b,c;d,e" (the `--pairs` syntax).

@@ -95,6 +95,7 @@ void PairView::setSummary(const core::Summary* summary, bool live)
 {
     summary_ = summary;
     if (!live) follow_ = true;
+    rangePlot_->setLive(live && summary);
     refreshPairList();
     summaryTable_->setSummary(summary);
     summaryTable_->setCurrentPair(pairBox_->currentIndex());

@@ -1,5 +1,6 @@
 #include "ui/pairs_panel.h"
 
+#include <algorithm>
 #include <exception>
 
 #include <QComboBox>
@@ -11,6 +12,7 @@
 #include <QVBoxLayout>
 
 #include "ui/pair_groups.h"
+#include "ui/rejected_list.h"
 
 namespace cle::ui {
 
@@ -32,7 +34,7 @@ PairsPanel::PairsPanel(QWidget* parent)
       commitButton_(makeButton(tr("Add chain"), tr("Add the chain to the list of groups"), this)),
       problemLabel_(new QLabel(this)),
       list_(new QListWidget(this)),
-      confirmButton_(makeButton(tr("Confirm"), tr("Accept the suggested chains"), this)),
+      rejectedList_(new RejectedList(this)),
       suggestionNote_(new QLabel(this))
 {
     chainLabel_->setWordWrap(true);
@@ -44,9 +46,6 @@ PairsPanel::PairsPanel(QWidget* parent)
     problemLabel_->hide();
     suggestionNote_->setWordWrap(true);
     suggestionNote_->setStyleSheet(QStringLiteral("color: #8a5a00;"));
-    suggestionNote_->setText(
-        tr("Suggested chains (italic) are consecutive layers in file order whose channel counts "
-           "match. Check that they follow each other in the network, then confirm."));
     suggestionNote_->hide();
     list_->setSelectionMode(QAbstractItemView::SingleSelection);
     list_->setWordWrap(true);
@@ -60,36 +59,55 @@ PairsPanel::PairsPanel(QWidget* parent)
     builder->addWidget(commitButton_, 0, 4);
     builder->setColumnStretch(1, 1);
 
-    auto* suggestButton = makeButton(
-        tr("Suggest"), tr("Suggest chains of consecutive layers whose channel counts match"), this);
-    auto* removeButton = makeButton(tr("Remove"), tr("Remove the selected group"), this);
-    auto* upButton = makeButton(tr("Up"), tr("Move the selected group up"), this);
-    auto* downButton = makeButton(tr("Down"), tr("Move the selected group down"), this);
-    auto* clearButton = makeButton(tr("Clear"), tr("Remove every group"), this);
-    auto* loadButton = makeButton(tr("Load…"), tr("Load groups from a pairs JSON file"), this);
-    auto* saveButton = makeButton(tr("Save…"), tr("Save the confirmed groups as JSON"), this);
-    editButtons_ = {appendButton_, undoButton_, commitButton_, suggestButton, confirmButton_,
-                    removeButton, upButton, downButton, clearButton, loadButton};
-
-    auto* row1 = new QHBoxLayout;
-    for (auto* b : {suggestButton, confirmButton_, removeButton, upButton, downButton, clearButton})
-        row1->addWidget(b);
-    row1->addStretch();
-    auto* row2 = new QHBoxLayout;
-    row2->addWidget(loadButton);
-    row2->addWidget(saveButton);
-    row2->addStretch();
-
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(chainLabel_);
     layout->addLayout(builder);
     layout->addWidget(problemLabel_);
-    layout->addWidget(list_, 1);
+    layout->addWidget(list_, 2);
     layout->addWidget(suggestionNote_);
-    layout->addLayout(row1);
-    layout->addLayout(row2);
+    layout->addWidget(createButtons());
+    layout->addWidget(rejectedList_, 1);
+    connectButtons();
+    refreshChain();
+}
 
+QWidget* PairsPanel::createButtons()
+{
+    suggestButton_ = makeButton(tr("Suggest"),
+                                tr("Suggest chains from the network's layer graph (from names "
+                                   "and shapes where the file has none)"),
+                                this);
+    acceptButton_ = makeButton(tr("Accept"), tr("Accept the selected suggestion"), this);
+    dropButton_ = makeButton(tr("Drop"), tr("Drop the selected suggestion"), this);
+    acceptAllButton_ = makeButton(tr("Accept all"), tr("Accept every suggestion"), this);
+    removeButton_ = makeButton(tr("Remove"), tr("Remove the selected group"), this);
+    upButton_ = makeButton(tr("Up"), tr("Move the selected group up"), this);
+    downButton_ = makeButton(tr("Down"), tr("Move the selected group down"), this);
+    clearButton_ = makeButton(tr("Clear"), tr("Remove every group"), this);
+    loadButton_ = makeButton(tr("Load…"), tr("Load groups from a pairs JSON file"), this);
+    saveButton_ = makeButton(tr("Save…"), tr("Save the accepted groups as JSON"), this);
+
+    auto* buttons = new QWidget(this);
+    auto* rows = new QVBoxLayout(buttons);
+    rows->setContentsMargins(0, 0, 0, 0);
+    auto* row1 = new QHBoxLayout;
+    for (auto* b : {suggestButton_, acceptButton_, dropButton_, acceptAllButton_})
+        row1->addWidget(b);
+    row1->addStretch();
+    auto* row2 = new QHBoxLayout;
+    for (auto* b : {removeButton_, upButton_, downButton_, clearButton_}) row2->addWidget(b);
+    row2->addSpacing(12);
+    row2->addWidget(loadButton_);
+    row2->addWidget(saveButton_);
+    row2->addStretch();
+    rows->addLayout(row1);
+    rows->addLayout(row2);
+    return buttons;
+}
+
+void PairsPanel::connectButtons()
+{
     connect(layerCombo_, &QComboBox::currentIndexChanged, this, &PairsPanel::updateComboProblem);
     connect(appendButton_, &QPushButton::clicked, this,
             [this] { appendToChain(layerCombo_->currentText()); });
@@ -98,29 +116,36 @@ PairsPanel::PairsPanel(QWidget* parent)
         refreshChain();
     });
     connect(commitButton_, &QPushButton::clicked, this, [this] { commitChain(); });
-    connect(suggestButton, &QPushButton::clicked, this, [this] {
-        if (suggest() == 0) showProblem(tr("No consecutive layers with matching channel counts."));
-    });
-    connect(confirmButton_, &QPushButton::clicked, this, &PairsPanel::confirmAll);
-    connect(removeButton, &QPushButton::clicked, this, [this] {
+    connect(suggestButton_, &QPushButton::clicked, this, [this] { suggest(); });
+    connect(acceptButton_, &QPushButton::clicked, this,
+            [this] { acceptSuggestion(list_->currentRow()); });
+    connect(dropButton_, &QPushButton::clicked, this,
+            [this] { dropSuggestion(list_->currentRow()); });
+    connect(list_, &QListWidget::itemDoubleClicked, this,
+            [this](QListWidgetItem* item) { acceptSuggestion(list_->row(item)); });
+    connect(list_, &QListWidget::currentRowChanged, this, &PairsPanel::updateButtons);
+    connect(acceptAllButton_, &QPushButton::clicked, this, &PairsPanel::confirmAll);
+    connect(removeButton_, &QPushButton::clicked, this, [this] {
         const int row = list_->currentRow();
-        if (row < 0) return;
+        if (row < 0 || row >= static_cast<int>(entries_.size())) return;
         entries_.erase(entries_.begin() + row);
         rebuildList();
     });
-    connect(upButton, &QPushButton::clicked, this, [this] { moveSelected(-1); });
-    connect(downButton, &QPushButton::clicked, this, [this] { moveSelected(1); });
-    connect(clearButton, &QPushButton::clicked, this, &PairsPanel::clear);
-    connect(loadButton, &QPushButton::clicked, this, &PairsPanel::loadRequested);
-    connect(saveButton, &QPushButton::clicked, this, &PairsPanel::saveRequested);
-    refreshChain();
+    connect(upButton_, &QPushButton::clicked, this, [this] { moveSelected(-1); });
+    connect(downButton_, &QPushButton::clicked, this, [this] { moveSelected(1); });
+    connect(clearButton_, &QPushButton::clicked, this, &PairsPanel::clear);
+    connect(loadButton_, &QPushButton::clicked, this, &PairsPanel::loadRequested);
+    connect(saveButton_, &QPushButton::clicked, this, &PairsPanel::saveRequested);
 }
 
-void PairsPanel::setModelInfo(const core::ModelInfo& info)
+void PairsPanel::setModel(std::shared_ptr<const LoadedModel> model)
 {
-    info_ = info;
+    model_ = std::move(model);
+    info_ = model_ ? model_->model.info : core::ModelInfo{};
     chain_.clear();
     entries_.clear();
+    rejected_.clear();
+    rejectedList_->clear();
     QSignalBlocker block(layerCombo_);
     layerCombo_->clear();
     for (const auto& layer : info_.layers) layerCombo_->addItem(QString::fromStdString(layer.name));
@@ -189,16 +214,48 @@ QString PairsPanel::setGroups(const std::vector<core::Group>& groups)
 
 int PairsPanel::suggest()
 {
+    if (!model_) return 0;
+    if (!model_->topology) {
+        showProblem(tr("No suggestions: %1").arg(model_->topologyError));
+        return 0;
+    }
+    const core::PairPlan plan = model_->topology->suggest(allowRelu6_);
     int added = 0;
-    for (auto& g : suggestGroups(info_)) {
-        bool present = false;
-        for (const auto& e : entries_) present = present || e.layers == g;
-        if (present) continue;
-        entries_.push_back({std::move(g), true});
+    for (const auto& s : plan.suggested) {
+        const bool present = std::any_of(entries_.begin(), entries_.end(),
+                                         [&](const Entry& e) { return e.layers == s.layers; });
+        if (present || s.layers.size() < 2) continue;
+        entries_.push_back({s.layers, true, s.guessed});
         ++added;
     }
+    rejected_ = plan.rejected;
+    rejectedList_->setRejections(rejected_);
     rebuildList();
+    if (plan.suggested.empty())
+        showProblem(tr("The layer graph offers no pair that can be equalized without changing "
+                       "the network's function; see \"Not suggested\" for the reasons."));
+    else if (added == 0)
+        showProblem(tr("Every suggested chain is already in the list."));
+    else
+        showProblem({});
     return added;
+}
+
+bool PairsPanel::acceptSuggestion(int row)
+{
+    if (!isSuggestion(row)) return false;
+    entries_[static_cast<size_t>(row)].suggested = false;
+    rebuildList();
+    list_->setCurrentRow(row);
+    return true;
+}
+
+bool PairsPanel::dropSuggestion(int row)
+{
+    if (!isSuggestion(row)) return false;
+    entries_.erase(entries_.begin() + row);
+    rebuildList();
+    return true;
 }
 
 void PairsPanel::confirmAll()
@@ -210,6 +267,8 @@ void PairsPanel::confirmAll()
 void PairsPanel::clear()
 {
     entries_.clear();
+    rejected_.clear();
+    rejectedList_->clear();
     rebuildList();
 }
 
@@ -232,6 +291,17 @@ bool PairsPanel::hasSuggestions() const
     for (const auto& e : entries_)
         if (e.suggested) return true;
     return false;
+}
+
+bool PairsPanel::isSuggestion(int row) const
+{
+    return row >= 0 && row < static_cast<int>(entries_.size()) &&
+           entries_[static_cast<size_t>(row)].suggested;
+}
+
+bool PairsPanel::isGuessed(int row) const
+{
+    return isSuggestion(row) && entries_[static_cast<size_t>(row)].guessed;
 }
 
 QString PairsPanel::problemText() const
@@ -260,34 +330,65 @@ QString PairsPanel::saveFile(const QString& path) const
 
 void PairsPanel::setBusy(bool busy)
 {
-    for (auto* b : editButtons_) b->setEnabled(!busy);
+    busy_ = busy;
     layerCombo_->setEnabled(!busy);
-    if (!busy) {
-        refreshChain();
-        confirmButton_->setEnabled(hasSuggestions());
-    }
+    refreshChain();
+    updateButtons();
+}
+
+void PairsPanel::updateButtons()
+{
+    const int row = list_->currentRow();
+    const bool selected = row >= 0 && row < static_cast<int>(entries_.size());
+    suggestButton_->setEnabled(!busy_ && model_);
+    acceptButton_->setEnabled(!busy_ && isSuggestion(row));
+    dropButton_->setEnabled(!busy_ && isSuggestion(row));
+    acceptAllButton_->setEnabled(!busy_ && hasSuggestions());
+    removeButton_->setEnabled(!busy_ && selected);
+    upButton_->setEnabled(!busy_ && selected && row > 0);
+    downButton_->setEnabled(!busy_ && selected && row + 1 < static_cast<int>(entries_.size()));
+    clearButton_->setEnabled(!busy_ && !entries_.empty());
+    loadButton_->setEnabled(!busy_ && model_);
+    saveButton_->setEnabled(!confirmedGroups().empty());
 }
 
 void PairsPanel::rebuildList()
 {
     const int row = list_->currentRow();
+    const QSignalBlocker block(list_);
     list_->clear();
+    bool guessed = false;
     for (const auto& e : entries_) {
         auto* item = new QListWidgetItem(list_);
         const int pairs = static_cast<int>(e.layers.size()) - 1;
         item->setText(tr("%1   (%n pair(s))", nullptr, pairs).arg(displayText(e.layers)));
-        if (e.suggested) {
-            item->setText(tr("Suggested: %1").arg(item->text()));
-            QFont f = item->font();
-            f.setItalic(true);
-            item->setFont(f);
-            item->setForeground(QColor(0x8a, 0x5a, 0x00));
-            item->setToolTip(tr("A suggestion from file order: confirm it to include it in runs"));
-        }
+        if (!e.suggested) continue;
+        guessed = guessed || e.guessed;
+        item->setText((e.guessed ? tr("Suggested, guessed from names: %1")
+                                 : tr("Suggested: %1"))
+                          .arg(item->text()));
+        QFont f = item->font();
+        f.setItalic(true);
+        item->setFont(f);
+        item->setForeground(e.guessed ? QColor(0xa0, 0x3c, 0x00) : QColor(0x8a, 0x5a, 0x00));
+        item->setToolTip(e.guessed ? tr("The file has no layer graph: this chain was guessed from "
+                                        "layer names and shapes. Check that the layers follow "
+                                        "each other in the network before accepting it.")
+                                   : tr("Follows the network's layer graph. Accept it (Accept or "
+                                        "double-click) to include it in runs, or drop it."));
     }
     if (row >= 0 && row < list_->count()) list_->setCurrentRow(row);
-    confirmButton_->setEnabled(hasSuggestions());
-    suggestionNote_->setVisible(hasSuggestions());
+    QString note;
+    if (hasSuggestions()) {
+        note = tr("Suggestions (italic) are not run until accepted.");
+        if (guessed)
+            note += QLatin1Char(' ') +
+                    tr("Chains marked \"guessed\" come from layer names and shapes, not from a "
+                       "layer graph: check them first.");
+    }
+    suggestionNote_->setText(note);
+    suggestionNote_->setVisible(!note.isEmpty());
+    updateButtons();
     emit groupsChanged();
 }
 
@@ -297,8 +398,8 @@ void PairsPanel::refreshChain()
                              ? tr("Chain: empty. Pick a first layer below or double-click one in "
                                   "the table.")
                              : tr("Chain: %1").arg(displayText(chain_)));
-    undoButton_->setEnabled(!chain_.empty());
-    commitButton_->setEnabled(chain_.size() >= 2);
+    undoButton_->setEnabled(!busy_ && !chain_.empty());
+    commitButton_->setEnabled(!busy_ && chain_.size() >= 2);
     updateComboProblem();
 }
 
@@ -312,7 +413,7 @@ void PairsPanel::updateComboProblem()
 {
     const QString name = layerCombo_->currentText();
     const QString problem = name.isEmpty() ? QString() : appendProblem(info_, chain_, name.toStdString());
-    appendButton_->setEnabled(!name.isEmpty() && problem.isEmpty());
+    appendButton_->setEnabled(!busy_ && !name.isEmpty() && problem.isEmpty());
     appendButton_->setToolTip(problem.isEmpty() ? tr("Append the chosen layer to the chain")
                                                 : problem);
     showProblem(problem);

@@ -1,12 +1,16 @@
 #pragma once
 // Building the list of layer groups to equalize: a chain builder that explains every refusal,
-// the group list (with suggestions kept apart until confirmed), and the pairs file.
+// the group list (with the topology's suggestions kept apart until accepted one by one or all
+// together), the candidates not suggested with their reasons, and the pairs file.
+#include <memory>
 #include <vector>
 
 #include <QWidget>
 
 #include "cle/core/pairs.h"
+#include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
+#include "ui/loaded_model.h"
 
 class QComboBox;
 class QLabel;
@@ -15,13 +19,17 @@ class QPushButton;
 
 namespace cle::ui {
 
+class RejectedList;
+
 class PairsPanel : public QWidget {
     Q_OBJECT
 public:
     explicit PairsPanel(QWidget* parent = nullptr);
 
-    /// New model: clears the chain and every group.
-    void setModelInfo(const core::ModelInfo& info);
+    /// New model: clears the chain, every group and the rejected candidates.
+    void setModel(std::shared_ptr<const LoadedModel> model);
+    /// Whether suggestions may cross ReLU6 activations (the run panel's "Allow ReLU6").
+    void setAllowRelu6(bool allow) { allowRelu6_ = allow; }
 
     /// Appends a layer to the chain being built. Returns why it cannot be appended, or "" (the
     /// reason is also shown under the builder).
@@ -33,14 +41,24 @@ public:
     QString addGroup(const core::Group& group, bool suggested = false);
     /// Replaces the list with `groups` (confirmed). Returns the problems found, or "".
     QString setGroups(const std::vector<core::Group>& groups);
-    /// Adds the suggested chains, marked as suggestions. Returns how many were added.
+    /// Adds the topology's suggested chains, marked as suggestions (and as guessed where the
+    /// file has no layer graph), and lists the rejected candidates. Returns how many were added.
     int suggest();
+    /// Accepts or drops the suggestion in list row `row`; false when that row is no suggestion.
+    bool acceptSuggestion(int row);
+    bool dropSuggestion(int row);
+    /// Accepts every suggestion.
     void confirmAll();
     void clear();
 
     std::vector<core::Group> confirmedGroups() const;
     std::vector<core::LayerPair> pairs() const;
     bool hasSuggestions() const;
+    bool isSuggestion(int row) const;
+    bool isGuessed(int row) const;
+    /// The candidates the last suggest() left out, with reasons.
+    const std::vector<core::Rejection>& rejected() const { return rejected_; }
+    RejectedList* rejectedList() const { return rejectedList_; }
     /// The message currently shown under the builder ("" when none).
     QString problemText() const;
     QListWidget* list() const { return list_; }
@@ -62,16 +80,24 @@ private:
     struct Entry {
         core::Group layers;
         bool suggested = false;
+        bool guessed = false;  ///< suggested from names and shapes, not from a layer graph
     };
+    QWidget* createButtons();
+    void connectButtons();
     void rebuildList();
+    void updateButtons();
     void refreshChain();
     void showProblem(const QString& text);
     void updateComboProblem();
     void moveSelected(int step);
 
+    std::shared_ptr<const LoadedModel> model_;
     core::ModelInfo info_;
+    bool allowRelu6_ = false;
     core::Group chain_;
     std::vector<Entry> entries_;
+    std::vector<core::Rejection> rejected_;
+    bool busy_ = false;
 
     QLabel* chainLabel_;
     QComboBox* layerCombo_;
@@ -80,9 +106,18 @@ private:
     QPushButton* commitButton_;
     QLabel* problemLabel_;
     QListWidget* list_;
-    QPushButton* confirmButton_;
+    RejectedList* rejectedList_;
     QLabel* suggestionNote_;
-    QList<QPushButton*> editButtons_;
+    QPushButton* suggestButton_;
+    QPushButton* acceptButton_;
+    QPushButton* dropButton_;
+    QPushButton* acceptAllButton_;
+    QPushButton* removeButton_;
+    QPushButton* upButton_;
+    QPushButton* downButton_;
+    QPushButton* clearButton_;
+    QPushButton* loadButton_;
+    QPushButton* saveButton_;
 };
 
 }  // namespace cle::ui

@@ -68,11 +68,51 @@ QString describeOutcome(const core::Summary& s)
     return lines.join('\n');
 }
 
+QString describePlan(const core::RunPlan& plan)
+{
+    QStringList parts;
+    if (!plan.batchNorms.empty()) {
+        QStringList names;
+        for (const auto& bn : plan.batchNorms)
+            names << QStringLiteral("%1 into %2").arg(QString::fromStdString(bn.name),
+                                                      QString::fromStdString(bn.after));
+        parts << QObject::tr("folded %n batch norm(s) (%1)", nullptr,
+                             static_cast<int>(plan.batchNorms.size()))
+                     .arg(names.join(QStringLiteral(", ")));
+    }
+    if (!plan.relu6.empty()) {
+        QStringList names;
+        for (const auto& r : plan.relu6) names << QString::fromStdString(r);
+        parts << QObject::tr("ReLU6 → ReLU in %1 on export")
+                     .arg(names.join(QStringLiteral(", ")));
+    }
+    if (plan.guessed)
+        parts << QObject::tr("the file has no layer graph, so what lies between the layers was "
+                             "guessed from their names");
+    if (parts.isEmpty()) return {};
+    QString text = parts.join(QStringLiteral("; "));
+    text[0] = text[0].toUpper();
+    return text + QLatin1Char('.');
+}
+
+QString describeQuantization(const core::QuantizationReport& q)
+{
+    if (q.layers.empty()) return {};
+    const auto db = [](double v) { return QString::number(v, 'f', 1); };
+    return QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
+                       "See the Quantization tab.")
+        .arg(db(q.perTensorBefore.median), db(q.perTensorAfter.median),
+             q.perTensorAfter.median >= q.perTensorBefore.median ? QStringLiteral("+") : QString(),
+             db(q.perTensorAfter.median - q.perTensorBefore.median), db(q.perTensorBefore.worst),
+             db(q.perTensorAfter.worst));
+}
+
 RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* parent)
     : QWidget(parent),
       threshold_(new QLineEdit(this)),
       maxSweeps_(new QSpinBox(this)),
       continue_(new QCheckBox(tr("Continue from result"), this)),
+      allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
       outcome_(new QLabel(this))
@@ -90,6 +130,13 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     continue_->setToolTip(tr("Start the next run from the last result instead of the loaded "
                              "weights"));
     continue_->setEnabled(false);
+    allowRelu6_->setToolTip(
+        tr("Also pair layers across a ReLU6 (or a ReLU with max_value). Equalizing changes what "
+           "the clipping sees, so the exported file turns those activations into plain ReLU."));
+    connect(allowRelu6_, &QCheckBox::toggled, this, [this](bool allow) {
+        QSettings().setValue(QStringLiteral("run/allowRelu6"), allow);
+        emit allowRelu6Changed(allow);
+    });
     progress_->setTextVisible(true);
     progress_->setFormat(tr("idle"));
     progress_->setValue(0);
@@ -109,6 +156,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     settings->addWidget(maxSweeps_);
     settings->addSpacing(8);
     settings->addWidget(continue_);
+    settings->addWidget(allowRelu6_);
     settings->addSpacing(8);
     settings->addWidget(buttonFor(run, this));
     settings->addWidget(buttonFor(cancel, this));
@@ -141,6 +189,8 @@ void RunPanel::setOptions(double threshold, int maxSweeps)
     maxSweeps_->setValue(maxSweeps);
 }
 
+bool RunPanel::allowRelu6() const { return allowRelu6_->isChecked(); }
+
 bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
 
 QString RunPanel::outcomeText() const { return outcome_->isHidden() ? QString() : outcome_->text(); }
@@ -164,16 +214,21 @@ void RunPanel::progressed(int sweep, float delta)
                                : tr("Sweep %1 …").arg(sweep));
 }
 
-void RunPanel::finished(const core::Summary& summary, double seconds)
+void RunPanel::finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
+                        const core::QuantizationReport* quantization)
 {
     progress_->setValue(std::min(summary.sweeps, progress_->maximum()));
     progress_->setFormat(tr("%n sweep(s)", nullptr, summary.sweeps));
     const QString time = seconds < 1 ? tr("%1 ms").arg(qRound(seconds * 1000))
                                      : tr("%1 s").arg(QString::number(seconds, 'f', 2));
     status_->setText(tr("Finished in %1 · last delta %2").arg(time, num(summary.lastDelta())));
-    const bool clean = summary.converged && describeOutcome(summary).count('\n') == 0;
-    setOutcome(describeOutcome(summary), clean ? QStringLiteral("#1b6e20")
-                                               : QStringLiteral("#b3261e"));
+    const QString outcome = describeOutcome(summary);
+    const bool clean = summary.converged && outcome.count('\n') == 0;
+    QStringList lines{outcome};
+    if (const QString p = describePlan(plan); !p.isEmpty()) lines << p;
+    if (quantization)
+        if (const QString q = describeQuantization(*quantization); !q.isEmpty()) lines << q;
+    setOutcome(lines.join('\n'), clean ? QStringLiteral("#1b6e20") : QStringLiteral("#b3261e"));
 }
 
 void RunPanel::cancelled(int sweepsDone)
@@ -215,6 +270,7 @@ void RunPanel::loadSettings()
     QSettings s;
     setOptions(s.value(QStringLiteral("run/threshold"), 1e-4).toDouble(),
                s.value(QStringLiteral("run/maxSweeps"), 1000).toInt());
+    allowRelu6_->setChecked(s.value(QStringLiteral("run/allowRelu6"), false).toBool());
 }
 
 void RunPanel::saveSettings() const

@@ -4,6 +4,8 @@
 #include <QWidget>
 
 #include "cle/core/equalizer.h"
+#include "cle/core/quantization.h"
+#include "cle/core/run_plan.h"
 
 class QCheckBox;
 class QLabel;
@@ -25,7 +27,10 @@ public:
     bool options(core::EqualizeOptions& options, QString* error) const;
     void setOptions(double threshold, int maxSweeps);
     bool continueFromResult() const;
+    /// Pairs across ReLU6 are allowed; the export then turns those ReLU6 into ReLU.
+    bool allowRelu6() const;
     QCheckBox* continueBox() const { return continue_; }
+    QCheckBox* allowRelu6Box() const { return allowRelu6_; }
     QLineEdit* thresholdEdit() const { return threshold_; }
     QSpinBox* maxSweepsBox() const { return maxSweeps_; }
     /// The outcome sentence currently shown.
@@ -33,16 +38,21 @@ public:
 
     void runStarted(int maxSweeps, double threshold);
     void progressed(int sweep, float delta);
-    /// Describes the finished run: converged or not, dead channels, constant inputs.
-    void finished(const core::Summary& summary, double seconds);
+    /// Describes the finished run: converged or not, dead channels, constant inputs, what the
+    /// plan folded or relaxed, and the quantization gain.
+    void finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
+                  const core::QuantizationReport* quantization);
     void cancelled(int sweepsDone);
     void failed(const QString& message);
     void clearOutcome();
     void setResultAvailable(bool available);
 
-    /// Reads/writes the threshold and max sweeps in QSettings.
+    /// Reads/writes the threshold, max sweeps and "Allow ReLU6" in QSettings.
     void loadSettings();
     void saveSettings() const;
+
+signals:
+    void allowRelu6Changed(bool allow);
 
 private:
     void setOutcome(const QString& text, const QString& color);
@@ -50,6 +60,7 @@ private:
     QLineEdit* threshold_;
     QSpinBox* maxSweeps_;
     QCheckBox* continue_;
+    QCheckBox* allowRelu6_;
     QProgressBar* progress_;
     QLabel* status_;
     QLabel* outcome_;
@@ -58,5 +69,10 @@ private:
 
 /// One sentence describing how a run ended, as RunPanel shows it.
 QString describeOutcome(const core::Summary& summary);
+/// What the plan changed besides equalizing ("folded 3 batch norms; ReLU6 → ReLU in r6 on
+/// export"), or "" when nothing.
+QString describePlan(const core::RunPlan& plan);
+/// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
+QString describeQuantization(const core::QuantizationReport& report);
 
 }  // namespace cle::ui

@@ -9,29 +9,13 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "cle/core/report.h"
+#include "ui/run_pipeline.h"
 
 namespace cle::ui {
 
 namespace {
 
 QString describe(const std::exception& e) { return QString::fromStdString(e.what()); }
-
-/// `base` with every layer of `newer` replacing (or joining) the one of the same name.
-std::vector<core::Layer> mergeLayers(std::vector<core::Layer> base, std::vector<core::Layer> newer)
-{
-    for (auto& layer : newer) {
-        bool replaced = false;
-        for (auto& b : base) {
-            if (b.info.name == layer.info.name) {
-                b = std::move(layer);
-                replaced = true;
-                break;
-            }
-        }
-        if (!replaced) base.push_back(std::move(layer));
-    }
-    return base;
-}
 
 }  // namespace
 
@@ -47,6 +31,7 @@ Session::Session(QObject* parent) : QObject(parent)
 Session::~Session()
 {
     job_.cancel();
+    exportCancel_->store(true);
     waitForIdle();
 }
 
@@ -91,31 +76,43 @@ void Session::onLoadDone()
     }
     model_ = std::move(out.model);
     summary_.reset();
-    baseLayers_.clear();
     resultLayers_.clear();
     imbalance_.clear();
+    plan_ = resultPlan_ = {};
+    quantization_ = {};
     emit modelLoaded();
     emit resultChanged();
 }
 
 QString Session::startRun(const std::vector<core::LayerPair>& pairs,
-                          const core::EqualizeOptions& options, bool continueFromResult)
+                          const core::EqualizeOptions& options, bool allowRelu6,
+                          bool continueFromResult)
 {
     if (!model_) return tr("Open a model first.");
     if (isBusy()) return tr("Wait for the current operation to finish.");
     if (pairs.empty()) return tr("Add at least one pair of layers to equalize.");
-    for (const auto& [a, b] : pairs) {
-        if (auto problem = core::pairProblem(model_->model.info, a, b))
-            return QString::fromStdString(*problem);
+    if (!model_->topology)
+        return tr("The pairs cannot be checked against the network: %1").arg(model_->topologyError);
+    RunInput input;
+    try {
+        input.plan = core::planPairs(model_->model.info, *model_->topology, pairs, allowRelu6);
+    } catch (const std::exception& e) {
+        return describe(e);
     }
-    baseLayers_ = continueFromResult ? resultLayers_ : std::vector<core::Layer>{};
+    if (continueFromResult && hasResult()) {
+        input.previousPlan = resultPlan_;
+        input.startLayers = resultLayers_;
+    }
+    plan_ = mergePlans(input.previousPlan, input.plan);
+    // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive.
+    input.model = std::shared_ptr<const core::Model>(model_, &model_->model);
+    input.options = options;
     resultLayers_.clear();
     imbalance_.clear();
+    quantization_ = {};
     summary_.emplace();
     summary_->threshold = options.threshold;
-    // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive.
-    job_.start(std::shared_ptr<const core::Model>(model_, &model_->model), baseLayers_, pairs,
-               options);
+    job_.start(std::move(input));
     emit resultChanged();
     emit runStarted();
     emit busyChanged(true);
@@ -141,16 +138,17 @@ void Session::onRunDone()
     emit busyChanged(isBusy());
     if (out.result) {
         summary_ = std::move(out.result->summary);
-        resultLayers_ = mergeLayers(std::move(baseLayers_), std::move(out.result->layers));
+        resultLayers_ = std::move(out.result->layers);
+        plan_ = resultPlan_ = std::move(out.result->plan);
+        quantization_ = std::move(out.result->quantization);
         imbalance_ = std::move(out.equalizedImbalance);
-        baseLayers_.clear();
         emit runFinished();
         emit resultChanged();
         return;
     }
     // A cancelled or failed run leaves the loaded model as it was and offers no result; its
     // partial history stays visible.
-    baseLayers_.clear();
+    resultPlan_ = {};
     if (out.cancelled) {
         if (summary_) summary_->cancelled = true;
         emit runCancelled();
@@ -166,6 +164,8 @@ void Session::reset()
     summary_.reset();
     resultLayers_.clear();
     imbalance_.clear();
+    plan_ = resultPlan_ = {};
+    quantization_ = {};
     emit resultChanged();
 }
 
@@ -183,15 +183,20 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
     auto model = model_;
     auto layers = resultLayers_;
     auto summary = *summary_;
+    auto plan = resultPlan_;
+    auto quantization = quantization_;
+    auto cancel = exportCancel_;
     const double runSeconds = runSeconds_;
     exportWatcher_.setFuture(QtConcurrent::run([=]() -> ExportOutcome {
         ExportOutcome out;
         const auto start = std::chrono::steady_clock::now();
         try {
+            const auto& info = model->model.info;
             core::ExportOptions options;
             options.force = force;
-            core::exportWeights(model->path.toStdString(), layers, weightsPath.toStdString(),
-                                options);
+            options.cancel = cancel.get();
+            options.extras = core::exportExtras(info, plan, layers);
+            core::exportWeights(info.path, layers, weightsPath.toStdString(), options);
             out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                               .count();
             if (!reportPath.isEmpty()) {
@@ -199,7 +204,8 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
                 timings.load = model->seconds;
                 timings.equalize = runSeconds;
                 timings.save = out.seconds;
-                core::writeReport(reportPath.toStdString(), model->model.info, summary, timings);
+                core::writeReport(reportPath.toStdString(), info, summary, timings,
+                                  core::ReportExtras{&plan, &quantization});
             }
         } catch (const std::exception& e) {
             out.error = describe(e);

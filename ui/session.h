@@ -2,6 +2,7 @@
 // The document behind the main window: the loaded model, the pair list's last run and its
 // result, and the background work on them (load, equalize, export). No widgets here, so tests
 // can drive it directly and wait on its signals.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,8 @@
 
 #include "cle/core/equalizer.h"
 #include "cle/core/pairs.h"
+#include "cle/core/quantization.h"
+#include "cle/core/run_plan.h"
 #include "ui/equalize_job.h"
 #include "ui/loaded_model.h"
 
@@ -34,11 +37,13 @@ public:
     std::shared_ptr<const LoadedModel> model() const { return model_; }
 
     // --- running ---------------------------------------------------------------------------
-    /// Starts equalizing `pairs`: from the loaded weights, or from the last result when
-    /// `continueFromResult` and a result exists. Returns an empty string on success, otherwise
-    /// why the run cannot start.
+    /// Checks `pairs` against the layer graph (core::planPairs, as `cle equalize` does) and
+    /// starts equalizing them with the plan's batch norms folded: from the loaded weights, or
+    /// from the last result when `continueFromResult` and a result exists. Returns an empty
+    /// string on success, otherwise why the run cannot start (nothing runs).
     QString startRun(const std::vector<core::LayerPair>& pairs,
-                     const core::EqualizeOptions& options, bool continueFromResult);
+                     const core::EqualizeOptions& options, bool allowRelu6,
+                     bool continueFromResult);
     void cancelRun();
     bool isRunning() const { return job_.isRunning(); }
     /// The history of the current or last run (live while running); null before any run.
@@ -48,6 +53,14 @@ public:
     /// Every layer changed by the run(s) since the loaded weights (what export writes).
     const std::vector<core::Layer>& resultLayers() const { return resultLayers_; }
     const std::map<std::string, double>& equalizedImbalance() const { return imbalance_; }
+    /// The plan of the result (batch norms folded, ReLU6 relaxed); of the run under way while
+    /// running.
+    const core::RunPlan& plan() const { return plan_; }
+    /// INT8 quantization figures of the equalized layers; null without a result.
+    const core::QuantizationReport* quantization() const
+    {
+        return hasResult() ? &quantization_ : nullptr;
+    }
     double runSeconds() const { return runSeconds_; }
     /// Drops the result and returns to the loaded weights.
     void reset();
@@ -99,13 +112,17 @@ private:
 
     EqualizeJob job_;
     std::optional<core::Summary> summary_;
-    std::vector<core::Layer> baseLayers_;    ///< changed layers the running job started from
     std::vector<core::Layer> resultLayers_;  ///< changed layers of the finished result
+    core::RunPlan plan_;                     ///< merged plan of the result (or the run)
+    core::RunPlan resultPlan_;               ///< plan of the finished result
+    core::QuantizationReport quantization_;
     std::map<std::string, double> imbalance_;
     double runSeconds_ = 0;
 
     QFutureWatcher<ExportOutcome> exportWatcher_;
     QString exportPath_;
+    /// Set when the session goes away: an export under way stops and leaves no file.
+    std::shared_ptr<std::atomic<bool>> exportCancel_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace cle::ui

@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QPixmap>
+#include <QTabWidget>
 #include <QTimer>
 
 #include "cle/core/pairs.h"
@@ -12,6 +13,8 @@
 #include "ui/pair_groups.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
+#include "ui/plots/channel_stats_plot.h"
+#include "ui/quantization_view.h"
 #include "ui/sample_model.h"
 #include "ui/session.h"
 
@@ -31,7 +34,7 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
                                    QObject::tr("Groups to equalize, e.g. \"a,b,c;d,e\"."),
                                    QStringLiteral("groups"));
     const QCommandLineOption suggest(QStringLiteral("suggest"),
-                                     QObject::tr("Use the suggested chains."));
+                                     QObject::tr("Accept the chains the layer graph suggests."));
     const QCommandLineOption run(QStringLiteral("run"), QObject::tr("Run once loaded."));
     const QCommandLineOption showPair(QStringLiteral("show-pair"),
                                       QObject::tr("Index of the pair to show (0-based)."),
@@ -42,9 +45,13 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
     const QCommandLineOption screenshot(
         QStringLiteral("screenshot"),
         QObject::tr("Save the window to this PNG when done, then quit."), QStringLiteral("png"));
+    const QCommandLineOption tab(
+        QStringLiteral("tab"),
+        QObject::tr("Tab to show after the run: equalization, channels or quantization."),
+        QStringLiteral("name"));
     const QCommandLineOption size(QStringLiteral("size"), QObject::tr("Window size WxH."),
                                   QStringLiteral("WxH"));
-    parser.addOptions({pairs, suggest, run, showPair, logY, sort, screenshot, size});
+    parser.addOptions({pairs, suggest, run, showPair, logY, sort, tab, screenshot, size});
     if (!parser.parse(arguments)) {
         message = parser.errorText();
         return false;
@@ -69,6 +76,14 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
     options.showPair = parser.isSet(showPair) ? parser.value(showPair).toInt() : -1;
     options.logY = parser.isSet(logY);
     options.sortByRange = parser.isSet(sort);
+    options.tab = parser.value(tab).toLower();
+    const QStringList tabs{QString(), QStringLiteral("equalization"), QStringLiteral("channels"),
+                           QStringLiteral("quantization")};
+    if (!tabs.contains(options.tab)) {
+        message = QObject::tr("Unknown tab \"%1\": use equalization, channels or quantization.")
+                      .arg(options.tab);
+        return false;
+    }
     options.screenshot = parser.value(screenshot);
     if (parser.isSet(size)) {
         const QStringList wh = parser.value(size).split('x');
@@ -78,6 +93,15 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
 }
 
 namespace {
+
+void showTab(MainWindow* window, const QString& tab)
+{
+    QWidget* page = nullptr;
+    if (tab == QLatin1String("channels")) page = window->channelPlot();
+    if (tab == QLatin1String("quantization")) page = window->quantizationView();
+    if (tab == QLatin1String("equalization")) page = window->pairView();
+    if (page) window->tabs()->setCurrentWidget(page);
+}
 
 void saveAndQuit(MainWindow* window, const QString& path)
 {
@@ -126,15 +150,21 @@ void applyStartupOptions(MainWindow& window, const StartupOptions& options)
     if (!o.screenshot.isEmpty()) {
         auto done = [w, o] {
             if (o.showPair >= 0) w->pairView()->setPair(o.showPair);
+            showTab(w, o.tab);
             saveAndQuit(w, o.screenshot);
         };
         QObject::connect(w->session(), &Session::runFinished, w, done, Qt::SingleShotConnection);
         QObject::connect(w->session(), &Session::runFailed, w, done, Qt::SingleShotConnection);
         QObject::connect(w->session(), &Session::loadFailed, w, [w, o] { saveAndQuit(w, o.screenshot); },
                          Qt::SingleShotConnection);
-    } else if (o.showPair >= 0) {
-        QObject::connect(w->session(), &Session::runFinished, w,
-                         [w, o] { w->pairView()->setPair(o.showPair); }, Qt::SingleShotConnection);
+    } else if (o.showPair >= 0 || !o.tab.isEmpty()) {
+        QObject::connect(
+            w->session(), &Session::runFinished, w,
+            [w, o] {
+                if (o.showPair >= 0) w->pairView()->setPair(o.showPair);
+                showTab(w, o.tab);
+            },
+            Qt::SingleShotConnection);
     }
     const QString file = o.file.isEmpty() ? sampleModelPath() : o.file;
     if (file.isEmpty()) {

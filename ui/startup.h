@@ -17,6 +17,7 @@ struct StartupOptions {
     int showPair = -1;     ///< pair shown after the run (-1: the first)
     bool logY = false;
     bool sortByRange = false;
+    QString tab;         ///< tab shown after the run: "equalization", "channels", "quantization"
     QString screenshot;  ///< after the run (or the load), save the window to this PNG and quit
     QSize size;          ///< window size (empty: default)
 };

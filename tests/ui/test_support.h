@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <QJsonObject>
 #include <QString>
 #include <QStringList>
 
@@ -28,6 +29,23 @@ public:
 /// Writes a PyTorch-style state dict of `layers` Linear layers of size n x n (weight and bias,
 /// float32) with strongly imbalanced output channels.
 void writeLinearChain(const std::string& path, int layers, int n, unsigned seed = 7);
+
+/// One layer of a Keras functional model for writeKerasModel().
+struct KerasLayer {
+    QString cls;          ///< "Conv2D", "BatchNormalization", "ReLU", "Add", ...
+    QString name;
+    QJsonObject config;   ///< besides "name", e.g. {"filters": 8, "activation": "linear"}
+    QStringList inputs;   ///< inbound layers; empty: the previous layer (none for the first)
+    /// Weights in Keras order, e.g. {"kernel", {3, 3, 4, 8}}, {"bias", {8}}.
+    std::vector<std::pair<std::string, std::vector<long long>>> weights;
+};
+
+/// Writes a legacy Keras 2 .h5 file: the model_config JSON of a functional model (the first
+/// layer is the input, the last one the output) as a root attribute, and random weights under
+/// /model_weights/<layer>/<layer>/<weight>:0 with layer_names / weight_names. Kernels get
+/// imbalanced output channels; batch-norm variances are positive.
+void writeKerasModel(const std::string& path, const std::vector<KerasLayer>& layers,
+                     unsigned seed = 3);
 
 /// Every dataset of an HDF5 file as raw bytes in its stored type, by path.
 std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::string& path);

@@ -61,10 +61,27 @@ void PlotWidget::setLogScale(QCPAxis* axis, bool log)
     axis->setNumberPrecision(log ? 0 : 4);
 }
 
-void PlotWidget::replotLater() { plot_->replot(QCustomPlot::rpQueuedReplot); }
+void PlotWidget::replotLater()
+{
+    if (!isVisible()) {
+        stale_ = true;
+        return;
+    }
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void PlotWidget::showEvent(QShowEvent* event)
+{
+    QWidget::showEvent(event);
+    if (stale_) {
+        stale_ = false;
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+    }
+}
 
 bool PlotWidget::saveImage(const QString& path)
 {
+    stale_ = false;
     plot_->replot();
     const int w = std::max(plot_->width(), 800);
     const int h = std::max(plot_->height(), 500);

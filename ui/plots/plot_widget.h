@@ -32,10 +32,13 @@ protected:
     void setPlaceholder(const QString& text);
     void setTitleText(const QString& text);
     static void setLogScale(QCPAxis* axis, bool log);
-    /// Queued replot: many setters, one repaint.
+    /// Queued replot: many setters, one repaint. A hidden plot (another tab) is only marked
+    /// stale and replots once it is shown, so a live run pays for the visible plots alone.
     void replotLater();
+    void showEvent(QShowEvent* event) override;
 
 private:
+    bool stale_ = false;
     QString title_;
     QCustomPlot* plot_;
     QCPTextElement* titleElement_;

@@ -115,10 +115,11 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
         if (dense && before) color.setAlpha(170);
         double width = dense ? 1.0 : (before ? 1.2 : 1.6);
         // After a sweep the two "after" lines nearly coincide: the output line is drawn wide and
-        // translucent under the input line so both stay visible.
+        // translucent under the input line so both stay visible. Stroking a wide, jagged line of
+        // hundreds of points costs tens of milliseconds, so a live run draws it thin.
         if (i == 2) {
             color.setAlpha(150);
-            width = dense ? 3.0 : 5.0;
+            width = dense ? (live_ ? 1.0 : 3.0) : 5.0;
         }
         g->setPen(QPen(color, width, before && !dense ? Qt::DashLine : Qt::SolidLine));
         setGraph(g, *series[i]);

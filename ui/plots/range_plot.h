@@ -18,6 +18,9 @@ public:
     void clear(const QString& placeholder);
     void setLogY(bool log);
     bool logY() const { return logY_; }
+    /// While a run is live, dense data are drawn with thin lines only (cheap replots); the
+    /// next setData() after it ends draws the full style.
+    void setLive(bool live) { live_ = live; }
 
     /// What is drawn (by x position): for tests and CSV.
     const std::vector<double>& beforeOut() const { return beforeOut_; }
@@ -30,6 +33,7 @@ private:
     void showTip(QMouseEvent* event);
 
     bool logY_ = false;
+    bool live_ = false;
     int k_ = 0;
     std::string first_, second_;
     std::vector<int> order_;

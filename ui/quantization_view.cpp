@@ -1,0 +1,170 @@
+#include "ui/quantization_view.h"
+
+#include <cmath>
+
+#include <QHeaderView>
+#include <QLabel>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QTextDocument>
+#include <QVBoxLayout>
+
+#include "ui/plots/quantization_plot.h"
+
+namespace cle::ui {
+
+namespace {
+
+/// Sorts by the number in Qt::UserRole, shows formatted text.
+class NumberItem : public QTableWidgetItem {
+public:
+    NumberItem(double value, const QString& text) : QTableWidgetItem(text)
+    {
+        setData(Qt::UserRole, value);
+        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    }
+    bool operator<(const QTableWidgetItem& other) const override
+    {
+        return data(Qt::UserRole).toDouble() < other.data(Qt::UserRole).toDouble();
+    }
+};
+
+QString signedDb(double db)
+{
+    if (!std::isfinite(db)) return formatDb(db);
+    return (db >= 0 ? QStringLiteral("+") : QString()) + QString::number(db, 'f', 1);
+}
+
+QString gainColor(double db)
+{
+    if (db > 0.5) return QStringLiteral("#1b6e20");
+    if (db < -0.5) return QStringLiteral("#b3261e");
+    return QStringLiteral("#444444");
+}
+
+/// "31.0 dB <small>(was 18.2, +12.8)</small>" in the headline's rich text.
+QString figure(const QString& label, double before, double after)
+{
+    const double gain = after - before;
+    return QStringLiteral("%1 <b>%2 dB</b> <span style='color:%3'>(%4)</span> "
+                          "<span style='color:#666'>from %5</span>")
+        .arg(label, formatDb(after), gainColor(gain), signedDb(gain), formatDb(before));
+}
+
+}  // namespace
+
+QuantizationView::QuantizationView(QWidget* parent)
+    : QWidget(parent),
+      headline_(new QLabel(this)),
+      details_(new QLabel(this)),
+      plot_(new QuantizationPlot(this)),
+      table_(new QTableWidget(0, ColumnCount, this))
+{
+    QFont big = headline_->font();
+    big.setPointSizeF(big.pointSizeF() * 1.35);
+    headline_->setFont(big);
+    headline_->setWordWrap(true);
+    headline_->setTextFormat(Qt::RichText);
+    headline_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    details_->setWordWrap(true);
+    details_->setTextFormat(Qt::RichText);
+    details_->setStyleSheet(QStringLiteral("color: #444;"));
+    table_->setHorizontalHeaderLabels({tr("Layer"), tr("Parameters"), tr("Per tensor before"),
+                                       tr("Per tensor after"), tr("Gain"),
+                                       tr("Per channel before"), tr("Per channel after")});
+    table_->horizontalHeaderItem(TensorBefore)->setToolTip(
+        tr("SQNR in dB of the weights quantized to symmetric INT8 with one scale for the whole "
+           "tensor (max|W| / 127), after batch-norm folding"));
+    table_->horizontalHeaderItem(Gain)->setToolTip(tr("Per tensor after − before, in dB"));
+    table_->horizontalHeaderItem(ChannelAfter)->setToolTip(
+        tr("SQNR in dB with one scale per output channel: what per-channel quantization gets "
+           "without equalization, for comparison"));
+    table_->verticalHeader()->hide();
+    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setAlternatingRowColors(true);
+    table_->horizontalHeader()->setStretchLastSection(true);
+    // Graph order until the user sorts by a column.
+    table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(plot_);
+    split->addWidget(table_);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setChildrenCollapsible(false);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 0);
+    layout->addWidget(headline_);
+    layout->addWidget(details_);
+    layout->addWidget(split, 1);
+    setReport(nullptr);
+}
+
+void QuantizationView::setReport(const core::QuantizationReport* report)
+{
+    if (!report || report->layers.empty()) {
+        gain_.clear();
+        headline_->setText(tr("Run an equalization to see how much better the weights survive "
+                              "8-bit quantization."));
+        details_->setText(tr("Each equalized layer's weights are quantized to symmetric INT8 "
+                             "(round half to even) and compared with the originals."));
+        plot_->clear(tr("No run yet"));
+        table_->setRowCount(0);
+        return;
+    }
+    const auto& r = *report;
+    gain_ = signedDb(r.perTensorAfter.median - r.perTensorBefore.median) + tr(" dB");
+    const QString dot = QStringLiteral(" · ");
+    headline_->setText(
+        tr("Per-tensor INT8 SQNR of the %n equalized layer(s): ", nullptr,
+           static_cast<int>(r.layers.size())) +
+        figure(tr("median"), r.perTensorBefore.median, r.perTensorAfter.median) + dot +
+        figure(tr("worst"), r.perTensorBefore.worst, r.perTensorAfter.worst) + dot +
+        figure(tr("weighted mean"), r.perTensorBefore.weightedMean, r.perTensorAfter.weightedMean));
+    details_->setText(
+        tr("Per channel, for comparison: median %1 → %2 dB, worst %3 → %4 dB. Weighted mean: "
+           "by parameter count. Higher is better; about 6 dB is one bit.")
+            .arg(formatDb(r.perChannelBefore.median), formatDb(r.perChannelAfter.median),
+                 formatDb(r.perChannelBefore.worst), formatDb(r.perChannelAfter.worst)));
+    plot_->setReport(r);
+    fillTable(r);
+}
+
+void QuantizationView::fillTable(const core::QuantizationReport& r)
+{
+    table_->setSortingEnabled(false);
+    table_->setRowCount(static_cast<int>(r.layers.size()));
+    for (int row = 0; row < table_->rowCount(); ++row) {
+        const auto& l = r.layers[static_cast<size_t>(row)];
+        auto* name = new QTableWidgetItem(QString::fromStdString(l.name));
+        name->setData(Qt::UserRole, row);
+        table_->setItem(row, Layer, name);
+        const QString parameters = QLocale().toString(qint64(l.parameters));
+        table_->setItem(row, Parameters, new NumberItem(double(l.parameters), parameters));
+        const double values[] = {l.perTensorBefore, l.perTensorAfter, 0, l.perChannelBefore,
+                                 l.perChannelAfter};
+        for (int c = TensorBefore; c < ColumnCount; ++c) {
+            if (c == Gain) continue;
+            const double v = values[c - TensorBefore];
+            table_->setItem(row, c, new NumberItem(v, formatDb(v)));
+        }
+        const double gain = l.perTensorAfter - l.perTensorBefore;
+        auto* g = new NumberItem(gain, signedDb(gain));
+        g->setForeground(QColor(gainColor(gain)));
+        table_->setItem(row, Gain, g);
+    }
+    table_->setSortingEnabled(true);
+    table_->resizeColumnsToContents();
+}
+
+QString QuantizationView::summaryText() const
+{
+    if (gain_.isEmpty()) return {};
+    QTextDocument doc;
+    doc.setHtml(headline_->text());
+    return doc.toPlainText();
+}
+
+}  // namespace cle::ui
