@@ -66,7 +66,10 @@ public:
             if (it != index.end()) return it->second;
             const LayerInfo& info = *model.info.find(name);
             WorkLayer w;
-            w.layer = owned ? std::move(*owned->find(name)) : *model.find(name);
+            if (owned)
+                w.layer = std::move(*owned->find(name));
+            else
+                w.layer = *model.find(name);
             w.outAxis = info.outAxis();
             w.inAxis = info.inAxis();
             layers_.push_back(std::move(w));
