@@ -176,10 +176,12 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     core::ModelInfo info = model.info;
     core::RunPlan plan = makePlan(a, info);
     core::foldBatchNorms(model, plan);
+    t.load = secondsSince(start);
+    start = Clock::now();
     std::vector<std::string> names;
     for (const auto& [first, second] : plan.pairs) names.insert(names.end(), {first, second});
     core::QuantizationReport quantization = core::quantizationBefore(model, names);
-    t.load = secondsSince(start);
+    t.quantization = secondsSince(start);
     if (!a.quiet) printPlan(plan, err);
 
     start = Clock::now();
@@ -194,7 +196,9 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     core::EqualizeResult result = core::equalize(std::move(model), plan.pairs, options, progress);
     t.equalize = secondsSince(start);
     if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
+    start = Clock::now();
     core::quantizationAfter(quantization, result.layers);
+    t.quantization += secondsSince(start);
 
     start = Clock::now();
     core::exportWeights(a.input, result.layers, a.output,
@@ -207,7 +211,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     printQuantization(quantization, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
-        << number(t.save) << " s)\n";
+        << number(t.save) << " s, quantization preview " << number(t.quantization) << " s)\n";
     return result.summary.converged ? kOk : kNotConverged;
 }
 

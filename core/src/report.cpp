@@ -95,7 +95,8 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
         for (auto& [k, v] : p.items()) j[k] = v;
     }
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
-    j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save}};
+    j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save},
+                    {"quantization", timings.quantization}};
     return j.dump(2) + "\n";
 }
 

@@ -14,6 +14,7 @@ struct Timings {
     double load = 0;  ///< seconds
     double equalize = 0;
     double save = 0;
+    double quantization = 0;  ///< the quantization preview, before and after
 };
 
 /// Optional parts of the report: what the run plan did (batch norms folded, ReLU6 relaxed, pairs
