@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -160,7 +161,7 @@ core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
 
 int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     const std::atomic<bool>* cancel) {
-    if (!(a.threshold > 0) || !std::isfinite(a.threshold))
+    if (!(static_cast<float>(a.threshold) > 0) || !std::isfinite(a.threshold))
         throw core::usageError("--threshold must be a positive number, not " +
                                number(a.threshold));
     if (a.maxSweeps < 1) throw core::usageError("--max-sweeps must be at least 1");
@@ -169,6 +170,11 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
         else core::expandGroups(core::parseGroups(a.pairs));
     }
     core::checkOutputPath(a.input, a.output, a.force);
+    if (!a.report.empty()) {
+        core::checkOutputPath(a.input, a.report, a.force);
+        if (std::filesystem::weakly_canonical(a.report) == std::filesystem::weakly_canonical(a.output))
+            throw core::usageError("--report and -o name the same file '" + a.output + "'");
+    }
 
     core::Timings t;
     auto start = Clock::now();

@@ -194,8 +194,9 @@ private:
 };
 
 void checkOptions(const EqualizeOptions& options) {
-    if (!(options.threshold > 0) || !std::isfinite(options.threshold))
-        throw usageError("the threshold must be a positive number");
+    // The reference compares in float32: a threshold that rounds to 0 there can never be met.
+    if (!(static_cast<float>(options.threshold) > 0) || !std::isfinite(options.threshold))
+        throw usageError("the threshold must be a positive number (at least 1e-45, float32)");
     if (options.maxSweeps < 1) throw usageError("the maximum number of sweeps must be at least 1");
 }
 

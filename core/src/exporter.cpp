@@ -80,6 +80,9 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
     std::error_code ec;
     fs::copy_file(input, temp.path(), fs::copy_options::overwrite_existing, ec);
     if (ec) throw inputError("cannot copy '" + input + "' to '" + temp.path() + "': " + ec.message());
+    // The copy takes the input's permissions; a read-only input must still give a writable copy.
+    fs::permissions(temp.path(), fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::add, ec);
     checkCancel(options);
     {
         h5::Silence quiet;

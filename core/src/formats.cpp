@@ -65,6 +65,7 @@ LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind
         if (b.ok && b.dtype && b.shape.size() == 1) {
             l.biasPath = bias;
             l.biasDtype = *b.dtype;
+            l.biasSize = b.shape[0];
         }
     }
     return l;
@@ -255,7 +256,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         if (!paths.empty()) {
             auto v0 = facts(file, paths[0]);
             auto v1 = paths.size() > 1 ? facts(file, paths[1]) : DatasetFacts{};
-            bool separable = paths.size() == 3 && v0.shape.size() >= 3 &&
+            bool separable = (paths.size() == 2 || paths.size() == 3) && v0.shape.size() >= 3 &&
                              v1.shape.size() == v0.shape.size() && v1.shape.front() == 1;
             if (separable) {
                 auto dw = makeLayer(file, name + "/depthwise", "SeparableConv2D/depthwise",
@@ -263,7 +264,8 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                 dw.depthwise = true;
                 layers.push_back(dw);
                 layers.push_back(makeLayer(file, name + "/pointwise", "SeparableConv2D/pointwise",
-                                           Layout::Keras, paths[1], paths[2]));
+                                           Layout::Keras, paths[1],
+                                           paths.size() == 3 ? paths[2] : ""));
             } else if (v0.shape.size() >= 2 && v0.shape.size() <= 5) {
                 std::string bias = v1.shape.size() == 1 ? paths[1] : "";
                 bool dw = lastComponent(name).find("depthwise") != std::string::npos &&
@@ -324,7 +326,19 @@ void finishLayer(LayerInfo& l, const std::string&) {
         l.unsupportedReason = "depth multiplier " + std::to_string(l.shape.back()) +
                               " (only 1 is supported)";
     }
-    if (l.biasPath.size() && l.outChannels() <= 0) l.biasPath.clear();
+    std::int64_t size = 1;
+    for (auto d : l.shape) size *= d;
+    if (size == 0) {
+        l.supported = false;
+        l.unsupportedReason = "it has no weights (a dimension is 0)";
+        return;
+    }
+    if (l.hasBias() && l.biasSize != l.outChannels()) {
+        l.supported = false;
+        l.unsupportedReason = "its bias has " + std::to_string(l.biasSize) + " values but it has " +
+                              std::to_string(l.outChannels()) +
+                              " output channels (a transposed convolution, or the wrong layout?)";
+    }
 }
 
 }  // namespace cle::core::formats

@@ -31,7 +31,7 @@ Silence::~Silence() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
 
 namespace {
 herr_t deepest(unsigned n, const H5E_error2_t* err, void* out) {
-    // The walk goes from the innermost call outwards; the first entry is the deepest.
+    // Walking upward starts at the innermost call: its entry is the deepest cause.
     auto* s = static_cast<std::string*>(out);
     if (n == 0 && err->desc) *s = err->desc;
     return 0;
@@ -40,7 +40,7 @@ herr_t deepest(unsigned n, const H5E_error2_t* err, void* out) {
 
 std::string lastError() {
     std::string msg;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, deepest, &msg);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, deepest, &msg);
     return msg;
 }
 

@@ -41,6 +41,12 @@ TempFile::~TempFile() {
 }
 
 void TempFile::commit() {
+    // On disk before it takes the destination's name: a crash never leaves a truncated file there.
+    int fd = open(path_.c_str(), O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
     if (std::rename(path_.c_str(), destination_.c_str()) != 0)
         throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
     committed_ = true;

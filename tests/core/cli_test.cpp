@@ -128,6 +128,22 @@ TEST_F(Cli, BadInputsFailClearlyAndLeaveNothing) {
     fails(lc, {"--bogus"}, 2, "bogus");
     fails(lc, {}, 2, "--pairs");
 
+    fails(lc, {"--pairs", "linear1,linear2", "--threshold", "1e-50"}, 2, "positive");
+    {
+        std::string input = dir.file("model.h5");
+        std::filesystem::copy_file(lc, input);
+        auto before = test::rawBytes(input, "/linear1.weight");
+        auto r = cle({"equalize", input, "-o", out, "--pairs", "linear1,linear2", "--report", input,
+                      "--force", "-q"});
+        EXPECT_EQ(r.code, 1);
+        EXPECT_NE(r.err.find("input file"), std::string::npos) << r.err;
+        EXPECT_EQ(test::rawBytes(input, "/linear1.weight"), before);
+        EXPECT_FALSE(std::filesystem::exists(out));
+        auto same = cle({"equalize", input, "-o", out, "--pairs", "linear1,linear2", "--report", out, "-q"});
+        EXPECT_EQ(same.code, 2);
+        std::filesystem::remove(input);
+    }
+
     test::TempDir other;
     std::string bad = other.file("bad.h5");
     {

@@ -128,6 +128,37 @@ TEST(WeightFile, Keras3WeightsFile) {
     EXPECT_FALSE(core::pairProblem(info, "dense_1", "functional/dense").has_value());
 }
 
+TEST(WeightFile, OddLayersAreListedAsUnsupportedWithAReason) {
+    test::TempDir dir;
+    std::string path = dir.file("odd.h5");
+    {
+        test::H5Writer w(path);
+        w.dataset("/up.weight", {16, 8, 3, 3}, test::randomValues(16 * 8 * 9, 1, 1));
+        w.dataset("/up.bias", {8}, test::randomValues(8, 1, 2));  // a transposed convolution
+        w.dataset("/empty.weight", {4, 0}, {});
+    }
+    auto info = core::inspectFile(path);
+    EXPECT_FALSE(info.find("up")->supported);
+    EXPECT_NE(info.find("up")->unsupportedReason.find("bias has 8 values"), std::string::npos);
+    EXPECT_FALSE(info.find("empty")->supported);
+    EXPECT_NE(info.find("empty")->unsupportedReason.find("no weights"), std::string::npos);
+}
+
+TEST(WeightFile, Keras3SeparableWithoutBias) {
+    test::TempDir dir;
+    std::string path = dir.file("sep.weights.h5");
+    {
+        test::H5Writer w(path);
+        w.dataset("/layers/sep/vars/0", {3, 3, 8, 1}, test::randomValues(72, 1, 1));
+        w.dataset("/layers/sep/vars/1", {1, 1, 8, 16}, test::randomValues(128, 1, 2));
+    }
+    auto info = core::inspectFile(path);
+    ASSERT_EQ(names(info), (std::vector<std::string>{"sep/depthwise", "sep/pointwise"}));
+    EXPECT_TRUE(info.layers[0].depthwise);
+    EXPECT_FALSE(info.layers[1].hasBias());
+    EXPECT_EQ(info.layers[1].outChannels(), 16);
+}
+
 TEST(WeightFile, NestedPyTorchGroupsAndGenericFiles) {
     test::TempDir dir;
     std::string path = dir.file("nested.h5");

@@ -30,6 +30,7 @@ struct LayerInfo {
     std::vector<std::int64_t> shape;
     DType dtype = DType::Float32;
     DType biasDtype = DType::Float32;
+    std::int64_t biasSize = 0;  ///< number of bias values (0 without bias)
     bool depthwise = false;  ///< one channel axis that is both input and output
     bool supported = true;   ///< false: listed, but cannot take part in a pair
     std::string unsupportedReason;
