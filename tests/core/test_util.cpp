@@ -1,6 +1,5 @@
 #include "test_util.h"
 
-#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>

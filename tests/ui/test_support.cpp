@@ -11,6 +11,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include "test_util.h"
+
 namespace cle::test {
 
 QStringList FakePrompter::errors;
@@ -41,46 +43,6 @@ QString FakePrompter::saveFileName(QWidget*, const QString&, const QString&, con
 
 namespace {
 
-void writeDataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims,
-                  const std::vector<float>& values)
-{
-    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-    hid_t set = H5Dcreate2(file, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT);
-    if (set < 0) throw std::runtime_error("cannot create dataset " + name);
-    H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
-    H5Dclose(set);
-    H5Sclose(space);
-}
-
-void writeStrings(hid_t object, const char* name, const std::vector<std::string>& values,
-                  bool scalar)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    const hsize_t n = values.size();
-    hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr);
-    if (scalar) {
-        // h5py writes model_config as a variable-length string.
-        H5Tset_size(type, H5T_VARIABLE);
-        const char* text = values.front().c_str();
-        hid_t a = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(a, type, &text);
-        H5Aclose(a);
-    } else {
-        size_t width = 1;
-        for (const auto& v : values) width = std::max(width, v.size());
-        H5Tset_size(type, width);
-        H5Tset_strpad(type, H5T_STR_NULLPAD);
-        std::vector<char> buf(width * values.size(), '\0');
-        for (size_t i = 0; i < values.size(); ++i)
-            std::copy(values[i].begin(), values[i].end(), buf.begin() + long(i * width));
-        hid_t a = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(a, type, buf.data());
-        H5Aclose(a);
-    }
-    H5Sclose(space);
-    H5Tclose(type);
-}
 
 std::string kerasConfig(const std::vector<KerasLayer>& layers)
 {
@@ -153,21 +115,19 @@ void writeLinearChain(const std::string& path, int layers, int n, unsigned seed)
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
     std::uniform_real_distribution<float> spread(-4.f, 4.f);
-    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) throw std::runtime_error("cannot create " + path);
+    H5Writer file(path);
     const auto un = static_cast<size_t>(n);
     for (int l = 0; l < layers; ++l) {
-        std::vector<float> w(un * un), b(un);
+        std::vector<double> w(un * un), b(un);
         for (size_t r = 0; r < un; ++r) {
             const float rowScale = std::exp(spread(rng));
             for (size_t c = 0; c < un; ++c) w[r * un + c] = normal(rng) * rowScale * 0.05f;
             b[r] = normal(rng) * 0.1f;
         }
         const std::string name = "/fc" + std::to_string(l);
-        writeDataset(file, name + ".weight", {hsize_t(n), hsize_t(n)}, w);
-        writeDataset(file, name + ".bias", {hsize_t(n)}, b);
+        file.dataset(name + ".weight", {n, n}, w);
+        file.dataset(name + ".bias", {n}, b);
     }
-    H5Fclose(file);
 }
 
 std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::string& path)
@@ -184,30 +144,25 @@ void writeKerasModel(const std::string& path, const std::vector<KerasLayer>& lay
                      unsigned seed)
 {
     std::mt19937 rng(seed);
-    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) throw std::runtime_error("cannot create " + path);
-    writeStrings(file, "model_config", {kerasConfig(layers)}, true);
-    hid_t root = H5Gcreate2(file, "/model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Writer file(path);
+    file.strings("/", "model_config", {kerasConfig(layers)}, true, true);
+    file.group("/model_weights");
     std::vector<std::string> names;
     for (const auto& l : layers) {
         if (l.weights.empty()) continue;
         const std::string name = l.name.toStdString();
         names.push_back(name);
-        hid_t outer = H5Gcreate2(root, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t inner = H5Gcreate2(outer, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         std::vector<std::string> weightNames;
         for (const auto& [weight, shape] : l.weights) {
             weightNames.push_back(name + "/" + weight + ":0");
-            std::vector<hsize_t> dims(shape.begin(), shape.end());
-            writeDataset(inner, weight + ":0", dims, kerasValues(weight, shape, rng));
+            auto values = kerasValues(weight, shape, rng);
+            file.dataset("/model_weights/" + name + "/" + name + "/" + weight + ":0",
+                         std::vector<std::int64_t>(shape.begin(), shape.end()),
+                         std::vector<double>(values.begin(), values.end()));
         }
-        writeStrings(outer, "weight_names", weightNames, false);
-        H5Gclose(inner);
-        H5Gclose(outer);
+        file.strings("/model_weights/" + name, "weight_names", weightNames, false);
     }
-    writeStrings(root, "layer_names", names, false);
-    H5Gclose(root);
-    H5Fclose(file);
+    file.strings("/model_weights", "layer_names", names, false);
 }
 
 void writeGarbage(const std::string& path)
