@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <thread>
 
 #include "cle/core/equalizer.h"
 
@@ -60,19 +61,27 @@ void Equalize(benchmark::State& state) {
 }
 BENCHMARK(Equalize)->ArgsProduct({{1, 11}, {1, 2}})->ArgNames({"sweeps", "threads"})->Unit(benchmark::kMillisecond)->Iterations(3);
 
-// The floor: every byte of every layer read once and written once.
+// The floor: every byte of every layer read once and written once, by 1 or 2 threads.
 void ReadWritePass(benchmark::State& state) {
     auto layers = chainModel().layers;
+    const int threads = int(state.range(0));
     for (auto _ : state) {
         for (auto& l : layers) {
             float* x = l.weight.values.data();
-            const size_t n = l.weight.values.size();
-            for (size_t i = 0; i < n; ++i) x[i] *= 1.0001f;
+            const size_t n = l.weight.values.size(), part = n / size_t(threads);
+            auto work = [&](size_t begin, size_t end) {
+                for (size_t i = begin; i < end; ++i) x[i] *= 1.0001f;
+            };
+            std::vector<std::thread> pool;
+            for (int t = 1; t < threads; ++t)
+                pool.emplace_back(work, part * size_t(t), t + 1 == threads ? n : part * size_t(t + 1));
+            work(0, part);
+            for (auto& t : pool) t.join();
             benchmark::ClobberMemory();
         }
     }
 }
-BENCHMARK(ReadWritePass)->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(ReadWritePass)->Arg(1)->Arg(2)->ArgNames({"threads"})->Unit(benchmark::kMillisecond)->Iterations(5);
 
 }  // namespace
 
