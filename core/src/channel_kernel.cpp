@@ -60,17 +60,43 @@ Stats toStats(AxisStats&& a, const AxisView& v) {
     return s;
 }
 
-// Scales `n` contiguous elements by one factor (kWrite false: measures only). Returns the squared
-// change.
-template <bool kWrite>
-[[gnu::always_inline]] inline double scaleRun(float* x, std::int64_t n, float f, float& lo, float& hi) {
+// Per-axis factors of one pass: every element is multiplied by its first factor (a1 along axis 1
+// or a2 along axis 2) and, when a second one is given (b1 or b2), the rounded product again by
+// that: exactly what two passes would compute. Null means "no factor along that axis".
+struct Factors {
+    const float* a1 = nullptr;
+    const float* a2 = nullptr;
+    const float* b1 = nullptr;
+    const float* b2 = nullptr;
+    bool two() const { return b1 || b2; }
+};
+
+// One element: returns the new value and adds its squared change (against the value after the
+// first multiplication when there are two) to acc.
+template <bool kTwo>
+[[gnu::always_inline]] inline float step(float x, float fa, float fb, double& acc) {
+    float v1 = x * fa;
+    if constexpr (kTwo) {
+        float v2 = v1 * fb;
+        float d = v2 - v1;
+        acc += double(d) * double(d);
+        return v2;
+    } else {
+        float d = v1 - x;
+        acc += double(d) * double(d);
+        return v1;
+    }
+}
+
+// `n` contiguous elements with the same factors (kWrite false: measures only).
+template <bool kWrite, bool kTwo>
+[[gnu::always_inline]] inline double scaleRun(float* x, std::int64_t n, float fa, float fb,
+                                              float& lo, float& hi) {
     double acc = 0;
     float l = lo, h = hi;
 #pragma omp simd reduction(+ : acc) reduction(min : l) reduction(max : h)
     for (std::int64_t i = 0; i < n; ++i) {
-        float v = x[i] * f;
-        float d = v - x[i];
-        acc += double(d) * double(d);
+        float v = step<kTwo>(x[i], fa, fb, acc);
         if constexpr (kWrite) x[i] = v;
         l = std::min(l, v);
         h = std::max(h, v);
@@ -80,18 +106,16 @@ template <bool kWrite>
     return acc;
 }
 
-// Scales a row of `n` elements that run along the second channel axis; element i is multiplied
-// by f[i] (kPerElement) or by f0.
-template <bool kWrite, bool kPerElement>
-[[gnu::always_inline]] inline double scaleRow(float* x, std::int64_t n, const float* f, float f0, float* lo2, float* hi2,
-                       float& lo1, float& hi1) {
+// A row of `n` elements that run along axis 2: factors per element (kElemA/kElemB) or constant.
+template <bool kWrite, bool kTwo, bool kElemA, bool kElemB>
+[[gnu::always_inline]] inline double scaleRow(float* x, std::int64_t n, const float* fa,
+                                              float fa0, const float* fb, float fb0, float* lo2,
+                                              float* hi2, float& lo1, float& hi1) {
     double acc = 0;
     float l = lo1, h = hi1;
 #pragma omp simd reduction(+ : acc) reduction(min : l) reduction(max : h)
     for (std::int64_t i = 0; i < n; ++i) {
-        float v = x[i] * (kPerElement ? f[i] : f0);
-        float d = v - x[i];
-        acc += double(d) * double(d);
+        float v = step<kTwo>(x[i], kElemA ? fa[i] : fa0, kElemB ? fb[i] : fb0, acc);
         if constexpr (kWrite) x[i] = v;
         lo2[i] = std::min(lo2[i], v);
         hi2[i] = std::max(hi2[i], v);
@@ -103,31 +127,44 @@ template <bool kWrite, bool kPerElement>
     return acc;
 }
 
-// Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements.
-// factor1 scales the a1 axis, factor2 the a2 axis; at most one is non-null. Built for AVX2 and
-// for the baseline; the loader picks the best the processor has.
-template <bool kWrite>
-__attribute__((target_clones("avx2", "default"))) double rows(
-    float* data, const AxisView& v, std::int64_t begin, std::int64_t end, const float* factor1,
-    const float* factor2, AxisStats& s) {
+template <bool kWrite, bool kTwo>
+[[gnu::always_inline]] inline double dispatchRow(float* x, const AxisView& v, const Factors& f,
+                                                 float fa0, float fb0, AxisStats& s, float& lo1,
+                                                 float& hi1) {
+    float* lo2 = s.min2.data();
+    float* hi2 = s.max2.data();
+    if (f.a2 && f.b2)
+        return scaleRow<kWrite, kTwo, true, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+    if (f.a2)
+        return scaleRow<kWrite, kTwo, true, false>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+    if (f.b2)
+        return scaleRow<kWrite, kTwo, false, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+    return scaleRow<kWrite, kTwo, false, false>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+}
+
+// Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements. Built for AVX2
+// and for the baseline; the loader picks the best the processor has.
+template <bool kWrite, bool kTwo>
+__attribute__((target_clones("avx2", "default"))) double rows(float* data, const AxisView& v,
+                                                              std::int64_t begin, std::int64_t end,
+                                                              const Factors& f, AxisStats& s) {
     double acc = 0;
     const std::int64_t rowLength = v.n2 * v.q;
     for (std::int64_t r = begin; r < end; ++r) {
         float* x = data + r * rowLength;
         const std::int64_t c1 = (r / v.m) % v.n1;
-        const float f1 = factor1 ? factor1[c1] : 1.f;
+        const float fa1 = f.a1 ? f.a1[c1] : 1.f;
+        const float fb1 = f.b1 ? f.b1[c1] : 1.f;
         float& lo1 = s.min1[size_t(c1)];
         float& hi1 = s.max1[size_t(c1)];
         if (v.q == 1) {
-            acc += factor2 ? scaleRow<kWrite, true>(x, v.n2, factor2, f1, s.min2.data(),
-                                                    s.max2.data(), lo1, hi1)
-                           : scaleRow<kWrite, false>(x, v.n2, factor2, f1, s.min2.data(),
-                                                     s.max2.data(), lo1, hi1);
+            acc += dispatchRow<kWrite, kTwo>(x, v, f, fa1, fb1, s, lo1, hi1);
             continue;
         }
         for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
             float lo = kInf, hi = -kInf;
-            acc += scaleRun<kWrite>(x, v.q, factor2 ? factor2[c2] : f1, lo, hi);
+            acc += scaleRun<kWrite, kTwo>(x, v.q, f.a2 ? f.a2[c2] : fa1, f.b2 ? f.b2[c2] : fb1,
+                                          lo, hi);
             lo1 = std::min(lo1, lo);
             hi1 = std::max(hi1, hi);
             s.min2[size_t(c2)] = std::min(s.min2[size_t(c2)], lo);
@@ -135,6 +172,13 @@ __attribute__((target_clones("avx2", "default"))) double rows(
         }
     }
     return acc;
+}
+
+template <bool kWrite>
+double rowsOf(float* data, const AxisView& v, std::int64_t begin, std::int64_t end,
+              const Factors& f, AxisStats& s) {
+    return f.two() ? rows<kWrite, true>(data, v, begin, end, f, s)
+                   : rows<kWrite, false>(data, v, begin, end, f, s);
 }
 
 void merge(AxisStats& into, const AxisStats& from) {
@@ -152,23 +196,22 @@ void merge(AxisStats& into, const AxisStats& from) {
 // threads: each chunk sums its own change, and the chunk sums are added in chunk order, so the
 // result is the same bit for bit however many threads run the chunks.
 template <bool kWrite>
-double pass(float* data, const AxisView& v, const float* factor1, const float* factor2,
-            AxisStats& s, int threads) {
+double pass(float* data, const AxisView& v, const Factors& f, AxisStats& s, int threads) {
     const std::int64_t rowCount = v.p * v.n1 * v.m;
     const std::int64_t rowLength = std::max<std::int64_t>(1, v.n2 * v.q);
     const std::int64_t chunkElements = std::max<std::int64_t>(1 << 20, 8 * (v.n1 + v.n2));
     const std::int64_t chunkRows = std::max<std::int64_t>(1, chunkElements / rowLength);
     const std::int64_t chunks = (rowCount + chunkRows - 1) / chunkRows;
-    if (chunks <= 1) return rows<kWrite>(data, v, 0, rowCount, factor1, factor2, s);
+    if (chunks <= 1) return rowsOf<kWrite>(data, v, 0, rowCount, f, s);
 
     std::vector<double> sums(size_t(chunks), 0.0);
     std::vector<AxisStats> partial(size_t(chunks), AxisStats{v});
     std::atomic<std::int64_t> next{0};
     auto worker = [&] {
         for (std::int64_t c; (c = next.fetch_add(1)) < chunks;)
-            sums[size_t(c)] = rows<kWrite>(data, v, c * chunkRows,
-                                           std::min(rowCount, (c + 1) * chunkRows), factor1,
-                                           factor2, partial[size_t(c)]);
+            sums[size_t(c)] = rowsOf<kWrite>(data, v, c * chunkRows,
+                                             std::min(rowCount, (c + 1) * chunkRows), f,
+                                             partial[size_t(c)]);
     };
     int n = int(std::min<std::int64_t>(chunks, std::max(1, threads)));
     std::vector<std::thread> pool;
@@ -190,11 +233,28 @@ int defaultThreads() {
     return n == 0 ? 1 : int(std::min(n, 8u));
 }
 
+namespace {
+
+// The factor array along axis 1 or 2 of the view for the input or the output channels.
+const float*& slot(Factors& f, const AxisView& v, bool output, bool second) {
+    bool axis1 = v.single || (output == v.outFirst);
+    if (second) return axis1 ? f.b1 : f.b2;
+    return axis1 ? f.a1 : f.a2;
+}
+
+}  // namespace
+
 Stats measure(const float* data, const AxisView& view, int threads) {
+    return measureScaled(data, view, nullptr, threads);
+}
+
+Stats measureScaled(const float* data, const AxisView& view, const float* inFactor, int threads) {
     AxisStats s(view);
+    Factors f;
+    slot(f, view, false, false) = inFactor;
     // The read-only instantiation never stores through the pointer. Its "change" x * 1 - x is 0
     // for every finite x and NaN otherwise, so the sum doubles as a finiteness check.
-    double acc = pass<false>(const_cast<float*>(data), view, nullptr, nullptr, s, threads);
+    double acc = pass<false>(const_cast<float*>(data), view, f, s, threads);
     Stats stats = toStats(std::move(s), view);
     stats.finite = std::isfinite(acc);
     return stats;
@@ -203,9 +263,20 @@ Stats measure(const float* data, const AxisView& view, int threads) {
 double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats,
              int threads) {
     AxisStats s(view);
-    bool onFirst = view.single || (scaleOut == view.outFirst);
-    double acc =
-        pass<true>(data, view, onFirst ? factor : nullptr, onFirst ? nullptr : factor, s, threads);
+    Factors f;
+    slot(f, view, scaleOut, false) = factor;
+    double acc = pass<true>(data, view, f, s, threads);
+    stats = toStats(std::move(s), view);
+    return acc;
+}
+
+double scaleInThenOut(float* data, const AxisView& view, const float* inFactor,
+                      const float* outFactor, Stats& stats, int threads) {
+    AxisStats s(view);
+    Factors f;
+    slot(f, view, false, false) = inFactor;
+    slot(f, view, true, true) = outFactor;
+    double acc = pass<true>(data, view, f, s, threads);
     stats = toStats(std::move(s), view);
     return acc;
 }

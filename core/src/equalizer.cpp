@@ -21,6 +21,9 @@ struct WorkLayer {
     kernel::AxisView view;
     kernel::Stats stats;
     float norm = 0;  // change norm over the last pair that named this layer in the current sweep
+    // Input-channel factors not yet applied: the next pair scales this layer's outputs, and both
+    // multiplications then happen in one pass (stats.in is stale meanwhile).
+    std::vector<float> pendingIn;
 };
 
 struct WorkPair {
@@ -109,7 +112,7 @@ public:
             info.sweep = ++summary_.sweeps;
             info.sweepDone = false;
             for (size_t i = 0; i < pairs_.size(); ++i) {
-                applyPair(pairs_[i]);
+                applyPair(pairs_[i], i + 1 < pairs_.size() ? &pairs_[i + 1] : nullptr);
                 info.pairIndex = int(i + 1);
                 if (progress && !progress(info)) return cancelled();
             }
@@ -133,9 +136,12 @@ public:
     }
 
 private:
-    void applyPair(WorkPair& p) {
+    void applyPair(WorkPair& p, const WorkPair* next) {
         WorkLayer& a = layers_[p.first];
         WorkLayer& b = layers_[p.second];
+        if (!a.pendingIn.empty())  // a's output ranges as they are after its deferred scaling
+            a.stats = kernel::measureScaled(a.layer.weight.values.data(), a.view,
+                                            a.pendingIn.data(), threads_);
         const size_t n = p.scale.size();
         std::vector<float> s(n), inv(n);
         for (size_t c = 0; c < n; ++c) {
@@ -152,10 +158,21 @@ private:
             }
             p.scale[c] *= double(s[c]);
         }
-        a.norm = float(std::sqrt(
-            kernel::scale(a.layer.weight.values.data(), a.view, true, inv.data(), a.stats, threads_)));
+        float* wa = a.layer.weight.values.data();
+        double changeA = a.pendingIn.empty()
+                             ? kernel::scale(wa, a.view, true, inv.data(), a.stats, threads_)
+                             : kernel::scaleInThenOut(wa, a.view, a.pendingIn.data(), inv.data(),
+                                                      a.stats, threads_);
+        a.pendingIn.clear();
+        a.norm = float(std::sqrt(changeA));
         if (a.layer.bias)
             for (size_t c = 0; c < n; ++c) a.layer.bias->values[c] *= inv[c];
+        // When the next pair scales b's outputs, b's inputs are scaled in that same pass; b's
+        // change is measured over that next pair anyway, as the reference does.
+        if (next && next->first == p.second && next->second != p.second) {
+            b.pendingIn = std::move(s);
+            return;
+        }
         b.norm = float(std::sqrt(
             kernel::scale(b.layer.weight.values.data(), b.view, false, s.data(), b.stats, threads_)));
     }
