@@ -6,23 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli.h"
+#include "cli_runner.h"
 #include "test_util.h"
 
 using namespace cle;
 
 namespace {
 
-struct Outcome {
-    int code;
-    std::string out, err;
-};
-
-Outcome cle(std::vector<std::string> args) {
-    std::ostringstream out, err;
-    int code = cli::run(args, out, err);
-    return {code, out.str(), err.str()};
-}
+test::Outcome cle(const std::vector<std::string>& args) { return test::runCle(args); }
 
 std::string golden(const std::string& name) { return test::dataPath("golden/" + name); }
 

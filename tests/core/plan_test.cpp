@@ -11,7 +11,7 @@
 #include "cle/core/exporter.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
-#include "cli.h"
+#include "cli_runner.h"
 #include "keras_model.h"
 #include "test_util.h"
 
@@ -201,16 +201,7 @@ TEST(Quantization, EqualizationRaisesPerTensorSqnrOnTheSample) {
     for (const auto& l : report.layers) EXPECT_GE(l.perChannelBefore, l.perTensorBefore - 1e-9);
 }
 
-struct Run {
-    int code;
-    std::string out, err;
-};
-
-Run cle(std::vector<std::string> args) {
-    std::ostringstream out, err;
-    int code = cli::run(args, out, err);
-    return {code, out.str(), err.str()};
-}
+test::Outcome cle(const std::vector<std::string>& args) { return test::runCle(args); }
 
 TEST(PlanCli, Relu6NeedsPermissionAndIsRelaxedInTheExport) {
     test::TempDir dir;
