@@ -40,6 +40,8 @@ core::RunPlan mergePlans(const core::RunPlan& earlier, const core::RunPlan& late
                       return a.name == b.name;
                   });
     appendMissing(out.relu6, later.relu6, std::equal_to<std::string>());
+    out.relu6Norms.insert(later.relu6Norms.begin(), later.relu6Norms.end());
+    appendMissing(out.notes, later.notes, std::equal_to<std::string>());
     out.skipped.insert(out.skipped.end(), later.skipped.begin(), later.skipped.end());
     out.guessed = earlier.guessed || later.guessed;
     return out;

@@ -128,14 +128,57 @@ void printSummary(const core::Summary& s, std::ostream& out) {
 
 namespace {
 
-void printPlan(const core::RunPlan& plan, std::ostream& out) {
+std::string percent(double fraction) { return number(100.0 * fraction, 2) + "%"; }
+
+void printPlan(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& costs,
+               std::ostream& out) {
     for (const auto& bn : plan.batchNorms)
         out << "folded batch norm " << bn.name << " into " << bn.after << "\n";
-    for (const auto& r : plan.relu6)
-        out << "ReLU6 " << r << " becomes ReLU in the exported model_config\n";
+    for (const auto& c : costs) {
+        out << "ReLU6 " << c.layer << " becomes ReLU in the exported model_config";
+        if (c.known())
+            out << ": inputs above 6 (from batch norm " << c.batchNorm << "): mean "
+                << percent(c.mean) << ", worst " << percent(c.worst) << " (channel "
+                << c.worstChannel << ")";
+        else
+            out << " (no batch norm before it to estimate how often it clipped)";
+        out << "\n";
+    }
     for (const auto& s : plan.skipped)
         out << "skipped " << s.layers.front() << " -> " << s.layers.back() << ": " << s.reason
             << "\n";
+    for (const auto& n : plan.notes) out << "note: " << n << "\n";
+}
+
+// One line, printed even with --quiet: what the output changes besides the equalized weights.
+void printChanges(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& costs,
+                  std::ostream& out) {
+    std::vector<std::string> parts;
+    auto count = [](size_t n, const char* one, const char* many) {
+        return std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    if (!plan.batchNorms.empty())
+        parts.push_back(count(plan.batchNorms.size(), "batch norm", "batch norms") +
+                        " folded into their layers (now identities)");
+    if (!costs.empty()) {
+        std::string relu = count(costs.size(), "ReLU6", "ReLU6") + " relaxed to ReLU";
+        const core::Relu6Cost* worst = nullptr;
+        for (const auto& c : costs)
+            if (c.known() && (!worst || c.worst > worst->worst)) worst = &c;
+        if (worst)
+            relu += " (worst: " + percent(worst->worst) + " of inputs above 6 at " + worst->layer +
+                    ")";
+        parts.push_back(relu);
+    }
+    if (!plan.skipped.empty())
+        parts.push_back(count(plan.skipped.size(), "pair", "pairs") + " skipped");
+    if (parts.empty()) {
+        out << "besides the equalized weights: nothing changed\n";
+        return;
+    }
+    out << "besides the equalized weights:";
+    for (size_t i = 0; i < parts.size(); ++i) out << (i ? ", " : " ") << parts[i];
+    out << "\n";
 }
 
 void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
@@ -181,6 +224,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     core::Model model = core::loadModel(a.input, layoutOption(a.layout));
     core::ModelInfo info = model.info;
     core::RunPlan plan = makePlan(a, info);
+    const std::vector<core::Relu6Cost> relu6 = core::relu6Costs(info, plan);
     core::foldBatchNorms(model, plan);
     t.load = secondsSince(start);
     start = Clock::now();
@@ -188,7 +232,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     for (const auto& [first, second] : plan.pairs) names.insert(names.end(), {first, second});
     core::QuantizationReport quantization = core::quantizationBefore(model, names);
     t.quantization = secondsSince(start);
-    if (!a.quiet) printPlan(plan, err);
+    if (!a.quiet) printPlan(plan, relu6, err);
 
     start = Clock::now();
     core::EqualizeOptions options{a.threshold, a.maxSweeps};
@@ -211,9 +255,10 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                         {a.force, cancel, core::exportExtras(info, plan, result.layers)});
     t.save = secondsSince(start);
     if (!a.report.empty())
-        core::writeReport(a.report, info, result.summary, t, {&plan, &quantization});
+        core::writeReport(a.report, info, result.summary, t, {&plan, &quantization, &relu6});
 
     printSummary(result.summary, out);
+    printChanges(plan, relu6, out);
     printQuantization(quantization, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "

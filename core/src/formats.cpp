@@ -1,6 +1,7 @@
 #include "formats.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -78,8 +79,13 @@ std::string rankKind(int rank, Layout layout) {
     return (layout == Layout::Torch ? torch : keras)[rank - 2];
 }
 
+struct KerasClass {
+    std::string cls;
+    size_t position = 0;  ///< order of appearance in the config (graph order within a model)
+};
+
 // Keras layer name -> class name, from the model_config JSON (nested models included).
-void collectClasses(const nlohmann::json& j, std::map<std::string, std::string>& out) {
+void collectClasses(const nlohmann::json& j, std::map<std::string, KerasClass>& out) {
     if (j.is_object()) {
         if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
             const auto& cfg = j["config"];
@@ -88,8 +94,8 @@ void collectClasses(const nlohmann::json& j, std::map<std::string, std::string>&
                                    : (cfg.contains("name") && cfg["name"].is_string()
                                           ? cfg["name"].get<std::string>()
                                           : "");
-            if (!name.empty() && j["class_name"].is_string())
-                out[name] = j["class_name"].get<std::string>();
+            if (!name.empty() && j["class_name"].is_string() && !out.count(name))
+                out[name] = {j["class_name"].get<std::string>(), out.size()};
         }
         for (const auto& [k, v] : j.items()) collectClasses(v, out);
     } else if (j.is_array()) {
@@ -97,8 +103,8 @@ void collectClasses(const nlohmann::json& j, std::map<std::string, std::string>&
     }
 }
 
-std::map<std::string, std::string> kerasClasses(hid_t file) {
-    std::map<std::string, std::string> classes;
+std::map<std::string, KerasClass> kerasClasses(hid_t file) {
+    std::map<std::string, KerasClass> classes;
     h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
     auto text = h5::readStringsAttribute(root.get(), "model_config");
     if (text.empty()) return classes;
@@ -109,9 +115,9 @@ std::map<std::string, std::string> kerasClasses(hid_t file) {
 
 const std::map<std::string, std::string>& unsupportedKeras() {
     static const std::map<std::string, std::string> m = {
-        {"Conv1DTranspose", "transposed convolutions are not supported"},
-        {"Conv2DTranspose", "transposed convolutions are not supported"},
-        {"Conv3DTranspose", "transposed convolutions are not supported"},
+        {"Conv1DTranspose", "transposed convolution"},
+        {"Conv2DTranspose", "transposed convolution"},
+        {"Conv3DTranspose", "transposed convolution"},
         {"LSTM", "recurrent layers are not supported"},
         {"GRU", "recurrent layers are not supported"},
         {"SimpleRNN", "recurrent layers are not supported"},
@@ -210,10 +216,18 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
             if (!owners.count(owner)) order.push_back(owner);
             owners[owner][stripSuffix(lastComponent(wn))] = path;
         }
+        // A nested model lists trainable weights first, not layer by layer: use graph order.
+        auto position = [&](const std::string& owner) {
+            auto it = classes.find(lastComponent(owner));
+            return it == classes.end() ? SIZE_MAX : it->second.position;
+        };
+        std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
+            return position(a) < position(b);
+        });
         for (const auto& owner : order) {
             std::string base = order.size() == 1 ? layerName : layerName + "/" + lastComponent(owner);
             std::string key = order.size() == 1 ? layerName : lastComponent(owner);
-            std::string cls = classes.count(key) ? classes[key] : "";
+            std::string cls = classes.count(key) ? classes[key].cls : "";
             auto w = owners[owner];
             if (!w.count("kernel") && !w.count("depthwise_kernel")) guessKernel(file, w);
             auto get = [&](const char* k) { return w.count(k) ? w.at(k) : std::string(); };
@@ -324,7 +338,8 @@ void finishLayer(LayerInfo& l, const std::string&) {
     if (l.depthwise && l.layout == Layout::Keras && l.shape.back() != 1) {
         l.supported = false;
         l.unsupportedReason = "depth multiplier " + std::to_string(l.shape.back()) +
-                              " (only 1 is supported)";
+                              " (only 1 can be equalized)";
+        return;
     }
     std::int64_t size = 1;
     for (auto d : l.shape) size *= d;

@@ -59,13 +59,17 @@ std::string join(const std::string& a, const std::string& b) {
     return a + "/" + b;
 }
 
-// Batch-norm variable name ("gamma", "moving_mean", ...) -> dataset path, Keras 2 layout.
+// Batch-norm variable name ("gamma", "moving_mean", ...) -> dataset path, Keras 2 layout. In a
+// nested model's group only the weights of the layer `owner` count.
 std::map<std::string, std::string> keras2Vars(hid_t file, const std::string& root,
-                                              const std::string& group) {
+                                              const std::string& group, const std::string& owner) {
     std::map<std::string, std::string> vars;
     if (!h5::isGroup(file, group)) return vars;
     h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
     for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
+        auto slash = wn.find_last_of('/');
+        std::string from = slash == std::string::npos ? "" : lastComponent(wn.substr(0, slash));
+        if (!owner.empty() && from != owner) continue;
         std::string path = join(group, wn);
         if (!h5::isDataset(file, path)) path = join(root, wn);
         if (!h5::isDataset(file, path)) continue;
@@ -104,11 +108,16 @@ const Node* Graph::find(const std::string& name) const {
 }
 
 Graph Graph::parse(const std::string& source, const std::string& file) {
+    auto j = json::parse(source, nullptr, false);
+    if (j.is_discarded())
+        throw inputError("cannot read the model_config of '" + file + "': it is not valid JSON");
+    return fromJson(j, file);
+}
+
+Graph Graph::fromJson(const json& j, const std::string& file) {
     auto bad = [&](const std::string& why) {
         return inputError("cannot read the model_config of '" + file + "': " + why);
     };
-    auto j = json::parse(source, nullptr, false);
-    if (j.is_discarded()) throw bad("it is not valid JSON");
     if (!j.is_object() || !j.contains("config")) throw bad("it does not describe a Keras model");
     const json& cfg = j["config"];
     const json* layers = cfg.is_array() ? &cfg : nullptr;  // old Sequential: a plain list
@@ -156,6 +165,14 @@ void Graph::addLayer(const json& layer, const std::string& file) {
         throw inputError("cannot read the model_config of '" + file + "': two layers are named '" +
                          n.name + "'");
     n.nested = isModelClass(n.cls, n.config);
+    if (n.nested) {
+        try {
+            n.inner = std::make_shared<const Graph>(
+                fromJson(json{{"class_name", n.cls}, {"config", n.config}}, file));
+        } catch (const Error&) {
+            n.inner.reset();  // analysed as an opaque layer
+        }
+    }
     index_[n.name] = nodes_.size();
     nodes_.push_back(std::move(n));
 }
@@ -202,6 +219,14 @@ std::string activationOf(const Node& node) {
     return "unknown";
 }
 
+std::optional<long> batchNormAxis(const Node& bn) {
+    if (!bn.config.contains("axis")) return -1;
+    const json* axis = &bn.config["axis"];
+    if (axis->is_array() && axis->size() == 1) axis = &(*axis)[0];
+    if (!axis->is_number_integer()) return std::nullopt;
+    return axis->get<long>();
+}
+
 long configInt(const Node& node, const std::string& key, long fallback) {
     if (!node.config.contains(key) || !node.config[key].is_number()) return fallback;
     return node.config[key].get<long>();
@@ -222,7 +247,9 @@ std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
                                          std::string* problem) {
     bool scale = flag(bn.config, "scale", true);
     bool center = flag(bn.config, "center", true);
-    auto vars = keras3 ? keras3Vars(file, group, scale, center) : keras2Vars(file, root, group);
+    std::string owner = h5::isGroup(file, join(group, bn.name)) ? bn.name : "";
+    auto vars = keras3 ? keras3Vars(file, group, scale, center)
+                       : keras2Vars(file, root, group, owner);
     if (!vars.count("moving_mean") || !vars.count("moving_variance")) {
         if (problem)
             *problem = "batch norm '" + bn.name + "' has no moving mean and variance in the file";

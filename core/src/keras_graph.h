@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,7 +14,9 @@
 
 namespace cle::core::keras {
 
-/// One layer of the outermost model.
+class Graph;
+
+/// One layer of a model.
 struct Node {
     std::string name;
     std::string cls;                     ///< class_name, e.g. "Conv2D"
@@ -23,14 +26,18 @@ struct Node {
     int calls = 0;                       ///< how often the layer is called (shared layers: > 1)
     bool output = false;                 ///< its output is one of the model's outputs
     bool nested = false;                 ///< a Model / Functional / Sequential inside the model
+    std::shared_ptr<const Graph> inner;  ///< a nested model's own graph (null when unreadable)
 };
 
-/// The outermost model's layers in config order, with producers and consumers linked.
+/// A model's layers in config order, with producers and consumers linked; nested models carry
+/// their own graphs.
 class Graph {
 public:
     /// Parses model_config text. Throws an input Error naming `file` when the text is not JSON or
     /// not a Keras model.
     static Graph parse(const std::string& text, const std::string& file);
+    /// The same from parsed JSON (`{"class_name": ..., "config": {...}}`).
+    static Graph fromJson(const nlohmann::json& model, const std::string& file);
 
     const std::vector<Node>& nodes() const { return nodes_; }
     /// nullptr when no layer has that name.
@@ -54,13 +61,17 @@ std::string readRootString(hid_t file, const std::string& name);
 std::string activationOf(const Node& node);
 /// An integer config entry, `fallback` when absent or not a number.
 long configInt(const Node& node, const std::string& key, long fallback);
+/// The axis a batch norm normalizes over as written (-1 when absent, Keras' default; a list of
+/// one axis counts); nullopt when it is not a single integer axis.
+std::optional<long> batchNormAxis(const Node& bn);
 /// `class_name` in Keras 3's storage naming ("Conv2D" -> "conv2d",
 /// "BatchNormalization" -> "batch_normalization").
 std::string snakeCase(const std::string& className);
 
 /// Where a batch norm's parameters are stored. `group` is the HDF5 group of the layer (Keras 2:
-/// the group named by layer_names; Keras 3: /layers/<name>). Returns nullopt and sets `problem`
-/// when the moving statistics cannot be found.
+/// the group named by layer_names, for a layer of a nested model the nested model's group;
+/// Keras 3: /layers/<name>). Returns nullopt and sets `problem` when the moving statistics
+/// cannot be found.
 std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
                                          const std::string& group, bool keras3, const Node& bn,
                                          std::string* problem);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cle/core/pairs.h"
+#include "h5.h"
 #include "topology_detail.h"
 
 namespace cle::core::detail {
@@ -119,26 +120,59 @@ std::optional<std::string> fanOut(const Node& n) {
     return std::nullopt;
 }
 
-// Weighted layer kinds whose channels cannot be scaled one by one.
+// Weighted layer kinds whose channels cannot be scaled one by one, in the words `cle inspect`
+// uses for them.
 std::optional<std::string> kindProblem(const Node& n, bool asFirst) {
-    if (n.cls.size() > 9 && n.cls.ends_with("Transpose"))
-        return quote(n.name) + " is a transposed convolution, which cannot be equalized";
+    auto cannot = [&](const std::string& why) {
+        return "layer " + quote(n.name) + " cannot be equalized: " + why;
+    };
+    if (n.cls.size() > 9 && n.cls.ends_with("Transpose")) return cannot("transposed convolution");
     if (long groups = keras::configInt(n, "groups", 1); groups > 1)
-        return quote(n.name) + " is a grouped convolution (groups=" + std::to_string(groups) +
-               "), which cannot be equalized";
+        return cannot("grouped convolution (groups=" + std::to_string(groups) + ")");
     long multiplier = keras::configInt(n, "depth_multiplier", 1);
     bool pointwiseSide = asFirst && separableClass(n.cls);
     if (multiplier > 1 && !pointwiseSide)
-        return quote(n.name) + " has depth multiplier " + std::to_string(multiplier) +
-               "; only 1 can be equalized";
+        return cannot("depth multiplier " + std::to_string(multiplier) +
+                      " (only 1 can be equalized)");
     return std::nullopt;
+}
+
+// The rank of a layer's output tensor: a convolution's kernel has as many axes; a Dense layer's
+// output rank is known only when the batch norm records its input shape (0: unknown).
+int outputRank(const LayerInfo& info, const Node& bn) {
+    if (info.rank() > 2) return info.rank();
+    for (const char* key : {"batch_input_shape", "batch_shape"})
+        if (bn.config.contains(key) && bn.config[key].is_array())
+            return int(bn.config[key].size());
+    return 0;
+}
+
+// A batch norm is folded only when it normalizes over the layer's channel axis.
+std::optional<std::string> axisProblem(const Node& layer, const LayerInfo& info, const Node& bn) {
+    const bool channelsFirst = layer.config.value("data_format", std::string()) == "channels_first";
+    const int rank = outputRank(info, bn);
+    const int channel = channelsFirst ? 1 : rank - 1;
+    std::optional<long> axis = keras::batchNormAxis(bn);
+    if (axis && rank == 0 && *axis == -1) return std::nullopt;
+    if (axis && rank > 0 && (*axis < 0 ? *axis + rank : *axis) == channel) return std::nullopt;
+    std::string which = bn.config.contains("axis") ? bn.config["axis"].dump() : "-1";
+    if (rank == 0)
+        return "batch norm " + quote(bn.name) + " normalizes axis " + which +
+               ", which cannot be checked against the channel axis of " + quote(layer.name) +
+               " (only -1 can), so it is not folded into it";
+    return "batch norm " + quote(bn.name) + " normalizes axis " + which +
+           ", not the channel axis (" + std::to_string(channel) + ") of the output of " +
+           quote(layer.name) + ", so it cannot be folded into it";
 }
 
 class KerasPairs {
 public:
+    /// `nested` names the outermost nested model that `graph` belongs to ("" for the model
+    /// itself): Keras 2 stores its layers' weights in that model's group, named "nested/layer".
     KerasPairs(const ModelInfo& info, const keras::Graph& graph, hid_t file, std::string root,
-               bool keras3)
-        : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3) {
+               bool keras3, std::string nested = "")
+        : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3),
+          nested_(std::move(nested)) {
         nameStorage();
     }
     bool mapsAnyLayer() const;
@@ -156,6 +190,12 @@ private:
     void walk(const Node& start, const Node& at, std::vector<const Node*>& path,
               std::set<std::string>& seen, std::vector<Candidate>& out) const;
     void addOpaque(const Node& n, Topology& t) const;
+    void addNested(const Node& n, Topology& t) const;
+    void addBatchNorm(const Node& n, Topology& t) const;
+    std::optional<BatchNormRef> batchNormAfter(const Node& layer, const Node& bn,
+                                               std::string* problem) const;
+    std::optional<std::string> boundaryProblem(const Candidate& c, Link& link) const;
+    bool analysable(const Node& n) const { return n.nested && n.inner && !keras3_; }
     void addSeparable(const Node& n, Topology& t) const;
     void addCandidate(const Candidate& c, Topology& t) const;
     std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
@@ -168,6 +208,7 @@ private:
     hid_t file_;
     std::string root_;
     bool keras3_;
+    std::string nested_;
     std::map<std::string, std::string> storage_;  ///< graph name -> name in the weight file
 };
 
@@ -177,7 +218,7 @@ void KerasPairs::nameStorage() {
     std::map<std::string, int> used;
     for (const auto& n : graph_.nodes()) {
         if (!keras3_) {
-            storage_[n.name] = n.name;
+            storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
             continue;
         }
         std::string base = keras::snakeCase(n.cls);
@@ -248,16 +289,25 @@ void KerasPairs::walk(const Node& start, const Node& at, std::vector<const Node*
 void KerasPairs::run(Topology& t) const {
     t.known_ = true;
     for (const auto& n : graph_.nodes()) {
+        if (analysable(n)) {
+            addNested(n, t);
+            continue;
+        }
         if (opaque(n)) {
             addOpaque(n, t);
             continue;
         }
-        for (const auto& l : layersOf(n)) t.order_.push_back(l);
+        for (const auto& l : layersOf(n)) {
+            t.order_.push_back(l);
+            if (!nested_.empty()) t.nestedIn_[l] = nested_;
+        }
         if (layersOf(n).size() == 2) addSeparable(n, t);
+        addBatchNorm(n, t);
     }
-    for (const auto& l : info_.layers)  // weights of layers the config does not mention
-        if (std::find(t.order_.begin(), t.order_.end(), l.name) == t.order_.end())
-            t.order_.push_back(l.name);
+    if (nested_.empty())
+        for (const auto& l : info_.layers)  // weights of layers the config does not mention
+            if (std::find(t.order_.begin(), t.order_.end(), l.name) == t.order_.end())
+                t.order_.push_back(l.name);
     for (const auto& n : graph_.nodes()) {
         if (!terminal(n)) continue;
         std::vector<Candidate> candidates;
@@ -268,9 +318,62 @@ void KerasPairs::run(Topology& t) const {
     }
 }
 
+// A nested model's graph is analysed like the outer one; its layers are "model/layer".
+void KerasPairs::addNested(const Node& n, Topology& t) const {
+    KerasPairs inner(info_, *n.inner, file_, root_, keras3_, nested_.empty() ? n.name : nested_);
+    inner.run(t);
+}
+
+// The batch norm a layer's output goes to and nothing else, folded whenever the layer is
+// equalized so that its ranges are those of the deployed (folded) weights.
+void KerasPairs::addBatchNorm(const Node& n, Topology& t) const {
+    auto layers = layersOf(n);
+    if (layers.empty() || n.consumers.size() != 1 || n.output || n.calls > 1) return;
+    const Node* bn = graph_.find(n.consumers.front());
+    if (!bn || (bn->cls != "BatchNormalization" && bn->cls != "SyncBatchNormalization")) return;
+    if (bn->calls > 1 || bn->inputs.size() != 1) return;
+    if (auto ref = batchNormAfter(n, *bn, nullptr)) t.batchNorms_.push_back(std::move(*ref));
+}
+
+std::optional<BatchNormRef> KerasPairs::batchNormAfter(const Node& layer, const Node& bn,
+                                                       std::string* problem) const {
+    auto refuse = [&](const std::string& why) -> std::optional<BatchNormRef> {
+        if (problem) *problem = why;
+        return std::nullopt;
+    };
+    const std::string name = lastLayer(layer);
+    const LayerInfo* info = info_.find(name);
+    if (!info) return refuse(quote(name) + " is not a layer with weights in the file");
+    auto act = keras::activationOf(layer);
+    if (act != "linear")
+        return refuse("batch norm " + quote(bn.name) + " follows the " + quote(act) +
+                      " activation of " + quote(layer.name) + ", so it cannot be folded into it");
+    if (auto why = axisProblem(layer, *info, bn)) return refuse(*why);
+    std::string group = keras3_ ? "/layers/" + stored(bn)
+                                : (root_ == "/" ? "" : root_) + "/" +
+                                      (nested_.empty() ? stored(bn) : nested_);
+    std::string why;
+    auto ref = keras::batchNormRef(file_, root_, group, keras3_, bn, &why);
+    if (!ref) return refuse(why);
+    for (const auto* path : {&ref->meanPath, &ref->varPath, &ref->gammaPath, &ref->betaPath}) {
+        if (path->empty()) continue;
+        h5::Handle d(H5Dopen2(file_, path->c_str(), H5P_DEFAULT));
+        auto shape = d ? h5::datasetShape(d.get()) : std::vector<std::int64_t>{};
+        if (shape.size() != 1 || shape[0] != info->outChannels())
+            return refuse("batch norm " + quote(bn.name) + " has " +
+                          (shape.size() == 1 ? std::to_string(shape[0]) : std::string("no")) +
+                          " values per parameter but " + quote(name) + " has " +
+                          std::to_string(info->outChannels()) +
+                          " output channels, so it cannot be folded into it");
+    }
+    ref->after = name;
+    return ref;
+}
+
 void KerasPairs::addOpaque(const Node& n, Topology& t) const {
     auto inner = innerLayers(n);
-    std::string why = n.nested ? "inside nested model " + quote(n.name) + ": not analysed"
+    std::string why = n.nested ? "inside nested model " + quote(n.name) +
+                                     ", whose layer graph cannot be read: not analysed"
                                : "inside " + quote(n.name) + " (" + n.cls +
                                      "), which holds several kernels: not analysed";
     for (size_t i = 0; i < inner.size(); ++i) {
@@ -297,12 +400,28 @@ void KerasPairs::addCandidate(const Candidate& c, Topology& t) const {
     Link link;
     link.first = lastLayer(*c.from);
     link.second = firstLayer(*c.to);
+    if (auto boundary = boundaryProblem(c, link)) {
+        t.rejected_.push_back({{link.first, link.second}, *boundary});
+        return;
+    }
     auto problem = candidateProblem(c, link);
     if (!problem) problem = pairProblem(info_, link.first, link.second);
     if (problem)
         t.rejected_.push_back({{link.first, link.second}, *problem});
     else
         t.links_.push_back(std::move(link));
+}
+
+// A candidate with a nested model at one end would pair layers on the two sides of its boundary.
+std::optional<std::string> KerasPairs::boundaryProblem(const Candidate& c, Link& link) const {
+    const Node* model = analysable(*c.from) ? c.from : analysable(*c.to) ? c.to : nullptr;
+    if (!model) return std::nullopt;
+    std::vector<std::string> inner = innerLayers(*model);  // in the nested graph's order
+    if (!inner.empty()) {
+        if (model == c.from) link.first = inner.back();
+        if (model == c.to) link.second = inner.front();
+    }
+    return nestedBoundaryReason(link.first, link.second, model->name);
 }
 
 std::optional<std::string> KerasPairs::candidateProblem(const Candidate& c, Link& link) const {
@@ -316,8 +435,8 @@ std::optional<std::string> KerasPairs::candidateProblem(const Candidate& c, Link
 std::optional<std::string> KerasPairs::endsProblem(const Candidate& c, Link& link) const {
     for (const Node* n : {c.from, c.to}) {
         if (n->nested)
-            return quote(n->name) + " is a nested model, which is not analysed; pair its layers " +
-                   "by hand if you know they are safe";
+            return quote(n->name) + " is a nested model whose layer graph cannot be read, so " +
+                   "pairs with its layers are not equalized";
         if (opaque(*n))
             return quote(n->name) + " (" + n->cls + ") holds several kernels and is not analysed";
         if (auto p = kindProblem(*n, n == c.from)) return p;
@@ -365,16 +484,9 @@ std::optional<std::string> KerasPairs::foldBatchNorm(const Candidate& c, size_t 
     if (i != 0)
         return "batch norm " + quote(bn.name) + " does not directly follow " +
                quote(c.from->name) + ", so it cannot be folded into it";
-    auto act = keras::activationOf(*c.from);
-    if (act != "linear")
-        return "batch norm " + quote(bn.name) + " follows the " + quote(act) + " activation of " +
-               quote(c.from->name) + ", so it cannot be folded into it";
-    std::string group = keras3_ ? "/layers/" + stored(bn)
-                                : (root_ == "/" ? "" : root_) + "/" + stored(bn);
     std::string problem;
-    auto ref = keras::batchNormRef(file_, root_, group, keras3_, bn, &problem);
+    auto ref = batchNormAfter(*c.from, bn, &problem);
     if (!ref) return problem;
-    ref->after = link.first;
     link.batchNorm = std::move(ref);
     return std::nullopt;
 }

@@ -48,7 +48,24 @@ nlohmann::json planJsonPart(const RunPlan& plan) {
     return {{"folded_batch_norms", bns},
             {"relu6_to_relu", plan.relu6},
             {"skipped_pairs", skipped},
+            {"notes", plan.notes},
             {"guessed", plan.guessed}};
+}
+
+nlohmann::json relu6CostJson(const std::vector<Relu6Cost>& costs) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : costs) {
+        if (!c.known()) {
+            out.push_back({{"layer", c.layer}, {"batch_norm", nullptr}});
+            continue;
+        }
+        out.push_back({{"layer", c.layer},
+                       {"batch_norm", c.batchNorm},
+                       {"mean_fraction_above_6", c.mean},
+                       {"worst_fraction_above_6", c.worst},
+                       {"worst_channel", c.worstChannel}});
+    }
+    return out;
 }
 
 }  // namespace
@@ -94,6 +111,7 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
         auto p = planJsonPart(*extras.plan);
         for (auto& [k, v] : p.items()) j[k] = v;
     }
+    if (extras.relu6Costs) j["relu6_cost"] = relu6CostJson(*extras.relu6Costs);
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
     j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save},
                     {"quantization", timings.quantization}};

@@ -16,22 +16,30 @@ bool hasBatchNorm(const RunPlan& plan, const std::string& name) {
                        [&](const BatchNormRef& b) { return b.name == name; });
 }
 
+// Why a batch norm cannot be folded into its layer in the exported file, if it cannot.
+std::optional<std::string> foldProblem(const ModelInfo& info, const BatchNormRef& bn) {
+    const LayerInfo* layer = info.find(bn.after);
+    if (!layer) return "layer '" + bn.after + "' is not in the model";
+    if (!layer->hasBias() && bn.betaPath.empty())
+        return "batch norm '" + bn.name + "' has no beta and '" + bn.after +
+               "' has no bias, so the folded bias cannot be stored in the file";
+    if (bn.meanPath.empty() || bn.varPath.empty())
+        return "batch norm '" + bn.name + "' has no moving mean or variance to fold";
+    return std::nullopt;
+}
+
 // Adds a pair with what lies between; returns the reason when the pair must be left out.
 std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunPlan& plan) {
     if (auto problem = pairProblem(info, link.first, link.second)) return problem;
     if (link.batchNorm) {
-        const auto& bn = *link.batchNorm;
-        const LayerInfo* layer = info.find(bn.after);
-        if (!layer->hasBias() && bn.betaPath.empty())
-            return "batch norm '" + bn.name + "' has no beta and '" + bn.after +
-                   "' has no bias, so the folded bias cannot be stored in the file";
-        if (bn.meanPath.empty() || bn.varPath.empty())
-            return "batch norm '" + bn.name + "' has no moving mean or variance to fold";
-        if (!hasBatchNorm(plan, bn.name)) plan.batchNorms.push_back(bn);
+        if (auto problem = foldProblem(info, *link.batchNorm)) return problem;
+        if (!hasBatchNorm(plan, link.batchNorm->name)) plan.batchNorms.push_back(*link.batchNorm);
     }
-    for (const auto& r : link.relu6)
+    for (const auto& r : link.relu6) {
         if (std::find(plan.relu6.begin(), plan.relu6.end(), r) == plan.relu6.end())
             plan.relu6.push_back(r);
+        if (link.batchNorm) plan.relu6Norms.emplace(r, link.batchNorm->name);
+    }
     plan.guessed = plan.guessed || link.guessed;
     plan.pairs.emplace_back(link.first, link.second);
     return std::nullopt;
@@ -39,16 +47,32 @@ std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunP
 
 }  // namespace
 
+void addLayerBatchNorms(const ModelInfo& info, const Topology& topology, RunPlan& plan) {
+    for (const auto& pair : plan.pairs) {
+        const BatchNormRef* bn = topology.batchNormAfter(pair.second);
+        if (!bn || hasBatchNorm(plan, bn->name)) continue;
+        if (auto problem = foldProblem(info, *bn))
+            plan.notes.push_back("'" + pair.second + "' is measured without its batch norm: " +
+                                 *problem);
+        else
+            plan.batchNorms.push_back(*bn);
+    }
+}
+
 RunPlan planPairs(const ModelInfo& info, const Topology& topology,
                   const std::vector<LayerPair>& pairs, bool allowRelu6) {
     RunPlan plan;
     for (const auto& [a, b] : pairs) {
-        if (auto problem = pairProblem(info, a, b)) throw inputError(*problem);
+        // Unknown names first; then what the graph says lies between (a Concatenate explains a
+        // channel mismatch); then the layers themselves.
+        if (!info.find(a) || !info.find(b)) throw inputError(*pairProblem(info, a, b));
         std::string reason;
         auto link = topology.link(a, b, allowRelu6, &reason);
         if (!link) throw inputError("cannot pair '" + a + "' with '" + b + "': " + reason);
-        if (auto why = addLink(info, *link, plan)) throw inputError(*why);
+        if (auto why = addLink(info, *link, plan))
+            throw inputError("cannot pair '" + a + "' with '" + b + "': " + *why);
     }
+    addLayerBatchNorms(info, topology, plan);
     return plan;
 }
 
@@ -72,7 +96,19 @@ RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allo
                 plan.skipped.push_back({{link->first, link->second}, *why});
         }
     }
-    if (plan.pairs.empty()) throw inputError("no layer pairs of '" + info.path + "' can be equalized");
+    if (plan.pairs.empty()) {
+        std::string why;
+        for (const auto& r : plan.skipped)
+            why += "; " + r.layers.front() + " -> " + r.layers.back() + ": " + r.reason;
+        for (size_t i = 0; i < suggested.rejected.size() && i < 5; ++i)
+            why += "; " + suggested.rejected[i].layers.front() + " -> " +
+                   suggested.rejected[i].layers.back() + ": " + suggested.rejected[i].reason;
+        if (suggested.rejected.size() > 5)
+            why += "; and " + std::to_string(suggested.rejected.size() - 5) +
+                   " more (see 'cle pairs')";
+        throw inputError("no layer pairs of '" + info.path + "' can be equalized" + why);
+    }
+    addLayerBatchNorms(info, topology, plan);
     return plan;
 }
 
@@ -97,6 +133,38 @@ void scaleAxis(Tensor& t, int axis, const std::vector<double>& f) {
 }
 
 }  // namespace
+
+std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan) {
+    std::vector<Relu6Cost> costs;
+    for (const auto& name : plan.relu6) {
+        Relu6Cost c;
+        c.layer = name;
+        auto norm = plan.relu6Norms.find(name);
+        auto bn = norm == plan.relu6Norms.end()
+                      ? plan.batchNorms.end()
+                      : std::find_if(plan.batchNorms.begin(), plan.batchNorms.end(),
+                                     [&](const BatchNormRef& b) { return b.name == norm->second; });
+        const LayerInfo* layer = bn == plan.batchNorms.end() ? nullptr : info.find(bn->after);
+        if (layer) {
+            c.batchNorm = bn->name;
+            const std::int64_t n = layer->outChannels();
+            auto gamma = readVector(info.path, bn->gammaPath, n, 1.f);
+            auto beta = readVector(info.path, bn->betaPath, n, 0.f);
+            for (size_t k = 0; k < gamma.size(); ++k) {
+                double g = std::fabs(double(gamma[k])), b = beta[k];
+                double above = g > 0 ? 0.5 * std::erfc((6.0 - b) / (g * std::sqrt(2.0)))
+                                     : (b > 6.0 ? 1.0 : 0.0);
+                c.mean += above / double(gamma.size());
+                if (c.worstChannel < 0 || above > c.worst) {
+                    c.worst = above;
+                    c.worstChannel = int(k);
+                }
+            }
+        }
+        costs.push_back(std::move(c));
+    }
+    return costs;
+}
 
 void foldBatchNorms(Model& model, const RunPlan& plan) {
     for (const auto& bn : plan.batchNorms) {

@@ -21,8 +21,8 @@ std::string relu6Reason(const Link& link) {
     for (size_t i = 0; i < link.relu6.size(); ++i)
         names += (i ? ", '" : "'") + link.relu6[i] + "'";
     return "clipping activation " + names +
-           " (ReLU6 / max_value) is not positively homogeneous; allow ReLU6 to pair across it, "
-           "which turns it into a plain ReLU";
+           " (ReLU6 / max_value) is not positively homogeneous; pass --allow-relu6 (in the "
+           "application: Allow ReLU6) to pair across it, which turns it into a plain ReLU";
 }
 
 // Links that share a layer joined into chains [a, b, c], in the order of their first layers.
@@ -138,12 +138,31 @@ std::optional<Link> Topology::link(const std::string& first, const std::string& 
     for (const auto& r : rejected_)
         if (r.layers.size() == 2 && r.layers[0] == first && r.layers[1] == second)
             return refuse(r.reason);
+    auto nestedIn = [&](const std::string& layer) {
+        auto it = nestedIn_.find(layer);
+        return it == nestedIn_.end() ? std::string() : it->second;
+    };
+    if (nestedIn(first) != nestedIn(second))
+        return refuse(detail::nestedBoundaryReason(
+            first, second, nestedIn(first).empty() ? nestedIn(second) : nestedIn(first)));
     for (const auto* name : {&first, &second})
         if (std::find(order_.begin(), order_.end(), *name) == order_.end())
             return refuse("'" + *name + "' is not a layer with weights in the model's graph");
     return refuse("'" + second + "' does not take its input from '" + first +
                   "' in the layer graph (other layers with weights lie between them, or they "
                   "are on different branches)");
+}
+
+const BatchNormRef* Topology::batchNormAfter(const std::string& layer) const {
+    for (const auto& bn : batchNorms_)
+        if (bn.after == layer) return &bn;
+    return nullptr;
+}
+
+std::string detail::nestedBoundaryReason(const std::string& first, const std::string& second,
+                                         const std::string& model) {
+    return "'" + first + "' and '" + second + "' lie on the two sides of the boundary of nested "
+           "model '" + model + "'; pairs across a nested model's boundary are not equalized";
 }
 
 std::string planJson(const PairPlan& plan) {

@@ -20,6 +20,11 @@ bool analyseKeras(const ModelInfo& info, const keras::Graph& graph, hid_t file,
 /// `sortByName`, else in `info`'s order) and with batch norms found by naming.
 void guessPairs(const ModelInfo& info, hid_t file, bool sortByName, Topology& topology);
 
+/// Why `first` and `second` cannot be paired: they lie on the two sides of nested model `model`'s
+/// boundary.
+std::string nestedBoundaryReason(const std::string& first, const std::string& second,
+                                 const std::string& model);
+
 /// Name order with digit runs compared as numbers: "layer2" < "layer10", "a.2" < "a.10".
 bool naturalLess(const std::string& a, const std::string& b);
 

@@ -213,7 +213,7 @@ TEST_F(Topology, Relu6IsAdmittedOnlyWhenAllowed) {
         EXPECT_NE(reason(strict, "a", "b").find("ReLU6"), std::string::npos);
         std::string why;
         EXPECT_FALSE(t.link("a", "b", false, &why).has_value());
-        EXPECT_NE(why.find("allow ReLU6"), std::string::npos);
+        EXPECT_NE(why.find("--allow-relu6"), std::string::npos);
         EXPECT_TRUE(suggested(t.suggest(true), "a", "b"));
         auto l = t.link("a", "b", true, nullptr);
         ASSERT_TRUE(l.has_value());
@@ -304,21 +304,21 @@ TEST_F(Topology, TransposedConvolutionIsRejected) {
     KerasModel m;
     m.conv("a", 3, 8).layer("Conv2DTranspose", "up", {{"filters", 4}});
     m.weights({{"kernel", {3, 3, 4, 8}}, {"bias", {4}}});
-    expectRejected(m, "a", "up", "'up' is a transposed convolution");
+    expectRejected(m, "a", "up", "layer 'up' cannot be equalized: transposed convolution");
 }
 
 TEST_F(Topology, GroupedConvolutionIsRejected) {
     KerasModel m;
     m.conv("a", 3, 8).layer("Conv2D", "g", {{"filters", 8}, {"groups", 2}});
     m.weights({{"kernel", {3, 3, 4, 8}}, {"bias", {8}}});
-    expectRejected(m, "a", "g", "'g' is a grouped convolution (groups=2)");
+    expectRejected(m, "a", "g", "layer 'g' cannot be equalized: grouped convolution (groups=2)");
 }
 
 TEST_F(Topology, DepthMultiplierAboveOneIsRejected) {
     KerasModel m;
     m.conv("a", 3, 8).layer("DepthwiseConv2D", "dw", {{"depth_multiplier", 2}});
     m.weights({{"depthwise_kernel", {3, 3, 8, 2}}, {"bias", {16}}});
-    expectRejected(m, "a", "dw", "'dw' has depth multiplier 2");
+    expectRejected(m, "a", "dw", "layer 'dw' cannot be equalized: depth multiplier 2 (only 1 can be equalized)");
 }
 
 TEST_F(Topology, DepthwiseAndSeparableConvolutionsChain) {
@@ -352,7 +352,7 @@ TEST_F(Topology, UnknownLayerKindIsRejectedByName) {
     expectRejected(m, "a", "b", "'ln' is a layer of kind 'LayerNormalization'");
 }
 
-TEST_F(Topology, NestedModelIsReported) {
+TEST_F(Topology, NestedModelIsAnalysedAndItsBoundaryRefused) {
     KerasModel inner;
     inner.dense("c1", 8, 8).dense("c2", 8, 8);
     json innerConfig = inner.config(KerasModel::Style::Keras2)["config"];
@@ -370,11 +370,16 @@ TEST_F(Topology, NestedModelIsReported) {
     w.strings("/model_weights/inner", "weight_names", {"c1/kernel:0", "c2/kernel:0"}, false);
     w.strings("/model_weights/b", "weight_names", {"b/kernel:0"}, false);
     H5Fflush(w.id(), H5F_SCOPE_GLOBAL);
-    auto p = build(dir_.file("nested.h5")).suggest(false);
-    EXPECT_TRUE(p.suggested.empty());
-    EXPECT_NE(reason(p, "a", "inner").find("'inner' is a nested model"), std::string::npos);
-    EXPECT_NE(reason(p, "inner", "b").find("'inner' is a nested model"), std::string::npos);
-    EXPECT_EQ(reason(p, "inner/c1", "inner/c2"), "inside nested model 'inner': not analysed");
+    auto t = build(dir_.file("nested.h5"));
+    auto p = t.suggest(false);
+    ASSERT_EQ(p.suggested.size(), 1u);
+    EXPECT_EQ(p.suggested[0].layers, (Names{"inner/c1", "inner/c2"}));
+    const std::string boundary = "boundary of nested model 'inner'";
+    EXPECT_NE(reason(p, "a", "inner/c1").find(boundary), std::string::npos);
+    EXPECT_NE(reason(p, "inner/c2", "b").find(boundary), std::string::npos);
+    std::string why;
+    EXPECT_FALSE(t.link("a", "inner/c2", false, &why).has_value());
+    EXPECT_NE(why.find(boundary), std::string::npos) << why;
 }
 
 TEST_F(Topology, Keras3FileWithAConfigUsesItsStorageNames) {

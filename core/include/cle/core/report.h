@@ -22,6 +22,7 @@ struct Timings {
 struct ReportExtras {
     const RunPlan* plan = nullptr;
     const QuantizationReport* quantization = nullptr;
+    const std::vector<Relu6Cost>* relu6Costs = nullptr;
 };
 
 /// The report as JSON text (format, pairs, threshold, sweeps, converged, deltas, dead_channels,

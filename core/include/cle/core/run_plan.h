@@ -2,6 +2,7 @@
 // From a pair list (the user's or the topology's suggestion) to what the engine and the export
 // need: the pairs kept, the batch norms to fold, the ReLU6 activations to relax, and the pairs
 // skipped with their reasons.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,8 +19,26 @@ struct RunPlan {
     std::vector<Rejection> skipped;        ///< pairs left out, each with its reason
     std::vector<BatchNormRef> batchNorms;  ///< folded into the layer named `after`
     std::vector<std::string> relu6;        ///< ReLU6 layers turned into ReLU on export
+    /// ReLU6 layer -> the batch norm right before it (its statistics estimate the relaxation's cost)
+    std::map<std::string, std::string> relu6Norms;
+    std::vector<std::string> notes;        ///< facts about the plan a user should know
     bool guessed = false;                  ///< some link was inferred without a layer graph
 };
+
+/// What relaxing one ReLU6 to ReLU costs: the expected fraction of its inputs above 6, per
+/// channel, under N(beta, gamma^2) from the batch norm before it.
+struct Relu6Cost {
+    std::string layer;
+    std::string batchNorm;  ///< empty when no batch norm precedes it: the cost is unknown
+    double worst = 0;       ///< largest fraction over the channels
+    int worstChannel = -1;
+    double mean = 0;        ///< mean fraction over the channels
+    bool known() const { return !batchNorm.empty(); }
+};
+
+/// The cost of each of the plan's ReLU6 relaxations, in plan order. Reads the batch norms'
+/// gamma and beta from the file. Throws Error naming the file on a read failure.
+std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan);
 
 /// Checks the user's pairs against the layer graph: a pair the graph shows would change the
 /// function (branch, Add, ReLU6 without `allowRelu6`, ...) is an input Error with the reason.
@@ -30,6 +49,13 @@ RunPlan planPairs(const ModelInfo& info, const Topology& topology,
 /// otherwise a usage Error says so. No suggestion at all is an input Error.
 RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allowRelu6,
                       bool acceptGuesses);
+
+/// Every layer named in a pair has its batch norm folded too (the second layer of a pair, whose
+/// batch norm a link does not carry), so that ranges and the preview describe deployed weights.
+/// Folded batch norms become identities on export; one whose folded bias has nowhere to go is
+/// left out with a note (the second layer of a pair only: its ranges are then measured unfolded).
+/// Called by planPairs and planSuggested.
+void addLayerBatchNorms(const ModelInfo& info, const Topology& topology, RunPlan& plan);
 
 /// Folds the plan's batch norms into their layers in `model` (W' = W * gamma / sqrt(var + eps),
 /// b' = (b - mean) * gamma / sqrt(var + eps) + beta); a layer without bias gets one in memory.

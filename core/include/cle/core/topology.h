@@ -2,6 +2,7 @@
 // Which layer pairs can be equalized without changing the network's function, from the layer
 // graph (Keras model_config) or, for files without one (PyTorch state dicts), from names and
 // shapes, marked as guessed.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,14 +63,19 @@ public:
                              bool allowRelu6, std::string* reason) const;
     /// Every link between weighted layers that the graph admits (suggested ones).
     const std::vector<Link>& links() const { return links_; }
+    /// The batch norm that directly follows `layer` and can be folded into it, if any.
+    const BatchNormRef* batchNormAfter(const std::string& layer) const;
 
     // Filled by build(); public for the implementation's helpers.
     bool known_ = false;
     std::vector<Link> links_;          ///< admissible pairs (relu6 ones included, flagged)
     std::vector<Rejection> rejected_;  ///< candidates that are never admissible
     std::vector<std::string> order_;   ///< weighted layers in graph order
-    /// Batch norms matched to layers by naming (files without a graph); `after` names the layer.
+    /// Every foldable batch norm, `after` naming its layer: from the graph (a batch norm that is
+    /// the only consumer of a layer, over its channel axis) or matched by naming (no graph).
     std::vector<BatchNormRef> batchNorms_;
+    /// Layers of a nested model -> the (outermost) nested model's name.
+    std::map<std::string, std::string> nestedIn_;
 };
 
 /// `json` text: {"suggested": [{"layers": [...], "guessed": false}], "rejected": [{"layers":
