@@ -294,7 +294,8 @@ void MainWindow::onRunFinished()
 {
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
-    runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization());
+    runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
+                        session_->relu6Costs());
     showQuantization(session_->quantization());
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
     layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);

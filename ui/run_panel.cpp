@@ -95,6 +95,32 @@ QString describePlan(const core::RunPlan& plan)
     return text + QLatin1Char('.');
 }
 
+QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details)
+{
+    if (costs.empty()) return {};
+    const auto pct = [](double f) { return QString::number(100.0 * f, 'g', 2) + QLatin1Char('%'); };
+    const core::Relu6Cost* worst = nullptr;
+    QStringList lines;
+    for (const auto& c : costs) {
+        const QString name = QString::fromStdString(c.layer);
+        if (!c.known()) {
+            lines << QObject::tr("%1: no batch norm before it to estimate from").arg(name);
+            continue;
+        }
+        lines << QObject::tr("%1: mean %2, worst %3 (channel %4) of inputs above 6, from %5")
+                     .arg(name, pct(c.mean), pct(c.worst))
+                     .arg(c.worstChannel)
+                     .arg(QString::fromStdString(c.batchNorm));
+        if (!worst || c.worst > worst->worst) worst = &c;
+    }
+    if (details) *details = lines.join('\n');
+    QString text = QObject::tr("%n ReLU6 relaxed", nullptr, static_cast<int>(costs.size()));
+    if (worst)
+        text += QObject::tr(": up to %1 of inputs above 6 (%2)")
+                    .arg(pct(worst->worst), QString::fromStdString(worst->layer));
+    return text;
+}
+
 QString describeQuantization(const core::QuantizationReport& q)
 {
     if (q.layers.empty()) return {};
@@ -113,6 +139,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
       maxSweeps_(new QSpinBox(this)),
       continue_(new QCheckBox(tr("Continue from result"), this)),
       allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
+      relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
       outcome_(new QLabel(this))
@@ -157,6 +184,8 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     settings->addSpacing(8);
     settings->addWidget(continue_);
     settings->addWidget(allowRelu6_);
+    settings->addWidget(relu6Cost_);
+    relu6Cost_->hide();
     settings->addSpacing(8);
     settings->addWidget(buttonFor(run, this));
     settings->addWidget(buttonFor(cancel, this));
@@ -215,8 +244,16 @@ void RunPanel::progressed(int sweep, float delta)
 }
 
 void RunPanel::finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
-                        const core::QuantizationReport* quantization)
+                        const core::QuantizationReport* quantization,
+                        const std::vector<core::Relu6Cost>& relu6)
 {
+    QString details;
+    relu6Cost_->setText(describeRelu6Costs(relu6, &details));
+    relu6Cost_->setToolTip(tr("Expected share of each relaxed ReLU6's inputs above 6, estimated "
+                              "from the batch norm before it (its outputs as N(beta, gamma²)). "
+                              "Those values are no longer clipped in the exported model.\n") +
+                           details);
+    relu6Cost_->setVisible(!relu6.empty());
     progress_->setValue(std::min(summary.sweeps, progress_->maximum()));
     progress_->setFormat(tr("%n sweep(s)", nullptr, summary.sweeps));
     const QString time = seconds < 1 ? tr("%1 ms").arg(qRound(seconds * 1000))
@@ -247,8 +284,15 @@ void RunPanel::failed(const QString& message)
     setOutcome(message, QStringLiteral("#b3261e"));
 }
 
+QString RunPanel::relu6CostText() const
+{
+    return relu6Cost_->isHidden() ? QString() : relu6Cost_->text();
+}
+
 void RunPanel::clearOutcome()
 {
+    relu6Cost_->clear();
+    relu6Cost_->hide();
     outcome_->clear();
     outcome_->hide();
     progress_->setFormat(tr("idle"));

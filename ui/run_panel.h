@@ -41,7 +41,10 @@ public:
     /// Describes the finished run: converged or not, dead channels, constant inputs, what the
     /// plan folded or relaxed, and the quantization gain.
     void finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
-                  const core::QuantizationReport* quantization);
+                  const core::QuantizationReport* quantization,
+                  const std::vector<core::Relu6Cost>& relu6 = {});
+    /// What relaxing ReLU6 cost in the last run, shown next to "Allow ReLU6" ("" when none).
+    QString relu6CostText() const;
     void cancelled(int sweepsDone);
     void failed(const QString& message);
     void clearOutcome();
@@ -61,6 +64,7 @@ private:
     QSpinBox* maxSweeps_;
     QCheckBox* continue_;
     QCheckBox* allowRelu6_;
+    QLabel* relu6Cost_;
     QProgressBar* progress_;
     QLabel* status_;
     QLabel* outcome_;
@@ -72,6 +76,9 @@ QString describeOutcome(const core::Summary& summary);
 /// What the plan changed besides equalizing ("folded 3 batch norms; ReLU6 → ReLU in r6 on
 /// export"), or "" when nothing.
 QString describePlan(const core::RunPlan& plan);
+/// "2 ReLU6 relaxed: up to 6.2% of inputs above 6 (depthwise_relu)", or "" when none; the
+/// tooltip text lists every layer.
+QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);
 

@@ -65,6 +65,7 @@ RunResult runPipeline(const RunInput& input, const core::ProgressCallback& progr
 {
     RunResult out;
     out.plan = mergePlans(input.previousPlan, input.plan);
+    out.relu6Costs = core::relu6Costs(input.model->info, out.plan);
     core::Model model = *input.model;
     core::foldBatchNorms(model, out.plan);
     out.quantization = core::quantizationBefore(model, pairLayerNames(out.plan.pairs));

@@ -28,6 +28,7 @@ struct RunResult {
     std::vector<core::Layer> layers;
     core::RunPlan plan;  ///< this run's plan merged with the previous one: what export needs
     core::QuantizationReport quantization;  ///< "before" is the loaded weights, folded
+    std::vector<core::Relu6Cost> relu6Costs;  ///< one per ReLU6 the plan relaxes
     bool cancelled = false;
 };
 

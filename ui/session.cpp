@@ -80,6 +80,7 @@ void Session::onLoadDone()
     imbalance_.clear();
     plan_ = resultPlan_ = {};
     quantization_ = {};
+    relu6Costs_.clear();
     emit modelLoaded();
     emit resultChanged();
 }
@@ -110,6 +111,7 @@ QString Session::startRun(const std::vector<core::LayerPair>& pairs,
     resultLayers_.clear();
     imbalance_.clear();
     quantization_ = {};
+    relu6Costs_.clear();
     summary_.emplace();
     summary_->threshold = options.threshold;
     job_.start(std::move(input));
@@ -141,6 +143,7 @@ void Session::onRunDone()
         resultLayers_ = std::move(out.result->layers);
         plan_ = resultPlan_ = std::move(out.result->plan);
         quantization_ = std::move(out.result->quantization);
+        relu6Costs_ = std::move(out.result->relu6Costs);
         imbalance_ = std::move(out.equalizedImbalance);
         emit runFinished();
         emit resultChanged();
@@ -166,6 +169,7 @@ void Session::reset()
     imbalance_.clear();
     plan_ = resultPlan_ = {};
     quantization_ = {};
+    relu6Costs_.clear();
     emit resultChanged();
 }
 
@@ -185,6 +189,7 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
     auto summary = *summary_;
     auto plan = resultPlan_;
     auto quantization = quantization_;
+    auto relu6 = relu6Costs_;
     auto cancel = exportCancel_;
     const double runSeconds = runSeconds_;
     exportWatcher_.setFuture(QtConcurrent::run([=]() -> ExportOutcome {
@@ -205,7 +210,7 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
                 timings.equalize = runSeconds;
                 timings.save = out.seconds;
                 core::writeReport(reportPath.toStdString(), info, summary, timings,
-                                  core::ReportExtras{&plan, &quantization});
+                                  core::ReportExtras{&plan, &quantization, &relu6});
             }
         } catch (const std::exception& e) {
             out.error = describe(e);

@@ -56,6 +56,8 @@ public:
     /// The plan of the result (batch norms folded, ReLU6 relaxed); of the run under way while
     /// running.
     const core::RunPlan& plan() const { return plan_; }
+    /// What relaxing each ReLU6 of the result's plan costs (empty without a result).
+    const std::vector<core::Relu6Cost>& relu6Costs() const { return relu6Costs_; }
     /// INT8 quantization figures of the equalized layers; null without a result.
     const core::QuantizationReport* quantization() const
     {
@@ -116,6 +118,7 @@ private:
     core::RunPlan plan_;                     ///< merged plan of the result (or the run)
     core::RunPlan resultPlan_;               ///< plan of the finished result
     core::QuantizationReport quantization_;
+    std::vector<core::Relu6Cost> relu6Costs_;
     std::map<std::string, double> imbalance_;
     double runSeconds_ = 0;
 
