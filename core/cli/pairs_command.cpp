@@ -17,13 +17,21 @@ std::string joined(const std::vector<std::string>& names, const char* sep) {
     return s;
 }
 
+// The options that shaped the suggestion, to repeat in the equalize command.
+std::string foldBnText(const PairsArgs& a) {
+    std::string s;
+    for (const auto& f : a.foldBn) s += " --fold-bn " + f;
+    if (a.bnEpsilon) s += " --bn-epsilon " + std::to_string(*a.bnEpsilon);
+    return s;
+}
+
 }  // namespace
 
 int pairsCommand(const PairsArgs& a, std::ostream& out) {
     std::optional<core::Layout> layout;
     if (!a.layout.empty()) layout = core::parseLayout(a.layout);
     core::ModelInfo info = core::inspectFile(a.file, layout);
-    core::Topology topology = core::Topology::build(info);
+    core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
     core::PairPlan plan = topology.suggest(a.allowRelu6);
     if (a.json) {
         out << core::planJson(plan) << "\n";
@@ -42,7 +50,7 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     if (!plan.suggested.empty())
         out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"
             << (topology.known() ? "" : " --accept-guesses")
-            << (a.allowRelu6 ? " --allow-relu6" : "") << "\n";
+            << (a.allowRelu6 ? " --allow-relu6" : "") << foldBnText(a) << "\n";
     return kOk;
 }
 
