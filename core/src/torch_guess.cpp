@@ -26,15 +26,21 @@ std::optional<std::string> layerBetween(const ModelInfo& info, const std::string
     const LayerInfo* a = info.find(first);
     const LayerInfo* b = info.find(second);
     if (mayBeDepthwise(*a) || actsDepthwise(*a, *b)) return std::nullopt;
+    auto shared = [&](const std::string& name) {
+        return std::mismatch(name.begin(), name.end(), first.begin(), first.end()).first -
+               name.begin();
+    };
+    const LayerInfo* best = nullptr;  // the candidate named most like `first`: same block
     for (const auto& x : info.layers) {
         if (x.name == first || x.name == second || !mayBeDepthwise(x)) continue;
         if (x.outChannels() != a->outChannels()) continue;
-        return "depthwise layer '" + x.name + "' (" + std::to_string(x.outChannels()) +
-               " channels) could sit between '" + first + "' and '" + second +
-               "' (the layer order is guessed from names); if it does, pair them through it "
-               "with --pairs " + first + "," + x.name + "," + second;
+        if (!best || shared(x.name) > shared(best->name)) best = &x;
     }
-    return std::nullopt;
+    if (!best) return std::nullopt;
+    return "depthwise layer '" + best->name + "' (" + std::to_string(best->outChannels()) +
+           " channels) could sit between '" + first + "' and '" + second +
+           "' (the layer order is guessed from names); if it does, pair them through it with "
+           "--pairs " + first + "," + best->name + "," + second;
 }
 
 }  // namespace

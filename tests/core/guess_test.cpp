@@ -200,6 +200,10 @@ TEST_F(Guess, MobileNetBlocksAreNeverPairedAroundTheirDepthwiseLayer) {
         EXPECT_TRUE(has(reason(p, b + "_expand", b + "_project"), "depthwise layer"))
             << reason(p, b + "_expand", b + "_project");
     }
+    auto printed = test::runCle({"pairs", path});
+    for (const char* hint : {"--pairs block_1_expand,block_1_depthwise,block_1_project",
+                             "--pairs block_2_expand,block_2_depthwise,block_2_project"})
+        EXPECT_TRUE(has(printed.out, hint)) << printed.out;
     for (const auto& s : p.suggested)  // anything offered is a whole expand -> dw -> project run
         for (size_t i = 0; i + 1 < s.layers.size(); ++i)
             EXPECT_TRUE(s.layers[i + 1].ends_with("_depthwise") ||
