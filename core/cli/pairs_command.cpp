@@ -1,6 +1,7 @@
 // `cle pairs`: the layer pairs the topology suggests and the candidates it rejects.
 #include <optional>
 #include <ostream>
+#include <sstream>
 
 #include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
@@ -21,7 +22,11 @@ std::string joined(const std::vector<std::string>& names, const char* sep) {
 std::string foldBnText(const PairsArgs& a) {
     std::string s;
     for (const auto& f : a.foldBn) s += " --fold-bn " + f;
-    if (a.bnEpsilon) s += " --bn-epsilon " + std::to_string(*a.bnEpsilon);
+    if (a.bnEpsilon) {
+        std::ostringstream e;
+        e << *a.bnEpsilon;
+        s += " --bn-epsilon " + e.str();
+    }
     return s;
 }
 

@@ -355,6 +355,12 @@ TEST_F(Guess, Keras3PairIsRefusedUntilItsBatchNormIsAttributedThenKeepsTheFuncti
                                  "--accept-guesses", "-q", "--fold-bn",
                                  "conv2d=batch_normalization"});
     EXPECT_EQ(autoRun.code, 0) << autoRun.err;
+    auto hint = test::runCle({"pairs", in, "--fold-bn", "conv2d=batch_normalization",
+                              "--bn-epsilon", "1e-4"});
+    EXPECT_TRUE(has(hint.out, "conv2d -> conv2d_1   [guessed]")) << hint.out;
+    EXPECT_TRUE(has(hint.out, "--auto --accept-guesses --fold-bn conv2d=batch_normalization "
+                              "--bn-epsilon 0.0001\n"))
+        << hint.out;
     auto badOption = test::runCle({"pairs", in, "--fold-bn", "conv2d"});
     EXPECT_EQ(badOption.code, 2);
     EXPECT_TRUE(has(badOption.err, "LAYER=BATCHNORM")) << badOption.err;
