@@ -105,8 +105,8 @@ void findKeras3(hid_t file, const std::string& group, const std::string& name,
         std::string path = group + "/" + child;
         if (child == "vars" || !h5::isGroup(file, path)) continue;
         // layers/functional/layers/dense is the layer "functional/dense", as formats.cpp names it.
-        findKeras3(file, path, child == "layers" ? name : (name.empty() ? child : name + "/" + child),
-                   out);
+        std::string inner = name.empty() ? child : name + "/" + child;
+        findKeras3(file, path, child == "layers" ? name : inner, out);
     }
 }
 

@@ -82,9 +82,9 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
         if (detail::analyseKeras(info, *graph, file.get(), root.empty() ? "/" : root,
                                  info.format == Format::Keras3, t)) {
             if (!options.foldBn.empty() || options.bnEpsilon)
-                throw usageError("--fold-bn and --bn-epsilon are for files without a layer graph; '" +
-                                 info.path +
-                                 "' has one, which places its batch norms and gives their epsilon");
+                throw usageError(
+                    "--fold-bn and --bn-epsilon are for files without a layer graph; '" +
+                    info.path + "' has one, which places its batch norms and gives their epsilon");
             return t;
         }
     }

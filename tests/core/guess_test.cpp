@@ -24,7 +24,8 @@ class TorchFile {
 public:
     explicit TorchFile(const std::string& path) : w_(path) {}
     TorchFile& weight(const std::string& name, const Shape& shape) {
-        w_.dataset("/" + name + ".weight", shape, test::randomValues(size_t(test::count(shape)), 1, 5));
+        auto values = test::randomValues(size_t(test::count(shape)), 1, 5);
+        w_.dataset("/" + name + ".weight", shape, values);
         return *this;
     }
     TorchFile& batchNorm(const std::string& name, std::int64_t channels, char sep = '.') {
@@ -237,8 +238,9 @@ TEST_F(Guess, Keras3BatchNormIsNeverAttributedByItself) {
     auto p = t.suggest(false);
     EXPECT_TRUE(p.suggested.empty());
     EXPECT_TRUE(has(reason(p, "conv2d", "conv2d_1"),
-                    "batch norm 'batch_normalization' (8 channels) is not attributed to a layer and "
-                    "could follow 'conv2d'; attribute it with --fold-bn conv2d=batch_normalization"));
+                    "batch norm 'batch_normalization' (8 channels) is not attributed to a layer "
+                    "and could follow 'conv2d'; attribute it with --fold-bn "
+                    "conv2d=batch_normalization"));
 
     auto attributed = build(test::dataPath("cases/keras3-flat-bn.weights.h5"),
                             {{{"conv2d", "batch_normalization"}}, std::nullopt});
@@ -289,7 +291,8 @@ TEST_F(Guess, Keras2FileWithoutGraphFindsItsBatchNorms) {
 
 TEST_F(Guess, FoldBnMistakesAreUsageErrorsNamingWhatIsWrong) {
     std::string keras3 = test::dataPath("cases/keras3-flat-bn.weights.h5");
-    auto wrongWidth = usageErrorOf([&] { build(keras3, {{{"conv2d_1", "batch_normalization"}}, {}}); });
+    auto wrongWidth =
+        usageErrorOf([&] { build(keras3, {{{"conv2d_1", "batch_normalization"}}, {}}); });
     EXPECT_TRUE(has(wrongWidth, "'batch_normalization' has 8 channels") &&
                 has(wrongWidth, "'conv2d_1' has 4 output channels"))
         << wrongWidth;
@@ -330,7 +333,8 @@ TEST_F(Guess, Keras3PairIsRefusedUntilItsBatchNormIsAttributedThenKeepsTheFuncti
     auto pairs = test::runCle({"pairs", in});
     EXPECT_EQ(pairs.code, 0);
     EXPECT_TRUE(has(pairs.out, "suggested chains (0)"));
-    EXPECT_TRUE(has(pairs.out, "conv2d -> conv2d_1: batch norm 'batch_normalization'")) << pairs.out;
+    EXPECT_TRUE(has(pairs.out, "conv2d -> conv2d_1: batch norm 'batch_normalization'"))
+        << pairs.out;
 
     auto refused = test::runCle({"equalize", in, "-o", out, "--pairs", "conv2d,conv2d_1", "-q"});
     EXPECT_EQ(refused.code, 1);
