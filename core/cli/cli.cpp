@@ -1,12 +1,30 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <ostream>
 
 #include "cle/core/error.h"
 #include "commands.h"
 
 namespace cle::cli {
+
+namespace {
+
+// --fold-bn and --bn-epsilon, for files without a layer graph.
+void addBatchNormOptions(CLI::App* cmd, std::vector<std::string>& foldBn,
+                         std::optional<double>& epsilon) {
+    cmd->add_option("--fold-bn", foldBn,
+                    "LAYER=BN: batch norm BN follows LAYER and is folded into it (repeatable; "
+                    "files without a layer graph)")
+        ->allow_extra_args(false);
+    cmd->add_option_function<double>(
+        "--bn-epsilon", [&epsilon](const double& v) { epsilon = v; },
+        "Epsilon of the batch norms of a file without a layer graph (default: PyTorch 1e-5, "
+        "Keras 1e-3)");
+}
+
+}  // namespace
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
         const std::atomic<bool>* cancel) {
@@ -43,6 +61,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                  "With --auto on a file without a layer graph: accept pairs guessed from names");
     eq->add_flag("--allow-relu6", ea.allowRelu6,
                  "Pair across ReLU6; the exported Keras config turns those into ReLU");
+    addBatchNormOptions(eq, ea.foldBn, ea.bnEpsilon);
 
     PairsArgs pa;
     auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");
@@ -51,6 +70,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     pairsCmd->add_flag("--allow-relu6", pa.allowRelu6, "Also suggest pairs across ReLU6");
     pairsCmd->add_option("--layout", pa.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
+    addBatchNormOptions(pairsCmd, pa.foldBn, pa.bnEpsilon);
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {

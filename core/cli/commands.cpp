@@ -54,6 +54,19 @@ double layerImbalance(const core::Layer& l) {
 
 }  // namespace
 
+core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
+                                      std::optional<double> bnEpsilon) {
+    core::TopologyOptions options;
+    options.bnEpsilon = bnEpsilon;
+    for (const auto& entry : foldBn) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size())
+            throw core::usageError("--fold-bn takes LAYER=BATCHNORM, not '" + entry + "'");
+        options.foldBn.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    return options;
+}
+
 int inspectCommand(const InspectArgs& a, std::ostream& out) {
     core::Model model = core::loadModel(a.file, layoutOption(a.layout));
     if (a.json) {
@@ -133,7 +146,9 @@ std::string percent(double fraction) { return number(100.0 * fraction, 2) + "%";
 void printPlan(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& costs,
                std::ostream& out) {
     for (const auto& bn : plan.batchNorms)
-        out << "folded batch norm " << bn.name << " into " << bn.after << "\n";
+        out << "folded batch norm " << bn.name << " into " << bn.after << " (epsilon "
+            << bn.epsilon << (plan.guessed ? ", no layer graph to confirm where it sits" : "")
+            << ")\n";
     for (const auto& c : costs) {
         out << "ReLU6 " << c.layer << " becomes ReLU in the exported model_config";
         if (c.known())
@@ -194,7 +209,7 @@ void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
 }
 
 core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
-    core::Topology topology = core::Topology::build(info);
+    core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
     if (a.autoPairs) return core::planSuggested(info, topology, a.allowRelu6, a.acceptGuesses);
     auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
     return core::planPairs(info, topology, core::expandGroups(groups), a.allowRelu6);

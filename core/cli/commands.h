@@ -4,7 +4,9 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
 
 namespace cle::cli {
@@ -29,6 +31,8 @@ struct EqualizeArgs {
     bool autoPairs = false;
     bool acceptGuesses = false;
     bool allowRelu6 = false;
+    std::vector<std::string> foldBn;  ///< "LAYER=BN", files without a layer graph
+    std::optional<double> bnEpsilon;
 };
 
 struct PairsArgs {
@@ -36,7 +40,14 @@ struct PairsArgs {
     bool json = false;
     bool allowRelu6 = false;
     std::string layout;
+    std::vector<std::string> foldBn;
+    std::optional<double> bnEpsilon;
 };
+
+/// The topology options of `--fold-bn LAYER=BN` (repeated) and `--bn-epsilon`. Throws a usage
+/// Error for an entry without a layer or a batch norm name.
+core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
+                                      std::optional<double> bnEpsilon);
 
 int inspectCommand(const InspectArgs& a, std::ostream& out);
 int pairsCommand(const PairsArgs& a, std::ostream& out);

@@ -1,6 +1,7 @@
 // `cle pairs`: the layer pairs the topology suggests and the candidates it rejects.
 #include <optional>
 #include <ostream>
+#include <sstream>
 
 #include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
@@ -17,13 +18,25 @@ std::string joined(const std::vector<std::string>& names, const char* sep) {
     return s;
 }
 
+// The options that shaped the suggestion, to repeat in the equalize command.
+std::string foldBnText(const PairsArgs& a) {
+    std::string s;
+    for (const auto& f : a.foldBn) s += " --fold-bn " + f;
+    if (a.bnEpsilon) {
+        std::ostringstream e;
+        e << *a.bnEpsilon;
+        s += " --bn-epsilon " + e.str();
+    }
+    return s;
+}
+
 }  // namespace
 
 int pairsCommand(const PairsArgs& a, std::ostream& out) {
     std::optional<core::Layout> layout;
     if (!a.layout.empty()) layout = core::parseLayout(a.layout);
     core::ModelInfo info = core::inspectFile(a.file, layout);
-    core::Topology topology = core::Topology::build(info);
+    core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
     core::PairPlan plan = topology.suggest(a.allowRelu6);
     if (a.json) {
         out << core::planJson(plan) << "\n";
@@ -42,7 +55,7 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     if (!plan.suggested.empty())
         out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"
             << (topology.known() ? "" : " --accept-guesses")
-            << (a.allowRelu6 ? " --allow-relu6" : "") << "\n";
+            << (a.allowRelu6 ? " --allow-relu6" : "") << foldBnText(a) << "\n";
     return kOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -68,7 +69,9 @@ std::optional<keras::Graph> kerasGraph(hid_t file, const std::string& path) {
 
 }  // namespace
 
-Topology Topology::build(const ModelInfo& info) {
+Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) {
+    if (options.bnEpsilon && !(*options.bnEpsilon > 0 && std::isfinite(*options.bnEpsilon)))
+        throw usageError("--bn-epsilon must be a positive number");
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(info.path, false);
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
@@ -77,12 +80,17 @@ Topology Topology::build(const ModelInfo& info) {
         formats::detect(file.get(), root);
         Topology t;
         if (detail::analyseKeras(info, *graph, file.get(), root.empty() ? "/" : root,
-                                 info.format == Format::Keras3, t))
+                                 info.format == Format::Keras3, t)) {
+            if (!options.foldBn.empty() || options.bnEpsilon)
+                throw usageError(
+                    "--fold-bn and --bn-epsilon are for files without a layer graph; '" +
+                    info.path + "' has one, which places its batch norms and gives their epsilon");
             return t;
+        }
     }
     // Keras 2 lists layers in model order; other files list names alphabetically.
     Topology t;
-    detail::guessPairs(info, file.get(), info.format != Format::Keras2, t);
+    detail::guessPairs(info, file.get(), info.format != Format::Keras2, options, t);
     return t;
 }
 
@@ -122,6 +130,7 @@ std::optional<Link> Topology::link(const std::string& first, const std::string& 
         return std::nullopt;
     };
     if (!known_) {
+        if (auto problem = detail::unattributedProblem(*this, first)) return refuse(*problem);
         Link l;
         l.first = first;
         l.second = second;

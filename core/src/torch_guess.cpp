@@ -1,93 +1,58 @@
-// Pairs for files without a layer graph (PyTorch state dicts and the like): consecutive layers in
-// name order whose channels match, and batch norms matched to layers by the usual naming.
+// Pairs for files without a layer graph (PyTorch state dicts, Keras 3 .weights.h5): consecutive
+// layers in name order whose channels match, when nothing the file holds could lie between them.
 #include <algorithm>
 #include <cctype>
 
 #include "cle/core/pairs.h"
-#include "h5.h"
 #include "topology_detail.h"
 
 namespace cle::core::detail {
 
 namespace {
 
-constexpr double kTorchEpsilon = 1e-5;
-
 bool isDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
-struct Norm {
-    BatchNormRef ref;
-    std::int64_t channels = 0;
-    bool used = false;
-};
-
-std::vector<std::int64_t> shapeOf(hid_t file, const std::string& path) {
-    if (!h5::isDataset(file, path)) return {};
-    h5::Handle d(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
-    return d ? h5::datasetShape(d.get()) : std::vector<std::int64_t>{};
+// A kernel that may be a depthwise convolution: Keras marks it, a PyTorch one is [C, 1, k...].
+bool mayBeDepthwise(const LayerInfo& l) {
+    return l.depthwise ||
+           (l.layout == Layout::Torch && l.rank() >= 3 && l.shape[1] == 1 && l.shape[0] > 1);
 }
 
-std::string vectorPath(hid_t file, const std::string& path) {
-    return shapeOf(file, path).size() == 1 ? path : "";
-}
-
-// Every `<bn>.running_mean` with its `<bn>.running_var` (and `.weight` / `.bias` when present).
-std::vector<Norm> findNorms(hid_t file) {
-    static const std::string mean = "running_mean";
-    std::vector<Norm> norms;
-    for (const auto& d : h5::listDatasets(file)) {
-        if (d.size() <= mean.size() + 1 || !d.ends_with(mean)) continue;
-        std::string prefix = d.substr(0, d.size() - mean.size());  // keeps the '.' or '/'
-        char sep = prefix.back();
-        auto shape = shapeOf(file, d);
-        if ((sep != '.' && sep != '/') || shape.size() != 1) continue;
-        if (vectorPath(file, prefix + "running_var").empty()) continue;
-        Norm n;
-        n.channels = shape[0];
-        n.ref.name = prefix.substr(1, prefix.size() - 2);
-        std::replace(n.ref.name.begin(), n.ref.name.end(), '/', '.');
-        n.ref.meanPath = d;
-        n.ref.varPath = prefix + "running_var";
-        n.ref.gammaPath = vectorPath(file, prefix + "weight");
-        n.ref.betaPath = vectorPath(file, prefix + "bias");
-        n.ref.epsilon = kTorchEpsilon;
-        norms.push_back(std::move(n));
+// Name order says nothing about what lies between two layers: a depthwise layer as wide as the
+// channels they share could sit between them (MobileNet's `block_1_depthwise` sorts before
+// `block_1_expand` -> `block_1_project`).
+std::optional<std::string> layerBetween(const ModelInfo& info, const std::string& first,
+                                        const std::string& second) {
+    const LayerInfo* a = info.find(first);
+    const LayerInfo* b = info.find(second);
+    if (mayBeDepthwise(*a) || actsDepthwise(*a, *b)) return std::nullopt;
+    auto shared = [&](const std::string& name) {
+        return std::mismatch(name.begin(), name.end(), first.begin(), first.end()).first -
+               name.begin();
+    };
+    const LayerInfo* best = nullptr;  // the candidate named most like `first`: same block
+    for (const auto& x : info.layers) {
+        if (x.name == first || x.name == second || !mayBeDepthwise(x)) continue;
+        if (x.outChannels() != a->outChannels()) continue;
+        if (!best || shared(x.name) > shared(best->name)) best = &x;
     }
-    return norms;
-}
-
-// Names a batch norm after `layer` usually has: the next index in the same container
-// (`features.3` -> `features.4`, `downsample.0` -> `downsample.1`), or `conv1` -> `bn1`.
-std::vector<std::string> normNames(const std::string& layer) {
-    std::vector<std::string> names;
-    auto dot = layer.find_last_of('.');
-    std::string parent = dot == std::string::npos ? "" : layer.substr(0, dot + 1);
-    std::string last = dot == std::string::npos ? layer : layer.substr(dot + 1);
-    if (!last.empty() && std::all_of(last.begin(), last.end(), isDigit) && last.size() < 10)
-        names.push_back(parent + std::to_string(std::stoll(last) + 1));
-    if (auto pos = last.find("conv"); pos != std::string::npos)
-        names.push_back(parent + last.substr(0, pos) + "bn" + last.substr(pos + 4));
-    return names;
-}
-
-void matchNorms(const ModelInfo& info, std::vector<Norm>& norms, Topology& t) {
-    for (const auto& layer : info.layers) {
-        if (layer.rank() < 2) continue;
-        for (const auto& name : normNames(layer.name)) {
-            auto it = std::find_if(norms.begin(), norms.end(), [&](const Norm& n) {
-                return !n.used && n.ref.name == name && n.channels == layer.outChannels();
-            });
-            if (it == norms.end()) continue;
-            it->used = true;
-            BatchNormRef ref = it->ref;
-            ref.after = layer.name;
-            t.batchNorms_.push_back(std::move(ref));
-            break;
-        }
-    }
+    if (!best) return std::nullopt;
+    return "depthwise layer '" + best->name + "' (" + std::to_string(best->outChannels()) +
+           " channels) could sit between '" + first + "' and '" + second +
+           "' (the layer order is guessed from names); if it does, pair them through it with "
+           "--pairs " + first + "," + best->name + "," + second;
 }
 
 }  // namespace
+
+std::optional<std::string> unattributedProblem(const Topology& t, const std::string& first) {
+    std::string reasons;
+    for (const auto& n : t.unattributed_)
+        if (std::find(n.couldFollow.begin(), n.couldFollow.end(), first) != n.couldFollow.end())
+            reasons += (reasons.empty() ? "" : "; ") + unattributedReason(n, first);
+    if (reasons.empty()) return std::nullopt;
+    return reasons;
+}
 
 bool naturalLess(const std::string& a, const std::string& b) {
     size_t i = 0, j = 0;
@@ -113,12 +78,12 @@ bool naturalLess(const std::string& a, const std::string& b) {
     return a < b;  // equal but for leading zeros
 }
 
-void guessPairs(const ModelInfo& info, hid_t file, bool sortByName, Topology& t) {
+void guessPairs(const ModelInfo& info, hid_t file, bool sortByName, const TopologyOptions& options,
+                Topology& t) {
     t.known_ = false;
     for (const auto& l : info.layers) t.order_.push_back(l.name);
     if (sortByName) std::stable_sort(t.order_.begin(), t.order_.end(), naturalLess);
-    auto norms = findNorms(file);
-    matchNorms(info, norms, t);
+    attributeNorms(info, file, options, t);
     for (size_t i = 0; i + 1 < t.order_.size(); ++i) {
         Link link;
         link.first = t.order_[i];
@@ -126,7 +91,10 @@ void guessPairs(const ModelInfo& info, hid_t file, bool sortByName, Topology& t)
         link.guessed = true;
         for (const auto& bn : t.batchNorms_)
             if (bn.after == link.first) link.batchNorm = bn;
-        if (auto problem = pairProblem(info, link.first, link.second))
+        auto problem = pairProblem(info, link.first, link.second);
+        if (!problem) problem = unattributedProblem(t, link.first);
+        if (!problem) problem = layerBetween(info, link.first, link.second);
+        if (problem)
             t.rejected_.push_back({{link.first, link.second}, *problem});
         else
             t.links_.push_back(std::move(link));

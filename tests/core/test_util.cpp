@@ -160,4 +160,23 @@ std::vector<unsigned char> rawBytes(const std::string& file, const std::string& 
     return buf;
 }
 
+std::vector<double> kerasConv(const std::vector<double>& x, long h, long w, const core::Tensor& k,
+                              const core::Tensor& b) {
+    long kh = k.shape[0], kw = k.shape[1], in = k.shape[2], out = k.shape[3];
+    long oh = h - kh + 1, ow = w - kw + 1;
+    std::vector<double> y(size_t(oh * ow * out), 0.0);
+    for (long i = 0; i < oh; ++i)
+        for (long j = 0; j < ow; ++j)
+            for (long o = 0; o < out; ++o) {
+                double s = b.values[size_t(o)];
+                for (long a = 0; a < kh; ++a)
+                    for (long c = 0; c < kw; ++c)
+                        for (long n = 0; n < in; ++n)
+                            s += x[size_t(((i + a) * w + j + c) * in + n)] *
+                                 k.values[size_t(((a * kw + c) * in + n) * out + o)];
+                y[size_t((i * ow + j) * out + o)] = s;
+            }
+    return y;
+}
+
 }  // namespace cle::test

@@ -59,4 +59,8 @@ std::string readRootString(const std::string& file, const std::string& attribute
 /// The raw bytes of a dataset as stored (file type), for byte-for-byte comparisons.
 std::vector<unsigned char> rawBytes(const std::string& file, const std::string& dataset);
 
+/// Keras Conv2D, 'valid' padding, stride 1: x [h, w, in] row-major, kernel [kh, kw, in, out].
+std::vector<double> kerasConv(const std::vector<double>& x, long h, long w, const core::Tensor& k,
+                              const core::Tensor& b);
+
 }  // namespace cle::test

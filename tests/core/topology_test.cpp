@@ -1,5 +1,5 @@
 // Pairs from the topology: Keras graphs (functional, Sequential, Keras 3 style, nested), every
-// rejection reason, ReLU6, batch norms, and guessed pairs for PyTorch state dicts.
+// rejection reason, ReLU6 and batch norms (guessed pairs: guess_test.cpp).
 #include "cle/core/topology.h"
 
 #include <gtest/gtest.h>
@@ -414,79 +414,6 @@ TEST_F(Topology, UnreadableModelConfigNamesTheFile) {
     } catch (const core::Error& e) {
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     }
-}
-
-// --- PyTorch state dicts ------------------------------------------------------------------------
-
-class TorchFile {
-public:
-    explicit TorchFile(const std::string& path) : w_(path) {}
-    TorchFile& weight(const std::string& name, const Shape& shape) {
-        w_.dataset("/" + name + ".weight", shape, test::randomValues(size_t(test::count(shape)), 1, 5));
-        return *this;
-    }
-    TorchFile& batchNorm(const std::string& name, std::int64_t channels, char sep = '.') {
-        for (const char* v : {"weight", "bias", "running_mean", "running_var"})
-            w_.dataset("/" + name + sep + v, {channels}, std::vector<double>(size_t(channels), 1));
-        w_.intDataset("/" + name + sep + "num_batches_tracked", {1});
-        return *this;
-    }
-
-private:
-    test::H5Writer w_;
-};
-
-TEST_F(Topology, TorchLayersAreOrderedByNumber) {
-    std::string path = dir_.file("t.h5");
-    TorchFile(path).weight("layer1", {4, 3}).weight("layer10", {6, 8}).weight("layer2", {8, 4});
-    auto p = build(path).suggest(false);
-    ASSERT_EQ(p.suggested.size(), 1u);
-    EXPECT_EQ(p.suggested[0].layers, (Names{"layer1", "layer2", "layer10"}));
-    EXPECT_TRUE(p.suggested[0].guessed);
-}
-
-TEST_F(Topology, TorchChannelMismatchIsRejectedAndBreaksTheChain) {
-    std::string path = dir_.file("t.h5");
-    TorchFile(path).weight("fc1", {4, 3}).weight("fc2", {8, 5}).weight("fc3", {2, 8});
-    auto p = build(path).suggest(false);
-    ASSERT_EQ(p.suggested.size(), 1u);
-    EXPECT_EQ(p.suggested[0].layers, (Names{"fc2", "fc3"}));
-    EXPECT_NE(reason(p, "fc1", "fc2").find("channel mismatch"), std::string::npos);
-}
-
-TEST_F(Topology, TorchBatchNormsAreFoundByNaming) {
-    std::string path = dir_.file("t.h5");
-    TorchFile(path)
-        .weight("conv1", {8, 3, 3, 3}).batchNorm("bn1", 8)
-        .weight("features.3", {6, 8, 3, 3}).batchNorm("features.4", 6)
-        .weight("features.10", {4, 6, 1, 1})
-        .weight("layer1/0/conv2", {4, 4, 3, 3}).batchNorm("layer1/0/bn2", 4, '/')
-        .weight("layer1/0/downsample.0", {4, 4, 1, 1}).batchNorm("layer1/0/downsample.1", 4);
-    auto t = build(path);
-    auto expectNorm = [&](const std::string& a, const std::string& b, const std::string& bn,
-                          const std::string& mean) {
-        auto l = t.link(a, b, false, nullptr);
-        ASSERT_TRUE(l.has_value());
-        EXPECT_TRUE(l->guessed);
-        ASSERT_TRUE(l->batchNorm.has_value()) << a;
-        EXPECT_EQ(l->batchNorm->name, bn);
-        EXPECT_EQ(l->batchNorm->after, a);
-        EXPECT_EQ(l->batchNorm->meanPath, mean);
-        EXPECT_DOUBLE_EQ(l->batchNorm->epsilon, 1e-5);
-    };
-    expectNorm("conv1", "features.3", "bn1", "/bn1.running_mean");
-    expectNorm("features.3", "features.10", "features.4", "/features.4.running_mean");
-    expectNorm("layer1.0.conv2", "layer1.0.downsample.0", "layer1.0.bn2",
-               "/layer1/0/bn2/running_mean");
-    expectNorm("layer1.0.downsample.0", "x", "layer1.0.downsample.1",
-               "/layer1/0/downsample.1.running_mean");
-    auto l = t.link("features.10", "conv1", false, nullptr);
-    ASSERT_TRUE(l.has_value());
-    EXPECT_FALSE(l->batchNorm.has_value());
-    auto p = t.suggest(false);
-    ASSERT_FALSE(p.suggested.empty());
-    EXPECT_EQ(p.suggested[0].layers, (Names{"conv1", "features.3", "features.10",
-                                            "layer1.0.conv2", "layer1.0.downsample.0"}));
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 // Which layer pairs can be equalized without changing the network's function, from the layer
 // graph (Keras model_config) or, for files without one (PyTorch state dicts), from names and
 // shapes, marked as guessed.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cle/core/weight_file.h"
@@ -46,11 +48,33 @@ struct PairPlan {
     std::vector<Rejection> rejected;
 };
 
+/// What the user tells Topology::build about a file without a layer graph.
+struct TopologyOptions {
+    /// (layer, batch norm) pairs: the batch norm follows the layer and is folded into it. Each
+    /// batch norm must have as many channels as the layer has outputs.
+    std::vector<std::pair<std::string, std::string>> foldBn;
+    /// Epsilon of every batch norm found without a graph (default: PyTorch 1e-5, Keras 1e-3).
+    std::optional<double> bnEpsilon;
+};
+
+/// A normalization parameter set in a file without a graph that no layer claims: naming does not
+/// attribute it and the user did not (TopologyOptions::foldBn).
+struct UnattributedNorm {
+    std::string name;
+    std::int64_t channels = 0;
+    /// False when its vectors cannot be told apart (a Keras 3 batch norm with scale or center
+    /// off, a layer normalization), so it cannot be folded even when attributed.
+    bool foldable = true;
+    int vectors = 4;                       ///< how many 1-D vectors the set holds
+    std::vector<std::string> couldFollow;  ///< layers with `channels` output channels
+};
+
 class Topology {
 public:
     /// Reads the graph of `info`'s file (Keras model_config), or guesses it for other formats.
-    /// Throws Error naming the file for an unreadable model_config.
-    static Topology build(const ModelInfo& info);
+    /// Throws Error naming the file for an unreadable model_config, and a usage Error when
+    /// `options` attribute a batch norm that does not fit, or are given for a file with a graph.
+    static Topology build(const ModelInfo& info, const TopologyOptions& options = {});
 
     /// True when the graph came from the file (not guessed).
     bool known() const { return known_; }
@@ -58,7 +82,8 @@ public:
     /// ReLU6 (or a ReLU with max_value) are suggested too.
     PairPlan suggest(bool allowRelu6) const;
     /// The link between `first` and `second`, or the reason pairing them would change the
-    /// function (nullopt reason). For files without a graph the link is accepted as guessed.
+    /// function (nullopt reason). For files without a graph the link is accepted as guessed
+    /// unless a normalization no layer claims could follow `first`.
     std::optional<Link> link(const std::string& first, const std::string& second,
                              bool allowRelu6, std::string* reason) const;
     /// Every link between weighted layers that the graph admits (suggested ones).
@@ -72,10 +97,13 @@ public:
     std::vector<Rejection> rejected_;  ///< candidates that are never admissible
     std::vector<std::string> order_;   ///< weighted layers in graph order
     /// Every foldable batch norm, `after` naming its layer: from the graph (a batch norm that is
-    /// the only consumer of a layer, over its channel axis) or matched by naming (no graph).
+    /// the only consumer of a layer, over its channel axis) or, for files without a graph,
+    /// attributed by naming or by TopologyOptions::foldBn.
     std::vector<BatchNormRef> batchNorms_;
     /// Layers of a nested model -> the (outermost) nested model's name.
     std::map<std::string, std::string> nestedIn_;
+    /// Files without a graph: normalization parameter sets no layer claims.
+    std::vector<UnattributedNorm> unattributed_;
 };
 
 /// `json` text: {"suggested": [{"layers": [...], "guessed": false}], "rejected": [{"layers":
