@@ -74,5 +74,8 @@ QString describeOutcome(const core::Summary& summary);
 QString describePlan(const core::RunPlan& plan);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);
+/// "WARNING: equalization collapsed 2 layers under INT8: conv3 (87% of weights round to zero,
+/// 5 channels all zero), …" and a note on how they count, ending with a space; "" when none.
+QString collapseWarning(const core::QuantizationReport& report);
 
 }  // namespace cle::ui
