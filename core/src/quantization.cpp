@@ -22,7 +22,8 @@ struct Energy {
 
 // Quantizes x[i] with scale[i] (kPerElement) or with scale[0]; nearbyint rounds half to even in
 // the default rounding mode. Built for AVX2 too: this runs over every weight twice per run.
-template <bool kPerElement>
+// kCount: also count the non-zero values and those that round to zero (per tensor only).
+template <bool kPerElement, bool kCount = false>
 __attribute__((target_clones("avx2", "default"))) Energy energy(const float* x, std::int64_t n,
                                                                 const float* scale) {
     double signal = 0, noise = 0;
@@ -33,8 +34,10 @@ __attribute__((target_clones("avx2", "default"))) Energy energy(const float* x, 
         float q = s == 0.f ? x[i] : std::clamp(std::nearbyint(x[i] / s), -127.f, 127.f) * s;
         signal += double(x[i]) * x[i];
         noise += double(x[i] - q) * (x[i] - q);
-        nonZero += x[i] != 0.f;
-        roundedToZero += (x[i] != 0.f) & (q == 0.f);
+        if constexpr (kCount) {
+            nonZero += x[i] != 0.f;
+            roundedToZero += (x[i] != 0.f) & (q == 0.f);
+        }
     }
     return {signal, noise, nonZero, roundedToZero};
 }
@@ -99,7 +102,7 @@ TensorQuantization quantizeInt8(const Tensor& t, int outAxis) {
         maxAbs = std::max(maxAbs, channelMaxAbs[c]);
     }
     const float scale = maxAbs / 127.f;
-    const Energy e = energy<false>(t.values.data(), std::int64_t(t.values.size()), &scale);
+    const Energy e = energy<false, true>(t.values.data(), std::int64_t(t.values.size()), &scale);
     r.perTensor = decibels(e);
     r.zeroFraction = e.nonZero ? double(e.roundedToZero) / double(e.nonZero) : 0.0;
     // A channel rounds to all zeros exactly when its largest magnitude does.
