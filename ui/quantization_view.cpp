@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include "ui/plots/quantization_plot.h"
+#include "ui/run_panel.h"
 
 namespace cle::ui {
 
@@ -55,6 +56,7 @@ QString figure(const QString& label, double before, double after)
 
 QuantizationView::QuantizationView(QWidget* parent)
     : QWidget(parent),
+      warning_(new QLabel(this)),
       headline_(new QLabel(this)),
       details_(new QLabel(this)),
       plot_(new QuantizationPlot(this)),
@@ -66,12 +68,18 @@ QuantizationView::QuantizationView(QWidget* parent)
     headline_->setWordWrap(true);
     headline_->setTextFormat(Qt::RichText);
     headline_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    warning_->setWordWrap(true);
+    warning_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    warning_->setStyleSheet(QStringLiteral("color: #b3261e; font-weight: bold;"));
     details_->setWordWrap(true);
     details_->setTextFormat(Qt::RichText);
     details_->setStyleSheet(QStringLiteral("color: #444;"));
     table_->setHorizontalHeaderLabels({tr("Layer"), tr("Parameters"), tr("Per tensor before"),
                                        tr("Per tensor after"), tr("Gain"),
-                                       tr("Per channel before"), tr("Per channel after")});
+                                       tr("Per channel before"), tr("Per channel after"),
+                                       tr("To zero before"), tr("To zero after"),
+                                       tr("Zeroed channels before"), tr("Zeroed channels after"),
+                                       tr("Collapsed")});
     table_->horizontalHeaderItem(TensorBefore)->setToolTip(
         tr("SQNR in dB of the weights quantized to symmetric INT8 with one scale for the whole "
            "tensor (max|W| / 127), after batch-norm folding"));
@@ -79,6 +87,13 @@ QuantizationView::QuantizationView(QWidget* parent)
     table_->horizontalHeaderItem(ChannelAfter)->setToolTip(
         tr("SQNR in dB with one scale per output channel: what per-channel quantization gets "
            "without equalization, for comparison"));
+    table_->horizontalHeaderItem(ZeroAfter)->setToolTip(
+        tr("Share of the non-zero weights that round to zero under per-tensor INT8"));
+    table_->horizontalHeaderItem(ZeroedAfter)->setToolTip(
+        tr("Output channels, not all zero, whose weights all round to zero under per-tensor INT8"));
+    table_->horizontalHeaderItem(Collapsed)->setToolTip(
+        tr("More than half the non-zero weights round to zero: the layer is lost under per-tensor "
+           "INT8 whatever its SQNR, and counts as 0 dB in the summary figures"));
     table_->verticalHeader()->hide();
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -96,6 +111,7 @@ QuantizationView::QuantizationView(QWidget* parent)
     split->setChildrenCollapsible(false);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 0);
+    layout->addWidget(warning_);
     layout->addWidget(headline_);
     layout->addWidget(details_);
     layout->addWidget(split, 1);
@@ -106,6 +122,8 @@ void QuantizationView::setReport(const core::QuantizationReport* report)
 {
     if (!report || report->layers.empty()) {
         gain_.clear();
+        warning_->clear();
+        warning_->hide();
         headline_->setText(tr("Run an equalization to see how much better the weights survive "
                               "8-bit quantization."));
         details_->setText(tr("Each equalized layer's weights are quantized to symmetric INT8 "
@@ -115,6 +133,9 @@ void QuantizationView::setReport(const core::QuantizationReport* report)
         return;
     }
     const auto& r = *report;
+    const QString warning = collapseWarning(r).trimmed();
+    warning_->setText(warning);
+    warning_->setVisible(!warning.isEmpty());
     gain_ = signedDb(r.perTensorAfter.median - r.perTensorBefore.median) + tr(" dB");
     const QString dot = QStringLiteral(" · ");
     headline_->setText(
@@ -145,18 +166,49 @@ void QuantizationView::fillTable(const core::QuantizationReport& r)
         table_->setItem(row, Parameters, new NumberItem(double(l.parameters), parameters));
         const double values[] = {l.perTensorBefore, l.perTensorAfter, 0, l.perChannelBefore,
                                  l.perChannelAfter};
-        for (int c = TensorBefore; c < ColumnCount; ++c) {
+        for (int c = TensorBefore; c <= ChannelAfter; ++c) {
             if (c == Gain) continue;
             const double v = values[c - TensorBefore];
             table_->setItem(row, c, new NumberItem(v, formatDb(v)));
         }
-        const double gain = l.perTensorAfter - l.perTensorBefore;
-        auto* g = new NumberItem(gain, signedDb(gain));
+        // As in the summary figures, a collapsed layer counts as 0 dB.
+        const double gain = (l.collapsedAfter ? 0 : l.perTensorAfter) -
+                            (l.collapsedBefore ? 0 : l.perTensorBefore);
+        auto* g = new NumberItem(gain, signedDb(gain) +
+                                           (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
         g->setForeground(QColor(gainColor(gain)));
         table_->setItem(row, Gain, g);
+        fillCollapse(row, l);
     }
     table_->setSortingEnabled(true);
     table_->resizeColumnsToContents();
+}
+
+void QuantizationView::fillCollapse(int row, const core::LayerSqnr& l)
+{
+    const auto percent = [](double f) { return QString::number(100 * f, 'f', 1) + QLatin1Char('%'); };
+    table_->setItem(row, ZeroBefore, new NumberItem(l.zeroFractionBefore, percent(l.zeroFractionBefore)));
+    table_->setItem(row, ZeroAfter, new NumberItem(l.zeroFractionAfter, percent(l.zeroFractionAfter)));
+    table_->setItem(row, ZeroedBefore, new NumberItem(double(l.zeroedChannelsBefore),
+                                                      QString::number(l.zeroedChannelsBefore)));
+    table_->setItem(row, ZeroedAfter, new NumberItem(double(l.zeroedChannelsAfter),
+                                                     QString::number(l.zeroedChannelsAfter)));
+    QString collapsed;
+    if (l.collapsedByEqualization()) collapsed = tr("by equalization");
+    else if (l.collapsedBefore && l.collapsedAfter) collapsed = tr("before and after");
+    else if (l.collapsedBefore) collapsed = tr("before only");
+    else collapsed = tr("no");
+    auto* c = new QTableWidgetItem(collapsed);
+    if (l.collapsedAfter) {
+        c->setForeground(QColor(179, 38, 30));
+        table_->item(row, ZeroAfter)->setForeground(QColor(179, 38, 30));
+    }
+    table_->setItem(row, Collapsed, c);
+}
+
+QString QuantizationView::warningText() const
+{
+    return warning_->text();
 }
 
 QString QuantizationView::summaryText() const
@@ -164,7 +216,8 @@ QString QuantizationView::summaryText() const
     if (gain_.isEmpty()) return {};
     QTextDocument doc;
     doc.setHtml(headline_->text());
-    return doc.toPlainText();
+    const QString warning = warning_->text();
+    return warning.isEmpty() ? doc.toPlainText() : warning + QLatin1Char('\n') + doc.toPlainText();
 }
 
 }  // namespace cle::ui

@@ -1,5 +1,7 @@
 #include "ui/run_panel.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QCheckBox>
 #include <QDoubleValidator>
@@ -59,10 +61,23 @@ QString describeOutcome(const core::Summary& s)
                          .arg(pair, channelList(p.deadChannels), QString::fromStdString(p.first));
         }
         if (!p.constantInputChannels.empty()) {
-            lines << QObject::tr("Hazard in %1: input channel(s) %2 of %3 are constant, so their "
-                                 "scale factor is huge.")
+            lines << QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
+                                 "range and were left unscaled.")
                          .arg(pair, channelList(p.constantInputChannels),
                               QString::fromStdString(p.second));
+        }
+        if (!p.amplifiedBias.empty()) {
+            std::vector<int> channels;
+            double largest = 0;
+            for (const auto& a : p.amplifiedBias) {
+                channels.push_back(a.channel);
+                largest = std::max(largest, a.amplification);
+            }
+            lines << QObject::tr("Hazard in %1: the bias of output channel(s) %2 of %3 grew up to "
+                                 "%4 times; their activations dwarf the others under per-tensor "
+                                 "INT8.")
+                         .arg(pair, channelList(channels), QString::fromStdString(p.first))
+                         .arg(largest, 0, 'g', 3);
         }
     }
     return lines.join('\n');
@@ -121,11 +136,28 @@ QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* d
     return text;
 }
 
+QString collapseWarning(const core::QuantizationReport& q)
+{
+    if (q.collapsedLayers.empty()) return {};
+    QStringList layers;
+    for (const auto& l : q.layers) {
+        if (!l.collapsedByEqualization()) continue;
+        layers << QObject::tr("%1 (%2% of weights round to zero, %n channel(s) all zero)", nullptr,
+                              static_cast<int>(l.zeroedChannelsAfter))
+                      .arg(QString::fromStdString(l.name))
+                      .arg(100 * l.zeroFractionAfter, 0, 'f', 0);
+    }
+    return QObject::tr("WARNING: equalization collapsed %n layer(s) under INT8: ", nullptr,
+                       static_cast<int>(layers.size())) +
+           layers.join(QStringLiteral(", ")) +
+           QObject::tr(". They count as 0 dB in the per-tensor figures. ");
+}
+
 QString describeQuantization(const core::QuantizationReport& q)
 {
     if (q.layers.empty()) return {};
     const auto db = [](double v) { return QString::number(v, 'f', 1); };
-    return QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
+    return collapseWarning(q) + QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
                        "See the Quantization tab.")
         .arg(db(q.perTensorBefore.median), db(q.perTensorAfter.median),
              q.perTensorAfter.median >= q.perTensorBefore.median ? QStringLiteral("+") : QString(),
@@ -260,7 +292,8 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
                                      : tr("%1 s").arg(QString::number(seconds, 'f', 2));
     status_->setText(tr("Finished in %1 · last delta %2").arg(time, num(summary.lastDelta())));
     const QString outcome = describeOutcome(summary);
-    const bool clean = summary.converged && outcome.count('\n') == 0;
+    const bool clean = summary.converged && outcome.count('\n') == 0 &&
+                       !(quantization && !quantization->collapsedLayers.empty());
     QStringList lines{outcome};
     if (const QString p = describePlan(plan); !p.isEmpty()) lines << p;
     if (quantization)

@@ -81,5 +81,8 @@ QString describePlan(const core::RunPlan& plan);
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);
+/// "WARNING: equalization collapsed 2 layers under INT8: conv3 (87% of weights round to zero,
+/// 5 channels all zero), …" and a note on how they count, ending with a space; "" when none.
+QString collapseWarning(const core::QuantizationReport& report);
 
 }  // namespace cle::ui

@@ -26,13 +26,24 @@ QString channels(const std::vector<int>& list)
     return QStringLiteral("%1 (%2)").arg(list.size()).arg(parts.join(QStringLiteral(", ")));
 }
 
+/// "1 (4: ×2.28e+04)": channels whose bias grew past the limit, with their amplification.
+QString amplified(const std::vector<core::AmplifiedChannel>& list)
+{
+    if (list.empty()) return QStringLiteral("0");
+    QStringList parts;
+    for (size_t i = 0; i < list.size() && i < 4; ++i)
+        parts << QStringLiteral("%1: ×%2").arg(list[i].channel).arg(list[i].amplification, 0, 'g', 3);
+    if (list.size() > 4) parts << QStringLiteral("…");
+    return QStringLiteral("%1 (%2)").arg(list.size()).arg(parts.join(QStringLiteral(", ")));
+}
+
 }  // namespace
 
 SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent)
 {
     const QStringList headers = {tr("Pair"), tr("Channels"), tr("Imbalance before"),
                                  tr("Imbalance after"), tr("Sweeps"), tr("Dead channels"),
-                                 tr("Constant inputs")};
+                                 tr("Constant inputs"), tr("Amplified biases")};
     setColumnCount(static_cast<int>(headers.size()));
     setHorizontalHeaderLabels(headers);
     horizontalHeaderItem(2)->setToolTip(
@@ -41,7 +52,11 @@ SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent)
     horizontalHeaderItem(5)->setToolTip(
         tr("Output channels of the first layer with zero range: left unscaled"));
     horizontalHeaderItem(6)->setToolTip(
-        tr("Input channels of the second layer with zero range: their factor is huge"));
+        tr("Input channels of the second layer with zero range: left unscaled"));
+    horizontalHeaderItem(7)->setToolTip(
+        tr("Output channels of the first layer whose bias grew more than %1 times (1 / factor): "
+           "their activations dwarf the others under per-tensor INT8")
+            .arg(core::kBiasAmplificationLimit));
     verticalHeader()->setVisible(false);
     verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
     horizontalHeader()->setStretchLastSection(true);
@@ -82,6 +97,9 @@ void SummaryTable::setSummary(const core::Summary* summary)
         auto* constant = cell(channels(p.constantInputChannels));
         if (!p.constantInputChannels.empty()) constant->setForeground(QColor(138, 90, 0));
         setItem(r, 6, constant);
+        auto* bias = cell(amplified(p.amplifiedBias));
+        if (!p.amplifiedBias.empty()) bias->setForeground(QColor(179, 38, 30));
+        setItem(r, 7, bias);
     }
     if (current >= 0 && current < rows) setCurrentCell(current, 0);
     // Measuring every cell is the expensive part of an update; do it when the rows change.

@@ -116,6 +116,19 @@ int inspectCommand(const InspectArgs& a, std::ostream& out) {
 
 namespace {
 
+// One line: the channels of the pair's first layer whose bias grew past the limit.
+void printAmplifiedBias(const core::PairHistory& p, std::ostream& out) {
+    out << "  WARNING " << p.first << " -> " << p.second << ": bias of " << p.first
+        << " amplified more than " << core::kBiasAmplificationLimit << "x in channel";
+    const char* sep = p.amplifiedBias.size() == 1 ? " " : "s ";
+    for (const auto& a : p.amplifiedBias) {
+        out << sep << a.channel << " (x" << number(a.amplification) << ", "
+            << number(a.biasBefore) << " -> " << number(a.biasAfter) << ")";
+        sep = ", ";
+    }
+    out << "; its activations dwarf the others under per-tensor INT8\n";
+}
+
 void printSummary(const core::Summary& s, std::ostream& out) {
     if (s.converged)
         out << "converged after " << s.sweeps << " sweep" << (s.sweeps == 1 ? "" : "s")
@@ -132,8 +145,9 @@ void printSummary(const core::Summary& s, std::ostream& out) {
             out << "; " << p.deadChannels.size() << " dead channel(s) left unscaled";
         if (!p.constantInputChannels.empty())
             out << "; " << p.constantInputChannels.size()
-                << " constant input channel(s) got very large factors";
+                << " constant input channel(s) left unscaled";
         out << "\n";
+        if (!p.amplifiedBias.empty()) printAmplifiedBias(p, out);
     }
 }
 
@@ -203,6 +217,19 @@ void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
             << ", weighted mean " << number(b.weightedMean) << " -> " << number(a.weightedMean)
             << "\n";
     };
+    if (!q.collapsedLayers.empty()) {
+        out << "WARNING: equalization collapsed " << q.collapsedLayers.size() << " layer"
+            << (q.collapsedLayers.size() == 1 ? "" : "s") << " under INT8:";
+        const char* sep = " ";
+        for (const auto& l : q.layers) {
+            if (!l.collapsedByEqualization()) continue;
+            out << sep << l.name << " (" << number(100 * l.zeroFractionAfter, 2)
+                << "% of weights round to zero, " << l.zeroedChannelsAfter << " channel"
+                << (l.zeroedChannelsAfter == 1 ? "" : "s") << " all zero)";
+            sep = ", ";
+        }
+        out << "; they count as 0 dB in the per-tensor figures below\n";
+    }
     out << "INT8 weight SQNR (dB), before -> after equalization:\n";
     line("per tensor: ", q.perTensorBefore, q.perTensorAfter);
     line("per channel:", q.perChannelBefore, q.perChannelAfter);

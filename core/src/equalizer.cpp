@@ -32,6 +32,7 @@ struct WorkPair {
     std::vector<double> scale;  // cumulative factor per channel
     std::set<int> dead;
     std::set<int> constantInputs;
+    std::vector<float> biasBefore;  // the first layer's bias before the run (empty: none)
 };
 
 std::vector<float> ranges(const std::vector<float>& lo, const std::vector<float>& hi) {
@@ -86,6 +87,7 @@ public:
             p.second = layerIndex(b);
             layers_[p.second].inAxis = pairInAxis(first, *model.info.find(b));
             p.scale.assign(size_t(first.outChannels()), 1.0);
+            if (const auto& bias = layers_[p.first].layer.bias) p.biasBefore = bias->values;
             pairs_.push_back(std::move(p));
         }
         for (auto& w : layers_) {
@@ -147,15 +149,19 @@ private:
         for (size_t c = 0; c < n; ++c) {
             float r1 = a.stats.outMax[c] - a.stats.outMin[c];
             float r2 = b.stats.inMax[c] - b.stats.inMin[c];
-            if (r2 == 0.f) p.constantInputs.insert(int(c));
             s[c] = std::sqrt(r1 / (r2 + 1e-9f));
             inv[c] = 1.0f / s[c];
             // A dead channel (factor 0, or one whose reciprocal overflows) stays unscaled; the
-            // reference would turn it into inf and NaN.
-            if (s[c] == 0.f || !std::isfinite(inv[c]) || !std::isfinite(s[c])) {
-                p.dead.insert(int(c));
-                s[c] = inv[c] = 1.f;
-            }
+            // reference would turn it into inf and NaN. A constant input channel (r2 == 0) stays
+            // unscaled too: the reference's sqrt(r1 / 1e-9) would be applied again every sweep
+            // (a constant stays constant) until the channel dwarfs the rest of the layer. Either
+            // way the channel's weights never change, so it adds nothing to the change norm and
+            // every other channel gets the numbers it would get without it.
+            const bool dead = s[c] == 0.f || !std::isfinite(inv[c]) || !std::isfinite(s[c]);
+            const bool constant = r2 == 0.f;
+            if (dead) p.dead.insert(int(c));
+            if (constant) p.constantInputs.insert(int(c));
+            if (dead || constant) s[c] = inv[c] = 1.f;
             p.scale[c] *= double(s[c]);
         }
         float* wa = a.layer.weight.values.data();
@@ -193,7 +199,21 @@ private:
             h.deadChannels.assign(pairs_[i].dead.begin(), pairs_[i].dead.end());
             h.constantInputChannels.assign(pairs_[i].constantInputs.begin(),
                                            pairs_[i].constantInputs.end());
+            h.amplifiedBias = amplifiedBias(pairs_[i]);
         }
+    }
+
+    // Channels whose non-zero bias grew by more than kBiasAmplificationLimit.
+    std::vector<AmplifiedChannel> amplifiedBias(const WorkPair& p) const {
+        std::vector<AmplifiedChannel> found;
+        const auto& bias = layers_[p.first].layer.bias;
+        if (p.biasBefore.empty() || !bias) return found;
+        for (size_t c = 0; c < p.scale.size() && c < p.biasBefore.size(); ++c) {
+            const double amplification = 1.0 / p.scale[c];
+            if (p.biasBefore[c] != 0.f && amplification > kBiasAmplificationLimit)
+                found.push_back({int(c), amplification, p.biasBefore[c], bias->values[c]});
+        }
+        return found;
     }
 
     EqualizeResult cancelled() {

@@ -30,11 +30,20 @@ nlohmann::json quantizationJson(const QuantizationReport& q) {
                           {"per_tensor", {{"before", decibels(l.perTensorBefore)},
                                           {"after", decibels(l.perTensorAfter)}}},
                           {"per_channel", {{"before", decibels(l.perChannelBefore)},
-                                           {"after", decibels(l.perChannelAfter)}}}});
-    return {{"scheme", "symmetric int8, scale max|W|/127, round half to even; SQNR in dB"},
+                                           {"after", decibels(l.perChannelAfter)}}},
+                          {"zero_fraction_before", l.zeroFractionBefore},
+                          {"zero_fraction_after", l.zeroFractionAfter},
+                          {"zeroed_channels_before", l.zeroedChannelsBefore},
+                          {"zeroed_channels_after", l.zeroedChannelsAfter},
+                          {"collapsed_before", l.collapsedBefore},
+                          {"collapsed_after", l.collapsedAfter}});
+    return {{"scheme", "symmetric int8, scale max|W|/127, round half to even; SQNR in dB; a layer "
+                       "is collapsed when more than half its non-zero weights round to zero "
+                       "per tensor, and counts as 0 dB in the per-tensor summary"},
             {"layers", layers},
             {"summary",
-             {{"per_tensor", {{"before", statsJson(q.perTensorBefore)},
+             {{"collapsed_layers", q.collapsedLayers},
+              {"per_tensor", {{"before", statsJson(q.perTensorBefore)},
                               {"after", statsJson(q.perTensorAfter)}}},
               {"per_channel", {{"before", statsJson(q.perChannelBefore)},
                                {"after", statsJson(q.perChannelAfter)}}}}}};
@@ -85,11 +94,19 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     j["deltas"] = summary.deltas;
     j["last_delta"] = summary.lastDelta();
     json pairs = json::array(), dead = json::array(), constant = json::array(),
-         scales = json::array(), ranges = json::array(), imbalance = json::array();
+         amplified = json::array(), scales = json::array(), ranges = json::array(),
+         imbalance = json::array();
     for (const auto& p : summary.pairs) {
         pairs.push_back({p.first, p.second});
         dead.push_back(p.deadChannels);
         constant.push_back(p.constantInputChannels);
+        json channels = json::array();
+        for (const auto& a : p.amplifiedBias)
+            channels.push_back({{"channel", a.channel},
+                                {"amplification", a.amplification},
+                                {"bias_before", a.biasBefore},
+                                {"bias_after", a.biasAfter}});
+        amplified.push_back(channels);
         scales.push_back(p.scale);
         const auto& before = p.states.front();
         const auto& after = p.states.back();
@@ -104,6 +121,8 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     j["pairs"] = pairs;
     j["dead_channels"] = dead;
     j["constant_input_channels"] = constant;
+    j["amplified_bias_channels"] = amplified;
+    j["bias_amplification_limit"] = kBiasAmplificationLimit;
     j["scales"] = scales;
     j["ranges"] = ranges;
     j["imbalance"] = imbalance;

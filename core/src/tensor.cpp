@@ -36,11 +36,16 @@ ChannelStats channelStats(const Tensor& t, int axis) {
 }
 
 double rangeImbalance(const std::vector<float>& ranges) {
-    if (ranges.empty()) return 1.0;
-    auto [lo, hi] = std::minmax_element(ranges.begin(), ranges.end());
-    if (*hi == 0.f) return 1.0;
-    if (*lo == 0.f) return std::numeric_limits<double>::infinity();
-    return double(*hi) / double(*lo);
+    // Channels of zero range (dead, or constant) are reported on their own; they would make
+    // every such layer's imbalance infinite and hide what equalization did to the others.
+    float lo = std::numeric_limits<float>::infinity(), hi = 0.f;
+    for (float r : ranges)
+        if (r > 0.f) {
+            lo = std::min(lo, r);
+            hi = std::max(hi, r);
+        }
+    if (hi == 0.f) return 1.0;
+    return double(hi) / double(lo);
 }
 
 }  // namespace cle::core

@@ -179,4 +179,76 @@ TEST_F(Cli, BinaryExitCodeForMissingFileIsOne) {
     EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
+nlohmann::json readJson(const std::string& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+}
+
+TEST_F(Cli, DeadAndConstantChannelsAreLeftUnscaledAndReported) {
+    std::string report = dir.file("report.json");
+    auto r = cle({"equalize", test::dataPath("cases/zero-channels.h5"), "-o", out, "--pairs",
+                  "fc1,fc2", "--report", report, "--quiet"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("fc1 -> fc2: output range imbalance 644 -> 261; 2 dead channel(s) left "
+                         "unscaled; 1 constant input channel(s) left unscaled"),
+              std::string::npos)
+        << r.out;
+    auto j = readJson(report);
+    EXPECT_EQ(j["dead_channels"], nlohmann::json::parse("[[2, 5]]"));
+    EXPECT_EQ(j["constant_input_channels"], nlohmann::json::parse("[[6]]"));
+    EXPECT_EQ(j["amplified_bias_channels"], nlohmann::json::parse("[[]]"));
+    for (int c : {2, 5, 6}) EXPECT_EQ(j["scales"][0][size_t(c)], 1.0) << c;
+    for (float w : test::readFloats(out, "/fc2.weight")) EXPECT_LT(std::abs(w), 100.f);
+}
+
+TEST_F(Cli, NearDeadChannelBiasAmplificationIsReported) {
+    std::string report = dir.file("report.json");
+    auto r = cle({"equalize", test::dataPath("cases/near-dead-channel.h5"), "-o", out, "--pairs",
+                  "fc1,fc2", "--report", report, "--quiet"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("WARNING fc1 -> fc2: bias of fc1 amplified more than 100x in channel 4 "
+                         "(x2.28e+04, 0.8 -> 1.82e+04)"),
+              std::string::npos)
+        << r.out;
+    auto j = readJson(report);
+    EXPECT_EQ(j["bias_amplification_limit"], 100.0);
+    ASSERT_EQ(j["amplified_bias_channels"].size(), 1u);
+    ASSERT_EQ(j["amplified_bias_channels"][0].size(), 1u);
+    const auto& a = j["amplified_bias_channels"][0][0];
+    EXPECT_EQ(a["channel"], 4);
+    EXPECT_GT(a["amplification"].get<double>(), 1e4);
+    EXPECT_LT(a["amplification"].get<double>(), 1e5);
+    EXPECT_FLOAT_EQ(a["bias_before"].get<float>(), 0.8f);
+    EXPECT_FLOAT_EQ(a["bias_after"].get<float>(), test::readFloats(out, "/fc1.bias")[4]);
+    EXPECT_TRUE(j["dead_channels"][0].empty());
+}
+
+TEST_F(Cli, ALayerCollapsedByEqualizationIsAWarningFirstAndNoGain) {
+    // fc1's channel 0 is 1e6 times the others; equalization moves sqrt of that into fc2's input
+    // column 0, and the rest of fc2 then rounds to zero under per-tensor INT8.
+    std::string in = dir.file("in.h5"), report = dir.file("report.json");
+    {
+        auto a = test::randomValues(8 * 16, 1.0, 11), b = test::randomValues(16 * 8, 1.0, 12);
+        for (int i = 0; i < 16; ++i) a[size_t(i)] *= 1e6;
+        test::H5Writer w(in);
+        w.dataset("/fc1.weight", {8, 16}, a);
+        w.dataset("/fc2.weight", {16, 8}, b);
+    }
+    auto r = cle({"equalize", in, "-o", out, "--pairs", "fc1,fc2", "--report", report, "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto warning = r.out.find("WARNING: equalization collapsed 1 layer under INT8: fc2 (");
+    ASSERT_NE(warning, std::string::npos) << r.out;
+    EXPECT_LT(warning, r.out.find("INT8 weight SQNR")) << r.out;
+    EXPECT_NE(r.out.find("% of weights round to zero, ", warning), std::string::npos) << r.out;
+    auto q = readJson(report)["quantization"];
+    EXPECT_EQ(q["summary"]["collapsed_layers"], nlohmann::json::parse(R"(["fc2"])"));
+    const auto& fc2 = q["layers"][1];
+    EXPECT_EQ(fc2["layer"], "fc2");
+    EXPECT_EQ(fc2["collapsed_before"], false);
+    EXPECT_EQ(fc2["collapsed_after"], true);
+    EXPECT_GT(fc2["zero_fraction_after"].get<double>(), 0.5);
+    EXPECT_GT(fc2["per_tensor"]["after"].get<double>(), 30.0);  // the energy figure looks fine
+    EXPECT_EQ(q["summary"]["per_tensor"]["after"]["worst"], 0.0);  // the summary does not
+}
+
 }  // namespace

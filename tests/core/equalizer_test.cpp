@@ -91,11 +91,18 @@ TEST(Equalizer, DeadChannelsStayUnscaledAndAreReported) {
     EXPECT_EQ(result.summary.pairs[0].scale[1], 1.f);
 }
 
-TEST(Equalizer, ConstantInputChannelIsReportedAsHazard) {
+TEST(Equalizer, ConstantInputChannelStaysUnscaledAndIsReported) {
     core::Model m = chain({linear("fc1", 4, 3, 5), linear("fc2", 3, 4, 6)});
     for (int o = 0; o < 3; ++o) m.layers[1].weight.values[size_t(o * 4 + 2)] = 0.5f;
     auto result = core::equalize(m, {{"fc1", "fc2"}}, {1e-4, 3});
-    EXPECT_EQ(result.summary.pairs[0].constantInputChannels, (std::vector<int>{2}));
+    const auto& h = result.summary.pairs[0];
+    EXPECT_EQ(h.constantInputChannels, (std::vector<int>{2}));
+    EXPECT_TRUE(h.deadChannels.empty());
+    EXPECT_EQ(h.scale[2], 1.f);  // the reference would give sqrt(r1 / 1e-9), every sweep
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(result.layers[0].weight.values[size_t(2 * 3 + i)],
+                  m.layers[0].weight.values[size_t(2 * 3 + i)]);
+    for (int o = 0; o < 3; ++o) EXPECT_EQ(result.layers[1].weight.values[size_t(o * 4 + 2)], 0.5f);
 }
 
 TEST(Equalizer, SweepLimitEndsARunThatDoesNotConverge) {

@@ -194,6 +194,11 @@ TEST(Network, InvertedResidualBlockFoldsEveryBatchNormAndKeepsItsFunction) {
     EXPECT_EQ(report["relu6_cost"][0]["batch_norm"], "expand_BN");
     EXPECT_GT(report["relu6_cost"][0]["worst_fraction_above_6"].get<double>(), 0.0);
 
+    EXPECT_TRUE(report["quantization"]["summary"]["collapsed_layers"].empty());
+    for (const auto& layer : report["quantization"]["layers"])
+        EXPECT_FALSE(layer["collapsed_after"].get<bool>()) << layer.dump();
+    EXPECT_FALSE(contains(r.out, "inf")) << r.out;  // imbalance of the live channels
+
     auto x = randomImage(6, 6, 8, 9);
     EXPECT_LT(test::relativeDifference(test::kerasForward(in, x, true), test::kerasForward(out, x)),
               1e-5);

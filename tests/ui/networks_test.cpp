@@ -24,12 +24,15 @@
 #include "cle/core/model.h"
 #include "cle/core/topology.h"
 #include "test_support.h"
+#include "test_util.h"
 #include "ui/main_window.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/quantization_plot.h"
 #include "ui/quantization_view.h"
 #include "ui/rejected_list.h"
+#include "ui/pair_view.h"
 #include "ui/run_panel.h"
+#include "ui/summary_table.h"
 #include "ui/session.h"
 
 using cle::test::FakePrompter;
@@ -109,6 +112,7 @@ private slots:
     void quantizationTabAfterRun();
     void batchNormFoldedExportMatchesCommandLine();
     void relu6NeedsPermission();
+    void degenerateChannelsAndCollapseAreShown();
 
 private:
     QTemporaryDir dir_;
@@ -338,6 +342,52 @@ void NetworksTest::relu6NeedsPermission()
     QVERIFY(exported.wait(kTimeoutMs));
     const auto topology = core::Topology::build(core::inspectFile(out.toStdString()));
     QVERIFY(topology.link("a", "b", false, nullptr).has_value());
+}
+
+
+void NetworksTest::degenerateChannelsAndCollapseAreShown()
+{
+    // A near-dead channel with a real bias: its amplification is in the summary table.
+    auto w = openWindow(QStringLiteral(CLE_TEST_DATA_DIR "/cases/near-dead-channel.h5"));
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, {"fc1", "fc2"}));
+    QVERIFY(runAndWait(*w));
+    const QTableWidget* summary = w->pairView()->summaryTable();
+    QCOMPARE(summary->horizontalHeaderItem(7)->text(), QStringLiteral("Amplified biases"));
+    QVERIFY2(summary->item(0, 7)->text().startsWith(QStringLiteral("1 (4: ×2.28e+04)")),
+             qPrintable(summary->item(0, 7)->text()));
+    QVERIFY2(w->runPanel()->outcomeText().contains("grew up to 2.28e+04 times"),
+             qPrintable(w->runPanel()->outcomeText()));
+
+    // A layer that equalization collapses: named first, above the figures, and never a gain.
+    const QString path = dir_.filePath("collapse.h5");
+    {
+        auto a = test::randomValues(8 * 16, 1.0, 11), b = test::randomValues(16 * 8, 1.0, 12);
+        for (int i = 0; i < 16; ++i) a[size_t(i)] *= 1e6;
+        test::H5Writer file(path.toStdString());
+        file.dataset("/fc1.weight", {8, 16}, a);
+        file.dataset("/fc2.weight", {16, 8}, b);
+    }
+    w = openWindow(path);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, {"fc1", "fc2"}));
+    QVERIFY(runAndWait(*w));
+    ui::QuantizationView* view = w->quantizationView();
+    const QString warning = view->warningText();
+    QVERIFY2(warning.startsWith("WARNING: equalization collapsed 1 layer(s) under INT8: fc2 ("),
+             qPrintable(warning));
+    QVERIFY(warning.contains("% of weights round to zero"));
+    QVERIFY(view->summaryText().startsWith(warning));
+    const QTableWidget* table = view->table();
+    int row = 0;
+    while (row < table->rowCount() && table->item(row, ui::QuantizationView::Layer)->text() != "fc2")
+        ++row;
+    QVERIFY(row < table->rowCount());
+    QCOMPARE(table->item(row, ui::QuantizationView::Collapsed)->text(),
+             QStringLiteral("by equalization"));
+    QVERIFY(table->item(row, ui::QuantizationView::Gain)->text().contains("collapsed"));
+    QVERIFY(table->item(row, ui::QuantizationView::ZeroAfter)->text().endsWith('%'));
+    QVERIFY(w->runPanel()->outcomeText().contains("WARNING: equalization collapsed"));
 }
 
 QTEST_MAIN(NetworksTest)

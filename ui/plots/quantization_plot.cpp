@@ -112,7 +112,8 @@ void QuantizationPlot::setReport(const core::QuantizationReport& report)
         before << drawable(l.perTensorBefore, cap);
         after << drawable(l.perTensorAfter, cap);
         channel << drawable(l.perChannelAfter, cap);
-        ticker->addTick(double(i), QString::fromStdString(l.name));
+        ticker->addTick(double(i), QString::fromStdString(l.name) +
+                                       (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
     }
     auto* p = plot();
     qobject_cast<QCPBars*>(p->plottable(0))->setData(x, before, true);

@@ -1,6 +1,6 @@
 #pragma once
 // Cross-layer equalization with the exact numerics of torch.ao.quantization._equalize, plus dead
-// channel handling, a sweep limit, progress, cancel and a per-sweep history of channel ranges.
+// and constant channel handling, a sweep limit, progress, cancel and a per-sweep history of channel ranges.
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,6 +14,19 @@ struct EqualizeOptions {
     double threshold = 1e-4;  ///< converged when the summed change norm of a sweep is below this
     int maxSweeps = 1000;     ///< a run that has not converged after this many sweeps stops
     int threads = 0;          ///< worker threads, 0 = one per core; results never depend on it
+};
+
+/// A bias amplification above this (|bias after| / |bias before| = 1 / cumulative factor) is
+/// reported in PairHistory::amplifiedBias.
+inline constexpr double kBiasAmplificationLimit = 100.0;
+
+/// One output channel of a pair's first layer whose bias the equalization multiplied by a large
+/// amount.
+struct AmplifiedChannel {
+    int channel = 0;
+    double amplification = 0;  ///< 1 / cumulative factor: how much |bias| grew
+    float biasBefore = 0;
+    float biasAfter = 0;
 };
 
 /// Per-channel ranges of one pair at one moment: the first layer's output channels and the
@@ -31,10 +44,16 @@ struct PairHistory {
     /// Cumulative per-channel factor s: the first layer's output channel c was divided by scale[c]
     /// and the second layer's input channel c multiplied by it, over all sweeps.
     std::vector<float> scale;
-    /// Output channels of the first layer with zero range (factor 0): left unscaled.
+    /// Output channels of the first layer with zero range (factor 0, or a reciprocal that is not
+    /// finite): left unscaled (factor 1), where the reference would produce NaN.
     std::vector<int> deadChannels;
-    /// Input channels of the second layer with zero range: huge factor, kept as the reference does.
+    /// Input channels of the second layer with zero range (all its weights equal): left unscaled
+    /// (factor 1). The reference's factor sqrt(r1 / 1e-9) would be applied again every sweep.
     std::vector<int> constantInputChannels;
+    /// Output channels of the first layer with a non-zero bias that grew by more than
+    /// kBiasAmplificationLimit: the factors are the reference's, but such a channel's activation
+    /// dwarfs the others under per-tensor INT8 activation quantization.
+    std::vector<AmplifiedChannel> amplifiedBias;
 };
 
 struct Summary {

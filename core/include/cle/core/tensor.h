@@ -28,8 +28,8 @@ struct ChannelStats {
 /// Statistics along `axis`; axis must be within the tensor's rank.
 ChannelStats channelStats(const Tensor& t, int axis);
 
-/// Largest / smallest channel range (the "range imbalance"); +inf when a range is 0 and another is
-/// not, 1 for an empty or all-zero tensor.
+/// Largest / smallest non-zero channel range (the "range imbalance"); channels of zero range are
+/// left out (they are reported as dead or constant); 1 for an empty or all-zero tensor.
 double rangeImbalance(const std::vector<float>& ranges);
 
 }  // namespace cle::core
