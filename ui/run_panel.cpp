@@ -130,9 +130,7 @@ QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* d
     }
     if (details) *details = lines.join('\n');
     QString text = QObject::tr("%n ReLU6 relaxed", nullptr, static_cast<int>(costs.size()));
-    if (worst)
-        text += QObject::tr(": up to %1 of inputs above 6 (%2)")
-                    .arg(pct(worst->worst), QString::fromStdString(worst->layer));
+    if (worst) text += QObject::tr(" · ≤%1 of inputs above 6").arg(pct(worst->worst));
     return text;
 }
 
@@ -181,6 +179,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     validator->setLocale(QLocale::c());
     threshold_->setValidator(validator);
     threshold_->setMaximumWidth(110);
+    threshold_->setMinimumWidth(threshold_->fontMetrics().horizontalAdvance(QStringLiteral("0.00001e-05")));
     threshold_->setToolTip(tr("A run converges when the summed change of the weights in one "
                               "sweep (Frobenius norm) falls below this value"));
     maxSweeps_->setRange(1, 10000000);

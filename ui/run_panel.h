@@ -76,8 +76,8 @@ QString describeOutcome(const core::Summary& summary);
 /// What the plan changed besides equalizing ("folded 3 batch norms; ReLU6 → ReLU in r6 on
 /// export"), or "" when nothing.
 QString describePlan(const core::RunPlan& plan);
-/// "2 ReLU6 relaxed: up to 6.2% of inputs above 6 (depthwise_relu)", or "" when none; the
-/// tooltip text lists every layer.
+/// "2 ReLU6 relaxed · ≤6.2% of inputs above 6", or "" when none; `details` receives one line per
+/// layer (for the tooltip).
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);

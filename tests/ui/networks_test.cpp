@@ -332,6 +332,14 @@ void NetworksTest::relu6NeedsPermission()
     QVERIFY(runAndWait(*w));
     QVERIFY2(w->runPanel()->outcomeText().contains("ReLU6 → ReLU in r6"),
              qPrintable(w->runPanel()->outcomeText()));
+    // Its cost is shown next to the option; without a batch norm before it, as unknown.
+    QCOMPARE(w->runPanel()->relu6CostText(), QStringLiteral("1 ReLU6 relaxed"));
+    core::Relu6Cost known{"r6b", "bn", 0.062, 13, 0.0057};
+    QString details;
+    QCOMPARE(ui::describeRelu6Costs({known, core::Relu6Cost{"r6", "", 0, -1, 0}}, &details),
+             QStringLiteral("2 ReLU6 relaxed · ≤6.2% of inputs above 6"));
+    QVERIFY2(details.contains("r6b: mean 0.57%, worst 6.2% (channel 13)"), qPrintable(details));
+    QVERIFY2(details.contains("r6: no batch norm before it"), qPrintable(details));
     w->pairsPanel()->clear();
     QCOMPARE(w->pairsPanel()->suggest(), 1);  // the suggestions follow the checkbox too
 
