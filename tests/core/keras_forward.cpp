@@ -57,6 +57,32 @@ Image conv(const Image& x, const core::Layer& l, bool same, bool depthwise) {
     return y;
 }
 
+// MaxPooling2D with TensorFlow's padding: 'same' pads (pool - stride) at the bottom and right
+// first, and padded positions never win.
+Image maxPool(const Image& x, const json& cfg) {
+    long p = cfg["pool_size"][0], st = cfg.contains("strides") ? cfg["strides"][0].get<long>() : p;
+    bool same = cfg.value("padding", std::string("valid")) == "same";
+    auto outSize = [&](long n) { return same ? (n + st - 1) / st : (n - p) / st + 1; };
+    auto padBefore = [&](long n) {
+        return same ? std::max((outSize(n) - 1) * st + p - n, 0L) / 2 : 0L;
+    };
+    Image y{outSize(x.h), outSize(x.w), x.c, {}};
+    y.v.assign(size_t(y.h * y.w * y.c), -INFINITY);
+    long ph = padBefore(x.h), pw = padBefore(x.w);
+    for (long i = 0; i < y.h; ++i)
+        for (long j = 0; j < y.w; ++j)
+            for (long a = 0; a < p; ++a)
+                for (long b = 0; b < p; ++b) {
+                    long r = i * st + a - ph, c = j * st + b - pw;
+                    if (r < 0 || c < 0 || r >= x.h || c >= x.w) continue;
+                    for (long k = 0; k < x.c; ++k) {
+                        double& m = y.v[size_t((i * y.w + j) * y.c + k)];
+                        m = std::max(m, x.v[size_t((r * x.w + c) * x.c + k)]);
+                    }
+                }
+    return y;
+}
+
 std::vector<float> bnVector(const Context& ctx, const std::string& bn, const char* var, long n,
                             float fallback) {
     std::string owner = ctx.group.empty() ? bn : ctx.group;
@@ -114,6 +140,17 @@ Image apply(const Context& ctx, const json& layer, const std::vector<Image>& in)
     if (cls == "Conv2D") return activate(ctx, conv(in[0], weights(ctx, name), same, false), act, 0);
     if (cls == "DepthwiseConv2D")
         return activate(ctx, conv(in[0], weights(ctx, name), same, true), act, 0);
+    if (cls == "SeparableConv2D") {
+        Image d = conv(in[0], weights(ctx, name + "/depthwise"), same, true);
+        return activate(ctx, conv(d, weights(ctx, name + "/pointwise"), true, false), act, 0);
+    }
+    if (cls == "MaxPooling2D") return maxPool(in[0], cfg);
+    if (cls == "LeakyReLU") {
+        Image y = in[0];
+        double alpha = cfg.value("alpha", cfg.value("negative_slope", 0.3));
+        for (auto& v : y.v) v = v < 0 ? alpha * v : v;
+        return y;
+    }
     if (cls == "BatchNormalization") return batchNorm(ctx, cfg, name, in[0]);
     if (cls == "Activation") return activate(ctx, in[0], act, 0);
     if (cls == "ReLU") {
@@ -158,6 +195,7 @@ Image run(const Context& ctx, const json& model, const Image& x) {
         const std::string name = layer["config"]["name"];
         std::vector<Image> in;
         for (const auto& n : inputsOf(layer)) in.push_back(out.at(n));
+        if (in.empty() && !last.empty()) in.push_back(out.at(last));  // Sequential
         out[name] = layer["class_name"] == "InputLayer" ? x : apply(ctx, layer, in);
         last = name;
     }

@@ -1,9 +1,9 @@
 #pragma once
 // A small float64 forward pass of a Keras 2 .h5 model as Keras computes it, for tests that check
 // that an exported file computes the same function: InputLayer, Conv2D and DepthwiseConv2D
-// (stride 1, 'same' or 'valid', channels_last or channels_first), BatchNormalization over the
-// channel axis, Activation / ReLU (relu, relu6, max_value, linear), Add, GlobalAveragePooling2D,
-// Dense and nested functional models.
+// (stride 1, 'same' or 'valid', channels_last or channels_first), SeparableConv2D,
+// BatchNormalization over the channel axis, Activation / ReLU (relu, relu6, max_value, linear),
+// LeakyReLU, MaxPooling2D, Add, GlobalAveragePooling2D, Dense and nested functional models.
 #include <string>
 #include <vector>
 

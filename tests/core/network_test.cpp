@@ -169,6 +169,25 @@ std::string invertedResidual(const test::TempDir& dir) {
 
 }  // namespace
 
+TEST(Network, BundledSampleKeepsItsFunctionAndGainsUnderInt8) {
+    test::TempDir dir;
+    const std::string in = test::samplePath("tiny_face_detector_keras.h5"), out = dir.file("o.h5");
+    auto r = test::runCle({"equalize", in, "-o", out, "--auto", "--report", dir.file("r.json")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto report = readReport(dir.file("r.json"));
+    EXPECT_TRUE(report["quantization"]["summary"]["collapsed_layers"].empty());
+    const auto& perTensor = report["quantization"]["summary"]["per_tensor"];
+    EXPECT_GT(perTensor["after"]["median"].get<double>(), perTensor["before"]["median"].get<double>());
+    auto x = randomImage(34, 34, 3, 11);
+    const auto want = test::kerasForward(in, x);
+    EXPECT_LT(test::relativeDifference(want, test::kerasForward(out, x)), 1e-5);
+    // The same check sees one output channel scaled without compensation.
+    overwrite(out, "/model_weights/conv0/conv0/kernel:0", [](auto& v) {
+        for (size_t i = 0; i < v.size(); i += 16) v[i] *= 2;
+    });
+    EXPECT_GT(test::relativeDifference(want, test::kerasForward(out, x)), 1e-3);
+}
+
 TEST(Network, InvertedResidualBlockFoldsEveryBatchNormAndKeepsItsFunction) {
     test::TempDir dir;
     const std::string in = invertedResidual(dir), out = dir.file("o.h5");
