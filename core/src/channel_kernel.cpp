@@ -1,5 +1,7 @@
 #include "channel_kernel.h"
 
+#include "cpu_dispatch.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -143,11 +145,10 @@ template <bool kWrite, bool kTwo>
 }
 
 // Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements. Built for AVX2
-// and for the baseline; the loader picks the best the processor has.
+// and for the baseline (`rows` picks the best the processor has).
 template <bool kWrite, bool kTwo>
-__attribute__((target_clones("avx2", "default"))) double rows(float* data, const AxisView& v,
-                                                              std::int64_t begin, std::int64_t end,
-                                                              const Factors& f, AxisStats& s) {
+CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t begin,
+                                  std::int64_t end, const Factors& f, AxisStats& s) {
     double acc = 0;
     const std::int64_t rowLength = v.n2 * v.q;
     for (std::int64_t r = begin; r < end; ++r) {
@@ -172,6 +173,25 @@ __attribute__((target_clones("avx2", "default"))) double rows(float* data, const
         }
     }
     return acc;
+}
+
+template <bool kWrite, bool kTwo>
+CLE_AVX2 double rowsAvx2(float* data, const AxisView& v, std::int64_t begin, std::int64_t end,
+                         const Factors& f, AxisStats& s) {
+    return rowsBody<kWrite, kTwo>(data, v, begin, end, f, s);
+}
+
+template <bool kWrite, bool kTwo>
+double rowsBaseline(float* data, const AxisView& v, std::int64_t begin, std::int64_t end,
+                    const Factors& f, AxisStats& s) {
+    return rowsBody<kWrite, kTwo>(data, v, begin, end, f, s);
+}
+
+template <bool kWrite, bool kTwo>
+double rows(float* data, const AxisView& v, std::int64_t begin, std::int64_t end,
+            const Factors& f, AxisStats& s) {
+    return cpu::hasAvx2() ? rowsAvx2<kWrite, kTwo>(data, v, begin, end, f, s)
+                          : rowsBaseline<kWrite, kTwo>(data, v, begin, end, f, s);
 }
 
 template <bool kWrite>

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "cpu_dispatch.h"
+
 namespace cle::core {
 
 namespace {
@@ -23,9 +25,8 @@ struct Energy {
 // Quantizes x[i] with scale[i] (kPerElement) or with scale[0]; nearbyint rounds half to even in
 // the default rounding mode. Built for AVX2 too: this runs over every weight twice per run.
 // kCount: also count the non-zero values and those that round to zero (per tensor only).
-template <bool kPerElement, bool kCount = false>
-__attribute__((target_clones("avx2", "default"))) Energy energy(const float* x, std::int64_t n,
-                                                                const float* scale) {
+template <bool kPerElement, bool kCount>
+CLE_ALWAYS_INLINE Energy energyBody(const float* x, std::int64_t n, const float* scale) {
     double signal = 0, noise = 0;
     std::int64_t nonZero = 0, roundedToZero = 0;
 #pragma omp simd reduction(+ : signal, noise, nonZero, roundedToZero)
@@ -40,6 +41,22 @@ __attribute__((target_clones("avx2", "default"))) Energy energy(const float* x, 
         }
     }
     return {signal, noise, nonZero, roundedToZero};
+}
+
+template <bool kPerElement, bool kCount>
+CLE_AVX2 Energy energyAvx2(const float* x, std::int64_t n, const float* scale) {
+    return energyBody<kPerElement, kCount>(x, n, scale);
+}
+
+template <bool kPerElement, bool kCount>
+Energy energyBaseline(const float* x, std::int64_t n, const float* scale) {
+    return energyBody<kPerElement, kCount>(x, n, scale);
+}
+
+template <bool kPerElement, bool kCount = false>
+Energy energy(const float* x, std::int64_t n, const float* scale) {
+    return cpu::hasAvx2() ? energyAvx2<kPerElement, kCount>(x, n, scale)
+                          : energyBaseline<kPerElement, kCount>(x, n, scale);
 }
 
 void add(Energy& into, const Energy& e) {
