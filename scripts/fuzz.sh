@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (AddressSanitizer + UndefinedBehaviorSanitizer) into
+# build-fuzz and runs each for a fixed number of inputs from a fixed seed, so that a run is
+# repeatable. An input that fails is kept in build-fuzz/findings/TARGET/ to be added to
+# tests/fuzz/regressions/TARGET/. Usage: scripts/fuzz.sh [RUNS_SCALE] (default 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+command -v clang++ >/dev/null || {
+    echo "Installing clang"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang
+}
+scale=${1:-1}
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCLE_SANITIZE=address,undefined,fuzzer-no-link -DCLE_BUILD_FUZZ=ON -DCLE_BUILD_UI=OFF \
+    -DCLE_BUILD_BENCH=OFF "${launcher[@]}" > build-fuzz.configure.log || {
+    cat build-fuzz.configure.log; exit 1; }
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_weight_file fuzz_keras_config \
+    fuzz_pairs_file fuzz_report
+
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+fuzz() {  # TARGET RUNS SEED_DIRS...
+    local target=$1 runs=$(($2 * scale))
+    shift 2
+    local corpus=build-fuzz/corpus/$target findings=build-fuzz/findings/$target
+    mkdir -p "$corpus" "$findings"
+    echo "== $target: $runs inputs"
+    build-fuzz/tests/fuzz/fuzz_$target -seed=1 -runs="$runs" -max_len=65536 -timeout=20 \
+        -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$findings/" \
+        -print_final_stats=1 "$corpus" "$@" 2>&1 | tail -n 12
+}
+fuzz pairs_file 200000 tests/fuzz/corpus/pairs_file tests/fuzz/regressions/pairs_file
+fuzz report 100000 tests/fuzz/corpus/report tests/fuzz/regressions/report
+fuzz keras_config 4000 tests/fuzz/corpus/keras_config tests/fuzz/regressions/keras_config
+seeds=build-fuzz/seeds/weight_file
+mkdir -p "$seeds"
+find tests/data resources -name '*.h5' -size -200k -exec cp {} "$seeds/" \;
+fuzz weight_file 4000 "$seeds" tests/fuzz/regressions/weight_file

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds and tests under the sanitizers: AddressSanitizer + UndefinedBehaviorSanitizer over the
+# whole test suite (the desktop application offscreen included) in build-asan, and
+# ThreadSanitizer over the core and command-line tests in build-tsan. Any report fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
+configure() {  # DIR SANITIZERS EXTRA...
+    local dir=$1 san=$2
+    shift 2
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLE_SANITIZE="$san" \
+        -DCLE_BUILD_BENCH=OFF "${launcher[@]}" "$@" > "$dir.configure.log" || {
+        cat "$dir.configure.log"; exit 1; }
+    cmake --build "$dir" -j"$(nproc)"
+}
+
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer: every test"
+configure build-asan address,undefined
+QT_QPA_PLATFORM=offscreen ctest --test-dir build-asan --output-on-failure
+
+echo "== ThreadSanitizer: core and command-line tests"
+configure build-tsan thread -DCLE_BUILD_UI=OFF
+# Some kernels refuse TSan's shadow memory layout under full address randomisation.
+run=()
+command -v setarch >/dev/null && run=(setarch "$(uname -m)" -R)
+"${run[@]}" ctest --test-dir build-tsan --output-on-failure

@@ -1,0 +1,7 @@
+// libFuzzer entry point for cle::fuzz::kerasConfig (see targets.h).
+#include "targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    cle::fuzz::kerasConfig(data, size);
+    return 0;
+}
