@@ -76,7 +76,7 @@ int inspectCommand(const InspectArgs& a, std::ostream& out) {
             if (!l.info.supported) e["reason"] = l.info.unsupportedReason;
             j["layers"].push_back(e);
         }
-        out << j.dump(2) << "\n";
+        out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kOk;
     }
     out << "file:   " << a.file << "\n"
@@ -207,11 +207,18 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     t.quantization += secondsSince(start);
 
     start = Clock::now();
-    core::exportWeights(a.input, result.layers, a.output,
-                        {a.force, cancel, core::exportExtras(info, plan, result.layers)});
+    core::ExportOptions exportOptions;
+    exportOptions.force = a.force;
+    exportOptions.cancel = cancel;
+    exportOptions.extras = core::exportExtras(info, plan, result.layers);
+    exportOptions.inputIdentity = info.identity;
+    exportOptions.reportPath = a.report;
+    exportOptions.reportText = [&] {  // written with the output, or neither is
+        t.save = secondsSince(start);
+        return core::reportJson(info, result.summary, t, {&plan, &quantization});
+    };
+    core::exportWeights(a.input, result.layers, a.output, exportOptions);
     t.save = secondsSince(start);
-    if (!a.report.empty())
-        core::writeReport(a.report, info, result.summary, t, {&plan, &quantization});
 
     printSummary(result.summary, out);
     printQuantization(quantization, out);

@@ -1,9 +1,16 @@
 #include "cle/core/exporter.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
@@ -32,14 +39,38 @@ void checkOutputPath(const std::string& input, const std::string& output, bool f
 
 namespace {
 
-void writeDataset(hid_t file, const std::string& path, const Tensor& t, const std::string& output) {
+[[noreturn]] void hdf5Failed(const std::string& output, const std::string& what) {
+    std::string msg = h5::lastError();
+    throw inputError("cannot write " + what + " of '" + output + "': " + msg.substr(0, msg.find('\n')));
+}
+
+// Opens a dataset of the copy for writing: never through an external link (it would write into
+// another file), never one already written through another path (shared storage).
+h5::Handle openForWriting(hid_t file, const std::string& path, const std::string& output,
+                          std::set<haddr_t>& written) {
     std::string where = output + ":" + path;
-    h5::Handle d(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+    if (h5::crossesExternalLink(file, path))
+        throw inputError("refusing to write " + where +
+                         ": it is an HDF5 external link to another file");
+    h5::Handle d = h5::openLocalDataset(file, path);
     if (!d) throw inputError("cannot open " + where + " for writing: " + h5::lastError());
+    H5O_info_t info;
+    if (H5Oget_info2(d.get(), &info, H5O_INFO_BASIC) < 0 || !written.insert(info.addr).second)
+        throw inputError("refusing to write " + where +
+                         ": it is the same HDF5 dataset as another one written (shared storage)");
+    return d;
+}
+
+void writeDataset(hid_t file, const std::string& path, const Tensor& t, const std::string& output,
+                  std::set<haddr_t>& written) {
+    std::string where = output + ":" + path;
+    h5::Handle d = openForWriting(file, path, output, written);
     if (h5::datasetShape(d.get()) != t.shape) throw inputError(where + " changed shape");
     auto dtype = io::floatType(d.get());
     if (!dtype) throw inputError(where + " is not a floating-point dataset");
     io::writeFloats(d.get(), *dtype, t.values, where);
+    // Chunked datasets are written from HDF5's chunk cache when closed.
+    if (d.close() < 0) hdf5Failed(output, path);
 }
 
 // Replaces the root attribute model_config, keeping its string type (fixed or variable length).
@@ -65,6 +96,7 @@ void writeModelConfig(hid_t file, const std::string& text, const std::string& ou
                          : -1;
     if (status < 0)
         throw inputError("cannot write model_config of '" + output + "': " + h5::lastError());
+    if (attr.close() < 0) hdf5Failed(output, "model_config");
 }
 
 void checkCancel(const ExportOptions& o) {
@@ -73,35 +105,77 @@ void checkCancel(const ExportOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The input's bytes, edited in memory: HDF5 (core driver, no backing store) never writes to disk
+// here, so a full disk cannot leave it with a file it fails to close. Returns the new image.
+std::vector<char> editImage(std::vector<char> bytes, const std::string& name,
+                            const std::vector<Layer>& layers, const std::string& output,
+                            const ExportOptions& options) {
+    h5::Silence quiet;
+    h5::Handle file;
+    {
+        h5::Handle access(H5Pcreate(H5P_FILE_ACCESS));
+        H5Pset_fapl_core(access.get(), size_t(1) << 20, false);
+        H5Pset_file_image(access.get(), bytes.data(), bytes.size());
+        bytes = {};
+        file = h5::Handle(H5Fopen(name.c_str(), H5F_ACC_RDWR, access.get()));
+    }
+    if (!file) hdf5Failed(output, "a copy");
+    std::set<haddr_t> written;
+    for (const auto& l : layers) {
+        checkCancel(options);
+        writeDataset(file.get(), l.info.weightPath, l.weight, output, written);
+        if (l.bias && l.info.hasBias())
+            writeDataset(file.get(), l.info.biasPath, *l.bias, output, written);
+    }
+    for (const auto& [path, values] : options.extras.datasets) {
+        checkCancel(options);
+        writeDataset(file.get(), path, values, output, written);
+    }
+    if (options.extras.modelConfig) writeModelConfig(file.get(), *options.extras.modelConfig, output);
+    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) hdf5Failed(output, "the datasets");
+    ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+    std::vector<char> image(size > 0 ? size_t(size) : 0);
+    if (size <= 0 || H5Fget_file_image(file.get(), image.data(), image.size()) != size)
+        hdf5Failed(output, "the file image");
+    if (file.close() < 0) hdf5Failed(output, "the file");
+    return image;
+}
+
+}  // namespace
+
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
                    const std::string& output, const ExportOptions& options) {
     checkOutputPath(input, output, options.force);
-    TempFile temp(output);
-    std::error_code ec;
-    fs::copy_file(input, temp.path(), fs::copy_options::overwrite_existing, ec);
-    if (ec) throw inputError("cannot copy '" + input + "' to '" + temp.path() + "': " + ec.message());
-    // The copy takes the input's permissions; a read-only input must still give a writable copy.
-    fs::permissions(temp.path(), fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::add, ec);
+    if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
+    // One read of the input, from a descriptor checked to be the file that was loaded.
+    auto [bytes, mode] = readVerified(input, options.inputIdentity);
     checkCancel(options);
-    {
-        h5::Silence quiet;
-        h5::Handle file = h5::openExisting(temp.path(), true);
-        for (const auto& l : layers) {
-            checkCancel(options);
-            writeDataset(file.get(), l.info.weightPath, l.weight, output);
-            if (l.bias && l.info.hasBias()) writeDataset(file.get(), l.info.biasPath, *l.bias, output);
-        }
-        for (const auto& [path, values] : options.extras.datasets) {
-            checkCancel(options);
-            writeDataset(file.get(), path, values, output);
-        }
-        if (options.extras.modelConfig) writeModelConfig(file.get(), *options.extras.modelConfig, output);
-        if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0)
-            throw inputError("cannot write '" + output + "': " + h5::lastError());
+    TempFile temp(output);
+    // The in-memory file needs a name that is no file on disk.
+    std::vector<char> image =
+        editImage(std::move(bytes), temp.path() + "-image", layers, output, options);
+    // A read-only input must still give a writable output.
+    temp.write(image.data(), image.size(), mode | S_IRUSR | S_IWUSR);
+    image = {};
+    // The report is complete before either file takes its name: both are written, or neither.
+    std::optional<TempFile> report;
+    if (!options.reportPath.empty()) {
+        std::string text = options.reportText ? options.reportText() : std::string();
+        report.emplace(options.reportPath);
+        report->write(text.data(), text.size(), 0644);
     }
     checkCancel(options);
-    temp.commit();
+    temp.commit(options.force);
+    if (report) {
+        try {
+            report->commit(options.force);
+        } catch (...) {
+            std::remove(output.c_str());
+            throw;
+        }
+    }
 }
 
 }  // namespace cle::core

@@ -3,6 +3,7 @@
 // deepest message of its error stack available for our own errors.
 #include <hdf5.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,9 @@ public:
     bool valid() const { return id_ >= 0; }
     explicit operator bool() const { return valid(); }
     void reset();
+    /// Closes now and returns the close's status: writes that HDF5 buffers (chunk caches,
+    /// metadata) happen here, so a writer must check it.
+    herr_t close();
 
 private:
     hid_t id_ = H5I_INVALID_HID;
@@ -68,5 +72,15 @@ std::vector<std::string> readSplitStrings(hid_t obj, const std::string& name);
 std::vector<std::string> listDatasets(hid_t file, const std::string& root = "/");
 std::vector<std::string> listChildren(hid_t file, const std::string& group);
 std::vector<std::int64_t> datasetShape(hid_t dataset);
+
+/// True when opening `path` below `loc` crosses an HDF5 external link (also through soft links),
+/// i.e. the object lives in another file.
+bool crossesExternalLink(hid_t loc, const std::string& path);
+/// Opens a dataset that must live in the file of `loc`: external links are not followed (the
+/// open fails). Invalid handle on failure.
+Handle openLocalDataset(hid_t loc, const std::string& path);
+/// The object's address in its file (identifies one HDF5 object reached through several links),
+/// or nothing when it cannot be opened.
+std::optional<haddr_t> objectAddress(hid_t loc, const std::string& path);
 
 }  // namespace cle::core::h5

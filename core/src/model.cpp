@@ -36,6 +36,8 @@ Model loadModel(const std::string& path, std::optional<Layout> layout) {
         }
         model.layers.push_back(std::move(layer));
     }
+    if (fileIdentity(path) != model.info.identity)
+        throw inputError("'" + path + "' changed while it was being read");
     return model;
 }
 

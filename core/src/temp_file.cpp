@@ -40,17 +40,76 @@ TempFile::~TempFile() {
     g_pending[0] = 0;
 }
 
-void TempFile::commit() {
+void TempFile::commit(bool replace) {
     // On disk before it takes the destination's name: a crash never leaves a truncated file there.
     int fd = open(path_.c_str(), O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        throw inputError("cannot write '" + destination_ + "': " + std::strerror(err));
     }
-    if (std::rename(path_.c_str(), destination_.c_str()) != 0)
-        throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    close(fd);
+    if (replace) {
+        if (std::rename(path_.c_str(), destination_.c_str()) != 0)
+            throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    } else {
+        // Atomic no-replace: a destination that appeared meanwhile (a concurrent run) stays.
+        int status = renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, destination_.c_str(),
+                               RENAME_NOREPLACE);
+        if (status != 0 && errno == EINVAL && link(path_.c_str(), destination_.c_str()) == 0) {
+            unlink(path_.c_str());  // file systems without renameat2 flags: link + unlink
+            status = 0;
+        }
+        if (status != 0 && errno == EEXIST)
+            throw inputError("output file '" + destination_ +
+                             "' appeared while it was being written (use --force to overwrite)");
+        if (status != 0)
+            throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    }
     committed_ = true;
     g_pending[0] = 0;
+}
+
+void TempFile::write(const void* data, size_t size, unsigned mode) {
+    int fd = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    const char* p = static_cast<const char*>(data);
+    for (size_t done = 0; err == 0 && done < size;) {
+        ssize_t n = ::write(fd, p + done, size - done);
+        if (n < 0 && errno != EINTR) err = errno;
+        if (n > 0) done += size_t(n);
+    }
+    if (fd >= 0 && err == 0 && fchmod(fd, mode_t(mode)) != 0) err = errno;
+    if (fd >= 0 && ::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) throw inputError("cannot write '" + destination_ + "': " + std::strerror(err));
+}
+
+std::pair<std::vector<char>, unsigned> readVerified(const std::string& path,
+                                                    const std::optional<FileIdentity>& expected) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw inputError("cannot open '" + path + "': " + std::strerror(errno));
+    struct stat st {};
+    fstat(fd, &st);
+    FileIdentity now{std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::int64_t(st.st_size),
+                     std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    if (expected && now != *expected) {
+        ::close(fd);
+        throw inputError("'" + path + "' changed while it was being equalized; nothing written");
+    }
+    std::vector<char> bytes(size_t(st.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            std::string cause = n < 0 ? std::strerror(errno) : "it became shorter while being read";
+            ::close(fd);
+            throw inputError("cannot read '" + path + "': " + cause);
+        }
+        done += size_t(n);
+    }
+    ::close(fd);
+    return {std::move(bytes), unsigned(st.st_mode & 07777)};
 }
 
 }  // namespace cle::core

@@ -1,0 +1,281 @@
+// Weight files are untrusted input: links out of the file, shared datasets, absurd shapes and
+// nesting, names that are not UTF-8, and faults while writing (full disk, a changed input, a
+// concurrent run) never give a crash, a write outside the output, or a wrong output with exit 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cle/core/equalizer.h"
+#include "cle/core/error.h"
+#include "cle/core/exporter.h"
+#include "cli_runner.h"
+#include "keras_model.h"
+#include "test_util.h"
+#include "../../core/src/h5.h"
+
+using namespace cle;
+
+namespace {
+
+std::string bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool contains(const std::string& text, const std::string& words) {
+    return text.find(words) != std::string::npos;
+}
+
+// fc1 -> fc2 (PyTorch names), 64 x 64 each: small integers times a power of two per channel.
+// The values compress well; equalized (factors that are no powers of two) they do not.
+void torchPair(const std::string& path, bool chunked = false) {
+    auto values = [](unsigned seed, bool rows) {
+        auto v = test::randomValues(64 * 64, 8.0, seed);
+        for (size_t i = 0; i < v.size(); ++i)
+            v[i] = std::round(v[i]) * std::ldexp(1.0, int((rows ? i / 64 : i % 64) % 8));
+        return v;
+    };
+    test::H5Writer w(path);
+    w.dataset("/fc1.weight", {64, 64}, values(1, true), H5T_IEEE_F32LE, chunked);
+    w.dataset("/fc2.weight", {64, 64}, values(2, false), H5T_IEEE_F32LE, chunked);
+}
+
+const core::LayerInfo& layer(const core::ModelInfo& info, const std::string& name) {
+    const auto* l = info.find(name);
+    if (!l) throw std::runtime_error("no layer " + name);
+    return *l;
+}
+
+class Hostile : public ::testing::Test {
+protected:
+    test::TempDir dir;
+    std::string in = dir.file("in.h5");
+    std::string out = dir.file("out.h5");
+};
+
+TEST_F(Hostile, ExternalLinksAreRefusedAndNeitherInputNorLinkTargetIsWritten) {
+    std::string victim = dir.file("victim.h5");
+    {
+        test::H5Writer v(victim);
+        v.dataset("/store/b", {4}, {1, 2, 3, 4});
+    }
+    {
+        test::H5Writer w(in);
+        w.dataset("/store/b", {4}, {1, 2, 3, 4});
+        w.dataset("/fc1.weight", {4, 3}, test::randomValues(12, 1.0, 1));
+        w.dataset("/fc2.weight", {2, 4}, test::randomValues(8, 1.0, 2));
+        w.dataset("/fc3.weight", {4, 3}, test::randomValues(12, 1.0, 3));
+        w.dataset("/fc4.weight", {4, 4}, test::randomValues(16, 1.0, 4));
+        // fc1's bias lives in another file; fc3's bias links back into the input itself.
+        H5Lcreate_external(victim.c_str(), "/store/b", w.id(), "fc1.bias", H5P_DEFAULT, H5P_DEFAULT);
+        H5Lcreate_external(in.c_str(), "/store/b", w.id(), "fc3.bias", H5P_DEFAULT, H5P_DEFAULT);
+        H5Lcreate_soft("/fc3.bias", w.id(), "fc4.bias", H5P_DEFAULT, H5P_DEFAULT);
+    }
+    const std::string inBefore = bytes(in), victimBefore = bytes(victim);
+
+    auto info = core::inspectFile(in);
+    for (const char* name : {"fc1", "fc3", "fc4"}) {  // fc4: a soft link to an external one
+        EXPECT_FALSE(layer(info, name).supported) << name;
+        EXPECT_TRUE(contains(layer(info, name).unsupportedReason, "external link"))
+            << layer(info, name).unsupportedReason;
+    }
+    auto r = test::runCle({"equalize", in, "-o", out, "--pairs", "fc1,fc2;fc3,fc4"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(contains(r.err, "external link")) << r.err;
+
+    // The export itself never writes through a link, whatever layer list it is given.
+    auto model = core::loadModel(in);
+    for (const char* name : {"fc1", "fc3"}) {
+        core::Layer l = *model.find(name);
+        l.info.biasPath = std::string("/") + name + ".bias";
+        l.weight = core::Tensor{l.info.shape, test::readFloats(in, l.info.weightPath)};
+        l.bias = core::Tensor{{4}, {9, 9, 9, 9}};
+        try {
+            core::exportWeights(in, {l}, out);
+            ADD_FAILURE() << "wrote through the external link of " << name;
+        } catch (const core::Error& e) {
+            EXPECT_TRUE(contains(e.what(), "external link")) << e.what();
+        }
+    }
+    EXPECT_EQ(bytes(in), inBefore);
+    EXPECT_EQ(bytes(victim), victimBefore);
+    EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_EQ(dir.entries().size(), 2u);
+}
+
+TEST_F(Hostile, LayersSharingOneDatasetAreRefused) {
+    // Keras 2: d1's kernel is a hard link to d0's; PyTorch: fc4's bias is fc3's bias.
+    test::KerasModel m;
+    m.dense("d0", 4, 4).dense("d1", 4, 4).dense("d2", 4, 4);
+    m.write(in);
+    {
+        core::h5::Handle f = core::h5::openFile(in, true);
+        H5Ldelete(f.get(), "/model_weights/d1/d1/kernel:0", H5P_DEFAULT);
+        H5Lcreate_hard(f.get(), "/model_weights/d0/d0/kernel:0", f.get(),
+                       "/model_weights/d1/d1/kernel:0", H5P_DEFAULT, H5P_DEFAULT);
+    }
+    std::string torch = dir.file("torch.h5");
+    {
+        test::H5Writer w(torch);
+        w.dataset("/fc3.weight", {4, 4}, test::randomValues(16, 1.0, 3));
+        w.dataset("/fc3.bias", {4}, {1, 2, 3, 4});
+        w.dataset("/fc4.weight", {4, 4}, test::randomValues(16, 1.0, 4));
+        H5Lcreate_hard(w.id(), "/fc3.bias", w.id(), "/fc4.bias", H5P_DEFAULT, H5P_DEFAULT);
+    }
+    auto info = core::inspectFile(in);
+    auto torchInfo = core::inspectFile(torch);
+    for (const auto* l : {&layer(info, "d0"), &layer(info, "d1"), &layer(torchInfo, "fc3"),
+                          &layer(torchInfo, "fc4")}) {
+        EXPECT_FALSE(l->supported) << l->name;
+        EXPECT_TRUE(contains(l->unsupportedReason, "shared storage")) << l->name;
+    }
+    EXPECT_TRUE(layer(info, "d2").supported);
+    EXPECT_TRUE(contains(layer(torchInfo, "fc4").unsupportedReason, "bias of 'fc3'"));
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"equalize", in, "-o", out, "--pairs", "d0,d1"},
+             {"equalize", torch, "-o", out, "--pairs", "fc3,fc4"}}) {
+        auto r = test::runCle(args);
+        EXPECT_EQ(r.code, 1) << r.err;
+        EXPECT_TRUE(contains(r.err, "shared storage")) << r.err;
+    }
+    auto r = test::runCle({"equalize", in, "-o", out, "--auto"});
+    EXPECT_EQ(r.code, 1) << r.err;  // nothing left to equalize
+
+    // Given both layers anyway, the export refuses to write one dataset twice.
+    core::Layer a{layer(info, "d0"), {{4, 4}, std::vector<float>(16, 1.f)}, {}};
+    core::Layer b{layer(info, "d1"), {{4, 4}, std::vector<float>(16, 2.f)}, {}};
+    EXPECT_THROW(core::exportWeights(in, {a, b}, out), core::Error);
+    EXPECT_EQ(dir.entries().size(), 2u);
+}
+
+// Writes fail with EFBIG once the file grows past `limit` bytes: a full disk without root.
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(rlim_t limit) {
+        getrlimit(RLIMIT_FSIZE, &old_);
+        oldHandler_ = signal(SIGXFSZ, SIG_IGN);
+        rlimit now = old_;
+        now.rlim_cur = limit;
+        setrlimit(RLIMIT_FSIZE, &now);
+    }
+    ~FileSizeLimit() {
+        setrlimit(RLIMIT_FSIZE, &old_);
+        signal(SIGXFSZ, oldHandler_);
+    }
+
+private:
+    rlimit old_{};
+    sighandler_t oldHandler_;
+};
+
+TEST_F(Hostile, AnOutputLargerThanTheSpaceLeftLeavesNothing) {
+    torchPair(in, true);
+    auto model = core::loadModel(in);
+    auto result = core::equalize(model, {{"fc1", "fc2"}});
+    auto before = dir.entries();
+    {
+        // A copy of the input would fit; the equalized chunks compress worse and do not (the
+        // write HDF5 used to do only when closing the dataset, with its result ignored).
+        FileSizeLimit limit(rlim_t(std::filesystem::file_size(in)));
+        try {
+            core::exportWeights(in, result.layers, out);
+            ADD_FAILURE() << "a failed write was committed";
+        } catch (const core::Error& e) {
+            EXPECT_TRUE(contains(e.what(), out)) << e.what();
+            EXPECT_TRUE(contains(e.what(), "File too large")) << e.what();
+        }
+    }
+    EXPECT_EQ(dir.entries(), before);
+    // Without the limit the same export works.
+    core::exportWeights(in, result.layers, out);
+    EXPECT_EQ(test::readFloats(out, "/fc2.weight"), result.layers[1].weight.values);
+}
+
+TEST_F(Hostile, ASpaceSmallerThanTheInputLeavesNothing) {
+    torchPair(in);
+    auto model = core::loadModel(in);
+    FileSizeLimit limit(rlim_t(std::filesystem::file_size(in) / 2));
+    try {
+        core::exportWeights(in, {model.layers[0]}, out);
+        ADD_FAILURE() << "a truncated copy was committed";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "File too large")) << e.what();
+    }
+    EXPECT_EQ(dir.entries().size(), 1u);
+}
+
+TEST_F(Hostile, AnInputReplacedAfterLoadingIsNotMixedIntoTheOutput) {
+    torchPair(in);
+    auto model = core::loadModel(in);
+    {
+        std::string other = dir.file("other.h5");
+        test::H5Writer w(other);
+        w.dataset("/fc1.weight", {64, 64}, test::randomValues(64 * 64, 3.0, 7));
+        w.dataset("/fc2.weight", {64, 64}, test::randomValues(64 * 64, 3.0, 8));
+    }
+    std::filesystem::rename(dir.file("other.h5"), in);
+    core::ExportOptions options;
+    options.inputIdentity = model.info.identity;
+    try {
+        core::exportWeights(in, {model.layers[0]}, out, options);
+        ADD_FAILURE() << "exported from a replaced input";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "changed while")) << e.what();
+    }
+    EXPECT_EQ(dir.entries().size(), 1u);
+}
+
+TEST_F(Hostile, AnOutputThatAppearsDuringTheExportIsNotReplacedWithoutForce) {
+    torchPair(in);
+    auto model = core::loadModel(in);
+    core::ExportOptions options;
+    options.reportPath = dir.file("r.json");
+    // Another run creates the output after this one checked for it.
+    options.reportText = [&] {
+        std::ofstream(out) << "theirs";
+        return std::string("{}");
+    };
+    try {
+        core::exportWeights(in, {model.layers[0]}, out, options);
+        ADD_FAILURE() << "replaced an output that appeared meanwhile";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "appeared")) << e.what();
+    }
+    EXPECT_EQ(bytes(out), "theirs");
+    EXPECT_FALSE(std::filesystem::exists(options.reportPath));
+    EXPECT_EQ(dir.entries().size(), 2u);  // in.h5 and the other run's out.h5
+}
+
+TEST_F(Hostile, ReportAndOutputAreWrittenTogetherOrNotAtAll) {
+    torchPair(in);
+    auto model = core::loadModel(in);
+    core::ExportOptions options;
+    options.reportPath = dir.file("r.json");
+    // The report cannot be made: no output either.
+    options.reportText = []() -> std::string { throw core::inputError("no report"); };
+    EXPECT_THROW(core::exportWeights(in, {model.layers[0]}, out, options), core::Error);
+    EXPECT_EQ(dir.entries().size(), 1u);
+    // The report's name is taken meanwhile: the output committed just before is removed again.
+    options.reportText = [&] {
+        std::ofstream(options.reportPath) << "theirs";
+        return std::string("{}");
+    };
+    EXPECT_THROW(core::exportWeights(in, {model.layers[0]}, out, options), core::Error);
+    EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_EQ(bytes(options.reportPath), "theirs");
+    std::filesystem::remove(options.reportPath);
+    options.reportText = [] { return std::string("{\"ok\": true}\n"); };
+    core::exportWeights(in, {model.layers[0]}, out, options);
+    EXPECT_TRUE(std::filesystem::exists(out));
+    EXPECT_EQ(bytes(options.reportPath), "{\"ok\": true}\n");
+}
+
+}  // namespace
