@@ -1,6 +1,8 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
+#include <new>
+#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "cle/core/error.h"
@@ -67,6 +69,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         return kUsageError;
     }
 
+    auto fileOf = [&] {
+        return inspect->parsed() ? ia.file : pairsCmd->parsed() ? pa.file : ea.input;
+    };
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
         if (pairsCmd->parsed()) return pairsCommand(pa, out);
@@ -78,6 +83,14 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
             case core::ErrorKind::Cancelled: return kCancelled;
             default: return kInputError;
         }
+    } catch (const nlohmann::json::exception&) {
+        // A model_config with values of unexpected types: name the file, not the library.
+        err << "cle: cannot read the model_config of '" << fileOf() << "': a value in it has an "
+            << "unexpected type\n";
+        return kInputError;
+    } catch (const std::bad_alloc&) {
+        err << "cle: not enough memory for '" << fileOf() << "'\n";
+        return kInputError;
     } catch (const std::exception& e) {
         err << "cle: " << e.what() << "\n";
         return kInputError;

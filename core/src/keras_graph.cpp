@@ -7,6 +7,7 @@
 
 #include "cle/core/error.h"
 #include "h5.h"
+#include "json_text.h"
 
 namespace cle::core::keras {
 
@@ -107,7 +108,7 @@ Graph Graph::parse(const std::string& source, const std::string& file) {
     auto bad = [&](const std::string& why) {
         return inputError("cannot read the model_config of '" + file + "': " + why);
     };
-    auto j = json::parse(source, nullptr, false);
+    auto j = json_text::parseModelConfig(source, file);
     if (j.is_discarded()) throw bad("it is not valid JSON");
     if (!j.is_object() || !j.contains("config")) throw bad("it does not describe a Keras model");
     const json& cfg = j["config"];

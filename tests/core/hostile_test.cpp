@@ -278,4 +278,111 @@ TEST_F(Hostile, ReportAndOutputAreWrittenTogetherOrNotAtAll) {
     EXPECT_EQ(bytes(options.reportPath), "{\"ok\": true}\n");
 }
 
+TEST_F(Hostile, ALayerDepthwiseInOnePairAndOrdinaryInAnotherIsRefused) {
+    {
+        test::H5Writer w(in);
+        w.dataset("/a.weight", {4, 2, 3, 3}, test::randomValues(72, 1.0, 1));
+        w.dataset("/x.weight", {1, 2, 3, 3}, test::randomValues(18, 1.0, 2));
+        w.dataset("/b.weight", {4, 1, 3, 3}, test::randomValues(36, 1.0, 3));
+    }
+    for (const char* pairs : {"a,b;x,b", "x,b;a,b"}) {
+        auto r = test::runCle({"equalize", in, "-o", out, "--pairs", pairs});
+        EXPECT_EQ(r.code, 1) << pairs << ": " << r.err;
+        EXPECT_TRUE(contains(r.err, "layer 'b'") && contains(r.err, "depthwise")) << r.err;
+        EXPECT_FALSE(std::filesystem::exists(out));
+    }
+}
+
+TEST_F(Hostile, ALongChainOfLayersWithoutWeightsIsWalkedWithoutRecursion) {
+    test::KerasModel m;
+    m.dense("d0", 4, 4);
+    for (int i = 0; i < 70000; ++i) m.layer("Dropout", "drop" + std::to_string(i));
+    m.dense("d1", 4, 4);
+    m.write(in);
+    auto r = test::runCle({"pairs", in});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "d0 -> d1")) << r.out.substr(0, 400);
+}
+
+TEST_F(Hostile, ADeeplyNestedModelConfigIsAnErrorNamingTheFile) {
+    test::KerasModel m;
+    m.dense("d0", 4, 4).dense("d1", 4, 4);
+    std::string config = m.config(test::KerasModel::Style::Keras2).dump();
+    const int depth = 200000;
+    config.insert(config.size() - 1, ", \"deep\": " + std::string(depth, '[') + std::string(depth, ']'));
+    m.writeWith(in, config);
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"inspect", in}, {"pairs", in, "--json"}, {"equalize", in, "-o", out, "--auto"}}) {
+        auto r = test::runCle(args);
+        EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err;
+        EXPECT_TRUE(contains(r.err, "nested too deeply") && contains(r.err, in)) << r.err;
+    }
+}
+
+TEST_F(Hostile, AShapeWhoseElementCountOverflowsIsRefusedWithTheTrueReason) {
+    {
+        test::H5Writer w(in);
+        std::vector<hsize_t> dims = {hsize_t(1) << 32, hsize_t(1) << 32, 4}, chunk = {1, 1, 4};
+        hid_t space = H5Screate_simple(3, dims.data(), nullptr);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 3, chunk.data());
+        H5Dclose(H5Dcreate2(w.id(), "/fc1.weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+                            H5P_DEFAULT));
+        H5Pclose(dcpl);
+        H5Sclose(space);
+    }
+    auto info = core::inspectFile(in);
+    ASSERT_EQ(info.layers.size(), 1u);
+    EXPECT_FALSE(info.layers[0].supported);
+    EXPECT_TRUE(contains(info.layers[0].unsupportedReason, "2^63")) << info.layers[0].unsupportedReason;
+}
+
+TEST_F(Hostile, NamesThatAreNotUtf8GiveValidJsonEverywhere) {
+    const std::string name = "caf\xe9";
+    {
+        test::H5Writer w(in);
+        w.dataset("/" + name + ".weight", {4, 3}, test::randomValues(12, 1.0, 1));
+        w.dataset("/" + name + ".bias", {4}, {1, 2, 3, 4});
+        w.dataset("/fc2.weight", {2, 4}, test::randomValues(8, 1.0, 2));
+    }
+    for (auto args : std::vector<std::vector<std::string>>{{"inspect", in, "--json"},
+                                                           {"pairs", in, "--json"}}) {
+        auto r = test::runCle(args);
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_FALSE(nlohmann::json::parse(r.out, nullptr, false).is_discarded()) << r.out;
+    }
+    std::string report = dir.file("r.json");
+    auto r = test::runCle({"equalize", in, "-o", out, "--pairs", name + ",fc2", "--report", report});
+    EXPECT_TRUE(r.code == 0 || r.code == 3) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(out));
+    EXPECT_FALSE(nlohmann::json::parse(bytes(report), nullptr, false).is_discarded());
+}
+
+TEST_F(Hostile, ALayerNameThatIsANumberIsNoLibraryError) {
+    test::KerasModel m;
+    m.dense("d0", 4, 4, {{"activation", "relu6"}}).dense("d1", 4, 4);
+    auto config = m.config(test::KerasModel::Style::Keras2);
+    config["config"]["layers"].push_back({{"class_name", "Dropout"},
+                                          {"name", 5},
+                                          {"config", {{"name", 5}}},
+                                          {"inbound_nodes", {{{"d1", 0, 0, nlohmann::json::object()}}}}});
+    m.writeWith(in, config.dump());
+    auto r = test::runCle({"equalize", in, "-o", out, "--auto", "--allow-relu6"});
+    EXPECT_FALSE(contains(r.err, "json.exception")) << r.err;
+    EXPECT_TRUE(r.code == 0 || r.code == 3 || (r.code == 1 && contains(r.err, in))) << r.err;
+}
+
+TEST_F(Hostile, AKeras3GroupThatContainsItselfIsReadOnce) {
+    {
+        test::H5Writer w(in);
+        w.dataset("/layers/dense/vars/0", {3, 4}, test::randomValues(12, 1.0, 1));
+        w.dataset("/layers/dense_1/vars/0", {4, 5}, test::randomValues(20, 1.0, 2));
+        H5Lcreate_hard(w.id(), "/layers/dense", w.id(), "/layers/dense/loop", H5P_DEFAULT,
+                       H5P_DEFAULT);
+    }
+    auto info = core::inspectFile(in);
+    EXPECT_EQ(info.format, core::Format::Keras3);
+    EXPECT_EQ(info.layers.size(), 2u);
+}
+
 }  // namespace
