@@ -2,8 +2,12 @@
 // nesting, names that are not UTF-8, and faults while writing (full disk, a changed input, a
 // concurrent run) never give a crash, a write outside the output, or a wrong output with exit 0.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -184,7 +188,7 @@ TEST_F(Hostile, AnOutputLargerThanTheSpaceLeftLeavesNothing) {
     {
         // A copy of the input would fit; the equalized chunks compress worse and do not (the
         // write HDF5 used to do only when closing the dataset, with its result ignored).
-        FileSizeLimit limit(rlim_t(std::filesystem::file_size(in)));
+        FileSizeLimit limit(rlim_t(std::filesystem::file_size(in) + 4096));
         try {
             core::exportWeights(in, result.layers, out);
             ADD_FAILURE() << "a failed write was committed";
@@ -197,6 +201,49 @@ TEST_F(Hostile, AnOutputLargerThanTheSpaceLeftLeavesNothing) {
     // Without the limit the same export works.
     core::exportWeights(in, result.layers, out);
     EXPECT_EQ(test::readFloats(out, "/fc2.weight"), result.layers[1].weight.values);
+}
+
+// A 1 MB tmpfs with `free` bytes left (root only; the test is skipped elsewhere).
+class SmallDisk {
+public:
+    SmallDisk(const std::string& where, std::size_t free) : path_(where) {
+        std::filesystem::create_directory(path_);
+        mounted_ = mount("tmpfs", path_.c_str(), "tmpfs", 0, "size=1m") == 0;
+        if (!mounted_) return;
+        struct statvfs st {};
+        statvfs(path_.c_str(), &st);
+        std::size_t avail = std::size_t(st.f_bavail) * st.f_frsize;
+        int fd = open((path_ + "/filler").c_str(), O_CREAT | O_WRONLY, 0600);
+        posix_fallocate(fd, 0, off_t(avail - free));
+        close(fd);
+    }
+    ~SmallDisk() {
+        if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path_))
+            names.push_back(e.path().filename().string());
+        return names;
+    }
+
+private:
+    std::string path_;
+    bool mounted_ = false;
+};
+
+TEST_F(Hostile, ADiskThatFillsUpGivesExitOneAndLeavesNothing) {
+    torchPair(in, true);
+    // Room for a copy of the input, not for the equalized chunks (which compress worse).
+    SmallDisk disk(dir.file("disk"), std::filesystem::file_size(in) + 4096);
+    if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
+    std::string target = disk.file("out.h5");
+    auto r = test::runCle({"equalize", in, "-o", target, "--pairs", "fc1,fc2", "-q"});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(contains(r.err, target) && contains(r.err, "No space left on device")) << r.err;
+    EXPECT_EQ(disk.entries(), std::vector<std::string>{"filler"});
 }
 
 TEST_F(Hostile, ASpaceSmallerThanTheInputLeavesNothing) {
@@ -363,7 +410,7 @@ TEST_F(Hostile, ALayerNameThatIsANumberIsNoLibraryError) {
     m.dense("d0", 4, 4, {{"activation", "relu6"}}).dense("d1", 4, 4);
     auto config = m.config(test::KerasModel::Style::Keras2);
     config["config"]["layers"].push_back({{"class_name", "Dropout"},
-                                          {"name", 5},
+                                          {"name", "x"},
                                           {"config", {{"name", 5}}},
                                           {"inbound_nodes", {{{"d1", 0, 0, nlohmann::json::object()}}}}});
     m.writeWith(in, config.dump());
