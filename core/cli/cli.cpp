@@ -22,6 +22,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     inspect->add_flag("--json", ia.json, "Print JSON instead of a table");
     inspect->add_option("--layout", ia.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
+    inspect->add_option("--max-memory", ia.maxMemoryMb,
+                        "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
     EqualizeArgs ea;
     auto* eq = app.add_subcommand("equalize", "Equalize layer pairs and write the result");
@@ -45,6 +48,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
                  "With --auto on a file without a layer graph: accept pairs guessed from names");
     eq->add_flag("--allow-relu6", ea.allowRelu6,
                  "Pair across ReLU6; the exported Keras config turns those into ReLU");
+    eq->add_option("--max-memory", ea.maxMemoryMb,
+                   "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
     PairsArgs pa;
     auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");

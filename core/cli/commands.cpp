@@ -55,7 +55,7 @@ double layerImbalance(const core::Layer& l) {
 }  // namespace
 
 int inspectCommand(const InspectArgs& a, std::ostream& out) {
-    core::Model model = core::loadModel(a.file, layoutOption(a.layout));
+    core::Model model = core::loadModel(a.file, layoutOption(a.layout), a.maxMemoryMb << 20);
     if (a.json) {
         nlohmann::json j;
         j["file"] = a.file;
@@ -178,7 +178,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
 
     core::Timings t;
     auto start = Clock::now();
-    core::Model model = core::loadModel(a.input, layoutOption(a.layout));
+    core::Model model = core::loadModel(a.input, layoutOption(a.layout), a.maxMemoryMb << 20);
     core::ModelInfo info = model.info;
     core::RunPlan plan = makePlan(a, info);
     core::foldBatchNorms(model, plan);

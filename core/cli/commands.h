@@ -1,6 +1,7 @@
 #pragma once
 // The work behind each `cle` subcommand, separate from argument parsing.
 #include <atomic>
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@ struct InspectArgs {
     std::string file;
     bool json = false;
     std::string layout;  ///< "" = detect
+    std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
 };
 
 struct EqualizeArgs {
@@ -29,6 +31,7 @@ struct EqualizeArgs {
     bool autoPairs = false;
     bool acceptGuesses = false;
     bool allowRelu6 = false;
+    std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
 };
 
 struct PairsArgs {

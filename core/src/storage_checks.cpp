@@ -21,10 +21,22 @@ struct Use {
     const char* role;
 };
 
+// True when the dataset's data was never written: HDF5 would return its fill value for any size
+// it claims, so a tiny file could claim gigabytes.
+bool neverWritten(hid_t file, const std::string& path) {
+    h5::Handle d = h5::openLocalDataset(file, path);
+    H5D_space_status_t status;
+    return d && H5Dget_space_status(d.get(), &status) >= 0 &&
+           status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+}
+
 }  // namespace
 
 void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers) {
     for (auto& l : layers) {
+        if (l.supported && neverWritten(file, l.weightPath))
+            refuse(l, "the file stores no data for its weights (" + l.weightPath +
+                          " was never written)");
         for (auto [path, role] : {std::pair{l.weightPath, "weights"}, {l.biasPath, "bias"}})
             if (!path.empty() && h5::crossesExternalLink(file, path))
                 refuse(l, std::string("its ") + role + " '" + path +

@@ -432,4 +432,46 @@ TEST_F(Hostile, AKeras3GroupThatContainsItselfIsReadOnce) {
     EXPECT_EQ(info.layers.size(), 2u);
 }
 
+// A chunked float32 dataset of `dims` whose chunks are never written (the file stays tiny).
+void claimDataset(hid_t file, const std::string& path, std::vector<hsize_t> dims) {
+    std::vector<hsize_t> chunk(dims.size(), 1);
+    chunk.back() = dims.back();
+    hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, int(dims.size()), chunk.data());
+    H5Dclose(H5Dcreate2(file, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(space);
+}
+
+TEST_F(Hostile, ATinyFileClaimingGigabytesIsNotRead) {
+    {
+        test::H5Writer w(in);
+        claimDataset(w.id(), "/big.weight", {31250, 32000});
+        w.dataset("/fc.weight", {4, 4}, test::randomValues(16, 1.0, 1));
+    }
+    auto r = test::runCle({"inspect", in});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "never written")) << r.out;
+}
+
+TEST_F(Hostile, WeightsNeedingMoreThanTheMemoryLimitAreRefusedBeforeReading) {
+    {
+        test::H5Writer w(in);
+        w.dataset("/fc1.weight", {512, 512}, std::vector<double>(512 * 512, 1.0), H5T_IEEE_F32LE,
+                  true);
+        w.dataset("/fc2.weight", {8, 512}, test::randomValues(8 * 512, 1.0, 2));
+    }
+    // 1 MB of weights and more: refused under a 1 MB limit, naming the largest dataset.
+    for (auto args : std::vector<std::vector<std::string>>{
+             {"inspect", in, "--max-memory", "1"},
+             {"equalize", in, "-o", out, "--pairs", "fc1,fc2", "--max-memory", "1"}}) {
+        auto r = test::runCle(args);
+        EXPECT_EQ(r.code, 1) << r.err;
+        EXPECT_TRUE(contains(r.err, "/fc1.weight") && contains(r.err, "1 MB allowed")) << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(out));
+    EXPECT_EQ(test::runCle({"inspect", in, "--max-memory", "2"}).code, 0);
+}
+
 }  // namespace
