@@ -1,6 +1,8 @@
 #include "cle/core/exporter.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,9 +41,12 @@ void checkOutputPath(const std::string& input, const std::string& output, bool f
 
 namespace {
 
-[[noreturn]] void hdf5Failed(const std::string& output, const std::string& what) {
-    std::string msg = h5::lastError();
-    throw inputError("cannot write " + what + " of '" + output + "': " + msg.substr(0, msg.find('\n')));
+// The cause of a failed write: the system's reason when the I/O failed (disk full, file too
+// large), else HDF5's deepest message, first line only.
+[[noreturn]] void writeFailed(const std::string& output, int err) {
+    bool io = err == ENOSPC || err == EDQUOT || err == EFBIG || err == EIO || err == EROFS;
+    std::string cause = io ? std::strerror(err) : h5::lastError();
+    throw inputError("cannot write '" + output + "': " + cause.substr(0, cause.find('\n')));
 }
 
 // Opens a dataset of the copy for writing: never through an external link (it would write into
@@ -68,9 +73,16 @@ void writeDataset(hid_t file, const std::string& path, const Tensor& t, const st
     if (h5::datasetShape(d.get()) != t.shape) throw inputError(where + " changed shape");
     auto dtype = io::floatType(d.get());
     if (!dtype) throw inputError(where + " is not a floating-point dataset");
-    io::writeFloats(d.get(), *dtype, t.values, where);
+    errno = 0;
+    try {
+        io::writeFloats(d.get(), *dtype, t.values, where);
+    } catch (const Error&) {
+        if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) writeFailed(output, errno);
+        throw;
+    }
     // Chunked datasets are written from HDF5's chunk cache when closed.
-    if (d.close() < 0) hdf5Failed(output, path);
+    errno = 0;
+    if (d.close() < 0) writeFailed(output, errno);
 }
 
 // Replaces the root attribute model_config, keeping its string type (fixed or variable length).
@@ -96,7 +108,8 @@ void writeModelConfig(hid_t file, const std::string& text, const std::string& ou
                          : -1;
     if (status < 0)
         throw inputError("cannot write model_config of '" + output + "': " + h5::lastError());
-    if (attr.close() < 0) hdf5Failed(output, "model_config");
+    errno = 0;
+    if (attr.close() < 0) writeFailed(output, errno);
 }
 
 void checkCancel(const ExportOptions& o) {
@@ -107,40 +120,54 @@ void checkCancel(const ExportOptions& o) {
 
 namespace {
 
-// The input's bytes, edited in memory: HDF5 (core driver, no backing store) never writes to disk
-// here, so a full disk cannot leave it with a file it fails to close. Returns the new image.
-std::vector<char> editImage(std::vector<char> bytes, const std::string& name,
-                            const std::vector<Layer>& layers, const std::string& output,
-                            const ExportOptions& options) {
+// Closes a file whose writes failed. HDF5 cannot shut down once an H5Fclose has failed (it crashes
+// at exit), so its descriptor first becomes an anonymous memory file where the remaining writes
+// succeed; the temporary file on disk is removed by the caller.
+void discard(h5::Handle& file) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle) {
+        int memory = memfd_create("cle-discarded", MFD_CLOEXEC);
+        if (memory >= 0) {
+            dup2(memory, *static_cast<int*>(handle));
+            ::close(memory);
+        }
+    }
+    // A file size limit (with SIGXFSZ ignored) would stop the writes to memory as well.
+    rlimit limit{};
+    bool raised = getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != limit.rlim_max;
+    rlimit unlimited{limit.rlim_max, limit.rlim_max};
+    if (raised) setrlimit(RLIMIT_FSIZE, &unlimited);
+    file.reset();
+    if (raised) setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+// Rewrites the changed datasets in the copy at `temp`, checking every write, flush and close.
+void editCopy(const std::string& temp, const std::vector<Layer>& layers, const std::string& output,
+              const ExportOptions& options) {
     h5::Silence quiet;
-    h5::Handle file;
-    {
-        h5::Handle access(H5Pcreate(H5P_FILE_ACCESS));
-        H5Pset_fapl_core(access.get(), size_t(1) << 20, false);
-        H5Pset_file_image(access.get(), bytes.data(), bytes.size());
-        bytes = {};
-        file = h5::Handle(H5Fopen(name.c_str(), H5F_ACC_RDWR, access.get()));
+    h5::Handle file = h5::openExisting(temp, true);
+    try {
+        std::set<haddr_t> written;
+        for (const auto& l : layers) {
+            checkCancel(options);
+            writeDataset(file.get(), l.info.weightPath, l.weight, output, written);
+            if (l.bias && l.info.hasBias())
+                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written);
+        }
+        for (const auto& [path, values] : options.extras.datasets) {
+            checkCancel(options);
+            writeDataset(file.get(), path, values, output, written);
+        }
+        if (options.extras.modelConfig)
+            writeModelConfig(file.get(), *options.extras.modelConfig, output);
+        errno = 0;
+        if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
+    } catch (...) {
+        discard(file);
+        throw;
     }
-    if (!file) hdf5Failed(output, "a copy");
-    std::set<haddr_t> written;
-    for (const auto& l : layers) {
-        checkCancel(options);
-        writeDataset(file.get(), l.info.weightPath, l.weight, output, written);
-        if (l.bias && l.info.hasBias())
-            writeDataset(file.get(), l.info.biasPath, *l.bias, output, written);
-    }
-    for (const auto& [path, values] : options.extras.datasets) {
-        checkCancel(options);
-        writeDataset(file.get(), path, values, output, written);
-    }
-    if (options.extras.modelConfig) writeModelConfig(file.get(), *options.extras.modelConfig, output);
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) hdf5Failed(output, "the datasets");
-    ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
-    std::vector<char> image(size > 0 ? size_t(size) : 0);
-    if (size <= 0 || H5Fget_file_image(file.get(), image.data(), image.size()) != size)
-        hdf5Failed(output, "the file image");
-    if (file.close() < 0) hdf5Failed(output, "the file");
-    return image;
+    errno = 0;
+    if (file.close() < 0) writeFailed(output, errno);
 }
 
 }  // namespace
@@ -149,16 +176,11 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
                    const std::string& output, const ExportOptions& options) {
     checkOutputPath(input, output, options.force);
     if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
-    // One read of the input, from a descriptor checked to be the file that was loaded.
-    auto [bytes, mode] = readVerified(input, options.inputIdentity);
-    checkCancel(options);
     TempFile temp(output);
-    // The in-memory file needs a name that is no file on disk.
-    std::vector<char> image =
-        editImage(std::move(bytes), temp.path() + "-image", layers, output, options);
-    // A read-only input must still give a writable output.
-    temp.write(image.data(), image.size(), mode | S_IRUSR | S_IWUSR);
-    image = {};
+    // Copied from a descriptor checked to be the file that was loaded.
+    copyVerified(input, options.inputIdentity, temp);
+    checkCancel(options);
+    editCopy(temp.path(), layers, output, options);
     // The report is complete before either file takes its name: both are written, or neither.
     std::optional<TempFile> report;
     if (!options.reportPath.empty()) {

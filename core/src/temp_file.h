@@ -3,8 +3,6 @@
 // so readers never see a half-written destination.
 #include <optional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "cle/core/weight_file.h"
 
@@ -21,6 +19,7 @@ public:
     /// Replaces the temporary file's contents with `size` bytes and sets its permission bits.
     /// Every write is checked: throws Error naming the destination and the cause (disk full).
     void write(const void* data, size_t size, unsigned mode);
+    const std::string& destination() const { return destination_; }
     /// Renames the temporary file to the destination. With `replace` false an existing destination
     /// (also one that appeared after any earlier check) is an error and is left untouched. Throws
     /// Error on failure.
@@ -32,9 +31,10 @@ private:
     bool committed_ = false;
 };
 
-/// The bytes of `path` and its permission bits, read from one descriptor that is first checked to
-/// be `expected` (when given): a file replaced or changed since it was loaded is an Error.
-std::pair<std::vector<char>, unsigned> readVerified(const std::string& path,
-                                                    const std::optional<FileIdentity>& expected);
+/// Copies `path` into `temp` from one descriptor that is first checked to be `expected` (when
+/// given): a file replaced or changed since it was loaded is an Error. The copy keeps the
+/// permission bits and is writable by its owner. Every write is checked (disk full).
+void copyVerified(const std::string& path, const std::optional<FileIdentity>& expected,
+                  TempFile& temp);
 
 }  // namespace cle::core
