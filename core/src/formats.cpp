@@ -6,6 +6,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "cle/core/error.h"
 #include "dtype_io.h"
 #include "h5.h"
 #include "json_text.h"
@@ -262,11 +263,17 @@ std::optional<haddr_t> groupAddress(hid_t file, const std::string& path) {
     return info.addr;
 }
 
+constexpr int kMaxKeras3Depth = 64;  // groups below /layers; real models nest a few levels
+
 void walkKeras3(hid_t file, const std::string& group, const std::string& name,
-                std::vector<LayerInfo>& layers, std::set<haddr_t>& visited) {
+                std::vector<LayerInfo>& layers, std::set<haddr_t>& visited, int depth) {
     // A group reached twice (hard links, even a group linked into itself) is read once.
     auto address = groupAddress(file, group);
     if (!address || !visited.insert(*address).second) return;
+    if (depth > kMaxKeras3Depth)
+        throw inputError("cannot read the layers of '" + fileName(file) +
+                         "': its groups are nested more than " + std::to_string(kMaxKeras3Depth) +
+                         " levels deep");
     std::string vars = group + "/vars";
     if (h5::isGroup(file, vars)) {
         auto names = h5::listChildren(file, vars);
@@ -306,7 +313,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         if (!h5::isGroup(file, path)) continue;
         // layers/functional/layers/dense is the layer "functional/dense".
         walkKeras3(file, path, child == "layers" ? name : (name.empty() ? child : name + "/" + child),
-                   layers, visited);
+                   layers, visited, depth + 1);
     }
 }
 }  // namespace
@@ -314,7 +321,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
 std::vector<LayerInfo> listKeras3(hid_t file) {
     std::vector<LayerInfo> layers;
     std::set<haddr_t> visited;
-    walkKeras3(file, "/layers", "", layers, visited);
+    walkKeras3(file, "/layers", "", layers, visited, 0);
     return layers;
 }
 

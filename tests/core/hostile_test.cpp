@@ -432,6 +432,21 @@ TEST_F(Hostile, AKeras3GroupThatContainsItselfIsReadOnce) {
     EXPECT_EQ(info.layers.size(), 2u);
 }
 
+TEST_F(Hostile, Keras3GroupsNestedTooDeeplyAreAnErrorNamingTheFile) {
+    {
+        test::H5Writer w(in);
+        std::string path = "/layers";
+        for (int i = 0; i < 100; ++i) path += "/g";
+        w.dataset(path + "/vars/0", {3, 4}, test::randomValues(12, 1.0, 1));
+    }
+    try {
+        core::inspectFile(in);
+        ADD_FAILURE() << "100 nested groups accepted";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "nested") && contains(e.what(), in)) << e.what();
+    }
+}
+
 // A chunked float32 dataset of `dims` whose chunks are never written (the file stays tiny).
 void claimDataset(hid_t file, const std::string& path, std::vector<hsize_t> dims) {
     std::vector<hsize_t> chunk(dims.size(), 1);
