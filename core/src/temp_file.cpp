@@ -16,11 +16,15 @@
 namespace cle::core {
 
 namespace {
-// Written only from the main flow, read by signal handlers: a fixed buffer, no allocation.
-char g_pending[4096] = {0};
+// Written only from the main flow, read by signal handlers: fixed buffers, no allocation. One
+// per temporary file alive at once (the output and its report).
+char g_pending[kPendingExportFiles][4096] = {};
 }  // namespace
 
-const char* pendingExportFile() { return g_pending[0] ? g_pending : nullptr; }
+const char* pendingExportFile(int slot) {
+    if (slot < 0 || slot >= kPendingExportFiles) return nullptr;
+    return g_pending[slot][0] ? g_pending[slot] : nullptr;
+}
 
 TempFile::TempFile(const std::string& destination) : destination_(destination) {
     std::filesystem::path dest(destination);
@@ -33,12 +37,16 @@ TempFile::TempFile(const std::string& destination) : destination_(destination) {
     fchmod(fd, 0644);
     close(fd);
     path_ = pattern;
-    if (path_.size() < sizeof g_pending) std::memcpy(g_pending, path_.c_str(), path_.size() + 1);
+    for (int i = 0; i < kPendingExportFiles && slot_ < 0; ++i) {
+        if (g_pending[i][0] || path_.size() >= sizeof g_pending[i]) continue;
+        std::memcpy(g_pending[i], path_.c_str(), path_.size() + 1);
+        slot_ = i;
+    }
 }
 
 TempFile::~TempFile() {
     if (!committed_) std::remove(path_.c_str());
-    g_pending[0] = 0;
+    if (slot_ >= 0) g_pending[slot_][0] = 0;
 }
 
 void TempFile::commit(bool replace) {
@@ -68,7 +76,8 @@ void TempFile::commit(bool replace) {
             throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
     }
     committed_ = true;
-    g_pending[0] = 0;
+    if (slot_ >= 0) g_pending[slot_][0] = 0;
+    slot_ = -1;
 }
 
 void TempFile::write(const void* data, size_t size, unsigned mode) {

@@ -29,6 +29,7 @@ private:
     std::string destination_;
     std::string path_;
     bool committed_ = false;
+    int slot_ = -1;  ///< its entry for pendingExportFile()
 };
 
 /// Copies `path` into `temp` from one descriptor that is first checked to be `expected` (when

@@ -22,6 +22,7 @@
 #include "keras_model.h"
 #include "test_util.h"
 #include "../../core/src/h5.h"
+#include "../../core/src/temp_file.h"
 
 using namespace cle;
 
@@ -323,6 +324,32 @@ TEST_F(Hostile, ReportAndOutputAreWrittenTogetherOrNotAtAll) {
     core::exportWeights(in, {model.layers[0]}, out, options);
     EXPECT_TRUE(std::filesystem::exists(out));
     EXPECT_EQ(bytes(options.reportPath), "{\"ok\": true}\n");
+}
+
+TEST_F(Hostile, BothTemporaryFilesOfAnExportAreKnownToTheSignalHandler) {
+    torchPair(in);
+    auto model = core::loadModel(in);
+    core::ExportOptions options;
+    options.reportPath = dir.file("r.json");
+    // Cancelled while both temporary files exist: neither is left.
+    std::atomic<bool> cancel{false};
+    options.cancel = &cancel;
+    options.reportText = [&] {
+        cancel = true;
+        return std::string("{}");
+    };
+    EXPECT_THROW(core::exportWeights(in, {model.layers[0]}, out, options), core::Error);
+    EXPECT_EQ(dir.entries().size(), 1u);
+    // Two temporary files at once have two entries.
+    std::vector<std::string> pending;
+    {
+        core::TempFile a(dir.file("a.h5")), b(dir.file("b.json"));
+        for (int i = 0; i < core::kPendingExportFiles; ++i)
+            if (const char* p = core::pendingExportFile(i)) pending.push_back(p);
+        EXPECT_EQ(pending, (std::vector<std::string>{a.path(), b.path()}));
+    }
+    EXPECT_EQ(core::pendingExportFile(0), nullptr);
+    EXPECT_EQ(core::pendingExportFile(1), nullptr);
 }
 
 TEST_F(Hostile, ALayerDepthwiseInOnePairAndOrdinaryInAnotherIsRefused) {

@@ -43,8 +43,10 @@ void checkOutputPath(const std::string& input, const std::string& output, bool f
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
                    const std::string& output, const ExportOptions& options = {});
 
-/// The temporary file of the export under way, or nullptr: for a signal handler that must remove
-/// it before the process dies. Async-signal-safe to call.
-const char* pendingExportFile();
+/// How many temporary files an export can have at once (the output and its report).
+constexpr int kPendingExportFiles = 2;
+/// A temporary file of the export under way (`slot` 0 to kPendingExportFiles - 1), or nullptr:
+/// for a signal handler that must remove them before the process dies. Async-signal-safe.
+const char* pendingExportFile(int slot = 0);
 
 }  // namespace cle::core
