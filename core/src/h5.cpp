@@ -243,9 +243,11 @@ bool crossesExternalLink(hid_t loc, const std::string& path) {
     return crossed;
 }
 
-Handle openLocalDataset(hid_t loc, const std::string& path) {
+Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal) {
     bool crossed = false;
-    return openRefusingExternal(loc, path, crossed);
+    Handle d = openRefusingExternal(loc, path, crossed);
+    if (crossedExternal) *crossedExternal = crossed;
+    return d;
 }
 
 std::optional<haddr_t> objectAddress(hid_t loc, const std::string& path) {

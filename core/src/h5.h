@@ -77,8 +77,8 @@ std::vector<std::int64_t> datasetShape(hid_t dataset);
 /// i.e. the object lives in another file.
 bool crossesExternalLink(hid_t loc, const std::string& path);
 /// Opens a dataset that must live in the file of `loc`: external links are not followed (the
-/// open fails). Invalid handle on failure.
-Handle openLocalDataset(hid_t loc, const std::string& path);
+/// open fails, and `crossedExternal`, when given, is set). Invalid handle on failure.
+Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal = nullptr);
 /// The object's address in its file (identifies one HDF5 object reached through several links),
 /// or nothing when it cannot be opened.
 std::optional<haddr_t> objectAddress(hid_t loc, const std::string& path);
