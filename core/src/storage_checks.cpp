@@ -58,8 +58,9 @@ void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers) {
             if (path.empty()) continue;
             Probe p = probe(file, path);
             if (p.external)
-                refuse(l, std::string("its ") + role + " '" + path +
-                              "' is an HDF5 external link to another file, which is never written");
+                refuse(l, std::string("its ") + role + " (" + path + ") " +
+                              (role == std::string("bias") ? "is" : "are") +
+                              " in another file, through an HDF5 external link (never written)");
             if (p.neverWritten && role == std::string("weights"))
                 refuse(l, "the file stores no data for its weights (" + path + " was never written)");
             if (!p.address) continue;
