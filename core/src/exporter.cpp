@@ -54,10 +54,11 @@ namespace {
 h5::Handle openForWriting(hid_t file, const std::string& path, const std::string& output,
                           std::set<haddr_t>& written) {
     std::string where = output + ":" + path;
-    if (h5::crossesExternalLink(file, path))
+    bool external = false;
+    h5::Handle d = h5::openLocalDataset(file, path, &external);
+    if (external)
         throw inputError("refusing to write " + where +
                          ": it is an HDF5 external link to another file");
-    h5::Handle d = h5::openLocalDataset(file, path);
     if (!d) throw inputError("cannot open " + where + " for writing: " + h5::lastError());
     H5O_info_t info;
     if (H5Oget_info2(d.get(), &info, H5O_INFO_BASIC) < 0 || !written.insert(info.addr).second)

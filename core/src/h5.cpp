@@ -227,35 +227,16 @@ herr_t refuseExternal(const char*, const char*, const char*, const char*, unsign
     *static_cast<bool*>(crossed) = true;
     return -1;
 }
-
-Handle openRefusingExternal(hid_t loc, const std::string& path, bool& crossed) {
-    Silence quiet;
-    crossed = false;
-    Handle access(H5Pcreate(H5P_DATASET_ACCESS));
-    H5Pset_elink_cb(access.get(), refuseExternal, &crossed);
-    return Handle(H5Dopen2(loc, path.c_str(), access.get()));
-}
 }  // namespace
 
-bool crossesExternalLink(hid_t loc, const std::string& path) {
-    bool crossed = false;
-    openRefusingExternal(loc, path, crossed);
-    return crossed;
-}
-
 Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal) {
+    Silence quiet;
     bool crossed = false;
-    Handle d = openRefusingExternal(loc, path, crossed);
+    Handle access(H5Pcreate(H5P_DATASET_ACCESS));
+    H5Pset_elink_cb(access.get(), refuseExternal, &crossed);
+    Handle d(H5Dopen2(loc, path.c_str(), access.get()));
     if (crossedExternal) *crossedExternal = crossed;
     return d;
-}
-
-std::optional<haddr_t> objectAddress(hid_t loc, const std::string& path) {
-    Silence quiet;
-    Handle object = openLocalDataset(loc, path);
-    H5O_info_t info;
-    if (!object || H5Oget_info2(object.get(), &info, H5O_INFO_BASIC) < 0) return std::nullopt;
-    return info.addr;
 }
 
 }  // namespace cle::core::h5

@@ -3,7 +3,6 @@
 // deepest message of its error stack available for our own errors.
 #include <hdf5.h>
 
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,14 +72,8 @@ std::vector<std::string> listDatasets(hid_t file, const std::string& root = "/")
 std::vector<std::string> listChildren(hid_t file, const std::string& group);
 std::vector<std::int64_t> datasetShape(hid_t dataset);
 
-/// True when opening `path` below `loc` crosses an HDF5 external link (also through soft links),
-/// i.e. the object lives in another file.
-bool crossesExternalLink(hid_t loc, const std::string& path);
 /// Opens a dataset that must live in the file of `loc`: external links are not followed (the
 /// open fails, and `crossedExternal`, when given, is set). Invalid handle on failure.
 Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal = nullptr);
-/// The object's address in its file (identifies one HDF5 object reached through several links),
-/// or nothing when it cannot be opened.
-std::optional<haddr_t> objectAddress(hid_t loc, const std::string& path);
 
 }  // namespace cle::core::h5

@@ -130,9 +130,7 @@ void copyVerified(const std::string& path, const std::optional<FileIdentity>& ex
     if (in < 0) throw inputError("cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
     fstat(in, &st);
-    FileIdentity now{std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::int64_t(st.st_size),
-                     std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-    if (expected && now != *expected) {
+    if (expected && fileIdentity(in) != expected) {
         ::close(in);
         throw inputError("'" + path + "' changed while it was being equalized; nothing written");
     }

@@ -55,6 +55,8 @@ struct FileIdentity {
 
 /// The identity of the file at `path`, or nothing when it cannot be read.
 std::optional<FileIdentity> fileIdentity(const std::string& path);
+/// The identity of an open file descriptor, or nothing when it cannot be read.
+std::optional<FileIdentity> fileIdentity(int fd);
 
 struct ModelInfo {
     std::string path;
