@@ -15,7 +15,8 @@ extern "C" void onInterrupt(int) {
     // First Ctrl-C asks the work to stop cleanly; a second one removes the export's temporary
     // file and exits at once.
     if (g_cancel.exchange(true)) {
-        if (const char* temp = cle::core::pendingExportFile()) unlink(temp);
+        for (int i = 0; i < cle::core::kPendingExportFiles; ++i)
+            if (const char* temp = cle::core::pendingExportFile(i)) unlink(temp);
         _exit(130);
     }
 }

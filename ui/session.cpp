@@ -201,17 +201,20 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
             options.force = force;
             options.cancel = cancel.get();
             options.extras = core::exportExtras(info, plan, layers);
-            core::exportWeights(info.path, layers, weightsPath.toStdString(), options);
-            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                              .count();
-            if (!reportPath.isEmpty()) {
+            options.inputIdentity = info.identity;
+            options.reportPath = reportPath.toStdString();
+            options.reportText = [&] {  // the report and the weights are written together
                 core::Timings timings;
                 timings.load = model->seconds;
                 timings.equalize = runSeconds;
-                timings.save = out.seconds;
-                core::writeReport(reportPath.toStdString(), info, summary, timings,
-                                  core::ReportExtras{&plan, &quantization, &relu6});
-            }
+                timings.save = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                             start).count();
+                return core::reportJson(info, summary, timings,
+                                        core::ReportExtras{&plan, &quantization, &relu6});
+            };
+            core::exportWeights(info.path, layers, weightsPath.toStdString(), options);
+            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                              .count();
         } catch (const std::exception& e) {
             out.error = describe(e);
         } catch (...) {

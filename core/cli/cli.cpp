@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <new>
+#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "cle/core/error.h"
@@ -38,6 +40,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     inspect->add_flag("--json", ia.json, "Print JSON instead of a table");
     inspect->add_option("--layout", ia.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
+    inspect->add_option("--max-memory", ia.maxMemoryMb,
+                        "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
     EqualizeArgs ea;
     auto* eq = app.add_subcommand("equalize", "Equalize layer pairs and write the result");
@@ -62,6 +67,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_flag("--allow-relu6", ea.allowRelu6,
                  "Pair across ReLU6; the exported Keras config turns those into ReLU");
     addBatchNormOptions(eq, ea.foldBn, ea.bnEpsilon);
+    eq->add_option("--max-memory", ea.maxMemoryMb,
+                   "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
     PairsArgs pa;
     auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");
@@ -87,6 +95,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         return kUsageError;
     }
 
+    auto fileOf = [&] {
+        return inspect->parsed() ? ia.file : pairsCmd->parsed() ? pa.file : ea.input;
+    };
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
         if (pairsCmd->parsed()) return pairsCommand(pa, out);
@@ -98,6 +109,14 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
             case core::ErrorKind::Cancelled: return kCancelled;
             default: return kInputError;
         }
+    } catch (const nlohmann::json::exception&) {
+        // A model_config with values of unexpected types: name the file, not the library.
+        err << "cle: cannot read the model_config of '" << fileOf() << "': a value in it has an "
+            << "unexpected type\n";
+        return kInputError;
+    } catch (const std::bad_alloc&) {
+        err << "cle: not enough memory for '" << fileOf() << "'\n";
+        return kInputError;
     } catch (const std::exception& e) {
         err << "cle: " << e.what() << "\n";
         return kInputError;

@@ -68,7 +68,7 @@ core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
 }
 
 int inspectCommand(const InspectArgs& a, std::ostream& out) {
-    core::Model model = core::loadModel(a.file, layoutOption(a.layout));
+    core::Model model = core::loadModel(a.file, layoutOption(a.layout), a.maxMemoryMb << 20);
     if (a.json) {
         nlohmann::json j;
         j["file"] = a.file;
@@ -89,7 +89,7 @@ int inspectCommand(const InspectArgs& a, std::ostream& out) {
             if (!l.info.supported) e["reason"] = l.info.unsupportedReason;
             j["layers"].push_back(e);
         }
-        out << j.dump(2) << "\n";
+        out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return kOk;
     }
     out << "file:   " << a.file << "\n"
@@ -263,7 +263,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
 
     core::Timings t;
     auto start = Clock::now();
-    core::Model model = core::loadModel(a.input, layoutOption(a.layout));
+    core::Model model = core::loadModel(a.input, layoutOption(a.layout), a.maxMemoryMb << 20);
     core::ModelInfo info = model.info;
     core::RunPlan plan = makePlan(a, info);
     const std::vector<core::Relu6Cost> relu6 = core::relu6Costs(info, plan);
@@ -293,11 +293,18 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     t.quantization += secondsSince(start);
 
     start = Clock::now();
-    core::exportWeights(a.input, result.layers, a.output,
-                        {a.force, cancel, core::exportExtras(info, plan, result.layers)});
+    core::ExportOptions exportOptions;
+    exportOptions.force = a.force;
+    exportOptions.cancel = cancel;
+    exportOptions.extras = core::exportExtras(info, plan, result.layers);
+    exportOptions.inputIdentity = info.identity;
+    exportOptions.reportPath = a.report;
+    exportOptions.reportText = [&] {  // written with the output, or neither is
+        t.save = secondsSince(start);
+        return core::reportJson(info, result.summary, t, {&plan, &quantization, &relu6});
+    };
+    core::exportWeights(a.input, result.layers, a.output, exportOptions);
     t.save = secondsSince(start);
-    if (!a.report.empty())
-        core::writeReport(a.report, info, result.summary, t, {&plan, &quantization, &relu6});
 
     printSummary(result.summary, out);
     printChanges(plan, relu6, out);

@@ -1,6 +1,7 @@
 #pragma once
 // The work behind each `cle` subcommand, separate from argument parsing.
 #include <atomic>
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@ struct InspectArgs {
     std::string file;
     bool json = false;
     std::string layout;  ///< "" = detect
+    std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
 };
 
 struct EqualizeArgs {
@@ -33,6 +35,7 @@ struct EqualizeArgs {
     bool allowRelu6 = false;
     std::vector<std::string> foldBn;  ///< "LAYER=BN", files without a layer graph
     std::optional<double> bnEpsilon;
+    std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
 };
 
 struct PairsArgs {

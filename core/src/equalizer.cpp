@@ -80,12 +80,22 @@ public:
             index[name] = layers_.size() - 1;
             return layers_.size() - 1;
         };
+        std::map<std::string, std::string> inAxisSetBy;  // second layer -> the pair's first
         for (const auto& [a, b] : pairs) {
             const LayerInfo& first = *model.info.find(a);
+            const LayerInfo& second = *model.info.find(b);
             WorkPair p;
             p.first = layerIndex(a);
             p.second = layerIndex(b);
-            layers_[p.second].inAxis = pairInAxis(first, *model.info.find(b));
+            // One in-axis per layer: a layer cannot act depthwise after one layer and as an
+            // ordinary convolution after another.
+            const int axis = pairInAxis(first, second);
+            auto [by, fresh] = inAxisSetBy.emplace(b, a);
+            if (!fresh && layers_[p.second].inAxis != axis)
+                throw inputError("layer '" + b + "' would act depthwise in one pair and as an "
+                                 "ordinary convolution in the other ('" + by->second + "," + b +
+                                 "' and '" + a + "," + b + "'); equalize them in separate runs");
+            layers_[p.second].inAxis = axis;
             p.scale.assign(size_t(first.outChannels()), 1.0);
             if (const auto& bias = layers_[p.first].layer.bias) p.biasBefore = bias->values;
             pairs_.push_back(std::move(p));

@@ -1,9 +1,18 @@
 #include "cle/core/exporter.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
@@ -32,14 +41,49 @@ void checkOutputPath(const std::string& input, const std::string& output, bool f
 
 namespace {
 
-void writeDataset(hid_t file, const std::string& path, const Tensor& t, const std::string& output) {
+// The cause of a failed write: the system's reason when the I/O failed (disk full, file too
+// large), else HDF5's deepest message, first line only.
+[[noreturn]] void writeFailed(const std::string& output, int err) {
+    bool io = err == ENOSPC || err == EDQUOT || err == EFBIG || err == EIO || err == EROFS;
+    std::string cause = io ? std::strerror(err) : h5::lastError();
+    throw inputError("cannot write '" + output + "': " + cause.substr(0, cause.find('\n')));
+}
+
+// Opens a dataset of the copy for writing: never through an external link (it would write into
+// another file), never one already written through another path (shared storage).
+h5::Handle openForWriting(hid_t file, const std::string& path, const std::string& output,
+                          std::set<haddr_t>& written) {
     std::string where = output + ":" + path;
-    h5::Handle d(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+    bool external = false;
+    h5::Handle d = h5::openLocalDataset(file, path, &external);
+    if (external)
+        throw inputError("refusing to write " + where +
+                         ": it is an HDF5 external link to another file");
     if (!d) throw inputError("cannot open " + where + " for writing: " + h5::lastError());
+    H5O_info_t info;
+    if (H5Oget_info2(d.get(), &info, H5O_INFO_BASIC) < 0 || !written.insert(info.addr).second)
+        throw inputError("refusing to write " + where +
+                         ": it is the same HDF5 dataset as another one written (shared storage)");
+    return d;
+}
+
+void writeDataset(hid_t file, const std::string& path, const Tensor& t, const std::string& output,
+                  std::set<haddr_t>& written) {
+    std::string where = output + ":" + path;
+    h5::Handle d = openForWriting(file, path, output, written);
     if (h5::datasetShape(d.get()) != t.shape) throw inputError(where + " changed shape");
     auto dtype = io::floatType(d.get());
     if (!dtype) throw inputError(where + " is not a floating-point dataset");
-    io::writeFloats(d.get(), *dtype, t.values, where);
+    errno = 0;
+    try {
+        io::writeFloats(d.get(), *dtype, t.values, where);
+    } catch (const Error&) {
+        if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) writeFailed(output, errno);
+        throw;
+    }
+    // Chunked datasets are written from HDF5's chunk cache when closed.
+    errno = 0;
+    if (d.close() < 0) writeFailed(output, errno);
 }
 
 // Replaces the root attribute model_config, keeping its string type (fixed or variable length).
@@ -65,6 +109,8 @@ void writeModelConfig(hid_t file, const std::string& text, const std::string& ou
                          : -1;
     if (status < 0)
         throw inputError("cannot write model_config of '" + output + "': " + h5::lastError());
+    errno = 0;
+    if (attr.close() < 0) writeFailed(output, errno);
 }
 
 void checkCancel(const ExportOptions& o) {
@@ -73,35 +119,86 @@ void checkCancel(const ExportOptions& o) {
 
 }  // namespace
 
-void exportWeights(const std::string& input, const std::vector<Layer>& layers,
-                   const std::string& output, const ExportOptions& options) {
-    checkOutputPath(input, output, options.force);
-    TempFile temp(output);
-    std::error_code ec;
-    fs::copy_file(input, temp.path(), fs::copy_options::overwrite_existing, ec);
-    if (ec) throw inputError("cannot copy '" + input + "' to '" + temp.path() + "': " + ec.message());
-    // The copy takes the input's permissions; a read-only input must still give a writable copy.
-    fs::permissions(temp.path(), fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::add, ec);
-    checkCancel(options);
-    {
-        h5::Silence quiet;
-        h5::Handle file = h5::openExisting(temp.path(), true);
+namespace {
+
+// Closes a file whose writes failed. HDF5 cannot shut down once an H5Fclose has failed (it crashes
+// at exit), so its descriptor first becomes an anonymous memory file where the remaining writes
+// succeed; the temporary file on disk is removed by the caller.
+void discard(h5::Handle& file) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle) {
+        int memory = memfd_create("cle-discarded", MFD_CLOEXEC);
+        if (memory >= 0) {
+            dup2(memory, *static_cast<int*>(handle));
+            ::close(memory);
+        }
+    }
+    // A file size limit (with SIGXFSZ ignored) would stop the writes to memory as well.
+    rlimit limit{};
+    bool raised = getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != limit.rlim_max;
+    rlimit unlimited{limit.rlim_max, limit.rlim_max};
+    if (raised) setrlimit(RLIMIT_FSIZE, &unlimited);
+    file.reset();
+    if (raised) setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+// Rewrites the changed datasets in the copy at `temp`, checking every write, flush and close.
+void editCopy(const std::string& temp, const std::vector<Layer>& layers, const std::string& output,
+              const ExportOptions& options) {
+    h5::Silence quiet;
+    h5::Handle file = h5::openExisting(temp, true);
+    try {
+        std::set<haddr_t> written;
         for (const auto& l : layers) {
             checkCancel(options);
-            writeDataset(file.get(), l.info.weightPath, l.weight, output);
-            if (l.bias && l.info.hasBias()) writeDataset(file.get(), l.info.biasPath, *l.bias, output);
+            writeDataset(file.get(), l.info.weightPath, l.weight, output, written);
+            if (l.bias && l.info.hasBias())
+                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written);
         }
         for (const auto& [path, values] : options.extras.datasets) {
             checkCancel(options);
-            writeDataset(file.get(), path, values, output);
+            writeDataset(file.get(), path, values, output, written);
         }
-        if (options.extras.modelConfig) writeModelConfig(file.get(), *options.extras.modelConfig, output);
-        if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0)
-            throw inputError("cannot write '" + output + "': " + h5::lastError());
+        if (options.extras.modelConfig)
+            writeModelConfig(file.get(), *options.extras.modelConfig, output);
+        errno = 0;
+        if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
+    } catch (...) {
+        discard(file);
+        throw;
+    }
+    errno = 0;
+    if (file.close() < 0) writeFailed(output, errno);
+}
+
+}  // namespace
+
+void exportWeights(const std::string& input, const std::vector<Layer>& layers,
+                   const std::string& output, const ExportOptions& options) {
+    checkOutputPath(input, output, options.force);
+    if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
+    TempFile temp(output);
+    // Copied from a descriptor checked to be the file that was loaded.
+    copyVerified(input, options.inputIdentity, temp);
+    checkCancel(options);
+    editCopy(temp.path(), layers, output, options);
+    // The report is complete before either file takes its name: both are written, or neither.
+    std::optional<TempFile> report;
+    if (!options.reportPath.empty()) {
+        std::string text = options.reportText ? options.reportText() : std::string();
+        report.emplace(options.reportPath);
+        report->write(text.data(), text.size(), 0644);
     }
     checkCancel(options);
-    temp.commit();
+    temp.commit(options.force);
+    if (report) {
+        try {
+            report->commit(options.force);
+        } catch (...) {
+            std::remove(output.c_str());
+            throw;
+        }
+    }
 }
 
 }  // namespace cle::core

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 
+#include "cle/core/error.h"
 #include "dtype_io.h"
 #include "h5.h"
+#include "json_text.h"
 
 namespace cle::core::formats {
 
@@ -103,12 +107,20 @@ void collectClasses(const nlohmann::json& j, std::map<std::string, KerasClass>& 
     }
 }
 
+std::string fileName(hid_t file) {
+    std::string name(4096, '\0');
+    ssize_t n = H5Fget_name(file, name.data(), name.size());
+    name.resize(n > 0 ? std::min(size_t(n), name.size() - 1) : 0);
+    return name;
+}
+
 std::map<std::string, KerasClass> kerasClasses(hid_t file) {
     std::map<std::string, KerasClass> classes;
+
     h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
     auto text = h5::readStringsAttribute(root.get(), "model_config");
     if (text.empty()) return classes;
-    auto j = nlohmann::json::parse(text.front(), nullptr, false);
+    auto j = json_text::parseModelConfig(text.front(), fileName(file));
     if (!j.is_discarded()) collectClasses(j, classes);
     return classes;
 }
@@ -257,8 +269,26 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
 }
 
 namespace {
+// Address of the group at `path` (nothing when it cannot be read).
+std::optional<haddr_t> groupAddress(hid_t file, const std::string& path) {
+    h5::Silence quiet;
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return std::nullopt;
+    return info.addr;
+}
+
+constexpr int kMaxKeras3Depth = 64;  // groups below /layers; real models nest a few levels
+
 void walkKeras3(hid_t file, const std::string& group, const std::string& name,
-                std::vector<LayerInfo>& layers) {
+                std::vector<LayerInfo>& layers, std::set<haddr_t>& visited, int depth) {
+    // A group reached twice (hard links, even a group linked into itself) is read once.
+    auto address = groupAddress(file, group);
+    if (!address || !visited.insert(*address).second) return;
+    if (depth > kMaxKeras3Depth)
+        throw inputError("cannot read the layers of '" + fileName(file) +
+                         "': its groups are nested more than " + std::to_string(kMaxKeras3Depth) +
+                         " levels deep");
     std::string vars = group + "/vars";
     if (h5::isGroup(file, vars)) {
         auto names = h5::listChildren(file, vars);
@@ -298,14 +328,15 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         if (!h5::isGroup(file, path)) continue;
         // layers/functional/layers/dense is the layer "functional/dense".
         walkKeras3(file, path, child == "layers" ? name : (name.empty() ? child : name + "/" + child),
-                   layers);
+                   layers, visited, depth + 1);
     }
 }
 }  // namespace
 
 std::vector<LayerInfo> listKeras3(hid_t file) {
     std::vector<LayerInfo> layers;
-    walkKeras3(file, "/layers", "", layers);
+    std::set<haddr_t> visited;
+    walkKeras3(file, "/layers", "", layers, visited, 0);
     return layers;
 }
 
@@ -342,7 +373,13 @@ void finishLayer(LayerInfo& l, const std::string&) {
         return;
     }
     std::int64_t size = 1;
-    for (auto d : l.shape) size *= d;
+    for (auto d : l.shape) {
+        if (__builtin_mul_overflow(size, d, &size)) {
+            l.supported = false;
+            l.unsupportedReason = "its shape claims more than 2^63 elements";
+            return;
+        }
+    }
     if (size == 0) {
         l.supported = false;
         l.unsupportedReason = "it has no weights (a dimension is 0)";

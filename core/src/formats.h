@@ -17,6 +17,11 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root);
 std::vector<LayerInfo> listKeras3(hid_t file);
 std::vector<LayerInfo> listGeneric(hid_t file);
 
+/// Marks unsupported, with the reason, every layer whose weights or bias cross an HDF5 external
+/// link (they live in another file) or are one HDF5 dataset shared with another layer, and every
+/// layer whose weights were never written (only a claimed shape).
+void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers);
+
 /// Sets kind-independent facts that follow from layout and shape (support for pairing).
 void finishLayer(LayerInfo& layer, const std::string& file);
 

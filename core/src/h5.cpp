@@ -1,5 +1,6 @@
 #include "h5.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -7,19 +8,23 @@
 
 namespace cle::core::h5 {
 
-void Handle::reset() {
-    if (id_ < 0) return;
+void Handle::reset() { close(); }
+
+herr_t Handle::close() {
+    if (id_ < 0) return 0;
+    herr_t status = 0;
     switch (H5Iget_type(id_)) {
-        case H5I_FILE: H5Fclose(id_); break;
-        case H5I_GROUP: H5Gclose(id_); break;
-        case H5I_DATASET: H5Dclose(id_); break;
-        case H5I_DATATYPE: H5Tclose(id_); break;
-        case H5I_DATASPACE: H5Sclose(id_); break;
-        case H5I_ATTR: H5Aclose(id_); break;
-        case H5I_GENPROP_LST: H5Pclose(id_); break;
-        default: H5Idec_ref(id_); break;
+        case H5I_FILE: status = H5Fclose(id_); break;
+        case H5I_GROUP: status = H5Gclose(id_); break;
+        case H5I_DATASET: status = H5Dclose(id_); break;
+        case H5I_DATATYPE: status = H5Tclose(id_); break;
+        case H5I_DATASPACE: status = H5Sclose(id_); break;
+        case H5I_ATTR: status = H5Aclose(id_); break;
+        case H5I_GENPROP_LST: status = H5Pclose(id_); break;
+        default: status = H5Idec_ref(id_) < 0 ? -1 : 0; break;
     }
     id_ = H5I_INVALID_HID;
+    return status;
 }
 
 Silence::Silence() {
@@ -207,7 +212,31 @@ std::vector<std::int64_t> datasetShape(hid_t dataset) {
     if (rank < 0) return {};
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-    return {dims.begin(), dims.end()};
+    std::vector<std::int64_t> shape;
+    // A claimed dimension beyond int64 is kept as the largest int64: the element count then
+    // overflows and the layer is refused for it.
+    for (hsize_t d : dims)
+        shape.push_back(d > hsize_t(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(d));
+    return shape;
+}
+
+namespace {
+// Called by HDF5 before it follows an external link: records the crossing and refuses it.
+herr_t refuseExternal(const char*, const char*, const char*, const char*, unsigned*, hid_t,
+                      void* crossed) {
+    *static_cast<bool*>(crossed) = true;
+    return -1;
+}
+}  // namespace
+
+Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal) {
+    Silence quiet;
+    bool crossed = false;
+    Handle access(H5Pcreate(H5P_DATASET_ACCESS));
+    H5Pset_elink_cb(access.get(), refuseExternal, &crossed);
+    Handle d(H5Dopen2(loc, path.c_str(), access.get()));
+    if (crossedExternal) *crossedExternal = crossed;
+    return d;
 }
 
 }  // namespace cle::core::h5

@@ -29,6 +29,9 @@ public:
     bool valid() const { return id_ >= 0; }
     explicit operator bool() const { return valid(); }
     void reset();
+    /// Closes now and returns the close's status: writes that HDF5 buffers (chunk caches,
+    /// metadata) happen here, so a writer must check it.
+    herr_t close();
 
 private:
     hid_t id_ = H5I_INVALID_HID;
@@ -68,5 +71,9 @@ std::vector<std::string> readSplitStrings(hid_t obj, const std::string& name);
 std::vector<std::string> listDatasets(hid_t file, const std::string& root = "/");
 std::vector<std::string> listChildren(hid_t file, const std::string& group);
 std::vector<std::int64_t> datasetShape(hid_t dataset);
+
+/// Opens a dataset that must live in the file of `loc`: external links are not followed (the
+/// open fails, and `crossedExternal`, when given, is set). Invalid handle on failure.
+Handle openLocalDataset(hid_t loc, const std::string& path, bool* crossedExternal = nullptr);
 
 }  // namespace cle::core::h5

@@ -7,6 +7,7 @@
 
 #include "cle/core/error.h"
 #include "h5.h"
+#include "json_text.h"
 
 namespace cle::core::keras {
 
@@ -108,7 +109,7 @@ const Node* Graph::find(const std::string& name) const {
 }
 
 Graph Graph::parse(const std::string& source, const std::string& file) {
-    auto j = json::parse(source, nullptr, false);
+    auto j = json_text::parseModelConfig(source, file);
     if (j.is_discarded())
         throw inputError("cannot read the model_config of '" + file + "': it is not valid JSON");
     return fromJson(j, file);

@@ -273,16 +273,24 @@ bool KerasPairs::mapsAnyLayer() const {
 // is a candidate partner of `start`.
 void KerasPairs::walk(const Node& start, const Node& at, std::vector<const Node*>& path,
                       std::set<std::string>& seen, std::vector<Candidate>& out) const {
-    for (const auto& name : at.consumers) {
-        const Node* next = graph_.find(name);
-        if (!next || !seen.insert(name).second) continue;
+    // An explicit stack (node, next consumer): a chain of thousands of layers without weights
+    // must not exhaust the call stack. `path` holds every node on the stack but `at`.
+    std::vector<std::pair<const Node*, size_t>> stack{{&at, 0}};
+    while (!stack.empty()) {
+        auto& [node, i] = stack.back();
+        if (i == node->consumers.size()) {
+            stack.pop_back();
+            if (!stack.empty()) path.pop_back();
+            continue;
+        }
+        const Node* next = graph_.find(node->consumers[i++]);
+        if (!next || !seen.insert(next->name).second) continue;
         if (terminal(*next)) {
             out.push_back({&start, next, path});
             continue;
         }
         path.push_back(next);
-        walk(start, *next, path, seen, out);
-        path.pop_back();
+        stack.push_back({next, 0});
     }
 }
 

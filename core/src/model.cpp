@@ -1,5 +1,11 @@
 #include "cle/core/model.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+
 #include "cle/core/error.h"
 #include "dtype_io.h"
 #include "h5.h"
@@ -18,9 +24,52 @@ Layer* Model::find(const std::string& name) {
     return nullptr;
 }
 
-Model loadModel(const std::string& path, std::optional<Layout> layout) {
+std::int64_t availableMemory() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    std::int64_t kb = 0;
+    while (in >> key >> kb) {
+        if (key == "MemAvailable:") return kb * 1024;
+        in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? std::int64_t(pages) * size : 0;
+}
+
+namespace {
+
+std::string megabytes(std::int64_t bytes) {
+    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB";
+}
+
+// Compares the memory the supported layers claim with the limit before any of them is read.
+void checkClaimedSize(const ModelInfo& info, std::int64_t maxBytes) {
+    std::int64_t limit = maxBytes > 0 ? maxBytes : availableMemory();
+    if (limit <= 0) return;
+    std::int64_t total = 0, largest = 0;
+    const LayerInfo* big = nullptr;
+    for (const auto& l : info.layers) {
+        if (!l.supported) continue;
+        std::int64_t bytes = 4;
+        for (auto d : l.shape)  // finishLayer has refused counts that overflow
+            bytes = d > 0 && bytes > INT64_MAX / d ? INT64_MAX : bytes * d;
+        if (bytes > largest) largest = bytes, big = &l;
+        total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes + 4 * l.biasSize;
+    }
+    if (total <= limit) return;
+    throw inputError("the weights of '" + info.path + "' need " + megabytes(total) +
+                     " of memory, more than the " + megabytes(limit) +
+                     (maxBytes > 0 ? " allowed" : " available") + " (largest: dataset " +
+                     big->weightPath + " of layer '" + big->name + "', " + megabytes(largest) +
+                     "); --max-memory sets the limit");
+}
+
+}  // namespace
+
+Model loadModel(const std::string& path, std::optional<Layout> layout, std::int64_t maxBytes) {
     Model model;
     model.info = inspectFile(path, layout);
+    checkClaimedSize(model.info, maxBytes);
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(path, false);
     model.layers.reserve(model.info.layers.size());
@@ -36,6 +85,8 @@ Model loadModel(const std::string& path, std::optional<Layout> layout) {
         }
         model.layers.push_back(std::move(layer));
     }
+    if (fileIdentity(path) != model.info.identity)
+        throw inputError("'" + path + "' changed while it was being read");
     return model;
 }
 

@@ -6,6 +6,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/report.h"
+#include "json_text.h"
 
 namespace cle::core {
 
@@ -83,7 +84,7 @@ std::vector<Group> readGroupsFile(const std::string& path) {
 void writeGroupsFile(const std::string& path, const std::vector<Group>& groups) {
     nlohmann::json j;
     j["groups"] = groups;
-    writeTextFileAtomically(path, j.dump(2) + "\n");
+    writeTextFileAtomically(path, json_text::dump(j, 2) + "\n");
 }
 
 std::vector<LayerPair> expandGroups(const std::vector<Group>& groups) {

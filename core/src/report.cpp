@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "json_text.h"
 #include "temp_file.h"
 
 #include <fstream>
@@ -134,7 +135,7 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
     j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save},
                     {"quantization", timings.quantization}};
-    return j.dump(2) + "\n";
+    return json_text::dump(j, 2) + "\n";
 }
 
 void writeTextFileAtomically(const std::string& path, const std::string& text) {

@@ -6,6 +6,7 @@
 
 #include "cle/core/error.h"
 #include "h5.h"
+#include "json_text.h"
 
 namespace cle::core {
 
@@ -200,7 +201,11 @@ void relaxRelu6(nlohmann::json& j, const std::vector<std::string>& names) {
     if (!j.is_object()) return;
     if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
         auto& cfg = j["config"];
-        std::string name = cfg.value("name", j.value("name", std::string()));
+        // A name of another type (crafted configs) matches no layer, it does not throw.
+        auto text = [](const nlohmann::json& o) {
+            return o.contains("name") && o["name"].is_string() ? o["name"].get<std::string>() : "";
+        };
+        std::string name = cfg.contains("name") ? text(cfg) : text(j);
         if (std::find(names.begin(), names.end(), name) != names.end()) {
             if (j["class_name"] == "ReLU") cfg["max_value"] = nullptr;
             if (cfg.contains("activation") && cfg["activation"] == "relu6") cfg["activation"] = "relu";
@@ -234,10 +239,10 @@ ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
         h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
         auto text = h5::readStringsAttribute(root.get(), "model_config");
         if (!text.empty()) {
-            auto j = nlohmann::json::parse(text.front(), nullptr, false);
+            auto j = json_text::parseModelConfig(text.front(), info.path);
             if (!j.is_discarded()) {
                 relaxRelu6(j, plan.relu6);
-                extras.modelConfig = j.dump();
+                extras.modelConfig = json_text::dump(j);
             }
         }
     }

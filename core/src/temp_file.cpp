@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
@@ -15,11 +16,15 @@
 namespace cle::core {
 
 namespace {
-// Written only from the main flow, read by signal handlers: a fixed buffer, no allocation.
-char g_pending[4096] = {0};
+// Written only from the main flow, read by signal handlers: fixed buffers, no allocation. One
+// per temporary file alive at once (the output and its report).
+char g_pending[kPendingExportFiles][4096] = {};
 }  // namespace
 
-const char* pendingExportFile() { return g_pending[0] ? g_pending : nullptr; }
+const char* pendingExportFile(int slot) {
+    if (slot < 0 || slot >= kPendingExportFiles) return nullptr;
+    return g_pending[slot][0] ? g_pending[slot] : nullptr;
+}
 
 TempFile::TempFile(const std::string& destination) : destination_(destination) {
     std::filesystem::path dest(destination);
@@ -32,25 +37,114 @@ TempFile::TempFile(const std::string& destination) : destination_(destination) {
     fchmod(fd, 0644);
     close(fd);
     path_ = pattern;
-    if (path_.size() < sizeof g_pending) std::memcpy(g_pending, path_.c_str(), path_.size() + 1);
+    for (int i = 0; i < kPendingExportFiles && slot_ < 0; ++i) {
+        if (g_pending[i][0] || path_.size() >= sizeof g_pending[i]) continue;
+        std::memcpy(g_pending[i], path_.c_str(), path_.size() + 1);
+        slot_ = i;
+    }
 }
 
 TempFile::~TempFile() {
     if (!committed_) std::remove(path_.c_str());
-    g_pending[0] = 0;
+    if (slot_ >= 0) g_pending[slot_][0] = 0;
 }
 
-void TempFile::commit() {
+void TempFile::commit(bool replace) {
     // On disk before it takes the destination's name: a crash never leaves a truncated file there.
     int fd = open(path_.c_str(), O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        throw inputError("cannot write '" + destination_ + "': " + std::strerror(err));
     }
-    if (std::rename(path_.c_str(), destination_.c_str()) != 0)
-        throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    close(fd);
+    if (replace) {
+        if (std::rename(path_.c_str(), destination_.c_str()) != 0)
+            throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    } else {
+        // Atomic no-replace: a destination that appeared meanwhile (a concurrent run) stays.
+        int status = renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, destination_.c_str(),
+                               RENAME_NOREPLACE);
+        if (status != 0 && errno == EINVAL && link(path_.c_str(), destination_.c_str()) == 0) {
+            unlink(path_.c_str());  // file systems without renameat2 flags: link + unlink
+            status = 0;
+        }
+        if (status != 0 && errno == EEXIST)
+            throw inputError("output file '" + destination_ +
+                             "' appeared while it was being written (use --force to overwrite)");
+        if (status != 0)
+            throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
+    }
     committed_ = true;
-    g_pending[0] = 0;
+    if (slot_ >= 0) g_pending[slot_][0] = 0;
+    slot_ = -1;
+}
+
+void TempFile::write(const void* data, size_t size, unsigned mode) {
+    int fd = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    const char* p = static_cast<const char*>(data);
+    for (size_t done = 0; err == 0 && done < size;) {
+        ssize_t n = ::write(fd, p + done, size - done);
+        if (n < 0 && errno != EINTR) err = errno;
+        if (n > 0) done += size_t(n);
+    }
+    if (fd >= 0 && err == 0 && fchmod(fd, mode_t(mode)) != 0) err = errno;
+    if (fd >= 0 && ::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) throw inputError("cannot write '" + destination_ + "': " + std::strerror(err));
+}
+
+namespace {
+
+// Copies everything from `in` to `out`; 0 or the errno of the failure (reading or writing).
+int copyAll(int in, int out, bool& readFailed) {
+    readFailed = false;
+    // copy_file_range where the file systems allow it, read/write otherwise.
+    while (true) {
+        ssize_t n = copy_file_range(in, nullptr, out, nullptr, size_t(1) << 30, 0);
+        if (n == 0) return 0;
+        if (n > 0) continue;
+        if (errno == EINTR) continue;
+        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+        return errno;
+    }
+    std::vector<char> buf(size_t(1) << 20);
+    while (true) {
+        ssize_t n = ::read(in, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return readFailed = true, errno;
+        if (n == 0) return 0;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = ::write(out, buf.data() + done, size_t(n - done));
+            if (w < 0 && errno != EINTR) return errno;
+            if (w > 0) done += w;
+        }
+    }
+}
+
+}  // namespace
+
+void copyVerified(const std::string& path, const std::optional<FileIdentity>& expected,
+                  TempFile& temp) {
+    int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw inputError("cannot open '" + path + "': " + std::strerror(errno));
+    struct stat st {};
+    fstat(in, &st);
+    if (expected && fileIdentity(in) != expected) {
+        ::close(in);
+        throw inputError("'" + path + "' changed while it was being equalized; nothing written");
+    }
+    int out = ::open(temp.path().c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    bool readFailed = false;
+    int err = out < 0 ? errno : copyAll(in, out, readFailed);
+    // A read-only input must still give a writable copy.
+    if (out >= 0 && err == 0 && fchmod(out, (st.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0)
+        err = errno;
+    if (out >= 0 && ::close(out) != 0 && err == 0) err = errno;
+    ::close(in);
+    if (readFailed) throw inputError("cannot read '" + path + "': " + std::strerror(err));
+    if (err != 0)
+        throw inputError("cannot write '" + temp.destination() + "': " + std::strerror(err));
 }
 
 }  // namespace cle::core

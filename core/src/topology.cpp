@@ -11,6 +11,7 @@
 #include "formats.h"
 #include "h5.h"
 #include "keras_graph.h"
+#include "json_text.h"
 #include "topology_detail.h"
 
 namespace cle::core {
@@ -190,7 +191,7 @@ std::string planJson(const PairPlan& plan) {
         e["reason"] = r.reason;
         j["rejected"].push_back(std::move(e));
     }
-    return j.dump(2);
+    return json_text::dump(j, 2);
 }
 
 }  // namespace cle::core

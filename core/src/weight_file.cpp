@@ -1,5 +1,7 @@
 #include "cle/core/weight_file.h"
 
+#include <sys/stat.h>
+
 #include "cle/core/error.h"
 #include "dtype_io.h"
 #include "formats.h"
@@ -51,12 +53,32 @@ const LayerInfo* ModelInfo::find(const std::string& name) const {
     return nullptr;
 }
 
+namespace {
+FileIdentity identityOf(const struct stat& st) {
+    return {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::int64_t(st.st_size),
+            std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+}  // namespace
+
+std::optional<FileIdentity> fileIdentity(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return identityOf(st);
+}
+
+std::optional<FileIdentity> fileIdentity(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    return identityOf(st);
+}
+
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
     h5::Silence quiet;
-    h5::Handle file = h5::openExisting(path, false);
-
     ModelInfo info;
     info.path = path;
+    info.identity = fileIdentity(path);
+    h5::Handle file = h5::openExisting(path, false);
+
     std::string kerasRoot;
     info.format = formats::detect(file.get(), kerasRoot);
     switch (info.format) {
@@ -71,6 +93,7 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
         l.layout = info.layout;
         formats::finishLayer(l, path);
     }
+    formats::markUnsafeStorage(file.get(), info.layers);
     return info;
 }
 

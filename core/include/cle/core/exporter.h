@@ -2,6 +2,7 @@
 // Writing equalized weights: a copy of the input file with only the changed datasets rewritten,
 // in each dataset's own type, made beside the destination and renamed into place at the end.
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +23,12 @@ struct ExportOptions {
     bool force = false;                        ///< overwrite an existing output file
     const std::atomic<bool>* cancel = nullptr;  ///< checked between datasets
     ExportExtras extras;
+    /// The input as it was loaded: the export fails if the file at the input path is no longer it.
+    std::optional<FileIdentity> inputIdentity;
+    /// A report written together with the output: both files are committed, or neither.
+    std::string reportPath;
+    /// The report's text, asked for once the weights are written and before anything is committed.
+    std::function<std::string()> reportText;
 };
 
 /// Checks an output path before any work: refuses the input file itself (also through another
@@ -29,12 +36,17 @@ struct ExportOptions {
 void checkOutputPath(const std::string& input, const std::string& output, bool force);
 
 /// Writes `layers` (weights and biases) into a copy of `input` at `output`. On any failure or
-/// cancel no output and no temporary file is left, and an Error is thrown.
+/// cancel no output, no report and no temporary file is left, and an Error is thrown naming the
+/// file and the cause (every HDF5 write and close is checked). Never writes through an HDF5
+/// external link nor twice to one dataset. Without `force`, an output that appears meanwhile is
+/// not replaced.
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
                    const std::string& output, const ExportOptions& options = {});
 
-/// The temporary file of the export under way, or nullptr: for a signal handler that must remove
-/// it before the process dies. Async-signal-safe to call.
-const char* pendingExportFile();
+/// How many temporary files an export can have at once (the output and its report).
+constexpr int kPendingExportFiles = 2;
+/// A temporary file of the export under way (`slot` 0 to kPendingExportFiles - 1), or nullptr:
+/// for a signal handler that must remove them before the process dies. Async-signal-safe.
+const char* pendingExportFile(int slot = 0);
 
 }  // namespace cle::core

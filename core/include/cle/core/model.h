@@ -25,8 +25,14 @@ struct Model {
 };
 
 /// Loads every layer of `path`. Throws Error naming the file and dataset on failure; non-finite
-/// weights are not an error here (they are when the layer is equalized).
-Model loadModel(const std::string& path, std::optional<Layout> layout = std::nullopt);
+/// weights are not an error here (they are when the layer is equalized). Before reading, the
+/// memory the weights need (as float32) is compared with `maxBytes` (0: the memory available
+/// now): a file claiming more is an Error naming the largest dataset and its size.
+Model loadModel(const std::string& path, std::optional<Layout> layout = std::nullopt,
+                std::int64_t maxBytes = 0);
+
+/// The memory available to this process now (MemAvailable), in bytes; 0 when unknown.
+std::int64_t availableMemory();
 
 /// Replaces the weights and biases of the layers in `changed` (matched by name).
 void applyLayers(Model& model, const std::vector<Layer>& changed);

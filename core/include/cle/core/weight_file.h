@@ -45,8 +45,22 @@ struct LayerInfo {
     bool hasBias() const { return !biasPath.empty(); }
 };
 
+/// What identifies the contents of a file on disk: a replaced or rewritten file differs in one of
+/// them.
+struct FileIdentity {
+    std::uint64_t device = 0, inode = 0;
+    std::int64_t size = 0, mtimeNs = 0;
+    bool operator==(const FileIdentity&) const = default;
+};
+
+/// The identity of the file at `path`, or nothing when it cannot be read.
+std::optional<FileIdentity> fileIdentity(const std::string& path);
+/// The identity of an open file descriptor, or nothing when it cannot be read.
+std::optional<FileIdentity> fileIdentity(int fd);
+
 struct ModelInfo {
     std::string path;
+    std::optional<FileIdentity> identity;  ///< of `path` when it was inspected
     Format format = Format::Generic;
     Layout layout = Layout::Torch;
     std::vector<LayerInfo> layers;
