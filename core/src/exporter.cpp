@@ -67,8 +67,10 @@ h5::Handle openForWriting(hid_t file, const std::string& path, const std::string
     return d;
 }
 
+// `subject` names what is written as the user knows it (the layer and its dataset in the input),
+// for a value the dataset's type cannot hold.
 void writeDataset(hid_t file, const std::string& path, const Tensor& t, const std::string& output,
-                  std::set<haddr_t>& written) {
+                  std::set<haddr_t>& written, const std::string& subject) {
     std::string where = output + ":" + path;
     h5::Handle d = openForWriting(file, path, output, written);
     if (h5::datasetShape(d.get()) != t.shape) throw inputError(where + " changed shape");
@@ -76,7 +78,7 @@ void writeDataset(hid_t file, const std::string& path, const Tensor& t, const st
     if (!dtype) throw inputError(where + " is not a floating-point dataset");
     errno = 0;
     try {
-        io::writeFloats(d.get(), *dtype, t.values, where);
+        io::writeFloats(d.get(), *dtype, t.values, subject);
     } catch (const Error&) {
         if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) writeFailed(output, errno);
         throw;
@@ -151,13 +153,18 @@ void editCopy(const std::string& temp, const std::vector<Layer>& layers, const s
         std::set<haddr_t> written;
         for (const auto& l : layers) {
             checkCancel(options);
-            writeDataset(file.get(), l.info.weightPath, l.weight, output, written);
+            writeDataset(file.get(), l.info.weightPath, l.weight, output, written,
+                         "the equalized weights of layer '" + l.info.name + "' (dataset " +
+                             l.info.weightPath + ")");
             if (l.bias && l.info.hasBias())
-                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written);
+                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written,
+                             "the equalized bias of layer '" + l.info.name + "' (dataset " +
+                                 l.info.biasPath + ")");
         }
         for (const auto& [path, values] : options.extras.datasets) {
             checkCancel(options);
-            writeDataset(file.get(), path, values, output, written);
+            writeDataset(file.get(), path, values, output, written,
+                         "the folded batch-norm dataset " + path);
         }
         if (options.extras.modelConfig)
             writeModelConfig(file.get(), *options.extras.modelConfig, output);
