@@ -1,0 +1,139 @@
+// The evaluator against outputs computed independently (PyTorch, float64, by
+// tests/golden_eval/make_golden.py), one small network per family of layers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cle/core/error.h"
+#include "cle/core/evaluator.h"
+#include "cle/core/model.h"
+#include "keras_model.h"
+#include "test_util.h"
+
+namespace cle::core {
+namespace {
+
+struct Golden {
+    Network net;
+    Tensor inputs, expected;
+};
+
+Golden golden(const std::string& name) {
+    const std::string model = test::dataPath("eval/" + name + ".h5");
+    const std::string io = test::dataPath("eval/" + name + "_io.h5");
+    return {Network::load(model, loadModel(model)), readDataset(io, "/inputs"),
+            readDataset(io, "/expected")};
+}
+
+// The largest |a - b| relative to the largest |b|.
+double relativeError(const Tensor& a, const Tensor& b) {
+    EXPECT_EQ(a.shape, b.shape);
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < a.values.size() && i < b.values.size(); ++i) {
+        err = std::max(err, double(std::abs(a.values[i] - b.values[i])));
+        scale = std::max(scale, double(std::abs(b.values[i])));
+    }
+    return err / scale;
+}
+
+class GoldenCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenCase, MatchesTheIndependentForwardPass) {
+    Golden g = golden(GetParam());
+    auto out = g.net.run({g.inputs}, {});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_LT(relativeError(out[0], g.expected), 1e-5) << GetParam();
+}
+
+TEST_P(GoldenCase, GivesTheSameResultWhateverTheThreadCount) {
+    Golden g = golden(GetParam());
+    RunOptions one, three;
+    one.threads = 1;
+    three.threads = 3;
+    EXPECT_EQ(g.net.run({g.inputs}, one)[0].values, g.net.run({g.inputs}, three)[0].values);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, GoldenCase,
+                         ::testing::Values("conv", "conv1d", "depthwise", "pooling", "activations",
+                                           "merges", "nested"));
+
+TEST(Evaluator, FoldingBatchNormsKeepsTheFunction) {
+    Golden g = golden("depthwise");
+    RunOptions folded;
+    folded.foldBatchNorms = true;
+    EXPECT_LT(relativeError(g.net.run({g.inputs}, folded)[0], g.expected), 1e-5);
+}
+
+TEST(Evaluator, QuantizedWeightsChangeTheOutputPerChannelLessThanPerTensor) {
+    Golden g = golden("conv");
+    RunOptions tensor, channel;
+    tensor.weights = WeightQuantization::PerTensor;
+    channel.weights = WeightQuantization::PerChannel;
+    tensor.beforeSoftmax = channel.beforeSoftmax = true;
+    RunOptions plain;
+    plain.beforeSoftmax = true;
+    Tensor ref = g.net.run({g.inputs}, plain)[0];
+    double t = relativeError(g.net.run({g.inputs}, tensor)[0], ref);
+    double c = relativeError(g.net.run({g.inputs}, channel)[0], ref);
+    EXPECT_GT(t, 1e-5);
+    EXPECT_LT(t, 0.1);
+    EXPECT_GT(c, 0);
+    EXPECT_LE(c, t * 1.5);
+}
+
+TEST(Evaluator, BeforeSoftmaxReturnsTheLogits) {
+    Golden g = golden("conv");
+    EXPECT_TRUE(g.net.endsInSoftmax());
+    RunOptions logits;
+    logits.beforeSoftmax = true;
+    Tensor z = g.net.run({g.inputs}, logits)[0];
+    double sum = 0;
+    for (long k = 0; k < 4; ++k) sum += z.values[size_t(k)];
+    EXPECT_GT(std::abs(sum - 1.0), 1e-3);  // not probabilities
+    EXPECT_FALSE(golden("pooling").net.endsInSoftmax());
+}
+
+TEST(Evaluator, ReportsTheShapeOfEachInput) {
+    Golden g = golden("conv");
+    ASSERT_EQ(g.net.inputs().size(), 1u);
+    EXPECT_EQ(g.net.inputs()[0].name, "input");
+    EXPECT_EQ(g.net.inputs()[0].shape, (std::vector<std::int64_t>{9, 11, 4}));
+    Tensor wrong{{2, 9, 10, 4}, std::vector<float>(2 * 9 * 10 * 4, 0.f)};
+    EXPECT_THROW(g.net.run({wrong}, {}), Error);
+}
+
+TEST(Evaluator, RefusesAnUnsupportedLayerNamingItAndItsClass) {
+    test::TempDir dir;
+    test::KerasModel m;
+    m.conv("c1", 2, 3, {{"padding", "same"}});
+    m.layer("LayerNormalization", "ln");
+    m.write(dir.file("m.h5"));
+    try {
+        Network::load(dir.file("m.h5"), loadModel(dir.file("m.h5")));
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'ln'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("LayerNormalization"), std::string::npos);
+    }
+}
+
+TEST(Evaluator, RefusesAFileWithoutALayerGraph) {
+    const std::string torch = test::samplePath("tiny_face_detector_torch.h5");
+    EXPECT_THROW(Network::load(torch, loadModel(torch)), Error);
+}
+
+TEST(Evaluator, IdentityNormsAndRelaxedRelu6ChangeTheGraph) {
+    Golden g = golden("depthwise");
+    const std::string path = test::dataPath("eval/depthwise.h5");
+    Model model = loadModel(path);
+    Network relaxed = Network::load(path, model, {{}, {"r6", "act"}});
+    Network noNorms = Network::load(path, model, {{"dw_bn", "sep_bn"}, {}});
+    double r = relativeError(relaxed.run({g.inputs}, {})[0], g.expected);
+    double n = relativeError(noNorms.run({g.inputs}, {})[0], g.expected);
+    EXPECT_GT(n, 1e-3);
+    EXPECT_GE(r, 0.0);
+}
+
+}  // namespace
+}  // namespace cle::core
