@@ -6,6 +6,7 @@
 
 #include "cle/core/error.h"
 #include "commands.h"
+#include "verify_command.h"
 
 namespace cle::cli {
 
@@ -62,6 +63,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_flag("--allow-relu6", ea.allowRelu6,
                  "Pair across ReLU6; the exported Keras config turns those into ReLU");
     addBatchNormOptions(eq, ea.foldBn, ea.bnEpsilon);
+    addVerifyOptions(eq, ea);
 
     PairsArgs pa;
     auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");
@@ -71,6 +73,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     pairsCmd->add_option("--layout", pa.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
     addBatchNormOptions(pairsCmd, pa.foldBn, pa.bnEpsilon);
+
+    VerifyArgs va;
+    auto* verify = addVerifyCommand(app, va);
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
@@ -90,6 +95,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
         if (pairsCmd->parsed()) return pairsCommand(pa, out);
+        if (verify->parsed()) return verifyCommand(va, out);
         return equalizeCommand(ea, out, err, cancel);
     } catch (const core::Error& e) {
         err << "cle: " << e.what() << "\n";

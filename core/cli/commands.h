@@ -33,6 +33,9 @@ struct EqualizeArgs {
     bool allowRelu6 = false;
     std::vector<std::string> foldBn;  ///< "LAYER=BN", files without a layer graph
     std::optional<double> bnEpsilon;
+    bool verify = false;        ///< run both networks before writing
+    std::string verifyInputs;   ///< --inputs
+    double verifyTolerance = 1e-4;
 };
 
 struct PairsArgs {

@@ -202,6 +202,10 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
     if (op.kernel.rank() != rank)
         throw inputError("layer '" + n.name + "' (" + n.cls + ") has a kernel of rank " +
                          std::to_string(op.kernel.rank()) + ", expected " + std::to_string(rank));
+    if (op.kind != Kind::Dense)  // the kernel's own size, whatever the config says
+        op.window.kernel = op.oneD ? std::array<long, 2>{1, long(op.kernel.shape[0])}
+                                   : std::array<long, 2>{long(op.kernel.shape[0]),
+                                                         long(op.kernel.shape[1])};
 }
 
 void Compiler::batchNorm(const Node& n, const std::string& storage, Op& op) {

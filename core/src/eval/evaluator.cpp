@@ -28,7 +28,8 @@ Tensor runOp(const Op& op, const std::vector<const Tensor*>& in, bool noSoftmax)
         case Kind::Separable: {
             Tensor d = depthwise(op.kernel, op.window, op.multiplier, op.oneD, x);
             const auto& pw = op.pointwise.shape;
-            y = dense(op.pointwise.values.data(), pw[pw.size() - 2], pw.back(), op.bias, op.name, d);
+            y = dense(op.pointwise.values.data(), pw[pw.size() - 2], pw.back(), op.bias, op.name,
+                      d);
             break;
         }
         case Kind::Dense:
@@ -117,7 +118,8 @@ std::int64_t checkInputs(const Program& p, const std::vector<Tensor>& inputs) {
     for (size_t k = 0; k < inputs.size(); ++k) {
         const auto& want = p.inputs[k].shape;
         const auto& got = inputs[k].shape;
-        bool ok = got.size() == want.size() + 1 && (n < 0 || got[0] == n);
+        bool ok = (want.empty() || got.size() == want.size() + 1) && !got.empty() &&
+                  (n < 0 || got[0] == n);
         for (size_t d = 0; ok && d < want.size(); ++d)
             ok = want[d] < 0 || want[d] == got[d + 1];
         if (!ok || std::int64_t(inputs[k].values.size()) != inputs[k].size())
@@ -174,7 +176,8 @@ std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOpt
             }
         }
     };
-    int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads =
+        o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
     for (int t = 1; t < std::min<std::int64_t>(threads, n); ++t) pool.emplace_back(work);
     work();
@@ -187,7 +190,8 @@ std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOpt
             const auto& s = results[0][k].shape;
             out[k].shape.insert(out[k].shape.end(), s.begin(), s.end());
         }
-        for (const auto& r : results) out[k].values.insert(out[k].values.end(), r[k].values.begin(), r[k].values.end());
+        for (const auto& r : results)
+            out[k].values.insert(out[k].values.end(), r[k].values.begin(), r[k].values.end());
     }
     return out;
 }

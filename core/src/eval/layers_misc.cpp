@@ -175,12 +175,15 @@ Tensor reshape(const Op& op, const Tensor& x) {
         for (auto d : op.dims) y.shape.push_back(x.shape[size_t(d - 1)]);
         y.values.resize(x.values.size());
         std::vector<std::int64_t> stride(size_t(x.rank()), 1), index(size_t(x.rank()), 0);
-        for (int i = x.rank() - 2; i >= 0; --i) stride[size_t(i)] = stride[size_t(i + 1)] * x.shape[size_t(i + 1)];
+        for (int i = x.rank() - 2; i >= 0; --i)
+            stride[size_t(i)] = stride[size_t(i + 1)] * x.shape[size_t(i + 1)];
         for (std::int64_t k = 0; k < n; ++k) {
             std::int64_t src = 0;
-            for (size_t i = 0; i < index.size(); ++i) src += index[i] * stride[size_t(op.dims[i] - 1)];
+            for (size_t i = 0; i < index.size(); ++i)
+                src += index[i] * stride[size_t(op.dims[i] - 1)];
             y.values[size_t(k)] = x.values[size_t(src)];
-            for (int i = int(index.size()) - 1; i >= 0 && ++index[size_t(i)] == y.shape[size_t(i)]; --i)
+            for (int i = int(index.size()) - 1;
+                 i >= 0 && ++index[size_t(i)] == y.shape[size_t(i)]; --i)
                 index[size_t(i)] = 0;
         }
         return y;

@@ -26,7 +26,8 @@ Tensor pooling(const Op& op, const Tensor& x) {
     const bool max = op.kind == Kind::MaxPool;
     Tensor y;
     y.shape = spatialShape(op.oneD, g.oh, g.ow, g.c);
-    y.values.assign(size_t(g.oh * g.ow * g.c), max ? -std::numeric_limits<float>::infinity() : 0.f);
+    const float start = max ? -std::numeric_limits<float>::infinity() : 0.f;
+    y.values.assign(size_t(g.oh * g.ow * g.c), start);
     Eigen::Map<RowArray> out(y.values.data(), g.oh * g.ow, g.c);
     Eigen::ArrayXf rows = Eigen::ArrayXf::Zero(g.oh), cols = Eigen::ArrayXf::Zero(g.ow);
     for (long a = 0; a < w.kernel[0]; ++a) {
@@ -64,7 +65,10 @@ Tensor globalPooling(const Op& op, const Tensor& x) {
     Eigen::Map<const RowArray> in(x.values.data(), n, c);
     Tensor y;
     y.shape = {c};
-    if (op.keepDims) y.shape = std::vector<std::int64_t>(size_t(x.rank() - 1), 1), y.shape.push_back(c);
+    if (op.keepDims) {
+        y.shape.assign(size_t(x.rank() - 1), 1);
+        y.shape.push_back(c);
+    }
     y.values.resize(size_t(c));
     Eigen::Map<Eigen::Array<float, 1, Eigen::Dynamic>> out(y.values.data(), c);
     if (op.kind == Kind::GlobalMax) out = in.colwise().maxCoeff();

@@ -21,7 +21,7 @@ struct Program;
 enum class WeightQuantization { None, PerTensor, PerChannel };
 
 /// One input of a network: its layer name and the shape of one sample (-1 where the model says
-/// None).
+/// None; empty when the model does not give it).
 struct NetworkInput {
     std::string name;
     std::vector<std::int64_t> shape;
