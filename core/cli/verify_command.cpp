@@ -64,6 +64,8 @@ CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a) {
                     "Shape of one sample where the model leaves it open, e.g. 224,224,3");
     cmd->add_option("--tolerance", a.tolerance,
                     "Largest relative output change that keeps the function (default 1e-4)");
+    cmd->add_flag("--activations", a.activations,
+                  "Also W8A8: UINT8 per-tensor activations at every weighted layer's input");
     cmd->add_flag("--json", a.json, "Print JSON");
     return cmd;
 }
@@ -87,6 +89,9 @@ void printVerification(const core::Verification& v, std::ostream& out) {
         << db(v.perTensorCandidateDb) << "\n"
         << "  weights per channel: " << db(v.perChannelOriginalDb) << " -> "
         << db(v.perChannelCandidateDb) << "\n";
+    if (v.w8a8OriginalDb)
+        out << "  W8A8 (weights per tensor, UINT8 activations): " << db(*v.w8a8OriginalDb)
+            << " -> " << db(*v.w8a8CandidateDb) << "\n";
     if (v.top1Original)
         out << "top-1 agreement with the float original (INT8 weights per tensor): "
             << figure(100 * *v.top1Original) << "% -> " << figure(100 * *v.top1Candidate)
@@ -139,6 +144,7 @@ int verifyCommand(const VerifyArgs& a, std::ostream& out) {
     o.seed = a.seed;
     if (!a.inputShape.empty()) o.inputShape = parseInputShape(a.inputShape);
     o.tolerance = a.tolerance;
+    o.activations = a.activations;
     core::Verification v = core::verifyFiles(a.original, a.candidate, o);
     if (a.json)
         out << core::verificationJson(v) << "\n";

@@ -22,6 +22,7 @@ struct VerifyArgs {
     std::uint64_t seed = 0;
     std::string inputShape;  ///< "H,W,C"
     double tolerance = 1e-4;
+    bool activations = false;
     bool json = false;
 };
 

@@ -82,6 +82,26 @@ TEST(Evaluator, QuantizedWeightsChangeTheOutputPerChannelLessThanPerTensor) {
     EXPECT_LE(c, t * 1.5);
 }
 
+TEST(Evaluator, CalibratedActivationRoundingStaysCloseToFloat) {
+    Golden g = golden("conv");
+    RunOptions o;
+    o.beforeSoftmax = true;
+    ActivationRanges r = g.net.calibrate({g.inputs}, o);
+    ASSERT_FALSE(r.lo.empty());
+    size_t calibrated = 0;
+    for (size_t i = 0; i < r.lo.size(); ++i) calibrated += r.lo[i] <= r.hi[i];
+    EXPECT_EQ(calibrated, 6u);  // five convolutions and a Dense layer
+    Tensor ref = g.net.run({g.inputs}, o)[0];
+    o.activations = &r;
+    double err = relativeError(g.net.run({g.inputs}, o)[0], ref);
+    EXPECT_GT(err, 1e-5);
+    EXPECT_LT(err, 0.1);
+    o.threads = 1;
+    Tensor one = g.net.run({g.inputs}, o)[0];
+    o.threads = 3;
+    EXPECT_EQ(one.values, g.net.run({g.inputs}, o)[0].values);
+}
+
 TEST(Evaluator, BeforeSoftmaxReturnsTheLogits) {
     Golden g = golden("conv");
     EXPECT_TRUE(g.net.endsInSoftmax());

@@ -173,6 +173,20 @@ TEST_F(Verify, InceptionStyleBranchesAndPooling) {
     EXPECT_GE(j["top1_agreement"]["original"].get<double>(), 0.0);
 }
 
+TEST_F(Verify, ActivationsAddTheW8A8Figures) {
+    std::string in = inceptionStyle(dir.file("inception.h5"));
+    std::string out = equalized(in);
+    json plain = verifyJson({in, out, "--input-shape", "12,12,4"}, 0);
+    EXPECT_FALSE(plain["int8"].contains("w8a8"));
+    json j = verifyJson({in, out, "--input-shape", "12,12,4", "--activations"}, 0);
+    ASSERT_TRUE(j["int8"].contains("w8a8"));
+    double w8a8 = j["int8"]["w8a8"]["original_db"].get<double>();
+    // Rounding activations as well costs output SQNR over rounding the weights alone.
+    EXPECT_LT(w8a8, j["int8"]["per_tensor"]["original_db"].get<double>());
+    EXPECT_GT(w8a8, 5.0);
+    EXPECT_GT(j["int8"]["w8a8"]["candidate_db"].get<double>(), 5.0);
+}
+
 TEST_F(Verify, InputsFromAFile) {
     std::string in = inceptionStyle(dir.file("inception.h5"));
     std::string inputs = dir.file("in.h5");

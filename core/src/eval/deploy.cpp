@@ -10,10 +10,6 @@ namespace cle::core::eval {
 
 namespace {
 
-bool weighted(Kind k) {
-    return k == Kind::Conv || k == Kind::Depthwise || k == Kind::Separable || k == Kind::Dense;
-}
-
 // The tensor a fold or per-channel rounding scales, and its number of output channels.
 Tensor& outputKernel(Op& op) { return op.kind == Kind::Separable ? op.pointwise : op.kernel; }
 
@@ -53,6 +49,23 @@ void quantize(Tensor& k, long channels, WeightQuantization q) {
 
 }  // namespace
 
+bool hasWeights(Kind k) {
+    return k == Kind::Conv || k == Kind::Depthwise || k == Kind::Separable || k == Kind::Dense;
+}
+
+void quantizeActivation(Tensor& x, float lo, float hi) {
+    lo = std::min(lo, 0.f);
+    hi = std::max(hi, 0.f);
+    const float scale = (hi - lo) / 255.f;
+    if (!(scale > 0) || !std::isfinite(scale)) return;
+    const float zero = std::nearbyint(-lo / scale);
+    Eigen::Map<Eigen::ArrayXf> v(x.values.data(), Eigen::Index(x.values.size()));
+    v = ((v / scale).unaryExpr([](float t) { return std::nearbyint(t); }) + zero)
+            .max(0.f)
+            .min(255.f);
+    v = (v - zero) * scale;
+}
+
 void foldBatchNorms(Program& p) {
     std::vector<int> readers(size_t(p.slots), 0);
     for (const auto& op : p.ops)
@@ -63,7 +76,7 @@ void foldBatchNorms(Program& p) {
         const int slot = bn.in[0];
         auto layer = std::find_if(p.ops.begin(), p.ops.end(),
                                   [&](const Op& o) { return o.out == slot; });
-        if (layer == p.ops.end() || !weighted(layer->kind) || readers[size_t(slot)] != 1) continue;
+        if (layer == p.ops.end() || !hasWeights(layer->kind) || readers[size_t(slot)] != 1) continue;
         if (layer->activation != "linear") continue;
         if (bn.axis != -1 && bn.axis != channelAxis(*layer)) continue;
         if (long(bn.scale.size()) !=
@@ -76,7 +89,7 @@ void foldBatchNorms(Program& p) {
 void quantizeWeights(Program& p, WeightQuantization q) {
     if (q == WeightQuantization::None) return;
     for (auto& op : p.ops) {
-        if (!weighted(op.kind)) continue;
+        if (!hasWeights(op.kind)) continue;
         const bool dw = op.kind == Kind::Depthwise || op.kind == Kind::Separable;
         quantize(op.kernel, channelsOf(op.kernel, dw), q);
         if (op.kind == Kind::Separable) quantize(op.pointwise, op.pointwise.shape.back(), q);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -83,7 +84,9 @@ public:
         for (int s : p.outputSlots) lastUse_[size_t(s)] = int(p.ops.size());
     }
 
-    std::vector<Tensor> one(const std::vector<Tensor>& inputs, std::int64_t n) const {
+    /// Sample `n` of `inputs`; with `seen`, the ranges of the weighted layers' inputs.
+    std::vector<Tensor> one(const std::vector<Tensor>& inputs, std::int64_t n,
+                            ActivationRanges* seen) const {
         std::vector<Tensor> slots(size_t(p_.slots));
         for (size_t k = 0; k < inputs.size(); ++k)
             slots[size_t(p_.inputSlots[k])] = sample(inputs[k], n);
@@ -95,6 +98,21 @@ public:
             for (int s : op.in) in.push_back(&slots[size_t(s)]);
             bool output = std::find(p_.outputSlots.begin(), p_.outputSlots.end(), op.out) !=
                           p_.outputSlots.end();
+            Tensor rounded;
+            if (eval::hasWeights(op.kind) && (seen || o_.activations)) {
+                const auto& v = in[0]->values;
+                if (seen && !v.empty()) {
+                    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+                    seen->lo[i] = std::min(seen->lo[i], *lo);
+                    seen->hi[i] = std::max(seen->hi[i], *hi);
+                }
+                if (o_.activations) {
+                    rounded = *in[0];
+                    eval::quantizeActivation(rounded, o_.activations->lo.at(i),
+                                             o_.activations->hi.at(i));
+                    in[0] = &rounded;
+                }
+            }
             slots[size_t(op.out)] = eval::runOp(op, in, output && o_.beforeSoftmax);
             for (int s : op.in)
                 if (lastUse_[size_t(s)] == int(i)) slots[size_t(s)] = Tensor{};
@@ -150,25 +168,18 @@ bool Network::endsInSoftmax() const {
     return true;
 }
 
-std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOptions& o) const {
-    const std::int64_t n = checkInputs(*program_, inputs);
-    Program local;
-    const Program* p = program_.get();
-    if (o.foldBatchNorms || o.weights != WeightQuantization::None) {
-        local = *program_;
-        if (o.foldBatchNorms) eval::foldBatchNorms(local);
-        eval::quantizeWeights(local, o.weights);
-        p = &local;
-    }
-    Runner runner(*p, o);
-    std::vector<std::vector<Tensor>> results(static_cast<size_t>(n));
+namespace {
+
+// Calls work(i) for every sample i < n, spread over threads.
+template <class Work>
+void forEachSample(std::int64_t n, int threadOption, Work work) {
     std::atomic<std::int64_t> next{0};
     std::exception_ptr failure;
     std::mutex m;
-    auto work = [&] {
+    auto loop = [&] {
         for (std::int64_t i; (i = next++) < n;) {
             try {
-                results[size_t(i)] = runner.one(inputs, i);
+                work(i);
             } catch (...) {
                 std::lock_guard<std::mutex> lock(m);
                 if (!failure) failure = std::current_exception();
@@ -177,12 +188,32 @@ std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOpt
         }
     };
     const int threads =
-        o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+        threadOption > 0 ? threadOption : int(std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
-    for (int t = 1; t < std::min<std::int64_t>(threads, n); ++t) pool.emplace_back(work);
-    work();
+    for (int t = 1; t < std::min<std::int64_t>(threads, n); ++t) pool.emplace_back(loop);
+    loop();
     for (auto& t : pool) t.join();
     if (failure) std::rethrow_exception(failure);
+}
+
+// The program with the run's batch norm folding and weight rounding applied.
+const Program& deployed(const Program& p, const RunOptions& o, Program& local) {
+    if (!o.foldBatchNorms && o.weights == WeightQuantization::None) return p;
+    local = p;
+    if (o.foldBatchNorms) eval::foldBatchNorms(local);
+    eval::quantizeWeights(local, o.weights);
+    return local;
+}
+
+}  // namespace
+
+std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOptions& o) const {
+    const std::int64_t n = checkInputs(*program_, inputs);
+    Program local;
+    Runner runner(deployed(*program_, o, local), o);
+    std::vector<std::vector<Tensor>> results(static_cast<size_t>(n));
+    forEachSample(n, o.threads,
+                  [&](std::int64_t i) { results[size_t(i)] = runner.one(inputs, i, nullptr); });
     std::vector<Tensor> out(program_->outputSlots.size());
     for (size_t k = 0; k < out.size(); ++k) {
         out[k].shape = {n};
@@ -194,6 +225,28 @@ std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOpt
             out[k].values.insert(out[k].values.end(), r[k].values.begin(), r[k].values.end());
     }
     return out;
+}
+
+ActivationRanges Network::calibrate(const std::vector<Tensor>& inputs,
+                                    const RunOptions& o) const {
+    const std::int64_t n = checkInputs(*program_, inputs);
+    RunOptions plain = o;
+    plain.activations = nullptr;
+    Program local;
+    Runner runner(deployed(*program_, plain, local), plain);
+    const size_t ops = program_->ops.size();
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<ActivationRanges> seen(size_t(n), {std::vector<float>(ops, inf),
+                                                   std::vector<float>(ops, -inf)});
+    forEachSample(n, o.threads,
+                  [&](std::int64_t i) { runner.one(inputs, i, &seen[size_t(i)]); });
+    ActivationRanges all{std::vector<float>(ops, inf), std::vector<float>(ops, -inf)};
+    for (const auto& s : seen)
+        for (size_t k = 0; k < ops; ++k) {
+            all.lo[k] = std::min(all.lo[k], s.lo[k]);
+            all.hi[k] = std::max(all.hi[k], s.hi[k]);
+        }
+    return all;
 }
 
 }  // namespace cle::core

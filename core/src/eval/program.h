@@ -77,6 +77,11 @@ Tensor elementwise(const Op& op, const Tensor& x);
 Tensor combine(const Op& op, const std::vector<const Tensor*>& in);
 Tensor reshape(const Op& op, const Tensor& x);
 
+/// Convolutions and Dense layers (their inputs are what W8A8 rounds).
+bool hasWeights(Kind k);
+/// Rounds `x` to UINT8 over [lo, hi] (widened to include 0) and back to float.
+void quantizeActivation(Tensor& x, float lo, float hi);
+
 /// Folds each batch norm that directly follows a linear weighted op into it.
 void foldBatchNorms(Program& p);
 void quantizeWeights(Program& p, WeightQuantization q);

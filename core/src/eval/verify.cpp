@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,19 @@ double agreement(const std::vector<long>& a, const std::vector<long>& b) {
     long same = 0;
     for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
     return a.empty() ? 0.0 : double(same) / double(a.size());
+}
+
+// The output SQNR of `net` with INT8 weights per tensor and UINT8 activations calibrated on
+// `calibration`.
+double w8a8Db(const Network& net, const std::vector<Tensor>& inputs,
+              const std::vector<Tensor>& calibration, RunOptions run,
+              const std::vector<Tensor>& ref, const std::function<std::vector<Tensor>(
+                                                  std::vector<Tensor>)>& prepare) {
+    run.foldBatchNorms = true;
+    run.weights = WeightQuantization::PerTensor;
+    const ActivationRanges ranges = net.calibrate(calibration, run);
+    run.activations = &ranges;
+    return sqnrDb(ref, prepare(net.run(inputs, run)));
 }
 
 }  // namespace
@@ -205,6 +219,22 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
             v.perChannelCandidateDb = b;
         }
     }
+    if (o.activations) {
+        VerifyOptions c;
+        c.samples = int(v.count);
+        c.seed = o.seed + 1;
+        std::string unused;
+        std::vector<Tensor> calibration;
+        for (size_t k = 0; k < inputs.size(); ++k) {
+            VerifyOptions one = c;
+            one.inputShape.assign(inputs[k].shape.begin() + 1, inputs[k].shape.end());
+            calibration.push_back(std::move(verificationInputs(original, one, unused)[k]));
+        }
+        RunOptions plain = run;
+        plain.activations = nullptr;
+        v.w8a8OriginalDb = w8a8Db(original, inputs, calibration, plain, ref, prepare);
+        v.w8a8CandidateDb = w8a8Db(candidate, inputs, calibration, plain, ref, prepare);
+    }
     v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return v;
 }
@@ -298,6 +328,9 @@ std::string verificationJson(const Verification& v) {
                                  {"candidate_db", finite(v.perTensorCandidateDb)}}},
                  {"per_channel", {{"original_db", finite(v.perChannelOriginalDb)},
                                   {"candidate_db", finite(v.perChannelCandidateDb)}}}};
+    if (v.w8a8OriginalDb)
+        j["int8"]["w8a8"] = {{"original_db", finite(*v.w8a8OriginalDb)},
+                             {"candidate_db", finite(*v.w8a8CandidateDb)}};
     j["top1_agreement"] = v.top1Original ? json{{"original", *v.top1Original},
                                                 {"candidate", *v.top1Candidate}}
                                          : json(nullptr);

@@ -35,6 +35,11 @@ struct NetworkOptions {
     std::vector<std::string> relaxedRelu6;
 };
 
+/// Per-tensor ranges of the input of every weighted layer, from Network::calibrate.
+struct ActivationRanges {
+    std::vector<float> lo, hi;  ///< indexed by the network's operations
+};
+
 struct RunOptions {
     /// Symmetric INT8 rounding of every kernel (scale max|W|/127, round half to even).
     WeightQuantization weights = WeightQuantization::None;
@@ -42,6 +47,9 @@ struct RunOptions {
     bool foldBatchNorms = false;
     /// Outputs that end in a softmax are returned as the values before it.
     bool beforeSoftmax = false;
+    /// Rounds the input of every weighted layer to UINT8 (asymmetric, per tensor, the range
+    /// widened to include 0) with these ranges.
+    const ActivationRanges* activations = nullptr;
     int threads = 0;  ///< 0: one per hardware thread; results do not depend on it
     const std::atomic<bool>* cancel = nullptr;
 };
@@ -62,6 +70,9 @@ public:
     /// Runs a batch: one tensor [N, ...] per input, in inputs() order; one tensor [N, ...] per
     /// output. Throws an input Error for a wrong input shape, Cancelled when `cancel` is set.
     std::vector<Tensor> run(const std::vector<Tensor>& inputs, const RunOptions& options) const;
+    /// The ranges of the inputs of the weighted layers over the batch `inputs`, run with
+    /// `options` (its weight rounding and batch norm folding).
+    ActivationRanges calibrate(const std::vector<Tensor>& inputs, const RunOptions& options) const;
 
 private:
     std::shared_ptr<const eval::Program> program_;

@@ -17,6 +17,9 @@ struct VerifyOptions {
     std::uint64_t seed = 0;
     std::vector<std::int64_t> inputShape;  ///< replaces an input shape the model leaves open
     double tolerance = 1e-4;
+    /// Also W8A8: UINT8 per-tensor activations at every weighted layer's input, ranges calibrated
+    /// on a separate batch (uniform, seed + 1).
+    bool activations = false;
     int threads = 0;
     const std::atomic<bool>* cancel = nullptr;
 };
@@ -34,6 +37,8 @@ struct Verification {
     bool beforeSoftmax = false;  ///< INT8 figures compare centred values before a final softmax
     double perTensorOriginalDb = 0, perTensorCandidateDb = 0;
     double perChannelOriginalDb = 0, perChannelCandidateDb = 0;
+    /// With `activations`: weights per tensor and activations UINT8.
+    std::optional<double> w8a8OriginalDb, w8a8CandidateDb;
     /// Classifiers: fraction of samples whose top-1 class under INT8 weights is the original's.
     std::optional<double> top1Original, top1Candidate;
     double seconds = 0;
