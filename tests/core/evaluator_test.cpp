@@ -14,6 +14,8 @@
 namespace cle::core {
 namespace {
 
+using nlohmann::json;
+
 struct Golden {
     Network net;
     Tensor inputs, expected;
@@ -57,6 +59,38 @@ TEST_P(GoldenCase, GivesTheSameResultWhateverTheThreadCount) {
 INSTANTIATE_TEST_SUITE_P(Layers, GoldenCase,
                          ::testing::Values("conv", "conv1d", "depthwise", "pooling", "activations",
                                            "merges", "nested"));
+
+TEST(Evaluator, TheBundledSampleMatchesTheIndependentForwardPass) {
+    const std::string sample = test::samplePath("tiny_face_detector_keras.h5");
+    const std::string io = test::dataPath("eval/tiny_face_io.h5");
+    Network net = Network::load(sample, loadModel(sample));
+    auto out = net.run({readDataset(io, "/inputs")}, {});
+    EXPECT_LT(relativeError(out[0], readDataset(io, "/expected")), 1e-5);
+}
+
+TEST(Evaluator, SeveralInputsAndSequentialModels) {
+    test::TempDir dir;
+    test::KerasModel m;
+    m.layer("InputLayer", "other", {{"batch_input_shape", {nullptr, 3, 3, 2}}}, test::Names{});
+    m.layer("Add", "sum", json::object(), test::Names{"input", "other"});
+    m.conv("c", 2, 3, {{"padding", "same"}});
+    m.write(dir.file("two.h5"));
+    Network two = Network::load(dir.file("two.h5"), loadModel(dir.file("two.h5")));
+    ASSERT_EQ(two.inputs().size(), 2u);
+    EXPECT_EQ(two.inputs()[1].name, "other");
+    EXPECT_EQ(two.inputs()[1].shape, (std::vector<std::int64_t>{3, 3, 2}));
+    Tensor a{{1, 3, 3, 2}, std::vector<float>(18, 0.25f)}, b{{1, 3, 3, 2}, std::vector<float>(18)};
+    for (size_t i = 0; i < 18; ++i) b.values[i] = float(i) / 9.f - 1.f;
+    Tensor sum = a;
+    for (size_t i = 0; i < 18; ++i) sum.values[i] += b.values[i];
+
+    test::KerasModel chain;  // the same convolution alone, as a Sequential model
+    chain.conv("c", 2, 3, {{"padding", "same"}});
+    chain.write(dir.file("seq.h5"), test::KerasModel::Style::Sequential);
+    Network seq = Network::load(dir.file("seq.h5"), loadModel(dir.file("seq.h5")));
+    EXPECT_EQ(two.run({a, b}, {})[0].values, seq.run({sum}, {})[0].values);
+    EXPECT_THROW(two.run({a}, {}), Error);
+}
 
 TEST(Evaluator, FoldingBatchNormsKeepsTheFunction) {
     Golden g = golden("depthwise");

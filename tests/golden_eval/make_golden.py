@@ -385,8 +385,48 @@ def case_nested():
     return n
 
 
+def sample_golden():
+    """The bundled sample (resources/tiny_face_detector_keras.h5) on one input."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "resources",
+                        "tiny_face_detector_keras.h5")
+    f = h5py.File(path, "r")
+    config = json.loads(f.attrs["model_config"])
+    mw = f["model_weights"]
+
+    def w(layer, var):
+        return torch.tensor(np.array(mw[layer][layer][var + ":0"]), dtype=T)
+
+    rng = np.random.default_rng(11)
+    x32 = rng.uniform(-1, 1, (1, 416, 416, 3)).astype(np.float32)
+    x = nchw(torch.tensor(x32, dtype=T))
+    for layer in config["config"]["layers"][1:]:
+        cls, name, cfg = layer["class_name"], layer["name"], layer["config"]
+        if cls == "Conv2D":
+            x = F.conv2d(x, w(name, "kernel").permute(3, 2, 0, 1), w(name, "bias"))
+        elif cls == "LeakyReLU":
+            x = F.leaky_relu(x, cfg.get("alpha", 0.3))
+        elif cls == "MaxPooling2D":
+            s = cfg["strides"][0]
+            ph, pw = same_pads(x.shape[2], 2, s, 1), same_pads(x.shape[3], 2, s, 1)
+            x = F.max_pool2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=-float("inf")), 2, s)
+        elif cls == "SeparableConv2D":
+            dk = w(name, "depthwise_kernel")
+            c = dk.shape[2]
+            dk = dk.reshape(3, 3, c).permute(2, 0, 1).unsqueeze(1)
+            x = F.conv2d(F.pad(x, (1, 1, 1, 1)), dk, None, 1, 0, 1, c)
+            pk = w(name, "pointwise_kernel")[0, 0].t().unsqueeze(-1).unsqueeze(-1)
+            x = F.conv2d(x, pk, w(name, "bias"))
+        else:
+            raise ValueError(cls)
+    with h5py.File(os.path.join(OUT, "tiny_face_io.h5"), "w") as out:
+        out.create_dataset("inputs", data=x32)
+        out.create_dataset("expected", data=nhwc(x).numpy())
+    print("tiny_face", tuple(x.shape))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    sample_golden()
     for make in [case_conv, case_conv1d, case_depthwise, case_pooling, case_activations,
                  case_merges, case_nested]:
         make().write()

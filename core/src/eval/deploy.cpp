@@ -76,7 +76,8 @@ void foldBatchNorms(Program& p) {
         const int slot = bn.in[0];
         auto layer = std::find_if(p.ops.begin(), p.ops.end(),
                                   [&](const Op& o) { return o.out == slot; });
-        if (layer == p.ops.end() || !hasWeights(layer->kind) || readers[size_t(slot)] != 1) continue;
+        if (layer == p.ops.end() || !hasWeights(layer->kind) || readers[size_t(slot)] != 1)
+            continue;
         if (layer->activation != "linear") continue;
         if (bn.axis != -1 && bn.axis != channelAxis(*layer)) continue;
         if (long(bn.scale.size()) !=
