@@ -15,6 +15,7 @@
 #include "keras_forward.h"
 #include "keras_model.h"
 #include "test_util.h"
+#include "verify_command.h"
 
 using namespace cle;
 using nlohmann::json;
@@ -242,6 +243,34 @@ TEST_F(Verify, EqualizeVerifyWritesNothingWhenTheFunctionChanged) {
     EXPECT_FALSE(std::filesystem::exists(report));
     EXPECT_EQ(test::runCle({"equalize", sample, "-o", out, "--auto", "--tolerance", "1"}).code,
               2);  // --tolerance needs --verify
+}
+
+TEST_F(Verify, TheEqualizeCheckCatchesAChannelScaledWithoutCompensation) {
+    cli::EqualizeArgs a;
+    a.input = sample;
+    a.verify = true;
+    a.verifyInputs = test::dataPath("eval/tiny_face_io.h5");  // one input
+    core::Model model = core::loadModel(sample);
+    cli::ResultCheck check(a, model);
+    core::Layer conv0 = *model.find("conv0");
+    EXPECT_TRUE(check.run({}, {conv0}, nullptr).preserved);
+    for (size_t i = 7; i < conv0.weight.values.size(); i += 16) conv0.weight.values[i] *= 3;
+    conv0.bias->values[7] *= 3;  // channel 7 of 16, its consumer left as it was
+    core::Verification v = check.run({}, {conv0}, nullptr);
+    EXPECT_FALSE(v.preserved);
+    EXPECT_EQ(v.count, 1);
+    EXPECT_EQ(v.inputSource, "file");
+}
+
+TEST_F(Verify, SeedAndSoftmaxHandling) {
+    std::string in = inceptionStyle(dir.file("inception.h5"));
+    std::string out = equalized(in);
+    json a = verifyJson({in, out, "--input-shape", "12,12,4", "--seed", "1"}, 0);
+    json b = verifyJson({in, out, "--input-shape", "12,12,4", "--seed", "2"}, 0);
+    EXPECT_NE(a["int8"]["per_tensor"]["original_db"], b["int8"]["per_tensor"]["original_db"]);
+    auto text = test::runCle({"verify", in, out, "--input-shape", "12,12,4"});
+    EXPECT_NE(text.out.find("values before the final softmax, centred"), std::string::npos)
+        << text.out;
 }
 
 TEST_F(Verify, EqualizeVerifyOnAGraphItCannotEvaluateIsAnError) {
