@@ -1,6 +1,7 @@
 #include "ui/verification_panel.h"
 
 #include <QFileInfo>
+#include <cmath>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
@@ -13,7 +14,10 @@ namespace cle::ui {
 
 namespace {
 
-QString db(double v) { return std::isfinite(v) ? QString::number(v, 'f', 1) : QStringLiteral("∞"); }
+QString db(double v)
+{
+    return std::isfinite(v) ? QString::number(v, 'f', 1) : QStringLiteral("∞");
+}
 
 QString figure(double v) { return QString::number(v, 'g', 2); }
 
@@ -115,10 +119,10 @@ void VerificationPanel::show(const QString& headline, const QString& detail, con
 void VerificationPanel::started()
 {
     error_ = false;
-    show(tr("Checking the network: both versions on the same %1…")
-             .arg(inputsFile_.isEmpty() ? tr("8 random inputs")
-                                        : tr("inputs from %1").arg(QFileInfo(inputsFile_).fileName())),
-         {}, {});
+    const QString inputs = inputsFile_.isEmpty()
+                               ? tr("8 random inputs")
+                               : tr("inputs from %1").arg(QFileInfo(inputsFile_).fileName());
+    show(tr("Checking the network: both versions on the same %1…").arg(inputs), {}, {});
     progress_->show();
     cancel_->show();
 }
