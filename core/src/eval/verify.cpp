@@ -3,7 +3,6 @@
 
 #include <Eigen/Core>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -105,19 +104,6 @@ double agreement(const std::vector<long>& a, const std::vector<long>& b) {
     return a.empty() ? 0.0 : double(same) / double(a.size());
 }
 
-// The output SQNR of `net` with INT8 weights per tensor and UINT8 activations calibrated on
-// `calibration`.
-double w8a8Db(const Network& net, const std::vector<Tensor>& inputs,
-              const std::vector<Tensor>& calibration, RunOptions run,
-              const std::vector<Tensor>& ref, const std::function<std::vector<Tensor>(
-                                                  std::vector<Tensor>)>& prepare) {
-    run.foldBatchNorms = true;
-    run.weights = WeightQuantization::PerTensor;
-    const ActivationRanges ranges = net.calibrate(calibration, run);
-    run.activations = &ranges;
-    return sqnrDb(ref, prepare(net.run(inputs, run)));
-}
-
 }  // namespace
 
 std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& o,
@@ -164,6 +150,83 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
     return inputs;
 }
 
+namespace {
+
+// The two networks on the same inputs, and how their outputs are compared.
+struct Comparison {
+    const Network& original;
+    const Network& candidate;
+    const std::vector<Tensor>& inputs;
+    RunOptions run;
+    bool beforeSoftmax = false;
+
+    // Outputs as the network gives them (a final softmax applied).
+    std::vector<Tensor> finished(std::vector<Tensor> out) const {
+        if (beforeSoftmax)
+            for (auto& t : out) t = softmaxed(std::move(t));
+        return out;
+    }
+    // Outputs as the INT8 figures compare them (before a final softmax, centred).
+    std::vector<Tensor> prepared(std::vector<Tensor> out) const {
+        if (beforeSoftmax)
+            for (auto& t : out) t = centred(std::move(t));
+        return out;
+    }
+};
+
+void int8Figures(const Comparison& c, const std::vector<Tensor>& origRaw, Verification& v) {
+    const auto ref = c.prepared(origRaw);
+    const bool classifier = origRaw.size() == 1 && origRaw[0].rank() == 2 &&
+                            origRaw[0].shape[1] > 1;
+    RunOptions run = c.run;
+    run.foldBatchNorms = true;
+    for (auto q : {WeightQuantization::PerTensor, WeightQuantization::PerChannel}) {
+        run.weights = q;
+        auto origQ = c.original.run(c.inputs, run), candQ = c.candidate.run(c.inputs, run);
+        const double a = sqnrDb(ref, c.prepared(origQ)), b = sqnrDb(ref, c.prepared(candQ));
+        if (q == WeightQuantization::PerChannel) {
+            v.perChannelOriginalDb = a;
+            v.perChannelCandidateDb = b;
+            continue;
+        }
+        v.perTensorOriginalDb = a;
+        v.perTensorCandidateDb = b;
+        if (classifier) {
+            auto want = top1(origRaw[0]);
+            v.top1Original = agreement(want, top1(origQ[0]));
+            v.top1Candidate = agreement(want, top1(candQ[0]));
+        }
+    }
+}
+
+// W8A8: ranges calibrated on a separate uniform batch (seed + 1) of the inputs' shapes.
+void w8a8Figures(const Comparison& c, const VerifyOptions& o, const std::vector<Tensor>& origRaw,
+                 Verification& v) {
+    std::vector<Tensor> calibration;
+    std::string unused;
+    for (size_t k = 0; k < c.inputs.size(); ++k) {
+        VerifyOptions one;
+        one.samples = int(v.count);
+        one.seed = o.seed + 1;
+        one.inputShape.assign(c.inputs[k].shape.begin() + 1, c.inputs[k].shape.end());
+        calibration.push_back(std::move(verificationInputs(c.original, one, unused)[k]));
+    }
+    const auto ref = c.prepared(origRaw);
+    RunOptions run = c.run;
+    run.foldBatchNorms = true;
+    run.weights = WeightQuantization::PerTensor;
+    auto db = [&](const Network& net) {
+        const ActivationRanges ranges = net.calibrate(calibration, run);
+        RunOptions rounded = run;
+        rounded.activations = &ranges;
+        return sqnrDb(ref, c.prepared(net.run(c.inputs, rounded)));
+    };
+    v.w8a8OriginalDb = db(c.original);
+    v.w8a8CandidateDb = db(c.candidate);
+}
+
+}  // namespace
+
 Verification verifyNetworks(const Network& original, const Network* originalRelaxed,
                             const Network& candidate, const std::vector<std::string>& relaxed,
                             const VerifyOptions& o) {
@@ -171,70 +234,23 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
     Verification v;
     v.tolerance = o.tolerance;
     v.relaxed = relaxed;
-    auto inputs = verificationInputs(original, o, v.inputSource);
+    const auto inputs = verificationInputs(original, o, v.inputSource);
     v.count = inputs.empty() ? 0 : inputs[0].shape[0];
     v.beforeSoftmax = original.endsInSoftmax() && candidate.endsInSoftmax();
-    RunOptions run;
-    run.beforeSoftmax = v.beforeSoftmax;
-    run.threads = o.threads;
-    run.cancel = o.cancel;
-    auto finish = [&](std::vector<Tensor> out) {
-        if (v.beforeSoftmax)
-            for (auto& t : out) t = softmaxed(std::move(t));
-        return out;
-    };
-    auto prepare = [&](std::vector<Tensor> out) {
-        if (v.beforeSoftmax)
-            for (auto& t : out) t = centred(std::move(t));
-        return out;
-    };
-    const auto origRaw = original.run(inputs, run);
-    const auto candRaw = candidate.run(inputs, run);
-    v.maxRelativeChange = relativeChange(finish(origRaw), finish(candRaw));
-    double judged = v.maxRelativeChange;
-    if (originalRelaxed && !relaxed.empty()) {
+    Comparison c{original, candidate, inputs, {}, v.beforeSoftmax};
+    c.run.beforeSoftmax = v.beforeSoftmax;
+    c.run.threads = o.threads;
+    c.run.cancel = o.cancel;
+
+    const auto origRaw = original.run(inputs, c.run);
+    const auto candOut = c.finished(candidate.run(inputs, c.run));
+    v.maxRelativeChange = relativeChange(c.finished(origRaw), candOut);
+    if (originalRelaxed && !relaxed.empty())
         v.relaxationMatchedChange =
-            relativeChange(finish(originalRelaxed->run(inputs, run)), finish(candRaw));
-        judged = *v.relaxationMatchedChange;
-    }
-    v.preserved = judged <= o.tolerance;
-    const auto ref = prepare(origRaw);
-    const bool classifier = origRaw.size() == 1 && origRaw[0].rank() == 2 &&
-                            origRaw[0].shape[1] > 1;
-    run.foldBatchNorms = true;
-    for (auto q : {WeightQuantization::PerTensor, WeightQuantization::PerChannel}) {
-        run.weights = q;
-        auto origQ = original.run(inputs, run), candQ = candidate.run(inputs, run);
-        double a = sqnrDb(ref, prepare(origQ)), b = sqnrDb(ref, prepare(candQ));
-        if (q == WeightQuantization::PerTensor) {
-            v.perTensorOriginalDb = a;
-            v.perTensorCandidateDb = b;
-            if (classifier) {
-                auto want = top1(origRaw[0]);
-                v.top1Original = agreement(want, top1(origQ[0]));
-                v.top1Candidate = agreement(want, top1(candQ[0]));
-            }
-        } else {
-            v.perChannelOriginalDb = a;
-            v.perChannelCandidateDb = b;
-        }
-    }
-    if (o.activations) {
-        VerifyOptions c;
-        c.samples = int(v.count);
-        c.seed = o.seed + 1;
-        std::string unused;
-        std::vector<Tensor> calibration;
-        for (size_t k = 0; k < inputs.size(); ++k) {
-            VerifyOptions one = c;
-            one.inputShape.assign(inputs[k].shape.begin() + 1, inputs[k].shape.end());
-            calibration.push_back(std::move(verificationInputs(original, one, unused)[k]));
-        }
-        RunOptions plain = run;
-        plain.activations = nullptr;
-        v.w8a8OriginalDb = w8a8Db(original, inputs, calibration, plain, ref, prepare);
-        v.w8a8CandidateDb = w8a8Db(candidate, inputs, calibration, plain, ref, prepare);
-    }
+            relativeChange(c.finished(originalRelaxed->run(inputs, c.run)), candOut);
+    v.preserved = v.relaxationMatchedChange.value_or(v.maxRelativeChange) <= o.tolerance;
+    int8Figures(c, origRaw, v);
+    if (o.activations) w8a8Figures(c, o, origRaw, v);
     v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return v;
 }
