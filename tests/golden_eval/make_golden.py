@@ -257,7 +257,12 @@ def case_conv1d():
     n.apply("AveragePooling1D", "ap", {"pool_size": [3], "strides": [1], "padding": "same"},
             lambda x: pool1d(x, 3, 1, "same", "avg"))
     n.apply("ZeroPadding1D", "zp", {"padding": [1, 2]}, lambda x: F.pad(x, (0, 0, 1, 2)))
-    n.apply("GlobalMaxPooling1D", "gmp", {}, lambda x: x.amax(dim=1))
+    n.apply("Cropping1D", "crop", {"cropping": [2, 1]}, lambda x: x[:, 2:-1, :])
+    n.apply("SpatialDropout1D", "sdrop", {"rate": 0.3}, lambda x: x)
+    n.apply("GaussianDropout", "gdrop", {"rate": 0.3}, lambda x: x)
+    a = n.apply("GlobalMaxPooling1D", "gmp", {}, lambda x: x.amax(dim=1))
+    b = n.apply("GlobalAveragePooling1D", "gap", {}, lambda x: x.mean(dim=1), inputs=["gdrop"])
+    n.apply("Concatenate", "cat", {"axis": -1}, lambda *xs: torch.cat(xs, dim=-1), inputs=[a, b])
     n.dense("fc", 3, act="gelu")
     return n
 
