@@ -36,6 +36,8 @@
 #include "ui/run_panel.h"
 #include "ui/sample_model.h"
 #include "ui/session.h"
+#include "ui/verification_panel.h"
+#include "ui/verify_job.h"
 
 namespace cle::ui {
 
@@ -67,6 +69,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Sess
     statusBar()->addPermanentWidget(busyLabel_);
     statusBar()->addPermanentWidget(busy_);
     connectSession();
+    connectVerification();
     updateActions();
     resize(1500, 950);
 }
@@ -187,6 +190,8 @@ QWidget* MainWindow::createCentralArea()
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
     rightLayout->addWidget(box(tr("Run"), runPanel_, this));
+    verificationPanel_ = new VerificationPanel(this);
+    rightLayout->addWidget(box(tr("Network check"), verificationPanel_, this));
     rightLayout->addWidget(tabs_, 1);
 
     auto* split = new QSplitter(Qt::Horizontal, this);
@@ -305,6 +310,48 @@ void MainWindow::onRunFinished()
                              8000);
 }
 
+void MainWindow::connectVerification()
+{
+    verifyJob_ = new VerifyJob(this);
+    connect(session_, &Session::runFinished, this, &MainWindow::startVerification);
+    connect(session_, &Session::runStarted, this, &MainWindow::stopVerification);
+    connect(session_, &Session::modelLoaded, this, &MainWindow::stopVerification);
+    connect(verificationPanel_, &VerificationPanel::cancelRequested, verifyJob_,
+            &VerifyJob::cancel);
+    connect(verificationPanel_, &VerificationPanel::inputsChanged, this,
+            &MainWindow::startVerification);
+    connect(verifyJob_, &VerifyJob::finished, this, [this] {
+        VerifyOutcome out = verifyJob_->takeOutcome();
+        if (out.result)
+            verificationPanel_->finished(*out.result);
+        else if (out.unsupported)
+            verificationPanel_->unsupported(out.error);
+        else if (!out.cancelled)
+            verificationPanel_->failed(out.error);
+        else if (session_->hasResult())
+            verificationPanel_->cancelled();
+        else
+            verificationPanel_->clear();
+    });
+}
+
+void MainWindow::startVerification()
+{
+    if (!session_->hasResult() || !session_->model()) return;
+    auto model = session_->model();
+    VerifyInput input{model->path.toStdString(),
+                      std::shared_ptr<const core::Model>(model, &model->model), session_->plan(),
+                      session_->resultLayers(), verificationPanel_->inputsFile()};
+    verificationPanel_->started();
+    verifyJob_->start(std::move(input));
+}
+
+void MainWindow::stopVerification()
+{
+    verifyJob_->cancel();
+    verificationPanel_->clear();
+}
+
 void MainWindow::showQuantization(const core::QuantizationReport* report)
 {
     quantizationView_->setReport(report);
@@ -355,6 +402,7 @@ void MainWindow::resetRun()
 {
     if (session_->isRunning()) return;
     session_->reset();
+    stopVerification();
     pairView_->setSummary(nullptr, false);
     showQuantization(nullptr);
     runPanel_->clearOutcome();

@@ -23,6 +23,8 @@ class PlotWidget;
 class QuantizationView;
 class RunPanel;
 class Session;
+class VerificationPanel;
+class VerifyJob;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -49,6 +51,8 @@ public:
     ChannelStatsPlot* channelPlot() const { return channelPlot_; }
     QuantizationView* quantizationView() const { return quantizationView_; }
     QTabWidget* tabs() const { return tabs_; }
+    VerificationPanel* verificationPanel() const { return verificationPanel_; }
+    VerifyJob* verifyJob() const { return verifyJob_; }
     QAction* exportAction() const { return exportAction_; }
     QAction* runAction() const { return runAction_; }
     QAction* cancelAction() const { return cancelAction_; }
@@ -79,6 +83,9 @@ private:
     void onLayerSelected(const QString& name);
     void onRunFinished();
     void showQuantization(const core::QuantizationReport* report);
+    void connectVerification();
+    void startVerification();
+    void stopVerification();
 
     Session* session_;
     LayersPanel* layersPanel_ = nullptr;
@@ -88,6 +95,8 @@ private:
     ChannelStatsPlot* channelPlot_ = nullptr;
     QuantizationView* quantizationView_ = nullptr;
     QTabWidget* tabs_ = nullptr;
+    VerificationPanel* verificationPanel_ = nullptr;
+    VerifyJob* verifyJob_ = nullptr;
     QProgressBar* busy_ = nullptr;
     QLabel* busyLabel_ = nullptr;
     QMenu* recentMenu_ = nullptr;

@@ -8,6 +8,7 @@
 
 #include "cle/core/error.h"
 #include "commands.h"
+#include "verify_command.h"
 
 namespace cle::cli {
 
@@ -70,6 +71,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_option("--max-memory", ea.maxMemoryMb,
                    "Refuse files whose weights need more MB (default: memory available)")
         ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
+    addVerifyOptions(eq, ea);
 
     PairsArgs pa;
     auto* pairsCmd = app.add_subcommand("pairs", "Suggest layer pairs from the layer graph");
@@ -79,6 +81,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     pairsCmd->add_option("--layout", pa.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
     addBatchNormOptions(pairsCmd, pa.foldBn, pa.bnEpsilon);
+
+    VerifyArgs va;
+    auto* verify = addVerifyCommand(app, va);
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
@@ -101,6 +106,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
         if (pairsCmd->parsed()) return pairsCommand(pa, out);
+        if (verify->parsed()) return verifyCommand(va, out);
         return equalizeCommand(ea, out, err, cancel);
     } catch (const core::Error& e) {
         err << "cle: " << e.what() << "\n";

@@ -18,6 +18,7 @@
 #include "cle/core/run_plan.h"
 #include "cle/core/topology.h"
 #include "cli.h"
+#include "verify_command.h"
 
 namespace cle::cli {
 
@@ -267,6 +268,8 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     core::ModelInfo info = model.info;
     core::RunPlan plan = makePlan(a, info);
     const std::vector<core::Relu6Cost> relu6 = core::relu6Costs(info, plan);
+    std::optional<ResultCheck> check;
+    if (a.verify) check.emplace(a, model);
     core::foldBatchNorms(model, plan);
     t.load = secondsSince(start);
     start = Clock::now();
@@ -291,6 +294,14 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     start = Clock::now();
     core::quantizationAfter(quantization, result.layers);
     t.quantization += secondsSince(start);
+    std::optional<core::Verification> verification;
+    if (check) verification = check->run(plan, result.layers, cancel);
+    if (verification && !verification->preserved) {
+        printVerification(*verification, out);
+        out << "nothing written: the equalized network does not compute the original's "
+               "function\n";
+        return kFunctionChanged;
+    }
 
     start = Clock::now();
     core::ExportOptions exportOptions;
@@ -301,7 +312,9 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     exportOptions.reportPath = a.report;
     exportOptions.reportText = [&] {  // written with the output, or neither is
         t.save = secondsSince(start);
-        return core::reportJson(info, result.summary, t, {&plan, &quantization, &relu6});
+        return core::reportJson(info, result.summary, t,
+                                {&plan, &quantization, &relu6,
+                                 verification ? &*verification : nullptr});
     };
     core::exportWeights(a.input, result.layers, a.output, exportOptions);
     t.save = secondsSince(start);
@@ -309,6 +322,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     printSummary(result.summary, out);
     printChanges(plan, relu6, out);
     printQuantization(quantization, out);
+    if (verification) printVerification(*verification, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
         << number(t.save) << " s, quantization preview " << number(t.quantization) << " s)\n";

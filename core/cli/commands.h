@@ -36,6 +36,9 @@ struct EqualizeArgs {
     std::vector<std::string> foldBn;  ///< "LAYER=BN", files without a layer graph
     std::optional<double> bnEpsilon;
     std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
+    bool verify = false;        ///< run both networks before writing
+    std::string verifyInputs;   ///< --inputs
+    double verifyTolerance = 1e-4;
 };
 
 struct PairsArgs {

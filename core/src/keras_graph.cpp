@@ -243,6 +243,12 @@ std::string snakeCase(const std::string& className) {
     return s;
 }
 
+std::map<std::string, std::string> layerVariables(hid_t file, const std::string& root,
+                                                  const std::string& group, const Node& layer) {
+    std::string owner = h5::isGroup(file, join(group, layer.name)) ? layer.name : "";
+    return keras2Vars(file, root, group, owner);
+}
+
 std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
                                          const std::string& group, bool keras3, const Node& bn,
                                          std::string* problem) {

@@ -68,6 +68,11 @@ std::optional<long> batchNormAxis(const Node& bn);
 /// "BatchNormalization" -> "batch_normalization").
 std::string snakeCase(const std::string& className);
 
+/// A Keras 2 layer's variables ("alpha", "gamma", ...) -> dataset path, for the layer stored in
+/// `group` (as for batchNormRef).
+std::map<std::string, std::string> layerVariables(hid_t file, const std::string& root,
+                                                  const std::string& group, const Node& layer);
+
 /// Where a batch norm's parameters are stored. `group` is the HDF5 group of the layer (Keras 2:
 /// the group named by layer_names, for a layer of a nested model the nested model's group;
 /// Keras 3: /layers/<name>). Returns nullopt and sets `problem` when the moving statistics

@@ -133,6 +133,8 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     }
     if (extras.relu6Costs) j["relu6_cost"] = relu6CostJson(*extras.relu6Costs);
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
+    if (extras.verification)
+        j["verification"] = nlohmann::json::parse(verificationJson(*extras.verification));
     j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save},
                     {"quantization", timings.quantization}};
     return json_text::dump(j, 2) + "\n";

@@ -31,6 +31,8 @@
 #include "ui/pair_groups.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
+#include "ui/verification_panel.h"
+#include "ui/verify_job.h"
 #include "ui/plots/channel_stats_plot.h"
 #include "ui/plots/range_plot.h"
 #include "ui/run_panel.h"
@@ -101,6 +103,8 @@ private slots:
     void exportMatchesCommandLine();
     void resetAndContinueFromResult();
     void plotsSaveImageAndCsv();
+    void networkCheckHeadlinesTheRun();
+    void networkCheckExplainsWhyNot();
 
 private:
     /// A synthetic model whose runs take seconds (large layers, a threshold never reached).
@@ -498,6 +502,69 @@ void StudioTest::plotsSaveImageAndCsv()
         QVERIFY(csv.open(QIODevice::ReadOnly));
         QVERIFY2(csv.readAll().count('\n') >= 2, qPrintable(plot->title()));
     }
+}
+
+void StudioTest::networkCheckHeadlinesTheRun()
+{
+    constexpr int kCheckTimeoutMs = 180000;
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, sampleChain(*w, 4)));
+    ui::VerificationPanel* panel = w->verificationPanel();
+    QSignalSpy checked(w->verifyJob(), &ui::VerifyJob::finished);
+    QVERIFY(runAndWait(*w));
+    QVERIFY(panel->cancelButton()->isVisibleTo(w.get()));  // the check runs in the background
+    QVERIFY(checked.wait(kCheckTimeoutMs));
+    QVERIFY2(panel->headlineText().startsWith("INT8 output SQNR "),
+             qPrintable(panel->headlineText()));
+    QVERIFY(panel->headlineText().contains("(weights per tensor, 8 random inputs); function kept"));
+    QVERIFY(panel->detailText().contains("per channel"));
+    QVERIFY(panel->detailText().contains("W8A8"));
+    QVERIFY(!panel->isShowingError());
+
+    // Cancel, then inputs from a file.
+    FakePrompter::nextFileName = QStringLiteral(CLE_TEST_DATA_DIR "/eval/tiny_face_io.h5");
+    QTest::mouseClick(panel->inputsButton(), Qt::LeftButton);
+    QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
+    QVERIFY(checked.wait(kCheckTimeoutMs));
+    QCOMPARE(panel->headlineText(), QString("Network check cancelled"));
+    QCOMPARE(panel->inputsFile(), FakePrompter::nextFileName);
+    emit panel->inputsChanged();
+    QVERIFY(checked.wait(kCheckTimeoutMs));
+    QVERIFY2(panel->headlineText().contains("1 input from file); function kept"),
+             qPrintable(panel->headlineText()));
+
+    // A changed function is an error, plainly.
+    core::Verification changed;
+    changed.inputSource = "uniform";
+    changed.count = 8;
+    changed.maxRelativeChange = 0.3;
+    changed.tolerance = 1e-4;
+    panel->finished(changed);
+    QVERIFY(panel->isShowingError());
+    QVERIFY(panel->headlineText().contains("FUNCTION CHANGED (max change 0.3"));
+
+    // Going back to the loaded weights clears it.
+    w->resetRun();
+    QVERIFY(panel->headlineText().startsWith("After a run"));
+}
+
+void StudioTest::networkCheckExplainsWhyNot()
+{
+    const QString path = dir_.filePath("chain_for_check.h5");
+    test::writeLinearChain(path.toStdString(), 3, 16);
+    auto w = openWindow(path);
+    QVERIFY(w);
+    const auto& layers = w->session()->model()->model.layers;
+    QVERIFY(layers.size() >= 2);
+    QVERIFY(buildChain(*w, {layers[0].info.name, layers[1].info.name}));
+    QSignalSpy checked(w->verifyJob(), &ui::VerifyJob::finished);
+    QVERIFY(runAndWait(*w));
+    QVERIFY(checked.wait(60000));
+    ui::VerificationPanel* panel = w->verificationPanel();
+    QCOMPARE(panel->headlineText(), QString("The network cannot be checked at its output"));
+    QVERIFY2(panel->detailText().contains("layer graph"), qPrintable(panel->detailText()));
+    QVERIFY(!panel->isShowingError());
 }
 
 QTEST_MAIN(StudioTest)

@@ -6,6 +6,7 @@
 #include "cle/core/equalizer.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
+#include "cle/core/verification.h"
 #include "cle/core/weight_file.h"
 
 namespace cle::core {
@@ -23,6 +24,7 @@ struct ReportExtras {
     const RunPlan* plan = nullptr;
     const QuantizationReport* quantization = nullptr;
     const std::vector<Relu6Cost>* relu6Costs = nullptr;
+    const Verification* verification = nullptr;  ///< the network-level check (`verification`)
 };
 
 /// The report as JSON text (format, pairs, threshold, sweeps, converged, deltas, dead_channels,

@@ -1,0 +1,158 @@
+// `cle verify`: whether the candidate computes the original's function, and the INT8 output SQNR
+// of both.
+#include "verify_command.h"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "cle/core/error.h"
+#include "cli.h"
+
+namespace cle::cli {
+
+namespace {
+
+std::string figure(double v, int precision = 3) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::ostringstream o;
+    o << std::setprecision(precision) << v;
+    return o.str();
+}
+
+std::string db(double v) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1) << v;
+    return o.str();
+}
+
+}  // namespace
+
+std::vector<std::int64_t> parseInputShape(const std::string& text) {
+    std::vector<std::int64_t> shape;
+    std::stringstream s(text);
+    std::string part;
+    while (std::getline(s, part, ',')) {
+        size_t used = 0;
+        long v = 0;
+        try {
+            v = std::stol(part, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != part.size() || v <= 0)
+            throw core::usageError("--input-shape takes positive integers like 224,224,3, not '" +
+                                   text + "'");
+        shape.push_back(v);
+    }
+    return shape;
+}
+
+CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a) {
+    auto* cmd = app.add_subcommand(
+        "verify", "Run both networks on the same inputs: same function? INT8 output SQNR?");
+    cmd->add_option("ORIGINAL", a.original, "Keras 2 .h5 file with a layer graph")->required();
+    cmd->add_option("CANDIDATE", a.candidate, "The equalized file")->required();
+    cmd->add_option("--inputs", a.inputs,
+                    "HDF5 file with a float32 dataset 'inputs' [N, ...] (or one per input layer)");
+    cmd->add_option("--samples", a.samples, "Random inputs: how many (default 8)");
+    cmd->add_option("--seed", a.seed, "Random inputs: generator seed (default 0)");
+    cmd->add_option("--input-shape", a.inputShape,
+                    "Shape of one sample where the model leaves it open, e.g. 224,224,3");
+    cmd->add_option("--tolerance", a.tolerance,
+                    "Largest relative output change that keeps the function (default 1e-4)");
+    cmd->add_flag("--activations", a.activations,
+                  "Also W8A8: UINT8 per-tensor activations at every weighted layer's input");
+    cmd->add_flag("--json", a.json, "Print JSON");
+    return cmd;
+}
+
+void printVerification(const core::Verification& v, std::ostream& out) {
+    out << "inputs: " << v.count
+        << (v.inputSource == "file" ? " samples from the inputs file"
+                                    : " uniform random samples in [-1, 1]")
+        << "\n";
+    out << "function: " << (v.preserved ? "kept" : "CHANGED") << " (max relative change "
+        << figure(v.maxRelativeChange);
+    if (v.relaxationMatchedChange) {
+        out << "; " << figure(*v.relaxationMatchedChange) << " against the original with its "
+            << v.relaxed.size() << " ReLU6 relaxed to ReLU as in the candidate";
+    }
+    out << (v.preserved ? ", within" : ", above") << " tolerance " << figure(v.tolerance)
+        << ")\n";
+    out << "INT8 output SQNR (dB), original -> candidate"
+        << (v.beforeSoftmax ? " (values before the final softmax, centred)" : "") << ":\n"
+        << "  weights per tensor:  " << db(v.perTensorOriginalDb) << " -> "
+        << db(v.perTensorCandidateDb) << "\n"
+        << "  weights per channel: " << db(v.perChannelOriginalDb) << " -> "
+        << db(v.perChannelCandidateDb) << "\n";
+    if (v.w8a8OriginalDb)
+        out << "  W8A8 (weights per tensor, UINT8 activations): " << db(*v.w8a8OriginalDb)
+            << " -> " << db(*v.w8a8CandidateDb) << "\n";
+    if (v.top1Original)
+        out << "top-1 agreement with the float original (INT8 weights per tensor): "
+            << figure(100 * *v.top1Original) << "% -> " << figure(100 * *v.top1Candidate)
+            << "%\n";
+}
+
+void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
+    auto* verify = equalize->add_flag(
+        "--verify", a.verify,
+        "Run the original and the equalized network on the same inputs before writing; nothing "
+        "is written if the function changed (exit 4)");
+    equalize->add_option("--inputs", a.verifyInputs, "Inputs for --verify (see 'cle verify')")
+        ->needs(verify);
+    equalize->add_option("--tolerance", a.verifyTolerance,
+                         "Largest relative output change --verify accepts (default 1e-4)")
+        ->needs(verify);
+}
+
+ResultCheck::ResultCheck(const EqualizeArgs& a, const core::Model& original)
+    : args_(a), model_(original), network_(core::Network::load(a.input, model_)) {
+    if (!(a.verifyTolerance >= 0) || !std::isfinite(a.verifyTolerance))
+        throw core::usageError("--tolerance must be a number >= 0");
+}
+
+core::Verification ResultCheck::run(const core::RunPlan& plan,
+                                    const std::vector<core::Layer>& equalized,
+                                    const std::atomic<bool>* cancel) const {
+    core::Model candidate = model_;
+    core::applyLayers(candidate, equalized);
+    core::NetworkOptions folded;
+    for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
+    folded.relaxedRelu6 = plan.relu6;
+    core::Network after = core::Network::load(args_.input, candidate, folded);
+    std::optional<core::Network> relaxed;
+    if (!plan.relu6.empty()) relaxed = core::Network::load(args_.input, model_, {{}, plan.relu6});
+    core::VerifyOptions o;
+    o.inputsFile = args_.verifyInputs;
+    o.tolerance = args_.verifyTolerance;
+    o.cancel = cancel;
+    return core::verifyNetworks(network_, relaxed ? &*relaxed : nullptr, after, plan.relu6, o);
+}
+
+int verifyCommand(const VerifyArgs& a, std::ostream& out) {
+    if (!(a.tolerance >= 0) || !std::isfinite(a.tolerance))
+        throw core::usageError("--tolerance must be a number >= 0");
+    if (a.samples < 1) throw core::usageError("--samples must be at least 1");
+    core::VerifyOptions o;
+    o.inputsFile = a.inputs;
+    o.samples = a.samples;
+    o.seed = a.seed;
+    if (!a.inputShape.empty()) o.inputShape = parseInputShape(a.inputShape);
+    o.tolerance = a.tolerance;
+    o.activations = a.activations;
+    core::Verification v = core::verifyFiles(a.original, a.candidate, o);
+    if (a.json)
+        out << core::verificationJson(v) << "\n";
+    else {
+        printVerification(v, out);
+        out << "(" << figure(v.seconds) << " s)\n";
+    }
+    return v.preserved ? kOk : kFunctionChanged;
+}
+
+}  // namespace cle::cli

@@ -1,0 +1,63 @@
+#pragma once
+// The network-level check of a run's result on a worker thread: the loaded network and the
+// equalized one (batch norms folded, ReLU6 relaxed as the export writes them) on the same
+// inputs, in float32 and with INT8 weights and activations. Cancel is an atomic flag the
+// evaluator reads between layers; the job never outlives its owner.
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <QFutureWatcher>
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include "cle/core/model.h"
+#include "cle/core/run_plan.h"
+#include "cle/core/verification.h"
+
+namespace cle::ui {
+
+struct VerifyInput {
+    std::string path;                          ///< the loaded file (its layer graph)
+    std::shared_ptr<const core::Model> model;  ///< the loaded weights, shared read-only
+    core::RunPlan plan;                        ///< the result's plan
+    std::vector<core::Layer> layers;           ///< the result's changed layers
+    QString inputsFile;                        ///< "" = 8 uniform random inputs
+};
+
+struct VerifyOutcome {
+    std::optional<core::Verification> result;
+    bool cancelled = false;
+    bool unsupported = false;  ///< the graph cannot be evaluated (`error` says why)
+    QString error;
+};
+
+class VerifyJob : public QObject {
+    Q_OBJECT
+public:
+    explicit VerifyJob(QObject* parent = nullptr);
+    ~VerifyJob() override;
+
+    /// Starts checking `input`; a check under way is cancelled first.
+    void start(VerifyInput input);
+    void cancel();
+    void wait();
+    bool isRunning() const;
+    /// The outcome of the finished check; valid after finished().
+    VerifyOutcome takeOutcome();
+
+    /// The check as run on the worker (exposed for tests); `cancel` may be null.
+    static VerifyOutcome check(const VerifyInput& input, const std::atomic<bool>* cancel);
+
+signals:
+    void finished();
+
+private:
+    QThreadPool pool_;
+    QFutureWatcher<VerifyOutcome> watcher_;
+    std::shared_ptr<std::atomic<bool>> cancel_;
+};
+
+}  // namespace cle::ui
