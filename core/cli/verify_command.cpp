@@ -89,6 +89,10 @@ void printVerification(const core::Verification& v, std::ostream& out) {
         << db(v.perTensorCandidateDb) << "\n"
         << "  weights per channel: " << db(v.perChannelOriginalDb) << " -> "
         << db(v.perChannelCandidateDb) << "\n";
+    if (v.relaxedPerTensorOriginalDb)
+        out << "  weights per tensor, ReLU6 relaxed on both sides: "
+            << db(*v.relaxedPerTensorOriginalDb) << " -> " << db(*v.relaxedPerTensorCandidateDb)
+            << " (against the relaxed original's float output)\n";
     if (v.w8a8OriginalDb)
         out << "  W8A8 (weights per tensor, UINT8 activations): " << db(*v.w8a8OriginalDb)
             << " -> " << db(*v.w8a8CandidateDb) << "\n";

@@ -159,6 +159,7 @@ struct Comparison {
     const std::vector<Tensor>& inputs;
     RunOptions run;
     bool beforeSoftmax = false;
+    const Network* originalRelaxed = nullptr;  ///< the original with the candidate's relaxations
 
     // Outputs as the network gives them (a final softmax applied).
     std::vector<Tensor> finished(std::vector<Tensor> out) const {
@@ -191,6 +192,14 @@ void int8Figures(const Comparison& c, const std::vector<Tensor>& origRaw, Verifi
         }
         v.perTensorOriginalDb = a;
         v.perTensorCandidateDb = b;
+        if (c.originalRelaxed) {
+            // What equalization alone does under INT8, with the relaxation on both sides.
+            RunOptions flt = c.run;
+            const auto relaxedRef = c.prepared(c.originalRelaxed->run(c.inputs, flt));
+            v.relaxedPerTensorOriginalDb =
+                sqnrDb(relaxedRef, c.prepared(c.originalRelaxed->run(c.inputs, run)));
+            v.relaxedPerTensorCandidateDb = sqnrDb(relaxedRef, c.prepared(candQ));
+        }
         if (classifier) {
             auto want = top1(origRaw[0]);
             v.top1Original = agreement(want, top1(origQ[0]));
@@ -237,7 +246,8 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
     const auto inputs = verificationInputs(original, o, v.inputSource);
     v.count = inputs.empty() ? 0 : inputs[0].shape[0];
     v.beforeSoftmax = original.endsInSoftmax() && candidate.endsInSoftmax();
-    Comparison c{original, candidate, inputs, {}, v.beforeSoftmax};
+    Comparison c{original, candidate, inputs, {}, v.beforeSoftmax,
+                 originalRelaxed && !relaxed.empty() ? originalRelaxed : nullptr};
     c.run.beforeSoftmax = v.beforeSoftmax;
     c.run.threads = o.threads;
     c.run.cancel = o.cancel;
@@ -344,6 +354,10 @@ std::string verificationJson(const Verification& v) {
                                  {"candidate_db", finite(v.perTensorCandidateDb)}}},
                  {"per_channel", {{"original_db", finite(v.perChannelOriginalDb)},
                                   {"candidate_db", finite(v.perChannelCandidateDb)}}}};
+    if (v.relaxedPerTensorOriginalDb)
+        j["int8"]["per_tensor_relaxation_matched"] = {
+            {"original_db", finite(*v.relaxedPerTensorOriginalDb)},
+            {"candidate_db", finite(*v.relaxedPerTensorCandidateDb)}};
     if (v.w8a8OriginalDb)
         j["int8"]["w8a8"] = {{"original_db", finite(*v.w8a8OriginalDb)},
                              {"candidate_db", finite(*v.w8a8CandidateDb)}};

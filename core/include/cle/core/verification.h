@@ -37,6 +37,9 @@ struct Verification {
     bool beforeSoftmax = false;  ///< INT8 figures compare centred values before a final softmax
     double perTensorOriginalDb = 0, perTensorCandidateDb = 0;
     double perChannelOriginalDb = 0, perChannelCandidateDb = 0;
+    /// When the candidate relaxes ReLU6: INT8 weights per tensor of the relaxed original and of
+    /// the candidate, both against the relaxed original's float output (equalization's own gain).
+    std::optional<double> relaxedPerTensorOriginalDb, relaxedPerTensorCandidateDb;
     /// With `activations`: weights per tensor and activations UINT8.
     std::optional<double> w8a8OriginalDb, w8a8CandidateDb;
     /// Classifiers: fraction of samples whose top-1 class under INT8 weights is the original's.
