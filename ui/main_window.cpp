@@ -1,5 +1,7 @@
 #include "ui/main_window.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -9,6 +11,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMimeData>
+#include <QScreen>
 #include <QProgressBar>
 #include <QSettings>
 #include <QSplitter>
@@ -23,6 +26,7 @@
 #include "ui/export_names.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
+#include "ui/message_panel.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/channel_stats_plot.h"
@@ -66,10 +70,37 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Sess
     busyLabel_ = new QLabel(this);
     statusBar()->addPermanentWidget(busyLabel_);
     statusBar()->addPermanentWidget(busy_);
+    statusBar()->addPermanentWidget(runPanel_->statusLabel());
+    statusBar()->addPermanentWidget(runPanel_->progressBar());
     connectSession();
     updateActions();
-    resize(1500, 950);
+    restoreLayout();
 }
+
+void MainWindow::restoreLayout()
+{
+    QSettings s;
+    if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) {
+        // Fit the screen: 1500 x 950 where there is room, less on a laptop's 1280 x 800.
+        const QRect screen = this->screen() ? this->screen()->availableGeometry()
+                                            : QRect(0, 0, 1500, 950);
+        resize(std::min(1500, screen.width() * 19 / 20), std::min(950, screen.height() * 19 / 20));
+    }
+    for (QSplitter* split : splitters())
+        split->restoreState(s.value(QStringLiteral("window/") + split->objectName()).toByteArray());
+}
+
+void MainWindow::saveLayout() const
+{
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    for (QSplitter* split : splitters())
+        s.setValue(QStringLiteral("window/") + split->objectName(), split->saveState());
+}
+
+QList<QSplitter*> MainWindow::splitters() const { return {mainSplit_, leftSplit_, rightSplit_}; }
+
+QString MainWindow::lastFolder() { return QSettings().value(QStringLiteral("files/lastFolder")).toString(); }
 
 MainWindow::~MainWindow()
 {
@@ -86,6 +117,7 @@ void MainWindow::createActions()
     exportAction_ = new QAction(st->standardIcon(QStyle::SP_DialogSaveButton),
                                 tr("&Export Equalized Weights…"), this);
     exportAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    exportAction_->setIconText(tr("Export…"));
     connect(exportAction_, &QAction::triggered, this, &MainWindow::promptExport);
     reportAction_ = new QAction(tr("Also Write Run &Report (JSON)"), this);
     reportAction_->setCheckable(true);
@@ -173,28 +205,43 @@ QWidget* MainWindow::createCentralArea()
     channelPlot_ = new ChannelStatsPlot(this);
     quantizationView_ = new QuantizationView(this);
 
-    auto* left = new QSplitter(Qt::Vertical, this);
-    left->addWidget(box(tr("Layers"), layersPanel_, this));
-    left->addWidget(box(tr("Pairs to equalize"), pairsPanel_, this));
-    left->setStretchFactor(0, 3);
-    left->setStretchFactor(1, 2);
+    leftSplit_ = new QSplitter(Qt::Vertical, this);
+    leftSplit_->setObjectName(QStringLiteral("leftSplitter"));
+    leftSplit_->addWidget(box(tr("Layers"), layersPanel_, this));
+    leftSplit_->addWidget(box(tr("Pairs to equalize"), pairsPanel_, this));
+    leftSplit_->setStretchFactor(0, 3);
+    leftSplit_->setStretchFactor(1, 2);
 
     tabs_ = new QTabWidget(this);
     tabs_->addTab(pairView_, tr("Equalization"));
     tabs_->addTab(channelPlot_, tr("Layer channels"));
     tabs_->addTab(quantizationView_, tr("Quantization"));
-    auto* right = new QWidget(this);
-    auto* rightLayout = new QVBoxLayout(right);
-    rightLayout->setContentsMargins(0, 0, 0, 0);
-    rightLayout->addWidget(box(tr("Run"), runPanel_, this));
-    rightLayout->addWidget(tabs_, 1);
+    // The run settings and buttons live in a tool bar, so the plots get the height.
+    QToolBar* runBar = addToolBar(tr("Run"));
+    runBar->setObjectName(QStringLiteral("runToolBar"));
+    runBar->setMovable(false);
+    runBar->addWidget(runPanel_);
+    rightSplit_ = new QSplitter(Qt::Vertical, this);
+    rightSplit_->setObjectName(QStringLiteral("plotsSplitter"));
+    rightSplit_->addWidget(tabs_);
+    rightSplit_->addWidget(runPanel_->messagePanel());
+    rightSplit_->setStretchFactor(0, 1);
+    rightSplit_->setStretchFactor(1, 0);
+    rightSplit_->setCollapsible(0, false);
+    connect(runPanel_->messagePanel(), &MessagePanel::expandedChanged, this, [this](bool open) {
+        const QList<int> sizes = rightSplit_->sizes();
+        const int total = sizes.value(0) + sizes.value(1);
+        if (open && sizes.value(1) < 100) rightSplit_->setSizes({total - 140, 140});
+    });
 
-    auto* split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(left);
-    split->addWidget(right);
-    split->setStretchFactor(0, 2);
-    split->setStretchFactor(1, 5);
-    split->setSizes({650, 950});
+    mainSplit_ = new QSplitter(Qt::Horizontal, this);
+    mainSplit_->setObjectName(QStringLiteral("mainSplitter"));
+    mainSplit_->addWidget(leftSplit_);
+    mainSplit_->addWidget(rightSplit_);
+    mainSplit_->setStretchFactor(0, 2);
+    mainSplit_->setStretchFactor(1, 5);
+    mainSplit_->setSizes({520, 980});
+    mainSplit_->setCollapsible(1, false);
 
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
@@ -206,7 +253,7 @@ QWidget* MainWindow::createCentralArea()
     connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
-    return split;
+    return mainSplit_;
 }
 
 void MainWindow::connectSession()
@@ -274,6 +321,7 @@ void MainWindow::onModelLoaded()
 {
     auto model = session_->model();
     RecentFiles::add(model->path);
+    QSettings().setValue(QStringLiteral("files/lastFolder"), QFileInfo(model->path).absolutePath());
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
     pairsPanel_->setModel(model);
@@ -469,6 +517,7 @@ QList<PlotWidget*> MainWindow::plots() const
 void MainWindow::closeEvent(QCloseEvent* event)
 {
     runPanel_->saveSettings();
+    saveLayout();
     QSettings().setValue(QStringLiteral("export/report"), reportAction_->isChecked());
     // A job never outlives the window it reports to.
     session_->cancelRun();

@@ -7,6 +7,7 @@ class QAction;
 class QLabel;
 class QMenu;
 class QProgressBar;
+class QSplitter;
 class QTabWidget;
 
 namespace cle::core {
@@ -53,6 +54,11 @@ public:
     QAction* runAction() const { return runAction_; }
     QAction* cancelAction() const { return cancelAction_; }
     QList<PlotWidget*> plots() const;
+    /// The splitters whose positions the window remembers (main, left column, plots/messages).
+    QList<QSplitter*> splitters() const;
+
+    /// The folder of the last file opened, where the Open dialog starts.
+    static QString lastFolder();
 
 signals:
     /// Every error shown to the user, also when the Prompter shows no dialog.
@@ -67,6 +73,8 @@ private:
     void createActions();
     void createMenus();
     QWidget* createCentralArea();
+    void restoreLayout();
+    void saveLayout() const;
     void connectSession();
     void showError(const QString& title, const QString& message);
     void updateActions();
@@ -88,6 +96,9 @@ private:
     ChannelStatsPlot* channelPlot_ = nullptr;
     QuantizationView* quantizationView_ = nullptr;
     QTabWidget* tabs_ = nullptr;
+    QSplitter* mainSplit_ = nullptr;
+    QSplitter* leftSplit_ = nullptr;
+    QSplitter* rightSplit_ = nullptr;
     QProgressBar* busy_ = nullptr;
     QLabel* busyLabel_ = nullptr;
     QMenu* recentMenu_ = nullptr;

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QSlider>
 #include <QSpinBox>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -34,7 +35,7 @@ PairView::PairView(QWidget* parent)
       summaryTable_(new SummaryTable(this))
 {
     pairBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    pairBox_->setMinimumContentsLength(16);
+    pairBox_->setMinimumContentsLength(14);
     pairBox_->setToolTip(tr("The pair whose channels are plotted"));
     slider_->setRange(0, 0);
     slider_->setPageStep(1);
@@ -56,6 +57,7 @@ PairView::PairView(QWidget* parent)
     controls->addWidget(pairBox_);
     controls->addSpacing(12);
     controls->addWidget(new QLabel(tr("Sweep k:"), this));
+    slider_->setMinimumWidth(80);
     controls->addWidget(slider_, 2);
     controls->addWidget(spin_);
     controls->addWidget(sweepLabel_);
@@ -73,11 +75,20 @@ PairView::PairView(QWidget* parent)
     split->setStretchFactor(1, 3);
     split->setStretchFactor(2, 2);
     split->setChildrenCollapsible(false);
+    // Every plot keeps a readable height; on a short screen the view scrolls instead.
+    rangePlot_->setMinimumHeight(kMinPlotHeight);
+    bottom->setMinimumHeight(kMinPlotHeight);
+    summaryTable_->setMinimumHeight(90);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(split);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
-    layout->addWidget(split, 1);
+    layout->addWidget(scroll, 1);
 
     connect(pairBox_, &QComboBox::currentIndexChanged, this, [this] {
         summaryTable_->setCurrentPair(pairBox_->currentIndex());

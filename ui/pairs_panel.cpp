@@ -21,6 +21,10 @@ QPushButton* makeButton(const QString& text, const QString& tip, QWidget* parent
 {
     auto* b = new QPushButton(text, parent);
     b->setToolTip(tip);
+    // As narrow as the text: the column must fit beside the plots on a 1280-pixel screen.
+    b->setMinimumWidth(b->fontMetrics().horizontalAdvance(text) + 18);
+    b->setSizePolicy(QSizePolicy::Minimum, QSizePolicy::Fixed);
+    b->setStyleSheet(QStringLiteral("padding: 3px 6px;"));
     return b;
 }
 }  // namespace
@@ -40,7 +44,7 @@ PairsPanel::PairsPanel(QWidget* parent)
     chainLabel_->setWordWrap(true);
     chainLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layerCombo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    layerCombo_->setMinimumContentsLength(16);
+    layerCombo_->setMinimumContentsLength(12);
     problemLabel_->setWordWrap(true);
     problemLabel_->setStyleSheet(QStringLiteral("color: #b3261e;"));
     problemLabel_->hide();

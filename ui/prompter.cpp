@@ -2,6 +2,7 @@
 
 #include <QFileDialog>
 #include <QMessageBox>
+#include <QSettings>
 
 namespace cle::ui {
 
@@ -26,7 +27,9 @@ bool Prompter::confirm(QWidget* parent, const QString& title, const QString& tex
 
 QString Prompter::openFileName(QWidget* parent, const QString& title, const QString& filter)
 {
-    return QFileDialog::getOpenFileName(parent, title, QString(), filter);
+    // Start where the last file was opened from.
+    return QFileDialog::getOpenFileName(
+        parent, title, QSettings().value(QStringLiteral("files/lastFolder")).toString(), filter);
 }
 
 QString Prompter::saveFileName(QWidget* parent, const QString& title, const QString& filter,

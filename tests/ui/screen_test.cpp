@@ -1,0 +1,201 @@
+// The application on a network of real size and a laptop screen: run messages with levels in
+// their own collapsible place, every control and plot reachable at 1280 x 800, and the window's
+// layout remembered.
+#include <memory>
+
+#include <QCheckBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSplitter>
+#include <QTemporaryDir>
+#include <QToolButton>
+#include <QTreeWidget>
+#include <QtTest>
+
+#include "mobilenet_fixture.h"
+#include "test_support.h"
+#include "ui/main_window.h"
+#include "ui/message_panel.h"
+#include "ui/pair_view.h"
+#include "ui/pairs_panel.h"
+#include "ui/plots/convergence_plot.h"
+#include "ui/plots/range_plot.h"
+#include "ui/plots/scale_plot.h"
+#include "ui/run_panel.h"
+#include "ui/session.h"
+
+using cle::test::FakePrompter;
+using namespace cle;
+
+namespace {
+
+constexpr int kTimeoutMs = 60000;
+
+std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size = {})
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    if (size.isValid()) w->resize(size);
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    if (!w->openFile(path) || !loaded.wait(kTimeoutMs)) return nullptr;
+    return w;
+}
+
+bool runAndWait(ui::MainWindow& w)
+{
+    QSignalSpy finished(w.session(), &ui::Session::runFinished);
+    if (!w.runNow().isEmpty()) return false;
+    return finished.wait(kTimeoutMs);
+}
+
+/// True when `child` lies entirely inside the window's visible area.
+bool inside(const QWidget* child, const QWidget* window)
+{
+    const QRect r(child->mapTo(window, QPoint(0, 0)), child->size());
+    return child->isVisible() && window->rect().contains(r);
+}
+
+}  // namespace
+
+class ScreenTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void messagesHaveLevelsAndCollapse();
+    void stalledDeltaIsNamed();
+    void everythingReachableOnSmallScreen();
+    void layoutIsRemembered();
+
+private:
+    QTemporaryDir dir_;
+    QString network_;
+};
+
+void ScreenTest::initTestCase()
+{
+    QVERIFY(dir_.isValid());
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
+    QCoreApplication::setOrganizationName("CLE Studio Tests");
+    QCoreApplication::setApplicationName("screen_test");
+    ui::Prompter::install(std::make_unique<FakePrompter>());
+    network_ = dir_.filePath("mobilenet.h5");
+    test::writeMobileNetLike(network_.toStdString());
+}
+
+void ScreenTest::init()
+{
+    FakePrompter::errors.clear();
+    QSettings().clear();
+}
+
+void ScreenTest::messagesHaveLevelsAndCollapse()
+{
+    auto w = openWindow(network_);
+    QVERIFY(w);
+    w->runPanel()->allowRelu6Box()->setChecked(true);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QVERIFY(runAndWait(*w));
+
+    ui::MessagePanel* panel = w->runPanel()->messagePanel();
+    QVERIFY2(panel->summaryText().startsWith("Converged after"), qPrintable(panel->summaryText()));
+    // Success is information, not an alarm; the collapse is a warning and opens the list.
+    const auto& messages = panel->messages();
+    QVERIFY(!messages.empty());
+    int relaxed = 0, folded = 0;
+    for (const auto& m : messages) {
+        if (m.text.startsWith("Converged after")) QCOMPARE(m.level, ui::Message::Information);
+        if (m.text.startsWith("ReLU6 → ReLU in")) relaxed = int(m.details.size());
+        if (m.text.startsWith("Folded")) folded = int(m.details.size());
+    }
+    QCOMPARE(relaxed, int(w->session()->plan().relu6.size()));
+    QVERIFY(relaxed > 20);  // one detail line per relaxed activation, not one long sentence
+    QCOMPARE(folded, int(w->session()->plan().batchNorms.size()));
+    QVERIFY(!ui::levelColor(ui::Message::Information).isValid());
+    if (panel->worstLevel() != ui::Message::Information) QVERIFY(panel->isExpanded());
+    QCOMPARE(panel->tree()->topLevelItemCount(), int(messages.size()));
+    QVERIFY(w->runPanel()->outcomeText().contains("SQNR"));
+
+    // Collapsed, the panel is one line and the plots get the room back.
+    panel->setExpanded(true);
+    QVERIFY(!panel->tree()->isHidden());
+    panel->setExpanded(false);
+    QVERIFY(panel->tree()->isHidden());
+    QVERIFY(panel->maximumHeight() < 60);
+}
+
+void ScreenTest::stalledDeltaIsNamed()
+{
+    // Flat at ~1e-5 for hundreds of sweeps: stalled. Falling slowly but steadily: not stalled.
+    std::vector<float> flat{1.f, 0.1f, 0.01f};
+    for (int i = 0; i < 300; ++i) flat.push_back(i % 2 ? 1.1e-5f : 0.95e-5f);
+    QCOMPARE(ui::stalledSweeps(flat), 300);
+    std::vector<float> falling;
+    for (int i = 0; i < 300; ++i) falling.push_back(std::pow(0.995f, float(i)));
+    QCOMPARE(ui::stalledSweeps(falling), 0);
+
+    core::Summary s;
+    s.converged = false;
+    s.threshold = 1e-7;
+    s.deltas = flat;
+    s.sweeps = int(flat.size());
+    const auto messages = ui::outcomeMessages(s);
+    QCOMPARE(messages.front().level, ui::Message::Warning);
+    QVERIFY2(messages.front().text.contains("stalled at about"), qPrintable(messages.front().text));
+    QVERIFY(messages.front().text.contains("raise the threshold"));
+    QVERIFY(!messages.front().text.contains("sweep limit"));
+    s.deltas = falling;
+    QVERIFY(ui::outcomeMessages(s).front().text.contains("Raise the sweep limit"));
+}
+
+void ScreenTest::everythingReachableOnSmallScreen()
+{
+    QVERIFY(QSize(ui::MainWindow().minimumSizeHint()).width() <= 1280);
+    auto w = openWindow(network_, QSize(1280, 800));
+    QVERIFY(w);
+    QCOMPARE(w->size(), QSize(1280, 800));
+    w->runPanel()->allowRelu6Box()->setChecked(true);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QVERIFY(runAndWait(*w));
+    w->runPanel()->messagePanel()->setExpanded(true);
+    QTest::qWait(0);  // let the layout settle (no timing assumed)
+    for (auto* button : w->runPanel()->findChildren<QToolButton*>())
+        QVERIFY2(inside(button, w.get()), qPrintable(button->text()));
+    for (auto* box : w->pairView()->findChildren<QCheckBox*>())
+        QVERIFY2(inside(box, w.get()), qPrintable(box->text()));
+    for (auto* button : w->pairsPanel()->findChildren<QPushButton*>())
+        if (button->isVisible()) QVERIFY2(inside(button, w.get()), qPrintable(button->text()));
+    QVERIFY(inside(w->runPanel()->progressBar(), w.get()));
+    QVERIFY(w->pairView()->rangePlot()->height() >= ui::PairView::kMinPlotHeight);
+    QVERIFY(w->pairView()->scalePlot()->height() >= ui::PairView::kMinPlotHeight - 10);
+    QVERIFY(w->pairView()->convergencePlot()->height() >= ui::PairView::kMinPlotHeight - 10);
+}
+
+void ScreenTest::layoutIsRemembered()
+{
+    QList<int> sizes;
+    {
+        auto w = openWindow(network_, QSize(1400, 860));
+        QVERIFY(w);
+        QCOMPARE(ui::MainWindow::lastFolder(), QFileInfo(network_).absolutePath());
+        sizes = w->splitters().front()->sizes();
+        sizes = {sizes[0] + 60, sizes[1] - 60};
+        w->splitters().front()->setSizes(sizes);
+        sizes = w->splitters().front()->sizes();
+        w->close();
+    }
+    ui::MainWindow again;
+    again.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&again));
+    QCOMPARE(again.size(), QSize(1400, 860));
+    QCOMPARE(again.splitters().front()->sizes(), sizes);
+}
+
+QTEST_MAIN(ScreenTest)
+#include "screen_test.moc"
