@@ -28,7 +28,7 @@ PairView::PairView(QWidget* parent)
       spin_(new QSpinBox(this)),
       sweepLabel_(new QLabel(this)),
       logBox_(new QCheckBox(tr("Log y"), this)),
-      sortBox_(new QCheckBox(tr("Sort by original range"), this)),
+      sortBox_(new QCheckBox(tr("Sort by range"), this)),
       rangePlot_(new RangePlot(this)),
       scalePlot_(new ScalePlot(this)),
       convergencePlot_(new ConvergencePlot(this)),
