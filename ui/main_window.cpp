@@ -7,6 +7,7 @@
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileInfo>
+#include <QKeyEvent>
 #include <QGroupBox>
 #include <QLabel>
 #include <QMenuBar>
@@ -24,6 +25,7 @@
 #include <QVBoxLayout>
 
 #include "ui/export_names.h"
+#include "ui/help_text.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
 #include "ui/message_panel.h"
@@ -75,6 +77,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Sess
     connectSession();
     updateActions();
     restoreLayout();
+    qApp->installEventFilter(this);
 }
 
 void MainWindow::restoreLayout()
@@ -180,6 +183,13 @@ void MainWindow::createMenus()
     run->addAction(resetAction_);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    helpActions_ << help->addAction(tr("&Keyboard Shortcuts"), this, [this] {
+        Prompter::instance().information(this, tr("Keyboard shortcuts"), shortcutsHelp());
+    });
+    helpActions_ << help->addAction(tr("How to Read the &Plots"), this, [this] {
+        Prompter::instance().information(this, tr("How to read the plots"), plotsHelp());
+    });
+    help->addSeparator();
     help->addAction(tr("&About CLE Studio"), this, [this] {
         Prompter::instance().error(
             this, tr("About CLE Studio"),
@@ -301,6 +311,7 @@ void MainWindow::connectSession()
     });
     connect(session_, &Session::resultChanged, this, &MainWindow::updateActions);
     connect(session_, &Session::exportFinished, this, [this](const QString& path) {
+        exported_ = true;
         statusBar()->showMessage(tr("Exported %1").arg(path), 10000);
     });
     connect(session_, &Session::exportFailed, this,
@@ -340,6 +351,7 @@ void MainWindow::onModelLoaded()
 
 void MainWindow::onRunFinished()
 {
+    exported_ = false;
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
     runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
@@ -473,7 +485,7 @@ void MainWindow::rebuildRecentMenu()
     recentMenu_->clear();
     const QStringList files = RecentFiles::list();
     for (const QString& path : files) {
-        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] {
+        recentMenu_->addAction(recentEntryText(path), this, [this, path] {
             if (!QFileInfo::exists(path)) {
                 RecentFiles::remove(path);
                 showError(tr("Open recent"), tr("%1 no longer exists.").arg(path));
@@ -485,6 +497,12 @@ void MainWindow::rebuildRecentMenu()
     if (files.isEmpty()) recentMenu_->addAction(tr("(none)"))->setEnabled(false);
     recentMenu_->addSeparator();
     recentMenu_->addAction(tr("Clear List"), this, [] { RecentFiles::clear(); });
+}
+
+QString MainWindow::recentEntryText(const QString& path)
+{
+    const QFileInfo info(path);
+    return tr("%1   (%2)").arg(info.fileName(), QDir::toNativeSeparators(info.absolutePath()));
 }
 
 void MainWindow::updateActions()
@@ -514,8 +532,30 @@ QList<PlotWidget*> MainWindow::plots() const
             channelPlot_, quantizationView_->plot()};
 }
 
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+    if (event->type() == QEvent::ShortcutOverride) {
+        auto* key = static_cast<QKeyEvent*>(event);
+        const QKeySequence pressed(key->keyCombination());
+        if (pressed == exportAction_->shortcut() && exportAction_->isEnabled() &&
+            qobject_cast<QWidget*>(watched) && isAncestorOf(static_cast<QWidget*>(watched))) {
+            // Not overridden: the shortcut map gets the key and triggers Export.
+            event->ignore();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (session_->hasResult() && !exported_ &&
+        !Prompter::instance().confirm(
+            this, tr("Quit without exporting?"),
+            tr("The equalized weights of the last run have not been exported. Quit anyway?"))) {
+        event->ignore();
+        return;
+    }
     runPanel_->saveSettings();
     saveLayout();
     QSettings().setValue(QStringLiteral("export/report"), reportAction_->isChecked());

@@ -53,6 +53,10 @@ public:
     QAction* exportAction() const { return exportAction_; }
     QAction* runAction() const { return runAction_; }
     QAction* cancelAction() const { return cancelAction_; }
+    /// The Help menu's entries: keyboard shortcuts and how to read the plots.
+    QList<QAction*> helpActions() const { return helpActions_; }
+    /// The text of an Open Recent entry: the file name and its folder.
+    static QString recentEntryText(const QString& path);
     QList<PlotWidget*> plots() const;
     /// The splitters whose positions the window remembers (main, left column, plots/messages).
     QList<QSplitter*> splitters() const;
@@ -66,6 +70,9 @@ signals:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    /// Lets the window's shortcuts (Ctrl+E) through while a line edit or spin box has the
+    /// focus, which would otherwise take them as editing keys.
+    bool eventFilter(QObject* watched, QEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -110,6 +117,8 @@ private:
     QAction* resetAction_ = nullptr;
     QAction* loadPairsAction_ = nullptr;
     QAction* savePairsAction_ = nullptr;
+    QList<QAction*> helpActions_;
+    bool exported_ = false;  ///< the current result has been exported
 };
 
 }  // namespace cle::ui

@@ -4,7 +4,9 @@
 #include <memory>
 #include <set>
 
+#include <QAction>
 #include <QCheckBox>
+#include <QSpinBox>
 #include <QListWidget>
 #include <QProgressBar>
 #include <QPushButton>
@@ -72,6 +74,7 @@ private slots:
     void everythingReachableOnSmallScreen();
     void layoutIsRemembered();
     void suggestReplacesAndFollowsRelu6();
+    void shortcutsHelpAndQuitPrompt();
 
 private:
     QTemporaryDir dir_;
@@ -246,6 +249,47 @@ void ScreenTest::suggestReplacesAndFollowsRelu6()
     for (const auto& p : pairs->pairs()) unique.insert({p.first, p.second});
     QCOMPARE(unique.size(), pairs->pairs().size());
     QVERIFY(pairs->problemText().contains("left out"));
+}
+
+void ScreenTest::shortcutsHelpAndQuitPrompt()
+{
+    auto w = openWindow(network_);
+    QVERIFY(w);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QVERIFY(runAndWait(*w));
+
+    // Quitting with a result that was not exported asks; declining keeps the window open.
+    FakePrompter::confirmAnswer = false;
+    FakePrompter::confirmations.clear();
+    QVERIFY(!w->close());
+    QCOMPARE(FakePrompter::confirmations, QStringList{"Quit without exporting?"});
+    FakePrompter::confirmAnswer = true;
+
+    // Ctrl+E exports while the sweep-limit spin box has the focus.
+    w->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(w.get()));
+    QSpinBox* spin = w->runPanel()->maxSweepsBox();
+    spin->setFocus();
+    QTRY_VERIFY(spin->hasFocus());
+    FakePrompter::nextFileName = dir_.filePath("shortcut.h5");
+    QSignalSpy exported(w->session(), &ui::Session::exportFinished);
+    QTest::keyClick(spin, Qt::Key_E, Qt::ControlModifier);
+    QVERIFY(exported.count() == 1 || exported.wait(kTimeoutMs));
+    QCOMPARE(exported.first().first().toString(), FakePrompter::nextFileName);
+    FakePrompter::nextFileName.clear();
+    // Exported: quitting asks nothing.
+    FakePrompter::confirmations.clear();
+    QVERIFY(w->close());
+    QVERIFY(FakePrompter::confirmations.isEmpty());
+
+    // Help: the shortcuts and how to read the plots; recent files name their folder.
+    FakePrompter::informations.clear();
+    for (QAction* a : w->helpActions()) a->trigger();
+    QCOMPARE(FakePrompter::informations.size(), 2);
+    QVERIFY(FakePrompter::informations[0].contains("Ctrl+E"));
+    QVERIFY(FakePrompter::informations[1].contains("Convergence"));
+    QVERIFY(ui::MainWindow::recentEntryText("/data/nets/m.h5").contains("/data/nets"));
 }
 
 QTEST_MAIN(ScreenTest)
