@@ -346,6 +346,15 @@ void MainWindow::onModelLoaded()
                                       QString::fromStdString(core::toString(model->model.info.format)),
                                       QString::number(model->seconds, 'f', 2)),
                              10000);
+    QStringList broken;
+    for (size_t i = 0; i < model->stats.size(); ++i)
+        if (model->stats[i].nonFinite > 0)
+            broken << QString::fromStdString(model->model.layers[i].info.name);
+    if (!broken.isEmpty())
+        statusBar()->showMessage(tr("%n layer(s) hold NaN or infinite weights and cannot be "
+                                    "equalized: %1", nullptr, int(broken.size()))
+                                     .arg(broken.join(QStringLiteral(", "))),
+                                 15000);
     updateActions();
 }
 
