@@ -200,7 +200,8 @@ void MainWindow::createMenus()
 
     QToolBar* bar = addToolBar(tr("Main"));
     bar->setObjectName(QStringLiteral("mainToolBar"));
-    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    // Icons only: the run settings share the row and must fit a 1280-pixel screen.
+    bar->setToolButtonStyle(Qt::ToolButtonIconOnly);
     bar->setMovable(false);
     bar->addAction(openAction_);
     bar->addAction(exportAction_);

@@ -4,6 +4,7 @@
 
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QTextDocument>
@@ -103,8 +104,14 @@ QuantizationView::QuantizationView(QWidget* parent)
     // Graph order until the user sorts by a column.
     table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
 
+    // One readable row per layer: with 50-100 layers the chart scrolls.
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(plot_);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     auto* split = new QSplitter(Qt::Vertical, this);
-    split->addWidget(plot_);
+    split->addWidget(scroll);
     split->addWidget(table_);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);

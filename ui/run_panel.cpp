@@ -219,7 +219,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     : QWidget(parent),
       threshold_(new QLineEdit(this)),
       maxSweeps_(new QSpinBox(this)),
-      continue_(new QCheckBox(tr("Continue from result"), this)),
+      continue_(new QCheckBox(tr("Continue"), this)),
       allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
       relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
@@ -237,8 +237,8 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     maxSweeps_->setRange(1, 10000000);
     maxSweeps_->setMaximumWidth(110);
     maxSweeps_->setToolTip(tr("A run that has not converged after this many sweeps stops"));
-    continue_->setToolTip(tr("Start the next run from the last result instead of the loaded "
-                             "weights"));
+    continue_->setToolTip(tr("Continue from the result: start the next run from the last "
+                             "result instead of the loaded weights"));
     continue_->setEnabled(false);
     allowRelu6_->setToolTip(
         tr("Also pair layers across a ReLU6 (or a ReLU with max_value). Equalizing changes what "

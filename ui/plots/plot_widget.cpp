@@ -35,7 +35,8 @@ PlotWidget::PlotWidget(const QString& title, QWidget* parent)
         menu.addAction(tr("Save data as CSV…"), this, &PlotWidget::promptSaveCsv);
         menu.exec(plot_->mapToGlobal(pos));
     });
-    setToolTip(tr("Right-click to save the plot or its data"));
+    // A status tip, not a tool tip: a tool tip would replace the value shown on hover.
+    setStatusTip(tr("Right-click to save the plot or its data"));
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
