@@ -132,6 +132,11 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
         loaded->topologyError = QString::fromStdString(e.what());
     }
     foldedStats(*loaded);
+    try {
+        loaded->graph = core::readLayerGraph(loaded->model.info);
+    } catch (const std::exception&) {
+        // Unreadable graphs are already explained by topologyError.
+    }
     std::vector<std::string> names;
     for (const auto& layer : loaded->model.layers) names.push_back(layer.info.name);
     if (loaded->topology && loaded->topology->known()) {

@@ -7,6 +7,7 @@
 
 #include <QString>
 
+#include "cle/core/layer_graph.h"
 #include "cle/core/model.h"
 #include "cle/core/tensor.h"
 #include "cle/core/topology.h"
@@ -32,6 +33,8 @@ struct LoadedModel {
     /// cannot be read, with the reason in topologyError.
     std::optional<core::Topology> topology;
     QString topologyError;
+    /// Every layer and connection of the file's graph, for the graph view (none without one).
+    std::optional<core::LayerGraph> graph;
     double seconds = 0;             ///< wall time of the load
     /// Indices into model.layers in the order the application lists them: the graph's order,
     /// or natural name order (block_2 before block_10) for files without a graph.

@@ -25,6 +25,7 @@
 #include <QVBoxLayout>
 
 #include "ui/export_names.h"
+#include "ui/graph_view.h"
 #include "ui/help_text.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
@@ -215,6 +216,7 @@ QWidget* MainWindow::createCentralArea()
     pairView_ = new PairView(this);
     channelPlot_ = new ChannelStatsPlot(this);
     quantizationView_ = new QuantizationView(this);
+    graphView_ = new GraphView(this);
 
     leftSplit_ = new QSplitter(Qt::Vertical, this);
     leftSplit_->setObjectName(QStringLiteral("leftSplitter"));
@@ -227,6 +229,7 @@ QWidget* MainWindow::createCentralArea()
     tabs_->addTab(pairView_, tr("Equalization"));
     tabs_->addTab(channelPlot_, tr("Layer channels"));
     tabs_->addTab(quantizationView_, tr("Quantization"));
+    tabs_->addTab(graphView_, tr("Graph"));
     // The run settings and buttons live in a tool bar, so the plots get the height.
     QToolBar* runBar = addToolBar(tr("Run"));
     runBar->setObjectName(QStringLiteral("runToolBar"));
@@ -260,6 +263,8 @@ QWidget* MainWindow::createCentralArea()
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 8000);
     });
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
+    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
+    connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
     pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
     connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
@@ -337,6 +342,7 @@ void MainWindow::onModelLoaded()
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
     pairsPanel_->setModel(model);
+    graphView_->setModel(model);
     pairView_->setSummary(nullptr, false);
     showQuantization(nullptr);
     runPanel_->clearOutcome();
@@ -378,6 +384,7 @@ void MainWindow::onRunFinished()
 void MainWindow::showQuantization(const core::QuantizationReport* report)
 {
     quantizationView_->setReport(report);
+    graphView_->setQuantization(report);
     const QString gain = quantizationView_->gainText();
     tabs_->setTabText(tabs_->indexOf(quantizationView_),
                       gain.isEmpty() ? tr("Quantization") : tr("Quantization (%1)").arg(gain));
@@ -390,7 +397,29 @@ void MainWindow::onLayerSelected(const QString& name)
     const int index = model->indexOf(name.toStdString());
     if (index < 0) return;
     channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)]);
-    if (!session_->isRunning()) tabs_->setCurrentWidget(channelPlot_);
+    graphView_->selectLayer(name);
+    // The graph stays in view when the selection came from it.
+    if (!session_->isRunning() && tabs_->currentWidget() != graphView_)
+        tabs_->setCurrentWidget(channelPlot_);
+}
+
+void MainWindow::onGraphNodeSelected(const QString& name)
+{
+    layersPanel_->selectLayer(name);
+    // The pair holding the layer is the one the plots show.
+    if (const core::Summary* s = session_->summary()) {
+        for (size_t i = 0; i < s->pairs.size(); ++i)
+            if (s->pairs[i].first == name.toStdString() || s->pairs[i].second == name.toStdString()) {
+                pairView_->setPair(int(i));
+                break;
+            }
+    }
+}
+
+void MainWindow::updateGraphPairs()
+{
+    graphView_->setPairs(pairsPanel_->confirmedGroups(), pairsPanel_->suggestedGroups(),
+                         pairsPanel_->rejected());
 }
 
 QString MainWindow::runNow()

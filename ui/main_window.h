@@ -17,6 +17,7 @@ struct QuantizationReport;
 namespace cle::ui {
 
 class ChannelStatsPlot;
+class GraphView;
 class LayersPanel;
 class PairView;
 class PairsPanel;
@@ -49,6 +50,7 @@ public:
     PairView* pairView() const { return pairView_; }
     ChannelStatsPlot* channelPlot() const { return channelPlot_; }
     QuantizationView* quantizationView() const { return quantizationView_; }
+    GraphView* graphView() const { return graphView_; }
     QTabWidget* tabs() const { return tabs_; }
     QAction* exportAction() const { return exportAction_; }
     QAction* runAction() const { return runAction_; }
@@ -92,6 +94,8 @@ private:
     void promptSavePairs();
     void onModelLoaded();
     void onLayerSelected(const QString& name);
+    void onGraphNodeSelected(const QString& name);
+    void updateGraphPairs();
     void onRunFinished();
     void showQuantization(const core::QuantizationReport* report);
 
@@ -102,6 +106,7 @@ private:
     PairView* pairView_ = nullptr;
     ChannelStatsPlot* channelPlot_ = nullptr;
     QuantizationView* quantizationView_ = nullptr;
+    GraphView* graphView_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     QSplitter* mainSplit_ = nullptr;
     QSplitter* leftSplit_ = nullptr;

@@ -349,6 +349,14 @@ std::vector<core::Group> PairsPanel::confirmedGroups() const
     return out;
 }
 
+std::vector<core::Group> PairsPanel::suggestedGroups() const
+{
+    std::vector<core::Group> out;
+    for (const auto& e : entries_)
+        if (e.suggested) out.push_back(e.layers);
+    return out;
+}
+
 std::vector<core::LayerPair> PairsPanel::pairs() const
 {
     const auto groups = confirmedGroups();

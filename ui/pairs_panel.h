@@ -55,6 +55,8 @@ public:
     void clear();
 
     std::vector<core::Group> confirmedGroups() const;
+    /// The suggestions not accepted yet.
+    std::vector<core::Group> suggestedGroups() const;
     std::vector<core::LayerPair> pairs() const;
     bool hasSuggestions() const;
     bool isSuggestion(int row) const;
