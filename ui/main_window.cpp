@@ -1,6 +1,7 @@
 #include "ui/main_window.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <QAction>
 #include <QApplication>
@@ -396,7 +397,13 @@ void MainWindow::onLayerSelected(const QString& name)
     if (!model) return;
     const int index = model->indexOf(name.toStdString());
     if (index < 0) return;
-    channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)]);
+    // After a run, the layer's equalized weights too (measured as the table's "After").
+    std::optional<LayerStats> equalized;
+    if (session_->hasResult())
+        for (const auto& layer : session_->resultLayers())
+            if (layer.info.name == name.toStdString()) equalized = outputStats(layer);
+    channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)],
+                           equalized ? &*equalized : nullptr);
     graphView_->selectLayer(name);
     // The graph stays in view when the selection came from it.
     if (!session_->isRunning() && tabs_->currentWidget() != graphView_)

@@ -13,7 +13,9 @@
 #include <qcustomplot.h>
 
 #include "test_support.h"
+#include "ui/layers_panel.h"
 #include "ui/main_window.h"
+#include "ui/plots/channel_stats_plot.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/quantization_plot.h"
@@ -30,6 +32,7 @@ private slots:
     void initTestCase();
     void quantizationChartShowsTheChange();
     void hoverValueStays();
+    void emptyPlotsTicksAndHeadroom();
 
 private:
     QTemporaryDir dir_;
@@ -104,6 +107,58 @@ void PlotsTest::hoverValueStays()
     QHelpEvent help(QEvent::ToolTip, at, p->mapToGlobal(at));
     QApplication::sendEvent(p, &help);
     QVERIFY2(QToolTip::text().contains("Channel 1"), qPrintable(QToolTip::text()));
+}
+
+void PlotsTest::emptyPlotsTicksAndHeadroom()
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    w->resize(1400, 900);
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    QVERIFY(w->openFile(QStringLiteral(CLE_SAMPLE_MODEL)));
+    QVERIFY(loaded.wait(60000));
+    // Empty plots: the hint wraps instead of being clipped, and no stale axis numbers show.
+    ui::RangePlot* range = w->pairView()->rangePlot();
+    const QString hint = range->placeholderText();
+    QVERIFY(!hint.isEmpty());
+    for (const QString& line : hint.split('\n'))
+        QVERIFY2(line.size() <= ui::PlotWidget::kPlaceholderLine, qPrintable(line));
+    QVERIFY(!range->plot()->xAxis->tickLabels());
+
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QVERIFY(finished.wait(60000));
+    w->pairView()->setPair(0);
+    QVERIFY(range->plot()->xAxis->tickLabels());
+    // Channel axes have whole-number ticks only; the highest peak has room above it.
+    QVector<double> ticks;
+    QVector<QString> labels;
+    range->plot()->xAxis->ticker()->generate(QCPRange(-0.5, 8.5), QLocale::c(), 'g', 3, ticks,
+                                             nullptr, &labels);
+    QVERIFY(!ticks.isEmpty());
+    for (double t : ticks) QCOMPARE(t, std::round(t));
+    double top = 0;
+    for (int g = 0; g < range->plot()->graphCount(); ++g)
+        for (auto it = range->plot()->graph(g)->data()->constBegin();
+             it != range->plot()->graph(g)->data()->constEnd(); ++it)
+            top = std::max(top, it->value);
+    QVERIFY(range->plot()->yAxis->range().upper >= top * 1.05);
+
+    // The Layer channels tab shows the equalized weights after a run.
+    const QString layer = QString::fromStdString(w->session()->summary()->pairs[0].first);
+    w->layersPanel()->selectLayer(layer);
+    QCOMPARE(w->channelPlot()->layerName(), layer);
+    QVERIFY(w->channelPlot()->showsEqualized());
+    w->resetRun();
+    const QString other =
+        QString::fromStdString(w->session()->model()->model.layers.back().info.name);
+    QVERIFY(other != layer);
+    w->layersPanel()->selectLayer(other);
+    w->layersPanel()->selectLayer(layer);
+    QCOMPARE(w->channelPlot()->layerName(), layer);
+    QVERIFY(!w->channelPlot()->showsEqualized());  // back to the loaded weights only
 }
 
 QTEST_MAIN(PlotsTest)

@@ -41,6 +41,7 @@ RangePlot::RangePlot(QWidget* parent) : PlotWidget(tr("Channel ranges of the pai
     auto* p = plot();
     for (int i = 0; i < 4; ++i) p->addGraph();  // pens are set with the data
     p->xAxis->setLabel(tr("Channel"));
+    setIntegerTicks(p->xAxis);
     p->yAxis->setLabel(tr("Range (max − min)"));
     // The legend goes under the axes, in two columns, so it never hides a channel.
     p->legend->setVisible(true);
@@ -135,8 +136,11 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
     p->xAxis->setRange(-0.5, std::max<double>(static_cast<double>(order.size()), 1.0) - 0.5);
     p->yAxis->rescale();
     if (!logY_) p->yAxis->setRangeLower(0);
-    p->yAxis->scaleRange(1.08, p->yAxis->range().center());
-    if (!logY_) p->yAxis->setRangeLower(0);
+    // Headroom above the highest peak, so neither it nor its marker touches the frame.
+    if (logY_)
+        p->yAxis->setRange(p->yAxis->range().lower / 1.5, p->yAxis->range().upper * 1.5);
+    else
+        p->yAxis->setRange(0, p->yAxis->range().upper * 1.1);
     replotLater();
 }
 
