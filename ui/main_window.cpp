@@ -376,6 +376,7 @@ void MainWindow::onRunFinished()
     showQuantization(session_->quantization());
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
     layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);
+    showLayerChannels(channelPlot_->layerName());
     statusBar()->showMessage(s->converged
                                  ? tr("Run converged after %n sweep(s)", nullptr, s->sweeps)
                                  : tr("Run did not converge"),
@@ -393,10 +394,19 @@ void MainWindow::showQuantization(const core::QuantizationReport* report)
 
 void MainWindow::onLayerSelected(const QString& name)
 {
+    if (!showLayerChannels(name)) return;
+    graphView_->selectLayer(name);
+    // The graph stays in view when the selection came from it.
+    if (!session_->isRunning() && tabs_->currentWidget() != graphView_)
+        tabs_->setCurrentWidget(channelPlot_);
+}
+
+bool MainWindow::showLayerChannels(const QString& name)
+{
     auto model = session_->model();
-    if (!model) return;
+    if (!model) return false;
     const int index = model->indexOf(name.toStdString());
-    if (index < 0) return;
+    if (index < 0) return false;
     // After a run, the layer's equalized weights too (measured as the table's "After").
     std::optional<LayerStats> equalized;
     if (session_->hasResult())
@@ -404,10 +414,7 @@ void MainWindow::onLayerSelected(const QString& name)
             if (layer.info.name == name.toStdString()) equalized = outputStats(layer);
     channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)],
                            equalized ? &*equalized : nullptr);
-    graphView_->selectLayer(name);
-    // The graph stays in view when the selection came from it.
-    if (!session_->isRunning() && tabs_->currentWidget() != graphView_)
-        tabs_->setCurrentWidget(channelPlot_);
+    return true;
 }
 
 void MainWindow::onGraphNodeSelected(const QString& name)
@@ -465,6 +472,7 @@ void MainWindow::resetRun()
     showQuantization(nullptr);
     runPanel_->clearOutcome();
     layersPanel_->tableModel()->setEqualizedImbalance({});
+    showLayerChannels(channelPlot_->layerName());
     statusBar()->showMessage(tr("Back to the loaded weights"), 5000);
 }
 

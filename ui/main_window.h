@@ -95,6 +95,8 @@ private:
     void onModelLoaded();
     void onLayerSelected(const QString& name);
     void onGraphNodeSelected(const QString& name);
+    /// Plots `name`'s channels (and after a run its equalized ones); false when no such layer.
+    bool showLayerChannels(const QString& name);
     void updateGraphPairs();
     void onRunFinished();
     void showQuantization(const core::QuantizationReport* report);

@@ -124,6 +124,11 @@ void PlotsTest::emptyPlotsTicksAndHeadroom()
     for (const QString& line : hint.split('\n'))
         QVERIFY2(line.size() <= ui::PlotWidget::kPlaceholderLine, qPrintable(line));
     QVERIFY(!range->plot()->xAxis->tickLabels());
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    range->plot()->replot();
+    // The axes fill the plot (an empty legend row once squeezed them into a corner).
+    QVERIFY2(range->plot()->axisRect()->width() > range->plot()->width() / 2,
+             qPrintable(QString::number(range->plot()->axisRect()->width())));
 
     QVERIFY(w->pairsPanel()->suggest() > 0);
     w->pairsPanel()->confirmAll();

@@ -72,6 +72,12 @@ void RangePlot::clear(const QString& placeholder)
         plot()->graph(i)->data()->clear();
         plot()->graph(i)->removeFromLegend();
     }
+    // An empty legend in the layout squeezes the axes (and clips the hint) into a corner: it
+    // leaves the layout while there is nothing to name.
+    if (plot()->plotLayout()->hasElement(2, 0)) {
+        plot()->plotLayout()->take(plot()->legend);
+        plot()->plotLayout()->simplify();
+    }
     setTitleText(tr("Channel ranges of the pair"));
     setPlaceholder(placeholder);
     replotLater();
@@ -128,6 +134,10 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
         g->addToLegend();
         g->setScatterStyle(dots && i == 3 ? QCPScatterStyle(QCPScatterStyle::ssDisc, 5)
                                           : QCPScatterStyle(QCPScatterStyle::ssNone));
+    }
+    if (!p->plotLayout()->hasElement(2, 0)) {
+        p->plotLayout()->addElement(2, 0, p->legend);
+        p->plotLayout()->setRowStretchFactor(2, 0.001);
     }
     setTitleText(tr("%1 → %2: channel ranges, before and %3 of %4")
                      .arg(a, b, k == 0 ? tr("at the start") : tr("after sweep %1").arg(k))
