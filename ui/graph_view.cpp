@@ -22,6 +22,7 @@
 #include <QVBoxLayout>
 #include <QWheelEvent>
 
+#include "ui/plots/quantization_plot.h"
 #include "ui/prompter.h"
 
 namespace cle::ui {
@@ -313,7 +314,7 @@ void GraphView::setQuantization(const core::QuantizationReport* report)
     gains_.clear();
     if (report)
         for (const auto& l : report->layers)
-            gains_[l.name] = (l.collapsedByEqualization() ? 0.0 : l.perTensorAfter) - l.perTensorBefore;
+            gains_[l.name] = QuantizationPlot::gain(l);
     if (layout_ && layout_->valid()) colourNodes();
 }
 

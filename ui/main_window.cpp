@@ -30,6 +30,7 @@
 #include "ui/help_text.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
+#include "ui/loss_reasons.h"
 #include "ui/message_panel.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
@@ -266,6 +267,11 @@ QWidget* MainWindow::createCentralArea()
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
     connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
+    connect(quantizationView_, &QuantizationView::dropPairRequested, this,
+            [this](const QString& first, const QString& second) {
+                const QString why = dropPairAndRun(first, second);
+                if (!why.isEmpty()) showError(tr("Run again"), why);
+            });
     pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
     connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
@@ -374,6 +380,7 @@ void MainWindow::onRunFinished()
     runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
                         session_->relu6Costs());
     showQuantization(session_->quantization());
+    comparison_ = {};  // shown once, for the run right after the pair was dropped
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
     layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);
     showLayerChannels(channelPlot_->layerName());
@@ -383,9 +390,44 @@ void MainWindow::onRunFinished()
                              8000);
 }
 
+QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
+{
+    const core::QuantizationReport* q = session_->quantization();
+    if (!q) return tr("Run an equalization first.");
+    if (!pairsPanel_->dropPair(first.toStdString(), second.toStdString()))
+        return tr("The pair %1 → %2 is not among the accepted groups.").arg(first, second);
+    comparison_ = {std::make_shared<core::QuantizationReport>(*q),
+                   QStringLiteral("%1 → %2").arg(first, second)};
+    const QString why = runNow();
+    if (!why.isEmpty()) comparison_ = {};
+    return why;
+}
+
+namespace {
+
+QString comparisonText(const core::QuantizationReport& before, const core::QuantizationReport& after,
+                       const QString& pair)
+{
+    const auto db = [](double v) { return QString::number(v, 'f', 1); };
+    return QObject::tr("Without %1: per-tensor median %2 dB (was %3), worst %4 dB (was %5), "
+                       "weighted mean %6 dB (was %7).")
+        .arg(pair, db(after.perTensorAfter.median), db(before.perTensorAfter.median),
+             db(after.perTensorAfter.worst), db(before.perTensorAfter.worst),
+             db(after.perTensorAfter.weightedMean), db(before.perTensorAfter.weightedMean));
+}
+
+}  // namespace
+
 void MainWindow::showQuantization(const core::QuantizationReport* report)
 {
     quantizationView_->setReport(report);
+    const core::Summary* summary = session_->summary();
+    if (report && summary && session_->model())
+        quantizationView_->setReasons(
+            explainLosses(*report, *summary, session_->model()->model.info));
+    quantizationView_->setComparison(report && comparison_.before
+                                         ? comparisonText(*comparison_.before, *report, comparison_.pair)
+                                         : QString());
     graphView_->setQuantization(report);
     const QString gain = quantizationView_->gainText();
     tabs_->setTabText(tabs_->indexOf(quantizationView_),

@@ -1,6 +1,8 @@
 #pragma once
 // The main window: wires the session (model, run, export) to the panels and plots. Every user
 // command is also a public method so tests can drive the window without dialogs.
+#include <memory>
+
 #include <QMainWindow>
 
 class QAction;
@@ -38,6 +40,9 @@ public:
     QString runNow();
     void cancelRun();
     void resetRun();
+    /// Drops the pair first → second from the accepted groups and runs again; the Quantization
+    /// tab then compares with the run before. Returns why it cannot ("" when started).
+    QString dropPairAndRun(const QString& first, const QString& second);
     /// Exports without dialogs (the non-converged warning still goes through the Prompter).
     /// Returns why it cannot start ("" when started; exportFinished/exportFailed follow).
     QString exportTo(const QString& weightsPath, const QString& reportPath = {},
@@ -126,6 +131,11 @@ private:
     QAction* savePairsAction_ = nullptr;
     QList<QAction*> helpActions_;
     bool exported_ = false;  ///< the current result has been exported
+    /// The run before a pair was dropped, to compare the next one with.
+    struct Comparison {
+        std::shared_ptr<const core::QuantizationReport> before;
+        QString pair;
+    } comparison_;
 };
 
 }  // namespace cle::ui

@@ -326,6 +326,30 @@ bool PairsPanel::dropSuggestion(int row)
     return true;
 }
 
+bool PairsPanel::dropPair(const std::string& first, const std::string& second)
+{
+    for (size_t e = 0; e < entries_.size(); ++e) {
+        const Entry entry = entries_[e];
+        if (entry.suggested) continue;
+        for (size_t i = 0; i + 1 < entry.layers.size(); ++i) {
+            if (entry.layers[i] != first || entry.layers[i + 1] != second) continue;
+            entries_.erase(entries_.begin() + long(e));
+            const core::Group head(entry.layers.begin(), entry.layers.begin() + long(i) + 1);
+            const core::Group tail(entry.layers.begin() + long(i) + 1, entry.layers.end());
+            auto at = entries_.begin() + long(e);
+            for (const auto* part : {&tail, &head})
+                if (part->size() >= 2) {
+                    Entry piece = entry;
+                    piece.layers = *part;
+                    at = entries_.insert(at, piece);
+                }
+            rebuildList();
+            return true;
+        }
+    }
+    return false;
+}
+
 void PairsPanel::confirmAll()
 {
     for (auto& e : entries_) e.suggested = false;

@@ -50,6 +50,9 @@ public:
     /// Accepts or drops the suggestion in list row `row`; false when that row is no suggestion.
     bool acceptSuggestion(int row);
     bool dropSuggestion(int row);
+    /// Removes the pair first → second from the accepted groups, splitting its chain in two
+    /// (parts of one layer go). False when no accepted group holds that pair.
+    bool dropPair(const std::string& first, const std::string& second);
     /// Accepts every suggestion.
     void confirmAll();
     void clear();

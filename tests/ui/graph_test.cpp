@@ -109,7 +109,8 @@ void GraphTest::graphShowsChainsRejectionsAndGains()
     QVERIFY(q && !q->layers.empty());
     for (const auto& l : q->layers) {
         if (l.name.find('/') != std::string::npos) continue;
-        const double gain = (l.collapsedByEqualization() ? 0.0 : l.perTensorAfter) - l.perTensorBefore;
+        const double gain = (l.collapsedAfter ? 0.0 : l.perTensorAfter) -
+                            (l.collapsedBefore ? 0.0 : l.perTensorBefore);
         QCOMPARE(graph->nodeColor(QString::fromStdString(l.name)), ui::gainFill(gain));
     }
     w->resetRun();

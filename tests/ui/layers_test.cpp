@@ -8,6 +8,7 @@
 #include <QCheckBox>
 #include <QFile>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -20,7 +21,9 @@
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
 #include "ui/main_window.h"
+#include "ui/loss_reasons.h"
 #include "ui/pairs_panel.h"
+#include "ui/quantization_view.h"
 #include "ui/run_panel.h"
 #include "ui/session.h"
 
@@ -59,6 +62,7 @@ private slots:
     void naturalOrderAndInferredDepthwise();
     void nanWeightsFlaggedAtLoad();
     void unusableFilesKeepTheModel();
+    void worseLayersExplainedAndDropped();
 
 private:
     QTemporaryDir dir_;
@@ -183,6 +187,49 @@ void LayersTest::unusableFilesKeepTheModel()
     QVERIFY(loaded.wait(kTimeoutMs));
     QVERIFY(w->layersPanel()->filterEdit()->text().isEmpty());
     QCOMPARE(w->layersPanel()->shownText(), QString());
+}
+
+void LayersTest::worseLayersExplainedAndDropped()
+{
+    const QString path = dir_.filePath("mobilenet_full.h5");
+    test::writeMobileNetLike(path.toStdString());
+    auto w = openWindow(path);
+    QVERIFY(w);
+    w->runPanel()->allowRelu6Box()->setChecked(true);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QVERIFY(finished.wait(kTimeoutMs));
+
+    // Every layer that got worse is listed; where a depthwise neighbour caused it, it says so.
+    const auto reasons = ui::explainLosses(*w->session()->quantization(), *w->session()->summary(),
+                                           w->session()->model()->model.info);
+    QVERIFY(!reasons.empty());
+    const ui::LossReason* depthwise = nullptr;
+    for (const auto& r : reasons) {
+        QVERIFY(r.gain < 0);
+        if (r.text.contains("depthwise layer") && !depthwise) depthwise = &r;
+    }
+    QVERIFY(depthwise);
+    const QString layer = QString::fromStdString(depthwise->layer);
+    ui::QuantizationView* view = w->quantizationView();
+    QCOMPARE(view->reasonText(layer), depthwise->text);
+    const auto pair = depthwise->pair;
+    QVERIFY(pair.first == depthwise->layer || pair.second == depthwise->layer);
+
+    // Dropping that pair and running again compares with the run before.
+    view->selectLayer(layer);
+    QVERIFY(view->dropButton()->isEnabled());
+    const size_t before = w->pairsPanel()->pairs().size();
+    view->dropButton()->click();
+    QVERIFY(finished.wait(kTimeoutMs));
+    QCOMPARE(w->pairsPanel()->pairs().size(), before - 1);
+    for (const auto& p : w->pairsPanel()->pairs()) QVERIFY(p != pair);
+    QVERIFY2(view->comparisonText().startsWith(QStringLiteral("Without %1 → %2: per-tensor median")
+                                                   .arg(QString::fromStdString(pair.first),
+                                                        QString::fromStdString(pair.second))),
+             qPrintable(view->comparisonText()));
 }
 
 QTEST_MAIN(LayersTest)

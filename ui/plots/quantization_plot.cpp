@@ -25,8 +25,8 @@ QString formatDb(double db)
 
 double QuantizationPlot::gain(const core::LayerSqnr& l)
 {
-    // A layer that equalization collapsed counts as 0 dB after, as in the table and summary.
-    return (l.collapsedByEqualization() ? 0.0 : l.perTensorAfter) - l.perTensorBefore;
+    // A collapsed layer counts as 0 dB in that state, as in the summary figures.
+    return (l.collapsedAfter ? 0.0 : l.perTensorAfter) - (l.collapsedBefore ? 0.0 : l.perTensorBefore);
 }
 
 double QuantizationPlot::clipLimitFor(const std::vector<double>& gains)

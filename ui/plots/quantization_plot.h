@@ -32,7 +32,8 @@ public:
     /// The height the plot needs to give every layer a readable row.
     int neededHeight() const;
 
-    /// Per-tensor change in dB of a layer (+inf / -inf / NaN as they come).
+    /// Per-tensor change in dB of a layer, a collapsed state counting as 0 dB as in the summary
+    /// figures (+inf / -inf / NaN as they come).
     static double gain(const core::LayerSqnr& layer);
     /// The clip limit for `gains`: 1.5 x the 90th percentile of the finite magnitudes (at least
     /// 3 dB), or just above the largest when nothing lies beyond that.
