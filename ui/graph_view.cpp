@@ -202,14 +202,14 @@ void GraphView::buildScene()
         QPainterPath shape;
         shape.addRoundedRect(layout_->nodes[i], 5, 5);
         const bool weighted = !node.weighted.empty();
-        auto* item = scene_->addPath(shape, QPen(weighted ? QColor(31, 119, 180) : QColor(140, 140, 140),
-                                                 weighted ? 1.6 : 1.0),
-                                     QBrush(nodeFill(node)));
+        const QPen pen(weighted ? QColor(31, 119, 180) : QColor(140, 140, 140),
+                       weighted ? 1.6 : 1.0);
+        auto* item = scene_->addPath(shape, pen, QBrush(nodeFill(node)));
         item->setZValue(2);
         item->setData(kNodeRole, int(i));
         item->setFlag(QGraphicsItem::ItemIsSelectable);
-        QStringList tip{QStringLiteral("<b>%1</b> (%2)").arg(QString::fromStdString(node.name).toHtmlEscaped(),
-                                                             QString::fromStdString(node.cls))};
+        QStringList tip{QStringLiteral("<b>%1</b> (%2)").arg(
+            QString::fromStdString(node.name).toHtmlEscaped(), QString::fromStdString(node.cls))};
         for (const auto& w : node.weighted) tip << tr("weights: %1").arg(QString::fromStdString(w));
         item->setToolTip(tip.join(QStringLiteral("<br>")));
         auto* name = new QGraphicsSimpleTextItem(QString::fromStdString(node.name), item);
@@ -333,13 +333,16 @@ void GraphView::colourNodes()
             worst = any ? std::min(worst, it->second) : it->second;
             any = true;
             changes << tr("%1: INT8 per tensor %2%3 dB")
-                           .arg(QString::fromStdString(w), it->second >= 0 ? QStringLiteral("+") : QString())
+                           .arg(QString::fromStdString(w),
+                                it->second >= 0 ? QStringLiteral("+") : QString())
                            .arg(it->second, 0, 'f', 1);
         }
         if (any) fill = gainFill(worst);
         nodeItems_[i]->setBrush(fill);
         QString tip = nodeItems_[i]->toolTip().section(QStringLiteral("<br><i>"), 0, 0);
-        if (any) tip += QStringLiteral("<br><i>") + changes.join(QStringLiteral("<br>")) + QStringLiteral("</i>");
+        if (any)
+            tip += QStringLiteral("<br><i>") + changes.join(QStringLiteral("<br>")) +
+                   QStringLiteral("</i>");
         nodeItems_[i]->setToolTip(tip);
     }
 }
@@ -455,7 +458,10 @@ QString GraphView::selectedLayer() const
     return items.isEmpty() ? QString() : nodeLayer(items.front()->data(kNodeRole).toInt());
 }
 
-QString GraphView::placeholderText() const { return placeholder_->isVisible() ? placeholder_->text() : QString(); }
+QString GraphView::placeholderText() const
+{
+    return placeholder_->isVisible() ? placeholder_->text() : QString();
+}
 
 void GraphView::showEvent(QShowEvent* event)
 {

@@ -36,7 +36,8 @@ public:
     /// New model; the layout is made when the view is first shown (or by ensureLayout()).
     void setModel(std::shared_ptr<const LoadedModel> model);
     /// The chains to draw: accepted ones solid, suggestions dashed, rejected candidates red.
-    void setPairs(const std::vector<core::Group>& accepted, const std::vector<core::Group>& suggested,
+    void setPairs(const std::vector<core::Group>& accepted,
+                  const std::vector<core::Group>& suggested,
                   const std::vector<core::Rejection>& rejected);
     /// Colours weighted layers by their per-tensor INT8 change (null: plain again).
     void setQuantization(const core::QuantizationReport* report);

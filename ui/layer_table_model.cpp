@@ -90,6 +90,31 @@ int LayerTableModel::columnCount(const QModelIndex& parent) const
     return parent.isValid() ? 0 : Count;
 }
 
+QVariant LayerTableModel::toolTip(int column, const core::LayerInfo& info,
+                                  const LayerStats& stats) const
+{
+    if (column == Kind) return QString::fromStdString(info.kind);
+    if (column == Channels && info.depthwise)
+        return tr("Depthwise: one channel axis, both input and output");
+    if (column == Channels && inferredDepthwise(info))
+        return tr("Inferred depthwise: the shape [%1, 1, k, k] has one input channel per "
+                  "output channel, which a PyTorch file stores for groups = %1")
+            .arg(info.shape[0]);
+    if (column == Imbalance && stats.nonFinite > 0)
+        return tr("%n weight(s) are NaN or infinite: this layer cannot be equalized",
+                  nullptr, int(std::min<std::int64_t>(stats.nonFinite, INT32_MAX)));
+    if ((column == Imbalance || column == Equalized) && stats.valid)
+        return stats.foldedBatchNorm.empty()
+                   ? tr("Measured on the stored weights (no batch norm to fold)")
+                   : tr("Measured with batch norm %1 folded in, as the run measures it; "
+                        "the stored weights alone: %2")
+                         .arg(QString::fromStdString(stats.foldedBatchNorm),
+                              formatImbalance(stats.rawImbalance));
+    if (!info.supported)
+        return tr("Not equalizable: %1").arg(QString::fromStdString(info.unsupportedReason));
+    return QString::fromStdString(info.weightPath);
+}
+
 QVariant LayerTableModel::data(const QModelIndex& index, int role) const
 {
     if (!model_ || !index.isValid()) return {};
@@ -98,28 +123,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
     const LayerStats& stats = model_->stats[row];
     const auto eq = equalized_.find(info.name);
     const bool sort = role == SortRole;
-    if (role == Qt::ToolTipRole) {
-        if (index.column() == Kind) return QString::fromStdString(info.kind);
-        if (index.column() == Channels && info.depthwise)
-            return tr("Depthwise: one channel axis, both input and output");
-        if (index.column() == Channels && inferredDepthwise(info))
-            return tr("Inferred depthwise: the shape [%1, 1, k, k] has one input channel per "
-                      "output channel, which a PyTorch file stores for groups = %1")
-                .arg(info.shape[0]);
-        if (index.column() == Imbalance && stats.nonFinite > 0)
-            return tr("%n weight(s) are NaN or infinite: this layer cannot be equalized",
-                      nullptr, int(std::min<std::int64_t>(stats.nonFinite, INT32_MAX)));
-        if ((index.column() == Imbalance || index.column() == Equalized) && stats.valid)
-            return stats.foldedBatchNorm.empty()
-                       ? tr("Measured on the stored weights (no batch norm to fold)")
-                       : tr("Measured with batch norm %1 folded in, as the run measures it; "
-                            "the stored weights alone: %2")
-                             .arg(QString::fromStdString(stats.foldedBatchNorm),
-                                  formatImbalance(stats.rawImbalance));
-        if (!info.supported)
-            return tr("Not equalizable: %1").arg(QString::fromStdString(info.unsupportedReason));
-        return QString::fromStdString(info.weightPath);
-    }
+    if (role == Qt::ToolTipRole) return toolTip(index.column(), info, stats);
     if (role == Qt::ForegroundRole && index.column() == Imbalance && stats.nonFinite > 0)
         return QBrush(QColor(0xb3, 0x26, 0x1e));
     if (role == Qt::ForegroundRole && !info.supported) return QBrush(QColor(130, 130, 130));

@@ -40,6 +40,8 @@ public:
     static QString formatImbalance(double value);
 
 private:
+    QVariant toolTip(int column, const core::LayerInfo& info, const LayerStats& stats) const;
+
     std::shared_ptr<const LoadedModel> model_;
     std::map<std::string, double> equalized_;
 };

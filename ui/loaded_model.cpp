@@ -116,7 +116,8 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
     const auto start = std::chrono::steady_clock::now();
     const QFileInfo file(path);
     if (file.exists() && file.size() == 0)
-        throw core::inputError("'" + path.toStdString() + "' is empty (0 bytes), not a weight file");
+        throw core::inputError("'" + path.toStdString() +
+                               "' is empty (0 bytes), not a weight file");
     auto loaded = std::make_shared<LoadedModel>();
     loaded->path = path;
     loaded->model = core::loadModel(path.toStdString());

@@ -11,7 +11,10 @@ namespace {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
-QString imbalanceText(double v) { return v >= 1000 ? QString::number(v, 'e', 2) : QString::number(v, 'f', 1); }
+QString imbalanceText(double v)
+{
+    return v >= 1000 ? QString::number(v, 'e', 2) : QString::number(v, 'f', 1);
+}
 
 // A cause found in one pair holding `layer`, or "".
 QString causeIn(const core::PairHistory& p, const std::string& layer, const core::ModelInfo& model)

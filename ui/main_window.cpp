@@ -49,7 +49,6 @@
 namespace cle::ui {
 
 namespace {
-const QString kModelFilter = QObject::tr("HDF5 weights (*.h5 *.hdf5 *.weights.h5);;All files (*)");
 
 QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
 {
@@ -106,108 +105,15 @@ void MainWindow::saveLayout() const
 
 QList<QSplitter*> MainWindow::splitters() const { return {mainSplit_, leftSplit_, rightSplit_}; }
 
-QString MainWindow::lastFolder() { return QSettings().value(QStringLiteral("files/lastFolder")).toString(); }
+QString MainWindow::lastFolder()
+{
+    return QSettings().value(QStringLiteral("files/lastFolder")).toString();
+}
 
 MainWindow::~MainWindow()
 {
     session_->cancelRun();
     session_->waitForIdle();
-}
-
-void MainWindow::createActions()
-{
-    auto* st = style();
-    openAction_ = new QAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this);
-    openAction_->setShortcut(QKeySequence::Open);
-    connect(openAction_, &QAction::triggered, this, &MainWindow::promptOpen);
-    exportAction_ = new QAction(st->standardIcon(QStyle::SP_DialogSaveButton),
-                                tr("&Export Equalized Weights…"), this);
-    exportAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    exportAction_->setIconText(tr("Export…"));
-    connect(exportAction_, &QAction::triggered, this, &MainWindow::promptExport);
-    reportAction_ = new QAction(tr("Also Write Run &Report (JSON)"), this);
-    reportAction_->setCheckable(true);
-    reportAction_->setChecked(QSettings().value(QStringLiteral("export/report"), true).toBool());
-    runAction_ = new QAction(st->standardIcon(QStyle::SP_MediaPlay), tr("&Run"), this);
-    runAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    runAction_->setToolTip(tr("Equalize the confirmed groups (Ctrl+R)"));
-    connect(runAction_, &QAction::triggered, this, [this] {
-        const QString why = runNow();
-        if (!why.isEmpty()) showError(tr("Cannot run"), why);
-    });
-    cancelAction_ = new QAction(st->standardIcon(QStyle::SP_MediaStop), tr("&Cancel"), this);
-    cancelAction_->setShortcut(QKeySequence(Qt::Key_Escape));
-    cancelAction_->setToolTip(tr("Stop the run (Esc); the loaded weights stay unchanged"));
-    connect(cancelAction_, &QAction::triggered, this, &MainWindow::cancelRun);
-    resetAction_ = new QAction(st->standardIcon(QStyle::SP_BrowserReload), tr("Re&set"), this);
-    resetAction_->setToolTip(tr("Drop the result and return to the loaded weights"));
-    connect(resetAction_, &QAction::triggered, this, &MainWindow::resetRun);
-    loadPairsAction_ = new QAction(tr("&Load Pairs…"), this);
-    connect(loadPairsAction_, &QAction::triggered, this, &MainWindow::promptLoadPairs);
-    savePairsAction_ = new QAction(tr("&Save Pairs…"), this);
-    connect(savePairsAction_, &QAction::triggered, this, &MainWindow::promptSavePairs);
-}
-
-void MainWindow::createMenus()
-{
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(openAction_);
-    recentMenu_ = file->addMenu(tr("Open &Recent"));
-    connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
-    file->addAction(tr("Open &Sample Model"), this, [this] {
-        const QString sample = sampleModelPath();
-        if (sample.isEmpty())
-            showError(tr("Open sample"), tr("The bundled sample model was not found."));
-        else
-            openFile(sample);
-    });
-    file->addSeparator();
-    file->addAction(loadPairsAction_);
-    file->addAction(savePairsAction_);
-    file->addSeparator();
-    file->addAction(exportAction_);
-    file->addAction(reportAction_);
-    QMenu* plotsMenu = file->addMenu(tr("Save &Plot"));
-    connect(plotsMenu, &QMenu::aboutToShow, this, [this, plotsMenu] {
-        plotsMenu->clear();
-        for (PlotWidget* p : plots()) {
-            plotsMenu->addAction(tr("%1 as Image…").arg(p->title()), p,
-                                 &PlotWidget::promptSaveImage);
-            plotsMenu->addAction(tr("%1 Data as CSV…").arg(p->title()), p,
-                                 &PlotWidget::promptSaveCsv);
-        }
-    });
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
-
-    QMenu* run = menuBar()->addMenu(tr("&Run"));
-    run->addAction(runAction_);
-    run->addAction(cancelAction_);
-    run->addAction(resetAction_);
-
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    helpActions_ << help->addAction(tr("&Keyboard Shortcuts"), this, [this] {
-        Prompter::instance().information(this, tr("Keyboard shortcuts"), shortcutsHelp());
-    });
-    helpActions_ << help->addAction(tr("How to Read the &Plots"), this, [this] {
-        Prompter::instance().information(this, tr("How to read the plots"), plotsHelp());
-    });
-    help->addSeparator();
-    help->addAction(tr("&About CLE Studio"), this, [this] {
-        Prompter::instance().error(
-            this, tr("About CLE Studio"),
-            tr("CLE Studio %1\nCross-layer equalization of neural-network weights (Nagel et al., "
-               "2019), with the numerics of PyTorch's reference implementation.")
-                .arg(QStringLiteral(CLE_VERSION)));
-    });
-
-    QToolBar* bar = addToolBar(tr("Main"));
-    bar->setObjectName(QStringLiteral("mainToolBar"));
-    // Icons only: the run settings share the row and must fit a 1280-pixel screen.
-    bar->setToolButtonStyle(Qt::ToolButtonIconOnly);
-    bar->setMovable(false);
-    bar->addAction(openAction_);
-    bar->addAction(exportAction_);
 }
 
 QWidget* MainWindow::createCentralArea()
@@ -258,7 +164,12 @@ QWidget* MainWindow::createCentralArea()
     mainSplit_->setStretchFactor(1, 5);
     mainSplit_->setSizes({520, 980});
     mainSplit_->setCollapsible(1, false);
+    connectPanels();
+    return mainSplit_;
+}
 
+void MainWindow::connectPanels()
+{
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
         const QString problem = pairsPanel_->appendToChain(name);
@@ -276,7 +187,6 @@ QWidget* MainWindow::createCentralArea()
     connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
-    return mainSplit_;
 }
 
 void MainWindow::connectSession()
@@ -405,8 +315,8 @@ QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
 
 namespace {
 
-QString comparisonText(const core::QuantizationReport& before, const core::QuantizationReport& after,
-                       const QString& pair)
+QString comparisonText(const core::QuantizationReport& before,
+                       const core::QuantizationReport& after, const QString& pair)
 {
     const auto db = [](double v) { return QString::number(v, 'f', 1); };
     return QObject::tr("Without %1: per-tensor median %2 dB (was %3), worst %4 dB (was %5), "
@@ -425,9 +335,9 @@ void MainWindow::showQuantization(const core::QuantizationReport* report)
     if (report && summary && session_->model())
         quantizationView_->setReasons(
             explainLosses(*report, *summary, session_->model()->model.info));
-    quantizationView_->setComparison(report && comparison_.before
-                                         ? comparisonText(*comparison_.before, *report, comparison_.pair)
-                                         : QString());
+    quantizationView_->setComparison(
+        report && comparison_.before ? comparisonText(*comparison_.before, *report, comparison_.pair)
+                                     : QString());
     graphView_->setQuantization(report);
     const QString gain = quantizationView_->gainText();
     tabs_->setTabText(tabs_->indexOf(quantizationView_),
@@ -463,9 +373,10 @@ void MainWindow::onGraphNodeSelected(const QString& name)
 {
     layersPanel_->selectLayer(name);
     // The pair holding the layer is the one the plots show.
+    const std::string layer = name.toStdString();
     if (const core::Summary* s = session_->summary()) {
         for (size_t i = 0; i < s->pairs.size(); ++i)
-            if (s->pairs[i].first == name.toStdString() || s->pairs[i].second == name.toStdString()) {
+            if (s->pairs[i].first == layer || s->pairs[i].second == layer) {
                 pairView_->setPair(int(i));
                 break;
             }
@@ -534,73 +445,6 @@ QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPa
     return session_->startExport(weightsPath, reportPath, force);
 }
 
-void MainWindow::promptExport()
-{
-    if (!session_->hasResult()) return;
-    const QString path = Prompter::instance().saveFileName(
-        this, tr("Export Equalized Weights"), kModelFilter,
-        defaultExportName(session_->model()->path));
-    if (path.isEmpty()) return;
-    const QString report = reportAction_->isChecked() ? reportPathFor(path) : QString();
-    // The file dialog has already asked about overwriting.
-    const QString why = exportTo(path, report, true);
-    if (!why.isEmpty() && why != tr("Export cancelled.")) showError(tr("Export"), why);
-}
-
-void MainWindow::promptOpen()
-{
-    const QString path = Prompter::instance().openFileName(this, tr("Open Weights"), kModelFilter);
-    if (!path.isEmpty()) openFile(path);
-}
-
-void MainWindow::promptLoadPairs()
-{
-    const QString path = Prompter::instance().openFileName(this, tr("Load Pairs"),
-                                                           tr("Pairs JSON (*.json)"));
-    if (path.isEmpty()) return;
-    const QString error = pairsPanel_->loadFile(path);
-    if (!error.isEmpty()) showError(tr("Load pairs"), error);
-}
-
-void MainWindow::promptSavePairs()
-{
-    if (pairsPanel_->confirmedGroups().empty()) {
-        showError(tr("Save pairs"), tr("There are no confirmed groups to save."));
-        return;
-    }
-    const QString path = Prompter::instance().saveFileName(this, tr("Save Pairs"),
-                                                           tr("Pairs JSON (*.json)"),
-                                                           QStringLiteral("pairs.json"));
-    if (path.isEmpty()) return;
-    const QString error = pairsPanel_->saveFile(path);
-    if (!error.isEmpty()) showError(tr("Save pairs"), error);
-}
-
-void MainWindow::rebuildRecentMenu()
-{
-    recentMenu_->clear();
-    const QStringList files = RecentFiles::list();
-    for (const QString& path : files) {
-        recentMenu_->addAction(recentEntryText(path), this, [this, path] {
-            if (!QFileInfo::exists(path)) {
-                RecentFiles::remove(path);
-                showError(tr("Open recent"), tr("%1 no longer exists.").arg(path));
-                return;
-            }
-            openFile(path);
-        })->setToolTip(path);
-    }
-    if (files.isEmpty()) recentMenu_->addAction(tr("(none)"))->setEnabled(false);
-    recentMenu_->addSeparator();
-    recentMenu_->addAction(tr("Clear List"), this, [] { RecentFiles::clear(); });
-}
-
-QString MainWindow::recentEntryText(const QString& path)
-{
-    const QFileInfo info(path);
-    return tr("%1   (%2)").arg(info.fileName(), QDir::toNativeSeparators(info.absolutePath()));
-}
-
 void MainWindow::updateActions()
 {
     const bool busy = session_->isBusy();
@@ -626,21 +470,6 @@ QList<PlotWidget*> MainWindow::plots() const
 {
     return {pairView_->rangePlot(), pairView_->scalePlot(), pairView_->convergencePlot(),
             channelPlot_, quantizationView_->plot()};
-}
-
-bool MainWindow::eventFilter(QObject* watched, QEvent* event)
-{
-    if (event->type() == QEvent::ShortcutOverride) {
-        auto* key = static_cast<QKeyEvent*>(event);
-        const QKeySequence pressed(key->keyCombination());
-        if (pressed == exportAction_->shortcut() && exportAction_->isEnabled() &&
-            qobject_cast<QWidget*>(watched) && isAncestorOf(static_cast<QWidget*>(watched))) {
-            // Not overridden: the shortcut map gets the key and triggers Export.
-            event->ignore();
-            return true;
-        }
-    }
-    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

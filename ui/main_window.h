@@ -87,6 +87,7 @@ private:
     void createActions();
     void createMenus();
     QWidget* createCentralArea();
+    void connectPanels();
     void restoreLayout();
     void saveLayout() const;
     void connectSession();

@@ -78,8 +78,9 @@ void MessagePanel::setMessages(const QString& summary, const std::vector<Message
     for (const auto& m : messages_) {
         auto* item = new QTreeWidgetItem(tree_, QStringList{m.text});
         item->setIcon(0, style()->standardIcon(levelIcon(m.level)));
-        item->setToolTip(0, m.details.isEmpty() ? m.text
-                                                : m.text + QLatin1Char('\n') + m.details.join('\n'));
+        item->setToolTip(0, m.details.isEmpty()
+                                ? m.text
+                                : m.text + QLatin1Char('\n') + m.details.join('\n'));
         if (const QColor c = levelColor(m.level); c.isValid()) item->setForeground(0, c);
         for (const auto& d : m.details) new QTreeWidgetItem(item, QStringList{d});
     }
@@ -92,8 +93,9 @@ void MessagePanel::setMessages(const QString& summary, const std::vector<Message
     summary_->setText(line);
     summary_->setToolTip(line);
     const QColor c = levelColor(worstLevel());
-    summary_->setStyleSheet(c.isValid() ? QStringLiteral("color: %1; font-weight: bold;").arg(c.name())
-                                        : QStringLiteral("font-weight: bold;"));
+    summary_->setStyleSheet(c.isValid()
+                                ? QStringLiteral("color: %1; font-weight: bold;").arg(c.name())
+                                : QStringLiteral("font-weight: bold;"));
     toggle_->setEnabled(!messages_.empty());
     setVisible(!summary.isEmpty() || !messages_.empty());
     if (worstLevel() != Message::Information) setExpanded(true);

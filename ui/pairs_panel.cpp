@@ -236,7 +236,8 @@ int PairsPanel::suggest()
         return e.fromSuggest;
     });
     for (const auto& e : entries_)
-        for (size_t i = 0; i + 1 < e.layers.size(); ++i) taken.insert({e.layers[i], e.layers[i + 1]});
+        for (size_t i = 0; i + 1 < e.layers.size(); ++i)
+            taken.insert({e.layers[i], e.layers[i + 1]});
     int waiting = 0, overlapping = 0;
     for (const auto& s : plan.suggested) {
         if (s.layers.size() < 2) continue;
@@ -247,7 +248,8 @@ int PairsPanel::suggest()
             ++overlapping;
             continue;
         }
-        for (size_t i = 0; i + 1 < s.layers.size(); ++i) taken.insert({s.layers[i], s.layers[i + 1]});
+        for (size_t i = 0; i + 1 < s.layers.size(); ++i)
+            taken.insert({s.layers[i], s.layers[i + 1]});
         const bool wasAccepted = accepted.count(s.layers) > 0;
         entries_.push_back({s.layers, !wasAccepted, s.guessed, true});
         if (!wasAccepted) ++waiting;
@@ -277,8 +279,8 @@ void PairsPanel::setAllowRelu6(bool allow)
 
 QString PairsPanel::problemFor(const core::Group& chain, const std::string& name) const
 {
-    return appendProblem(info_, chain, name, model_ && model_->topology ? &*model_->topology : nullptr,
-                         allowRelu6_);
+    const core::Topology* topology = model_ && model_->topology ? &*model_->topology : nullptr;
+    return appendProblem(info_, chain, name, topology, allowRelu6_);
 }
 
 QStringList PairsPanel::candidates() const

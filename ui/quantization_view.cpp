@@ -79,15 +79,7 @@ QuantizationView::QuantizationView(QWidget* parent)
     details_->setWordWrap(true);
     details_->setTextFormat(Qt::RichText);
     details_->setStyleSheet(QStringLiteral("color: #444;"));
-    table_->setHorizontalHeaderLabels({tr("Layer"), tr("Parameters"), tr("Per tensor before"),
-                                       tr("Per tensor after"), tr("Gain"),
-                                       tr("Per channel before"), tr("Per channel after"),
-                                       tr("To zero before"), tr("To zero after"),
-                                       tr("Zeroed channels before"), tr("Zeroed channels after"),
-                                       tr("Collapsed"), tr("Why worse")});
-    table_->horizontalHeaderItem(Reason)->setToolTip(
-        tr("For a layer whose per-tensor SQNR fell: the cause the run shows (a dead or constant "
-           "channel left unscaled, a depthwise neighbour's imbalance moved into it)"));
+    setUpTable();
     drop_->setToolTip(tr("Remove the pair that made the selected layer worse from the list and "
                          "run again, to compare"));
     drop_->setEnabled(false);
@@ -100,28 +92,6 @@ QuantizationView::QuantizationView(QWidget* parent)
             emit dropPairRequested(QString::fromStdString(r->pair.first),
                                    QString::fromStdString(r->pair.second));
     });
-    table_->horizontalHeaderItem(TensorBefore)->setToolTip(
-        tr("SQNR in dB of the weights quantized to symmetric INT8 with one scale for the whole "
-           "tensor (max|W| / 127), after batch-norm folding"));
-    table_->horizontalHeaderItem(Gain)->setToolTip(tr("Per tensor after − before, in dB"));
-    table_->horizontalHeaderItem(ChannelAfter)->setToolTip(
-        tr("SQNR in dB with one scale per output channel: what per-channel quantization gets "
-           "without equalization, for comparison"));
-    table_->horizontalHeaderItem(ZeroAfter)->setToolTip(
-        tr("Share of the non-zero weights that round to zero under per-tensor INT8"));
-    table_->horizontalHeaderItem(ZeroedAfter)->setToolTip(
-        tr("Output channels, not all zero, whose weights all round to zero under per-tensor INT8"));
-    table_->horizontalHeaderItem(Collapsed)->setToolTip(
-        tr("More than half the non-zero weights round to zero: the layer is lost under per-tensor "
-           "INT8 whatever its SQNR, and counts as 0 dB in the summary figures"));
-    table_->verticalHeader()->hide();
-    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
-    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table_->setAlternatingRowColors(true);
-    table_->horizontalHeader()->setStretchLastSection(true);
-    // Graph order until the user sorts by a column.
-    table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
 
     // One readable row per layer: with 50-100 layers the chart scrolls.
     auto* scroll = new QScrollArea(this);
@@ -150,6 +120,41 @@ QuantizationView::QuantizationView(QWidget* parent)
     layout->addWidget(details_);
     layout->addWidget(split, 1);
     setReport(nullptr);
+}
+
+void QuantizationView::setUpTable()
+{
+    table_->setHorizontalHeaderLabels({tr("Layer"), tr("Parameters"), tr("Per tensor before"),
+                                       tr("Per tensor after"), tr("Gain"),
+                                       tr("Per channel before"), tr("Per channel after"),
+                                       tr("To zero before"), tr("To zero after"),
+                                       tr("Zeroed channels before"), tr("Zeroed channels after"),
+                                       tr("Collapsed"), tr("Why worse")});
+    table_->horizontalHeaderItem(Reason)->setToolTip(
+        tr("For a layer whose per-tensor SQNR fell: the cause the run shows (a dead or constant "
+           "channel left unscaled, a depthwise neighbour's imbalance moved into it)"));
+    table_->horizontalHeaderItem(TensorBefore)->setToolTip(
+        tr("SQNR in dB of the weights quantized to symmetric INT8 with one scale for the whole "
+           "tensor (max|W| / 127), after batch-norm folding"));
+    table_->horizontalHeaderItem(Gain)->setToolTip(tr("Per tensor after − before, in dB"));
+    table_->horizontalHeaderItem(ChannelAfter)->setToolTip(
+        tr("SQNR in dB with one scale per output channel: what per-channel quantization gets "
+           "without equalization, for comparison"));
+    table_->horizontalHeaderItem(ZeroAfter)->setToolTip(
+        tr("Share of the non-zero weights that round to zero under per-tensor INT8"));
+    table_->horizontalHeaderItem(ZeroedAfter)->setToolTip(
+        tr("Output channels, not all zero, whose weights all round to zero under per-tensor INT8"));
+    table_->horizontalHeaderItem(Collapsed)->setToolTip(
+        tr("More than half the non-zero weights round to zero: the layer is lost under per-tensor "
+           "INT8 whatever its SQNR, and counts as 0 dB in the summary figures"));
+    table_->verticalHeader()->hide();
+    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setAlternatingRowColors(true);
+    table_->horizontalHeader()->setStretchLastSection(true);
+    // Graph order until the user sorts by a column.
+    table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
 }
 
 void QuantizationView::setReport(const core::QuantizationReport* report)
@@ -300,7 +305,10 @@ void QuantizationView::setComparison(const QString& text)
     comparison_->setVisible(!text.isEmpty());
 }
 
-QString QuantizationView::comparisonText() const { return comparison_->isHidden() ? QString() : comparison_->text(); }
+QString QuantizationView::comparisonText() const
+{
+    return comparison_->isHidden() ? QString() : comparison_->text();
+}
 
 QString QuantizationView::warningText() const
 {

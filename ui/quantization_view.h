@@ -55,6 +55,7 @@ public:
     QString gainText() const { return gain_; }
 
 private:
+    void setUpTable();
     void fillTable(const core::QuantizationReport& report);
     void fillCollapse(int row, const core::LayerSqnr& layer);
     const LossReason* reasonForRow(int row) const;

@@ -64,6 +64,48 @@ int stalledSweeps(const std::vector<float>& deltas)
     return second >= 0.99 * first ? static_cast<int>(n) : 0;
 }
 
+namespace {
+
+// Dead channels, constant inputs and amplified biases of one pair, as warnings.
+void pairMessages(const core::PairHistory& p, std::vector<Message>& out)
+{
+    const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
+                                                       QString::fromStdString(p.second));
+    if (!p.deadChannels.empty()) {
+        out.push_back({Message::Warning,
+                       QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero "
+                                   "range and were left unscaled.")
+                           .arg(pair, channelList(p.deadChannels),
+                                QString::fromStdString(p.first)),
+                       {}});
+    }
+    if (!p.constantInputChannels.empty()) {
+        out.push_back({Message::Warning,
+                       QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
+                                   "range and were left unscaled.")
+                           .arg(pair, channelList(p.constantInputChannels),
+                                QString::fromStdString(p.second)),
+                       {}});
+    }
+    if (!p.amplifiedBias.empty()) {
+        std::vector<int> channels;
+        double largest = 0;
+        for (const auto& a : p.amplifiedBias) {
+            channels.push_back(a.channel);
+            largest = std::max(largest, a.amplification);
+        }
+        out.push_back({Message::Warning,
+                       QObject::tr("Hazard in %1: the bias of output channel(s) %2 of %3 grew "
+                                   "up to %4 times; their activations dwarf the others under "
+                                   "per-tensor INT8.")
+                           .arg(pair, channelList(channels), QString::fromStdString(p.first))
+                           .arg(largest, 0, 'g', 3),
+                       {}});
+    }
+}
+
+}  // namespace
+
 std::vector<Message> outcomeMessages(const core::Summary& s)
 {
     std::vector<Message> out;
@@ -92,41 +134,7 @@ std::vector<Message> outcomeMessages(const core::Summary& s)
                            .arg(num(s.lastDelta()), num(s.threshold)),
                        {}});
     }
-    for (const auto& p : s.pairs) {
-        const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
-                                                           QString::fromStdString(p.second));
-        if (!p.deadChannels.empty()) {
-            out.push_back({Message::Warning,
-                           QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero "
-                                       "range and were left unscaled.")
-                               .arg(pair, channelList(p.deadChannels),
-                                    QString::fromStdString(p.first)),
-                           {}});
-        }
-        if (!p.constantInputChannels.empty()) {
-            out.push_back({Message::Warning,
-                           QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
-                                       "range and were left unscaled.")
-                               .arg(pair, channelList(p.constantInputChannels),
-                                    QString::fromStdString(p.second)),
-                           {}});
-        }
-        if (!p.amplifiedBias.empty()) {
-            std::vector<int> channels;
-            double largest = 0;
-            for (const auto& a : p.amplifiedBias) {
-                channels.push_back(a.channel);
-                largest = std::max(largest, a.amplification);
-            }
-            out.push_back({Message::Warning,
-                           QObject::tr("Hazard in %1: the bias of output channel(s) %2 of %3 grew "
-                                       "up to %4 times; their activations dwarf the others under "
-                                       "per-tensor INT8.")
-                               .arg(pair, channelList(channels), QString::fromStdString(p.first))
-                               .arg(largest, 0, 'g', 3),
-                           {}});
-        }
-    }
+    for (const auto& p : s.pairs) pairMessages(p, out);
     return out;
 }
 
@@ -335,8 +343,8 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
                                      : tr("%1 s").arg(QString::number(seconds, 'f', 2));
     status_->setText(tr("Finished in %1 · last delta %2").arg(time, num(summary.lastDelta())));
     std::vector<Message> messages = outcomeMessages(summary);
-    const auto plan_ = planMessages(plan);
-    messages.insert(messages.end(), plan_.begin(), plan_.end());
+    const auto planned = planMessages(plan);
+    messages.insert(messages.end(), planned.begin(), planned.end());
     if (quantization) {
         if (const QString c = collapseWarning(*quantization).trimmed(); !c.isEmpty())
             messages.insert(messages.begin(), Message{Message::Warning, c, {}});
@@ -344,8 +352,9 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
             messages.push_back({Message::Information, q, {}});
     }
     const QString headline =
-        summary.converged ? tr("Converged after %n sweep(s) in %1", nullptr, summary.sweeps).arg(time)
-                          : tr("Did not converge within %n sweep(s)", nullptr, summary.sweeps);
+        summary.converged
+            ? tr("Converged after %n sweep(s) in %1", nullptr, summary.sweeps).arg(time)
+            : tr("Did not converge within %n sweep(s)", nullptr, summary.sweeps);
     messages_->setMessages(headline, messages);
 }
 

@@ -170,8 +170,9 @@ void LayersTest::unusableFilesKeepTheModel()
         test::H5Writer file(weightless.toStdString());
         file.group("/nothing");
     }
-    for (const auto& [path, why] : {std::pair{empty, QStringLiteral("is empty (0 bytes)")},
-                                    std::pair{weightless, QStringLiteral("no layer with weights")}}) {
+    const std::pair<QString, QString> cases[] = {{empty, "is empty (0 bytes)"},
+                                                 {weightless, "no layer with weights"}};
+    for (const auto& [path, why] : cases) {
         QSignalSpy failed(w->session(), &ui::Session::loadFailed);
         QVERIFY(w->openFile(path));
         QVERIFY(failed.wait(kTimeoutMs));

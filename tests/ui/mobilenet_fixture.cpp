@@ -14,8 +14,10 @@ struct Builder {
                  const QStringList& inputs = {})
     {
         layers.push_back({"Conv2D", name,
-                          QJsonObject{{"filters", int(out)}, {"kernel_size", QJsonArray{int(k), int(k)}},
-                                      {"use_bias", false}, {"activation", "linear"}},
+                          QJsonObject{{"filters", int(out)},
+                                      {"kernel_size", QJsonArray{int(k), int(k)}},
+                                      {"use_bias", false},
+                                      {"activation", "linear"}},
                           inputs, {{"kernel", {k, k, in, out}}}});
         return name;
     }
@@ -83,7 +85,8 @@ std::vector<KerasLayer> mobileNetLikeLayers(int blocks)
     b.batchNorm("Conv_1_bn", 160);
     b.relu6("out_relu");
     b.layers.push_back({"GlobalAveragePooling2D", "global_average_pooling2d", {}, {}, {}});
-    b.layers.push_back({"Dense", "predictions", QJsonObject{{"units", 10}, {"activation", "softmax"}},
+    b.layers.push_back({"Dense", "predictions",
+                        QJsonObject{{"units", 10}, {"activation", "softmax"}},
                         {}, {{"kernel", {160, 10}}, {"bias", {10}}}});
     return b.layers;
 }

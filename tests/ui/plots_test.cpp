@@ -67,7 +67,8 @@ void PlotsTest::quantizationChartShowsTheChange()
     plot.setReport(report);
     QCOMPARE(plot.layerCount(), 60);
     // The scale keeps the few dB readable; the outliers are clipped and named.
-    QVERIFY2(plot.clipLimit() >= 4 && plot.clipLimit() <= 10, qPrintable(QString::number(plot.clipLimit())));
+    QVERIFY2(plot.clipLimit() >= 4 && plot.clipLimit() <= 10,
+             qPrintable(QString::number(plot.clipLimit())));
     QCOMPARE(plot.clippedLayers(), (QStringList{"block_10_project", "block_20_project"}));
     QCOMPARE(plot.plot()->itemCount(), 2 + 1);  // two outlier labels besides the placeholder
     // One bar per layer along the vertical axis, each layer a readable row.

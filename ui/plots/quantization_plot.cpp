@@ -26,7 +26,8 @@ QString formatDb(double db)
 double QuantizationPlot::gain(const core::LayerSqnr& l)
 {
     // A collapsed layer counts as 0 dB in that state, as in the summary figures.
-    return (l.collapsedAfter ? 0.0 : l.perTensorAfter) - (l.collapsedBefore ? 0.0 : l.perTensorBefore);
+    return (l.collapsedAfter ? 0.0 : l.perTensorAfter) -
+           (l.collapsedBefore ? 0.0 : l.perTensorBefore);
 }
 
 double QuantizationPlot::clipLimitFor(const std::vector<double>& gains)
