@@ -211,6 +211,25 @@ QString collapseWarning(const core::QuantizationReport& q)
            QObject::tr(". They count as 0 dB in the per-tensor figures. ");
 }
 
+Message collapseMessage(const core::QuantizationReport& q)
+{
+    Message m{Message::Warning, {}, {}};
+    for (const auto& l : q.layers) {
+        if (!l.collapsedByEqualization()) continue;
+        m.details << QObject::tr("%1: %2% of weights round to zero, %n channel(s) all zero",
+                                 nullptr, static_cast<int>(l.zeroedChannelsAfter))
+                         .arg(QString::fromStdString(l.name))
+                         .arg(100 * l.zeroFractionAfter, 0, 'f', 0);
+    }
+    if (m.details.isEmpty()) return m;
+    m.text = QObject::tr("WARNING: equalization collapsed %n layer(s) under INT8 (%1); they count "
+                         "as 0 dB in the per-tensor figures.",
+                         nullptr, static_cast<int>(m.details.size()))
+                 .arg(m.details.size() == 1 ? m.details.front()
+                                            : QObject::tr("see below"));
+    return m;
+}
+
 QString describeQuantization(const core::QuantizationReport& q)
 {
     if (q.layers.empty()) return {};
@@ -346,8 +365,8 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
     const auto planned = planMessages(plan);
     messages.insert(messages.end(), planned.begin(), planned.end());
     if (quantization) {
-        if (const QString c = collapseWarning(*quantization).trimmed(); !c.isEmpty())
-            messages.insert(messages.begin(), Message{Message::Warning, c, {}});
+        if (const Message c = collapseMessage(*quantization); !c.text.isEmpty())
+            messages.insert(messages.begin(), c);
         if (const QString q = describeQuantization(*quantization); !q.isEmpty())
             messages.push_back({Message::Information, q, {}});
     }

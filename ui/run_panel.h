@@ -88,6 +88,9 @@ std::vector<Message> planMessages(const core::RunPlan& plan);
 /// "2 ReLU6 relaxed · ≤6.2% of inputs above 6", or "" when none; `details` receives one line per
 /// layer (for the tooltip).
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);
+/// The run message naming the layers equalization collapsed, one detail line each (empty text
+/// when none).
+Message collapseMessage(const core::QuantizationReport& report);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);
 /// "WARNING: equalization collapsed 2 layers under INT8: conv3 (87% of weights round to zero,

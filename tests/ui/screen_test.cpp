@@ -126,6 +126,21 @@ void ScreenTest::messagesHaveLevelsAndCollapse()
     if (panel->worstLevel() != ui::Message::Information) QVERIFY(panel->isExpanded());
     QCOMPARE(panel->tree()->topLevelItemCount(), int(messages.size()));
     QVERIFY(w->runPanel()->outcomeText().contains("SQNR"));
+    // A collapse names each layer on its own line.
+    core::QuantizationReport q;
+    for (const char* name : {"a", "b", "c"}) {
+        core::LayerSqnr l;
+        l.name = name;
+        l.collapsedAfter = true;
+        l.zeroFractionAfter = 0.6;
+        l.zeroedChannelsAfter = 2;
+        q.layers.push_back(l);
+    }
+    const ui::Message collapse = ui::collapseMessage(q);
+    QCOMPARE(collapse.level, ui::Message::Warning);
+    QVERIFY(collapse.text.startsWith("WARNING: equalization collapsed 3 layer(s) under INT8"));
+    QCOMPARE(collapse.details.size(), 3);
+    QVERIFY(collapse.details[1].startsWith("b: 60% of weights round to zero"));
 
     // Collapsed, the panel is one line and the plots get the room back.
     panel->setExpanded(true);
