@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes docs/screenshot.png (the main window on the bundled sample after a run) and
-# docs/screenshot-quantization.png (the Quantization tab of the same run), under Xvfb.
+# Makes docs/screenshot.png (the main window on the bundled sample after a run),
+# docs/screenshot-quantization.png (the Quantization tab of the same run) and
+# docs/screenshot-graph.png (the Graph tab), under Xvfb.
 # Builds nothing. Usage: scripts/screenshot.sh BUILD_DIR [OUTPUT_PNG]
 set -euo pipefail
 
@@ -12,6 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "$1" && pwd)"
 out="${2:-$root/docs/screenshot.png}"
 quant="${out%.png}-quantization.png"
+graph="${out%.png}-graph.png"
 studio="$build/app/cle-studio"
 if [[ ! -x "$studio" ]]; then
     echo "error: $studio not found; build the cle-studio target first" >&2
@@ -35,3 +37,5 @@ shoot --show-pair 4 --tab equalization --screenshot "$out"
 echo "wrote $out"
 shoot --tab quantization --screenshot "$quant"
 echo "wrote $quant"
+shoot --tab graph --screenshot "$graph"
+echo "wrote $graph"

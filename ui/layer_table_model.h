@@ -10,6 +10,10 @@
 
 namespace cle::ui {
 
+/// True for a PyTorch kernel [C, 1, k, ...] with C > 1 that the file does not mark as
+/// depthwise: such a layer is, in practice, a depthwise convolution.
+bool inferredDepthwise(const core::LayerInfo& info);
+
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
@@ -23,6 +27,10 @@ public:
     /// Range imbalance of the equalized layers (empty clears the column).
     void setEqualizedImbalance(std::map<std::string, double> imbalance);
     std::string layerName(int row) const;
+    /// The index into the model's layers of table row `row` (-1 when out of range).
+    int layerIndex(int row) const;
+    /// The row of layer `name`, -1 when absent.
+    int rowOf(const std::string& name) const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -32,6 +40,8 @@ public:
     static QString formatImbalance(double value);
 
 private:
+    QVariant toolTip(int column, const core::LayerInfo& info, const LayerStats& stats) const;
+
     std::shared_ptr<const LoadedModel> model_;
     std::map<std::string, double> equalized_;
 };

@@ -1,5 +1,6 @@
 #include "ui/layers_panel.h"
 
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QLabel>
@@ -17,7 +18,8 @@ LayersPanel::LayersPanel(QWidget* parent)
       model_(new LayerTableModel(this)),
       proxy_(new QSortFilterProxyModel(this)),
       view_(new QTableView(this)),
-      filter_(new QLineEdit(this))
+      filter_(new QLineEdit(this)),
+      shown_(new QLabel(this))
 {
     proxy_->setSourceModel(model_);
     proxy_->setSortRole(LayerTableModel::SortRole);
@@ -26,7 +28,11 @@ LayersPanel::LayersPanel(QWidget* parent)
 
     filter_->setPlaceholderText(tr("Filter layers (name, kind, shape…)"));
     filter_->setClearButtonEnabled(true);
-    connect(filter_, &QLineEdit::textChanged, proxy_, &QSortFilterProxyModel::setFilterFixedString);
+    connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
+        proxy_->setFilterFixedString(text);
+        updateShown();
+    });
+    shown_->hide();
 
     view_->setModel(proxy_);
     view_->setSortingEnabled(true);
@@ -50,7 +56,10 @@ LayersPanel::LayersPanel(QWidget* parent)
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(filter_);
+    auto* filterRow = new QHBoxLayout;
+    filterRow->addWidget(filter_, 1);
+    filterRow->addWidget(shown_);
+    layout->addLayout(filterRow);
     layout->addWidget(view_);
 }
 
@@ -62,7 +71,10 @@ QString LayersPanel::nameAt(const QModelIndex& proxyIndex) const
 
 void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model)
 {
+    // A filter typed for the previous file would hide this one's layers.
+    filter_->clear();
     model_->setModel(std::move(model));
+    updateShown();
     view_->resizeColumnsToContents();
     // Long kinds (SeparableConv2D/depthwise) would push the numbers out of view; the full text
     // is in the tooltip.
@@ -70,6 +82,16 @@ void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model)
         view_->fontMetrics().horizontalAdvance(QStringLiteral("SeparableConv2D/pointwise")) + 12;
     if (view_->columnWidth(LayerTableModel::Kind) > kindWidth)
         view_->setColumnWidth(LayerTableModel::Kind, kindWidth);
+}
+
+QString LayersPanel::shownText() const { return shown_->isHidden() ? QString() : shown_->text(); }
+
+void LayersPanel::updateShown()
+{
+    const bool filtering = !filter_->text().isEmpty();
+    shown_->setText(tr("%1 of %2 shown").arg(proxy_->rowCount()).arg(model_->rowCount()));
+    shown_->setStyleSheet(proxy_->rowCount() == 0 ? QStringLiteral("color: #b3261e;") : QString());
+    shown_->setVisible(filtering);
 }
 
 void LayersPanel::selectLayer(const QString& name)

@@ -6,6 +6,7 @@
 
 #include "ui/loaded_model.h"
 
+class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
 class QTableView;
@@ -26,6 +27,8 @@ public:
     /// Selects the layer's row (clearing the filter if it hides it).
     void selectLayer(const QString& name);
     QString selectedLayer() const;
+    /// "3 of 97 shown" while a filter is typed, "" otherwise.
+    QString shownText() const;
 
 signals:
     void layerSelected(const QString& name);
@@ -34,11 +37,13 @@ signals:
 
 private:
     QString nameAt(const QModelIndex& proxyIndex) const;
+    void updateShown();
 
     LayerTableModel* model_;
     QSortFilterProxyModel* proxy_;
     QTableView* view_;
     QLineEdit* filter_;
+    QLabel* shown_;
 };
 
 }  // namespace cle::ui

@@ -1,14 +1,19 @@
 #include "ui/main_window.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileInfo>
+#include <QKeyEvent>
 #include <QGroupBox>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMimeData>
+#include <QScreen>
 #include <QProgressBar>
 #include <QSettings>
 #include <QSplitter>
@@ -21,8 +26,12 @@
 #include <QVBoxLayout>
 
 #include "ui/export_names.h"
+#include "ui/graph_view.h"
+#include "ui/help_text.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
+#include "ui/loss_reasons.h"
+#include "ui/message_panel.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/channel_stats_plot.h"
@@ -42,7 +51,6 @@
 namespace cle::ui {
 
 namespace {
-const QString kModelFilter = QObject::tr("HDF5 weights (*.h5 *.hdf5 *.weights.h5);;All files (*)");
 
 QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
 {
@@ -68,103 +76,47 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Sess
     busyLabel_ = new QLabel(this);
     statusBar()->addPermanentWidget(busyLabel_);
     statusBar()->addPermanentWidget(busy_);
+    statusBar()->addPermanentWidget(runPanel_->statusLabel());
+    statusBar()->addPermanentWidget(runPanel_->progressBar());
     connectSession();
     connectVerification();
     updateActions();
-    resize(1500, 950);
+    restoreLayout();
+    qApp->installEventFilter(this);
+}
+
+void MainWindow::restoreLayout()
+{
+    QSettings s;
+    if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) {
+        // Fit the screen: 1500 x 950 where there is room, less on a laptop's 1280 x 800.
+        const QRect screen = this->screen() ? this->screen()->availableGeometry()
+                                            : QRect(0, 0, 1500, 950);
+        resize(std::min(1500, screen.width() * 19 / 20), std::min(950, screen.height() * 19 / 20));
+    }
+    for (QSplitter* split : splitters())
+        split->restoreState(s.value(QStringLiteral("window/") + split->objectName()).toByteArray());
+}
+
+void MainWindow::saveLayout() const
+{
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    for (QSplitter* split : splitters())
+        s.setValue(QStringLiteral("window/") + split->objectName(), split->saveState());
+}
+
+QList<QSplitter*> MainWindow::splitters() const { return {mainSplit_, leftSplit_, rightSplit_}; }
+
+QString MainWindow::lastFolder()
+{
+    return QSettings().value(QStringLiteral("files/lastFolder")).toString();
 }
 
 MainWindow::~MainWindow()
 {
     session_->cancelRun();
     session_->waitForIdle();
-}
-
-void MainWindow::createActions()
-{
-    auto* st = style();
-    openAction_ = new QAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this);
-    openAction_->setShortcut(QKeySequence::Open);
-    connect(openAction_, &QAction::triggered, this, &MainWindow::promptOpen);
-    exportAction_ = new QAction(st->standardIcon(QStyle::SP_DialogSaveButton),
-                                tr("&Export Equalized Weights…"), this);
-    exportAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    connect(exportAction_, &QAction::triggered, this, &MainWindow::promptExport);
-    reportAction_ = new QAction(tr("Also Write Run &Report (JSON)"), this);
-    reportAction_->setCheckable(true);
-    reportAction_->setChecked(QSettings().value(QStringLiteral("export/report"), true).toBool());
-    runAction_ = new QAction(st->standardIcon(QStyle::SP_MediaPlay), tr("&Run"), this);
-    runAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    runAction_->setToolTip(tr("Equalize the confirmed groups (Ctrl+R)"));
-    connect(runAction_, &QAction::triggered, this, [this] {
-        const QString why = runNow();
-        if (!why.isEmpty()) showError(tr("Cannot run"), why);
-    });
-    cancelAction_ = new QAction(st->standardIcon(QStyle::SP_MediaStop), tr("&Cancel"), this);
-    cancelAction_->setShortcut(QKeySequence(Qt::Key_Escape));
-    cancelAction_->setToolTip(tr("Stop the run (Esc); the loaded weights stay unchanged"));
-    connect(cancelAction_, &QAction::triggered, this, &MainWindow::cancelRun);
-    resetAction_ = new QAction(st->standardIcon(QStyle::SP_BrowserReload), tr("Re&set"), this);
-    resetAction_->setToolTip(tr("Drop the result and return to the loaded weights"));
-    connect(resetAction_, &QAction::triggered, this, &MainWindow::resetRun);
-    loadPairsAction_ = new QAction(tr("&Load Pairs…"), this);
-    connect(loadPairsAction_, &QAction::triggered, this, &MainWindow::promptLoadPairs);
-    savePairsAction_ = new QAction(tr("&Save Pairs…"), this);
-    connect(savePairsAction_, &QAction::triggered, this, &MainWindow::promptSavePairs);
-}
-
-void MainWindow::createMenus()
-{
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(openAction_);
-    recentMenu_ = file->addMenu(tr("Open &Recent"));
-    connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
-    file->addAction(tr("Open &Sample Model"), this, [this] {
-        const QString sample = sampleModelPath();
-        if (sample.isEmpty())
-            showError(tr("Open sample"), tr("The bundled sample model was not found."));
-        else
-            openFile(sample);
-    });
-    file->addSeparator();
-    file->addAction(loadPairsAction_);
-    file->addAction(savePairsAction_);
-    file->addSeparator();
-    file->addAction(exportAction_);
-    file->addAction(reportAction_);
-    QMenu* plotsMenu = file->addMenu(tr("Save &Plot"));
-    connect(plotsMenu, &QMenu::aboutToShow, this, [this, plotsMenu] {
-        plotsMenu->clear();
-        for (PlotWidget* p : plots()) {
-            plotsMenu->addAction(tr("%1 as Image…").arg(p->title()), p,
-                                 &PlotWidget::promptSaveImage);
-            plotsMenu->addAction(tr("%1 Data as CSV…").arg(p->title()), p,
-                                 &PlotWidget::promptSaveCsv);
-        }
-    });
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
-
-    QMenu* run = menuBar()->addMenu(tr("&Run"));
-    run->addAction(runAction_);
-    run->addAction(cancelAction_);
-    run->addAction(resetAction_);
-
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About CLE Studio"), this, [this] {
-        Prompter::instance().error(
-            this, tr("About CLE Studio"),
-            tr("CLE Studio %1\nCross-layer equalization of neural-network weights (Nagel et al., "
-               "2019), with the numerics of PyTorch's reference implementation.")
-                .arg(QStringLiteral(CLE_VERSION)));
-    });
-
-    QToolBar* bar = addToolBar(tr("Main"));
-    bar->setObjectName(QStringLiteral("mainToolBar"));
-    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-    bar->setMovable(false);
-    bar->addAction(openAction_);
-    bar->addAction(exportAction_);
 }
 
 QWidget* MainWindow::createCentralArea()
@@ -175,43 +127,76 @@ QWidget* MainWindow::createCentralArea()
     pairView_ = new PairView(this);
     channelPlot_ = new ChannelStatsPlot(this);
     quantizationView_ = new QuantizationView(this);
+    graphView_ = new GraphView(this);
 
-    auto* left = new QSplitter(Qt::Vertical, this);
-    left->addWidget(box(tr("Layers"), layersPanel_, this));
-    left->addWidget(box(tr("Pairs to equalize"), pairsPanel_, this));
-    left->setStretchFactor(0, 3);
-    left->setStretchFactor(1, 2);
+    leftSplit_ = new QSplitter(Qt::Vertical, this);
+    leftSplit_->setObjectName(QStringLiteral("leftSplitter"));
+    leftSplit_->addWidget(box(tr("Layers"), layersPanel_, this));
+    leftSplit_->addWidget(box(tr("Pairs to equalize"), pairsPanel_, this));
+    leftSplit_->setStretchFactor(0, 3);
+    leftSplit_->setStretchFactor(1, 2);
 
     tabs_ = new QTabWidget(this);
     tabs_->addTab(pairView_, tr("Equalization"));
     tabs_->addTab(channelPlot_, tr("Layer channels"));
     tabs_->addTab(quantizationView_, tr("Quantization"));
+    tabs_->addTab(graphView_, tr("Graph"));
+    // The run settings and buttons live in a tool bar, so the plots get the height.
+    QToolBar* runBar = addToolBar(tr("Run"));
+    runBar->setObjectName(QStringLiteral("runToolBar"));
+    runBar->setMovable(false);
+    runBar->addWidget(runPanel_);
+    rightSplit_ = new QSplitter(Qt::Vertical, this);
+    rightSplit_->setObjectName(QStringLiteral("plotsSplitter"));
+    // The network check is the run's headline, above the plots.
+    verificationPanel_ = new VerificationPanel(this);
     auto* right = new QWidget(this);
     auto* rightLayout = new QVBoxLayout(right);
     rightLayout->setContentsMargins(0, 0, 0, 0);
-    rightLayout->addWidget(box(tr("Run"), runPanel_, this));
-    verificationPanel_ = new VerificationPanel(this);
     rightLayout->addWidget(box(tr("Network check"), verificationPanel_, this));
     rightLayout->addWidget(tabs_, 1);
+    rightSplit_->addWidget(right);
+    rightSplit_->addWidget(runPanel_->messagePanel());
+    rightSplit_->setStretchFactor(0, 1);
+    rightSplit_->setStretchFactor(1, 0);
+    rightSplit_->setCollapsible(0, false);
+    connect(runPanel_->messagePanel(), &MessagePanel::expandedChanged, this, [this](bool open) {
+        const QList<int> sizes = rightSplit_->sizes();
+        const int total = sizes.value(0) + sizes.value(1);
+        if (open && sizes.value(1) < 100) rightSplit_->setSizes({total - 140, 140});
+    });
 
-    auto* split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(left);
-    split->addWidget(right);
-    split->setStretchFactor(0, 2);
-    split->setStretchFactor(1, 5);
-    split->setSizes({650, 950});
+    mainSplit_ = new QSplitter(Qt::Horizontal, this);
+    mainSplit_->setObjectName(QStringLiteral("mainSplitter"));
+    mainSplit_->addWidget(leftSplit_);
+    mainSplit_->addWidget(rightSplit_);
+    mainSplit_->setStretchFactor(0, 2);
+    mainSplit_->setStretchFactor(1, 5);
+    mainSplit_->setSizes({520, 980});
+    mainSplit_->setCollapsible(1, false);
+    connectPanels();
+    return mainSplit_;
+}
 
+void MainWindow::connectPanels()
+{
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
         const QString problem = pairsPanel_->appendToChain(name);
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 8000);
     });
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
+    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
+    connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
+    connect(quantizationView_, &QuantizationView::dropPairRequested, this,
+            [this](const QString& first, const QString& second) {
+                const QString why = dropPairAndRun(first, second);
+                if (!why.isEmpty()) showError(tr("Run again"), why);
+            });
     pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
     connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
-    return split;
 }
 
 void MainWindow::connectSession()
@@ -259,6 +244,7 @@ void MainWindow::connectSession()
     });
     connect(session_, &Session::resultChanged, this, &MainWindow::updateActions);
     connect(session_, &Session::exportFinished, this, [this](const QString& path) {
+        exported_ = true;
         statusBar()->showMessage(tr("Exported %1").arg(path), 10000);
     });
     connect(session_, &Session::exportFailed, this,
@@ -279,9 +265,11 @@ void MainWindow::onModelLoaded()
 {
     auto model = session_->model();
     RecentFiles::add(model->path);
+    QSettings().setValue(QStringLiteral("files/lastFolder"), QFileInfo(model->path).absolutePath());
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
     pairsPanel_->setModel(model);
+    graphView_->setModel(model);
     pairView_->setSummary(nullptr, false);
     showQuantization(nullptr);
     runPanel_->clearOutcome();
@@ -292,18 +280,30 @@ void MainWindow::onModelLoaded()
                                       QString::fromStdString(core::toString(model->model.info.format)),
                                       QString::number(model->seconds, 'f', 2)),
                              10000);
+    QStringList broken;
+    for (size_t i = 0; i < model->stats.size(); ++i)
+        if (model->stats[i].nonFinite > 0)
+            broken << QString::fromStdString(model->model.layers[i].info.name);
+    if (!broken.isEmpty())
+        statusBar()->showMessage(tr("%n layer(s) hold NaN or infinite weights and cannot be "
+                                    "equalized: %1", nullptr, int(broken.size()))
+                                     .arg(broken.join(QStringLiteral(", "))),
+                                 15000);
     updateActions();
 }
 
 void MainWindow::onRunFinished()
 {
+    exported_ = false;
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
     runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
                         session_->relu6Costs());
     showQuantization(session_->quantization());
+    comparison_ = {};  // shown once, for the run right after the pair was dropped
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
     layersPanel_->view()->resizeColumnToContents(LayerTableModel::Equalized);
+    showLayerChannels(channelPlot_->layerName());
     statusBar()->showMessage(s->converged
                                  ? tr("Run converged after %n sweep(s)", nullptr, s->sweeps)
                                  : tr("Run did not converge"),
@@ -352,9 +352,45 @@ void MainWindow::stopVerification()
     verificationPanel_->clear();
 }
 
+QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
+{
+    const core::QuantizationReport* q = session_->quantization();
+    if (!q) return tr("Run an equalization first.");
+    if (!pairsPanel_->dropPair(first.toStdString(), second.toStdString()))
+        return tr("The pair %1 → %2 is not among the accepted groups.").arg(first, second);
+    comparison_ = {std::make_shared<core::QuantizationReport>(*q),
+                   QStringLiteral("%1 → %2").arg(first, second)};
+    const QString why = runNow();
+    if (!why.isEmpty()) comparison_ = {};
+    return why;
+}
+
+namespace {
+
+QString comparisonText(const core::QuantizationReport& before,
+                       const core::QuantizationReport& after, const QString& pair)
+{
+    const auto db = [](double v) { return QString::number(v, 'f', 1); };
+    return QObject::tr("Without %1: per-tensor median %2 dB (was %3), worst %4 dB (was %5), "
+                       "weighted mean %6 dB (was %7).")
+        .arg(pair, db(after.perTensorAfter.median), db(before.perTensorAfter.median),
+             db(after.perTensorAfter.worst), db(before.perTensorAfter.worst),
+             db(after.perTensorAfter.weightedMean), db(before.perTensorAfter.weightedMean));
+}
+
+}  // namespace
+
 void MainWindow::showQuantization(const core::QuantizationReport* report)
 {
     quantizationView_->setReport(report);
+    const core::Summary* summary = session_->summary();
+    if (report && summary && session_->model())
+        quantizationView_->setReasons(
+            explainLosses(*report, *summary, session_->model()->model.info));
+    quantizationView_->setComparison(
+        report && comparison_.before ? comparisonText(*comparison_.before, *report, comparison_.pair)
+                                     : QString());
+    graphView_->setQuantization(report);
     const QString gain = quantizationView_->gainText();
     tabs_->setTabText(tabs_->indexOf(quantizationView_),
                       gain.isEmpty() ? tr("Quantization") : tr("Quantization (%1)").arg(gain));
@@ -362,12 +398,47 @@ void MainWindow::showQuantization(const core::QuantizationReport* report)
 
 void MainWindow::onLayerSelected(const QString& name)
 {
+    if (!showLayerChannels(name)) return;
+    graphView_->selectLayer(name);
+    // The graph stays in view when the selection came from it.
+    if (!session_->isRunning() && tabs_->currentWidget() != graphView_)
+        tabs_->setCurrentWidget(channelPlot_);
+}
+
+bool MainWindow::showLayerChannels(const QString& name)
+{
     auto model = session_->model();
-    if (!model) return;
+    if (!model) return false;
     const int index = model->indexOf(name.toStdString());
-    if (index < 0) return;
-    channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)]);
-    if (!session_->isRunning()) tabs_->setCurrentWidget(channelPlot_);
+    if (index < 0) return false;
+    // After a run, the layer's equalized weights too (measured as the table's "After").
+    std::optional<LayerStats> equalized;
+    if (session_->hasResult())
+        for (const auto& layer : session_->resultLayers())
+            if (layer.info.name == name.toStdString()) equalized = outputStats(layer);
+    channelPlot_->setLayer(name, model->stats[static_cast<size_t>(index)],
+                           equalized ? &*equalized : nullptr);
+    return true;
+}
+
+void MainWindow::onGraphNodeSelected(const QString& name)
+{
+    layersPanel_->selectLayer(name);
+    // The pair holding the layer is the one the plots show.
+    const std::string layer = name.toStdString();
+    if (const core::Summary* s = session_->summary()) {
+        for (size_t i = 0; i < s->pairs.size(); ++i)
+            if (s->pairs[i].first == layer || s->pairs[i].second == layer) {
+                pairView_->setPair(int(i));
+                break;
+            }
+    }
+}
+
+void MainWindow::updateGraphPairs()
+{
+    graphView_->setPairs(pairsPanel_->confirmedGroups(), pairsPanel_->suggestedGroups(),
+                         pairsPanel_->rejected());
 }
 
 QString MainWindow::runNow()
@@ -407,6 +478,7 @@ void MainWindow::resetRun()
     showQuantization(nullptr);
     runPanel_->clearOutcome();
     layersPanel_->tableModel()->setEqualizedImbalance({});
+    showLayerChannels(channelPlot_->layerName());
     statusBar()->showMessage(tr("Back to the loaded weights"), 5000);
 }
 
@@ -424,67 +496,6 @@ QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPa
         return tr("Export cancelled.");
     busyLabel_->setText(tr("Exporting %1…").arg(QFileInfo(weightsPath).fileName()));
     return session_->startExport(weightsPath, reportPath, force);
-}
-
-void MainWindow::promptExport()
-{
-    if (!session_->hasResult()) return;
-    const QString path = Prompter::instance().saveFileName(
-        this, tr("Export Equalized Weights"), kModelFilter,
-        defaultExportName(session_->model()->path));
-    if (path.isEmpty()) return;
-    const QString report = reportAction_->isChecked() ? reportPathFor(path) : QString();
-    // The file dialog has already asked about overwriting.
-    const QString why = exportTo(path, report, true);
-    if (!why.isEmpty() && why != tr("Export cancelled.")) showError(tr("Export"), why);
-}
-
-void MainWindow::promptOpen()
-{
-    const QString path = Prompter::instance().openFileName(this, tr("Open Weights"), kModelFilter);
-    if (!path.isEmpty()) openFile(path);
-}
-
-void MainWindow::promptLoadPairs()
-{
-    const QString path = Prompter::instance().openFileName(this, tr("Load Pairs"),
-                                                           tr("Pairs JSON (*.json)"));
-    if (path.isEmpty()) return;
-    const QString error = pairsPanel_->loadFile(path);
-    if (!error.isEmpty()) showError(tr("Load pairs"), error);
-}
-
-void MainWindow::promptSavePairs()
-{
-    if (pairsPanel_->confirmedGroups().empty()) {
-        showError(tr("Save pairs"), tr("There are no confirmed groups to save."));
-        return;
-    }
-    const QString path = Prompter::instance().saveFileName(this, tr("Save Pairs"),
-                                                           tr("Pairs JSON (*.json)"),
-                                                           QStringLiteral("pairs.json"));
-    if (path.isEmpty()) return;
-    const QString error = pairsPanel_->saveFile(path);
-    if (!error.isEmpty()) showError(tr("Save pairs"), error);
-}
-
-void MainWindow::rebuildRecentMenu()
-{
-    recentMenu_->clear();
-    const QStringList files = RecentFiles::list();
-    for (const QString& path : files) {
-        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] {
-            if (!QFileInfo::exists(path)) {
-                RecentFiles::remove(path);
-                showError(tr("Open recent"), tr("%1 no longer exists.").arg(path));
-                return;
-            }
-            openFile(path);
-        })->setToolTip(path);
-    }
-    if (files.isEmpty()) recentMenu_->addAction(tr("(none)"))->setEnabled(false);
-    recentMenu_->addSeparator();
-    recentMenu_->addAction(tr("Clear List"), this, [] { RecentFiles::clear(); });
 }
 
 void MainWindow::updateActions()
@@ -516,7 +527,15 @@ QList<PlotWidget*> MainWindow::plots() const
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (session_->hasResult() && !exported_ &&
+        !Prompter::instance().confirm(
+            this, tr("Quit without exporting?"),
+            tr("The equalized weights of the last run have not been exported. Quit anyway?"))) {
+        event->ignore();
+        return;
+    }
     runPanel_->saveSettings();
+    saveLayout();
     QSettings().setValue(QStringLiteral("export/report"), reportAction_->isChecked());
     // A job never outlives the window it reports to.
     session_->cancelRun();

@@ -24,7 +24,7 @@ QString pairsText(const std::vector<core::Group>& groups)
 }
 
 QString appendProblem(const core::ModelInfo& model, const core::Group& chain,
-                      const std::string& name)
+                      const std::string& name, const core::Topology* topology, bool allowRelu6)
 {
     const core::LayerInfo* info = model.find(name);
     if (!info) return QObject::tr("There is no layer named \"%1\".").arg(QString::fromStdString(name));
@@ -35,6 +35,11 @@ QString appendProblem(const core::ModelInfo& model, const core::Group& chain,
     if (chain.empty()) return {};
     if (auto problem = core::pairProblem(model, chain.back(), name))
         return QString::fromStdString(*problem);
+    std::string reason;
+    if (topology && !topology->link(chain.back(), name, allowRelu6, &reason))
+        return QObject::tr("%1 → %2 cannot be paired: %3")
+            .arg(QString::fromStdString(chain.back()), QString::fromStdString(name),
+                 QString::fromStdString(reason));
     return {};
 }
 

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QSlider>
 #include <QSpinBox>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
@@ -27,14 +28,14 @@ PairView::PairView(QWidget* parent)
       spin_(new QSpinBox(this)),
       sweepLabel_(new QLabel(this)),
       logBox_(new QCheckBox(tr("Log y"), this)),
-      sortBox_(new QCheckBox(tr("Sort by original range"), this)),
+      sortBox_(new QCheckBox(tr("Sort by range"), this)),
       rangePlot_(new RangePlot(this)),
       scalePlot_(new ScalePlot(this)),
       convergencePlot_(new ConvergencePlot(this)),
       summaryTable_(new SummaryTable(this))
 {
     pairBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    pairBox_->setMinimumContentsLength(16);
+    pairBox_->setMinimumContentsLength(14);
     pairBox_->setToolTip(tr("The pair whose channels are plotted"));
     slider_->setRange(0, 0);
     slider_->setPageStep(1);
@@ -56,6 +57,7 @@ PairView::PairView(QWidget* parent)
     controls->addWidget(pairBox_);
     controls->addSpacing(12);
     controls->addWidget(new QLabel(tr("Sweep k:"), this));
+    slider_->setMinimumWidth(80);
     controls->addWidget(slider_, 2);
     controls->addWidget(spin_);
     controls->addWidget(sweepLabel_);
@@ -73,11 +75,20 @@ PairView::PairView(QWidget* parent)
     split->setStretchFactor(1, 3);
     split->setStretchFactor(2, 2);
     split->setChildrenCollapsible(false);
+    // Every plot keeps a readable height; on a short screen the view scrolls instead.
+    rangePlot_->setMinimumHeight(kMinPlotHeight);
+    bottom->setMinimumHeight(kMinPlotHeight);
+    summaryTable_->setMinimumHeight(90);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(split);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
-    layout->addWidget(split, 1);
+    layout->addWidget(scroll, 1);
 
     connect(pairBox_, &QComboBox::currentIndexChanged, this, [this] {
         summaryTable_->setCurrentPair(pairBox_->currentIndex());

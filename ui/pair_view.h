@@ -25,6 +25,8 @@ class PairView : public QWidget {
     Q_OBJECT
 public:
     explicit PairView(QWidget* parent = nullptr);
+    /// The height below which no plot of the view shrinks (the view scrolls instead).
+    static constexpr int kMinPlotHeight = 250;
 
     /// Shows `summary` (owned by the caller, may be null) after it changed. While `live`, the
     /// slider follows the newest sweep unless the user moved it back.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 
 #include <QComboBox>
 #include <QGridLayout>
@@ -21,6 +22,10 @@ QPushButton* makeButton(const QString& text, const QString& tip, QWidget* parent
 {
     auto* b = new QPushButton(text, parent);
     b->setToolTip(tip);
+    // As narrow as the text: the column must fit beside the plots on a 1280-pixel screen.
+    b->setMinimumWidth(b->fontMetrics().horizontalAdvance(text) + 18);
+    b->setSizePolicy(QSizePolicy::Minimum, QSizePolicy::Fixed);
+    b->setStyleSheet(QStringLiteral("padding: 3px 6px;"));
     return b;
 }
 }  // namespace
@@ -40,7 +45,7 @@ PairsPanel::PairsPanel(QWidget* parent)
     chainLabel_->setWordWrap(true);
     chainLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layerCombo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    layerCombo_->setMinimumContentsLength(16);
+    layerCombo_->setMinimumContentsLength(10);
     problemLabel_->setWordWrap(true);
     problemLabel_->setStyleSheet(QStringLiteral("color: #b3261e;"));
     problemLabel_->hide();
@@ -54,9 +59,13 @@ PairsPanel::PairsPanel(QWidget* parent)
     auto* builder = new QGridLayout;
     builder->addWidget(new QLabel(tr("Next layer:"), this), 0, 0);
     builder->addWidget(layerCombo_, 0, 1);
-    builder->addWidget(appendButton_, 0, 2);
-    builder->addWidget(undoButton_, 0, 3);
-    builder->addWidget(commitButton_, 0, 4);
+    // The buttons go under the combo box, so the column stays narrow on a small screen.
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(appendButton_);
+    buttons->addWidget(undoButton_);
+    buttons->addWidget(commitButton_);
+    buttons->addStretch();
+    builder->addLayout(buttons, 1, 1);
     builder->setColumnStretch(1, 1);
 
     auto* layout = new QVBoxLayout(this);
@@ -82,8 +91,8 @@ QWidget* PairsPanel::createButtons()
     dropButton_ = makeButton(tr("Drop"), tr("Drop the selected suggestion"), this);
     acceptAllButton_ = makeButton(tr("Accept all"), tr("Accept every suggestion"), this);
     removeButton_ = makeButton(tr("Remove"), tr("Remove the selected group"), this);
-    upButton_ = makeButton(tr("Up"), tr("Move the selected group up"), this);
-    downButton_ = makeButton(tr("Down"), tr("Move the selected group down"), this);
+    upButton_ = makeButton(QStringLiteral("▲"), tr("Move the selected group up"), this);
+    downButton_ = makeButton(QStringLiteral("▼"), tr("Move the selected group down"), this);
     clearButton_ = makeButton(tr("Clear"), tr("Remove every group"), this);
     loadButton_ = makeButton(tr("Load…"), tr("Load groups from a pairs JSON file"), this);
     saveButton_ = makeButton(tr("Save…"), tr("Save the accepted groups as JSON"), this);
@@ -97,7 +106,7 @@ QWidget* PairsPanel::createButtons()
     row1->addStretch();
     auto* row2 = new QHBoxLayout;
     for (auto* b : {removeButton_, upButton_, downButton_, clearButton_}) row2->addWidget(b);
-    row2->addSpacing(12);
+    row2->addSpacing(6);
     row2->addWidget(loadButton_);
     row2->addWidget(saveButton_);
     row2->addStretch();
@@ -146,9 +155,7 @@ void PairsPanel::setModel(std::shared_ptr<const LoadedModel> model)
     entries_.clear();
     rejected_.clear();
     rejectedList_->clear();
-    QSignalBlocker block(layerCombo_);
-    layerCombo_->clear();
-    for (const auto& layer : info_.layers) layerCombo_->addItem(QString::fromStdString(layer.name));
+    suggested_ = false;
     rebuildList();
     refreshChain();
 }
@@ -156,7 +163,7 @@ void PairsPanel::setModel(std::shared_ptr<const LoadedModel> model)
 QString PairsPanel::appendToChain(const QString& name)
 {
     const std::string n = name.toStdString();
-    const QString problem = appendProblem(info_, chain_, n);
+    const QString problem = problemFor(chain_, n);
     if (!problem.isEmpty()) {
         showProblem(problem);
         return problem;
@@ -186,7 +193,7 @@ QString PairsPanel::addGroup(const core::Group& group, bool suggested)
     if (group.size() < 2) return tr("A group needs at least two layers.");
     core::Group partial;
     for (const auto& name : group) {
-        const QString problem = appendProblem(info_, partial, name);
+        const QString problem = problemFor(partial, name);
         if (!problem.isEmpty()) {
             showProblem(problem);
             return problem;
@@ -219,14 +226,33 @@ int PairsPanel::suggest()
         showProblem(tr("No suggestions: %1").arg(model_->topologyError));
         return 0;
     }
+    suggested_ = true;
     const core::PairPlan plan = model_->topology->suggest(allowRelu6_);
-    int added = 0;
+    // What an earlier Suggest proposed is replaced; what the user built or loaded stays.
+    std::set<core::Group> accepted;
+    std::set<std::pair<std::string, std::string>> taken;
+    std::erase_if(entries_, [&](const Entry& e) {
+        if (e.fromSuggest && !e.suggested) accepted.insert(e.layers);
+        return e.fromSuggest;
+    });
+    for (const auto& e : entries_)
+        for (size_t i = 0; i + 1 < e.layers.size(); ++i)
+            taken.insert({e.layers[i], e.layers[i + 1]});
+    int waiting = 0, overlapping = 0;
     for (const auto& s : plan.suggested) {
-        const bool present = std::any_of(entries_.begin(), entries_.end(),
-                                         [&](const Entry& e) { return e.layers == s.layers; });
-        if (present || s.layers.size() < 2) continue;
-        entries_.push_back({s.layers, true, s.guessed});
-        ++added;
+        if (s.layers.size() < 2) continue;
+        bool overlaps = false;
+        for (size_t i = 0; i + 1 < s.layers.size(); ++i)
+            overlaps = overlaps || taken.count({s.layers[i], s.layers[i + 1]});
+        if (overlaps) {
+            ++overlapping;
+            continue;
+        }
+        for (size_t i = 0; i + 1 < s.layers.size(); ++i)
+            taken.insert({s.layers[i], s.layers[i + 1]});
+        const bool wasAccepted = accepted.count(s.layers) > 0;
+        entries_.push_back({s.layers, !wasAccepted, s.guessed, true});
+        if (!wasAccepted) ++waiting;
     }
     rejected_ = plan.rejected;
     rejectedList_->setRejections(rejected_);
@@ -234,11 +260,55 @@ int PairsPanel::suggest()
     if (plan.suggested.empty())
         showProblem(tr("The layer graph offers no pair that can be equalized without changing "
                        "the network's function; see \"Not suggested\" for the reasons."));
-    else if (added == 0)
-        showProblem(tr("Every suggested chain is already in the list."));
+    else if (overlapping > 0)
+        showProblem(tr("%n suggested chain(s) left out: they share a pair with a chain already in "
+                       "the list.", nullptr, overlapping));
     else
         showProblem({});
-    return added;
+    return waiting;
+}
+
+void PairsPanel::setAllowRelu6(bool allow)
+{
+    if (allow == allowRelu6_) return;
+    allowRelu6_ = allow;
+    if (suggested_) suggest();
+    refreshCandidates();
+    updateComboProblem();
+}
+
+QString PairsPanel::problemFor(const core::Group& chain, const std::string& name) const
+{
+    const core::Topology* topology = model_ && model_->topology ? &*model_->topology : nullptr;
+    return appendProblem(info_, chain, name, topology, allowRelu6_);
+}
+
+QStringList PairsPanel::candidates() const
+{
+    QStringList names;
+    for (const auto& layer : info_.layers)
+        if (problemFor(chain_, layer.name).isEmpty()) names << QString::fromStdString(layer.name);
+    return names;
+}
+
+void PairsPanel::refreshCandidates()
+{
+    const QString current = layerCombo_->currentText();
+    const QStringList names = candidates();
+    {
+        QSignalBlocker block(layerCombo_);
+        layerCombo_->clear();
+        layerCombo_->addItems(names);
+        layerCombo_->setCurrentIndex(std::max(0, int(names.indexOf(current))));
+    }
+    layerCombo_->setPlaceholderText(chain_.empty() ? tr("no layer can be equalized")
+                                                   : tr("no layer can follow"));
+    if (names.isEmpty() && !chain_.empty()) {
+        layerCombo_->setToolTip(tr("No layer can follow %1 in a pair.")
+                                    .arg(QString::fromStdString(chain_.back())));
+    } else {
+        layerCombo_->setToolTip(tr("The layers that can follow the chain's last layer"));
+    }
 }
 
 bool PairsPanel::acceptSuggestion(int row)
@@ -258,6 +328,30 @@ bool PairsPanel::dropSuggestion(int row)
     return true;
 }
 
+bool PairsPanel::dropPair(const std::string& first, const std::string& second)
+{
+    for (size_t e = 0; e < entries_.size(); ++e) {
+        const Entry entry = entries_[e];
+        if (entry.suggested) continue;
+        for (size_t i = 0; i + 1 < entry.layers.size(); ++i) {
+            if (entry.layers[i] != first || entry.layers[i + 1] != second) continue;
+            entries_.erase(entries_.begin() + long(e));
+            const core::Group head(entry.layers.begin(), entry.layers.begin() + long(i) + 1);
+            const core::Group tail(entry.layers.begin() + long(i) + 1, entry.layers.end());
+            auto at = entries_.begin() + long(e);
+            for (const auto* part : {&tail, &head})
+                if (part->size() >= 2) {
+                    Entry piece = entry;
+                    piece.layers = *part;
+                    at = entries_.insert(at, piece);
+                }
+            rebuildList();
+            return true;
+        }
+    }
+    return false;
+}
+
 void PairsPanel::confirmAll()
 {
     for (auto& e : entries_) e.suggested = false;
@@ -266,6 +360,7 @@ void PairsPanel::confirmAll()
 
 void PairsPanel::clear()
 {
+    suggested_ = false;
     entries_.clear();
     rejected_.clear();
     rejectedList_->clear();
@@ -277,6 +372,14 @@ std::vector<core::Group> PairsPanel::confirmedGroups() const
     std::vector<core::Group> out;
     for (const auto& e : entries_)
         if (!e.suggested) out.push_back(e.layers);
+    return out;
+}
+
+std::vector<core::Group> PairsPanel::suggestedGroups() const
+{
+    std::vector<core::Group> out;
+    for (const auto& e : entries_)
+        if (e.suggested) out.push_back(e.layers);
     return out;
 }
 
@@ -399,6 +502,7 @@ void PairsPanel::refreshChain()
                                   "the table.")
                              : tr("Chain: %1").arg(displayText(chain_)));
     undoButton_->setEnabled(!busy_ && !chain_.empty());
+    refreshCandidates();
     commitButton_->setEnabled(!busy_ && chain_.size() >= 2);
     updateComboProblem();
 }
@@ -412,7 +516,7 @@ void PairsPanel::showProblem(const QString& text)
 void PairsPanel::updateComboProblem()
 {
     const QString name = layerCombo_->currentText();
-    const QString problem = name.isEmpty() ? QString() : appendProblem(info_, chain_, name.toStdString());
+    const QString problem = name.isEmpty() ? QString() : problemFor(chain_, name.toStdString());
     appendButton_->setEnabled(!busy_ && !name.isEmpty() && problem.isEmpty());
     appendButton_->setToolTip(problem.isEmpty() ? tr("Append the chosen layer to the chain")
                                                 : problem);

@@ -28,8 +28,9 @@ public:
 
     /// New model: clears the chain, every group and the rejected candidates.
     void setModel(std::shared_ptr<const LoadedModel> model);
-    /// Whether suggestions may cross ReLU6 activations (the run panel's "Allow ReLU6").
-    void setAllowRelu6(bool allow) { allowRelu6_ = allow; }
+    /// Whether pairs may cross ReLU6 activations (the run panel's "Allow ReLU6"). Suggestions
+    /// already made are made again under the new rule.
+    void setAllowRelu6(bool allow);
 
     /// Appends a layer to the chain being built. Returns why it cannot be appended, or "" (the
     /// reason is also shown under the builder).
@@ -41,17 +42,24 @@ public:
     QString addGroup(const core::Group& group, bool suggested = false);
     /// Replaces the list with `groups` (confirmed). Returns the problems found, or "".
     QString setGroups(const std::vector<core::Group>& groups);
-    /// Adds the topology's suggested chains, marked as suggestions (and as guessed where the
-    /// file has no layer graph), and lists the rejected candidates. Returns how many were added.
+    /// Replaces the chains an earlier suggest() proposed with the topology's suggested chains,
+    /// marked as suggestions (and as guessed where the file has no layer graph), and lists the
+    /// rejected candidates. A chain accepted before stays accepted; one that shares a pair with
+    /// a chain built by hand is left out. Returns how many await acceptance.
     int suggest();
     /// Accepts or drops the suggestion in list row `row`; false when that row is no suggestion.
     bool acceptSuggestion(int row);
     bool dropSuggestion(int row);
+    /// Removes the pair first → second from the accepted groups, splitting its chain in two
+    /// (parts of one layer go). False when no accepted group holds that pair.
+    bool dropPair(const std::string& first, const std::string& second);
     /// Accepts every suggestion.
     void confirmAll();
     void clear();
 
     std::vector<core::Group> confirmedGroups() const;
+    /// The suggestions not accepted yet.
+    std::vector<core::Group> suggestedGroups() const;
     std::vector<core::LayerPair> pairs() const;
     bool hasSuggestions() const;
     bool isSuggestion(int row) const;
@@ -59,6 +67,9 @@ public:
     /// The candidates the last suggest() left out, with reasons.
     const std::vector<core::Rejection>& rejected() const { return rejected_; }
     RejectedList* rejectedList() const { return rejectedList_; }
+    /// The layers "Next layer" proposes: those that can follow the chain's last layer (every
+    /// layer that can be equalized when the chain is empty).
+    QStringList candidates() const;
     /// The message currently shown under the builder ("" when none).
     QString problemText() const;
     QListWidget* list() const { return list_; }
@@ -81,7 +92,10 @@ private:
         core::Group layers;
         bool suggested = false;
         bool guessed = false;  ///< suggested from names and shapes, not from a layer graph
+        bool fromSuggest = false;  ///< proposed by suggest() (accepted or not)
     };
+    QString problemFor(const core::Group& chain, const std::string& name) const;
+    void refreshCandidates();
     QWidget* createButtons();
     void connectButtons();
     void rebuildList();
@@ -94,6 +108,7 @@ private:
     std::shared_ptr<const LoadedModel> model_;
     core::ModelInfo info_;
     bool allowRelu6_ = false;
+    bool suggested_ = false;  ///< suggest() ran for this model
     core::Group chain_;
     std::vector<Entry> entries_;
     std::vector<core::Rejection> rejected_;

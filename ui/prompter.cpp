@@ -2,6 +2,7 @@
 
 #include <QFileDialog>
 #include <QMessageBox>
+#include <QSettings>
 
 namespace cle::ui {
 
@@ -18,6 +19,13 @@ void Prompter::error(QWidget* parent, const QString& title, const QString& text)
     QMessageBox::warning(parent, title, text);
 }
 
+void Prompter::information(QWidget* parent, const QString& title, const QString& text)
+{
+    QMessageBox box(QMessageBox::Information, title, text, QMessageBox::Ok, parent);
+    box.setTextFormat(Qt::RichText);
+    box.exec();
+}
+
 bool Prompter::confirm(QWidget* parent, const QString& title, const QString& text)
 {
     return QMessageBox::question(parent, title, text, QMessageBox::Yes | QMessageBox::Cancel,
@@ -26,7 +34,9 @@ bool Prompter::confirm(QWidget* parent, const QString& title, const QString& tex
 
 QString Prompter::openFileName(QWidget* parent, const QString& title, const QString& filter)
 {
-    return QFileDialog::getOpenFileName(parent, title, QString(), filter);
+    // Start where the last file was opened from.
+    return QFileDialog::getOpenFileName(
+        parent, title, QSettings().value(QStringLiteral("files/lastFolder")).toString(), filter);
 }
 
 QString Prompter::saveFileName(QWidget* parent, const QString& title, const QString& filter,

@@ -13,6 +13,8 @@ class Prompter {
 public:
     virtual ~Prompter() = default;
     virtual void error(QWidget* parent, const QString& title, const QString& text);
+    /// Help and other plain information (rich text allowed).
+    virtual void information(QWidget* parent, const QString& title, const QString& text);
     /// true when the user accepts.
     virtual bool confirm(QWidget* parent, const QString& title, const QString& text);
     /// Empty when the user cancels.

@@ -4,6 +4,9 @@
 
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollArea>
+#include <QHBoxLayout>
+#include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QTextDocument>
@@ -60,7 +63,9 @@ QuantizationView::QuantizationView(QWidget* parent)
       headline_(new QLabel(this)),
       details_(new QLabel(this)),
       plot_(new QuantizationPlot(this)),
-      table_(new QTableWidget(0, ColumnCount, this))
+      table_(new QTableWidget(0, ColumnCount, this)),
+      drop_(new QPushButton(tr("Drop this pair and run again"), this)),
+      comparison_(new QLabel(this))
 {
     QFont big = headline_->font();
     big.setPointSizeF(big.pointSizeF() * 1.35);
@@ -74,12 +79,60 @@ QuantizationView::QuantizationView(QWidget* parent)
     details_->setWordWrap(true);
     details_->setTextFormat(Qt::RichText);
     details_->setStyleSheet(QStringLiteral("color: #444;"));
+    setUpTable();
+    drop_->setToolTip(tr("Remove the pair that made the selected layer worse from the list and "
+                         "run again, to compare"));
+    drop_->setEnabled(false);
+    comparison_->setWordWrap(true);
+    comparison_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    comparison_->hide();
+    connect(table_, &QTableWidget::currentCellChanged, this, &QuantizationView::updateDropButton);
+    connect(drop_, &QPushButton::clicked, this, [this] {
+        if (const LossReason* r = reasonForRow(table_->currentRow()))
+            emit dropPairRequested(QString::fromStdString(r->pair.first),
+                                   QString::fromStdString(r->pair.second));
+    });
+
+    // One readable row per layer: with 50-100 layers the chart scrolls.
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(plot_);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    auto* bottom = new QWidget(this);
+    auto* bottomLayout = new QVBoxLayout(bottom);
+    bottomLayout->setContentsMargins(0, 0, 0, 0);
+    auto* actions = new QHBoxLayout;
+    actions->addWidget(drop_);
+    actions->addWidget(comparison_, 1);
+    bottomLayout->addLayout(actions);
+    bottomLayout->addWidget(table_, 1);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(scroll);
+    split->addWidget(bottom);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setChildrenCollapsible(false);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 0);
+    layout->addWidget(warning_);
+    layout->addWidget(headline_);
+    layout->addWidget(details_);
+    layout->addWidget(split, 1);
+    setReport(nullptr);
+}
+
+void QuantizationView::setUpTable()
+{
     table_->setHorizontalHeaderLabels({tr("Layer"), tr("Parameters"), tr("Per tensor before"),
                                        tr("Per tensor after"), tr("Gain"),
                                        tr("Per channel before"), tr("Per channel after"),
                                        tr("To zero before"), tr("To zero after"),
                                        tr("Zeroed channels before"), tr("Zeroed channels after"),
-                                       tr("Collapsed")});
+                                       tr("Collapsed"), tr("Why worse")});
+    table_->horizontalHeaderItem(Reason)->setToolTip(
+        tr("For a layer whose per-tensor SQNR fell: the cause the run shows (a dead or constant "
+           "channel left unscaled, a depthwise neighbour's imbalance moved into it)"));
     table_->horizontalHeaderItem(TensorBefore)->setToolTip(
         tr("SQNR in dB of the weights quantized to symmetric INT8 with one scale for the whole "
            "tensor (max|W| / 127), after batch-norm folding"));
@@ -102,20 +155,6 @@ QuantizationView::QuantizationView(QWidget* parent)
     table_->horizontalHeader()->setStretchLastSection(true);
     // Graph order until the user sorts by a column.
     table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
-
-    auto* split = new QSplitter(Qt::Vertical, this);
-    split->addWidget(plot_);
-    split->addWidget(table_);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setChildrenCollapsible(false);
-    auto* layout = new QVBoxLayout(this);
-    layout->setContentsMargins(4, 4, 4, 0);
-    layout->addWidget(warning_);
-    layout->addWidget(headline_);
-    layout->addWidget(details_);
-    layout->addWidget(split, 1);
-    setReport(nullptr);
 }
 
 void QuantizationView::setReport(const core::QuantizationReport* report)
@@ -130,6 +169,8 @@ void QuantizationView::setReport(const core::QuantizationReport* report)
                              "(round half to even) and compared with the originals."));
         plot_->clear(tr("No run yet"));
         table_->setRowCount(0);
+        reasons_.clear();
+        updateDropButton();
         return;
     }
     const auto& r = *report;
@@ -172,8 +213,7 @@ void QuantizationView::fillTable(const core::QuantizationReport& r)
             table_->setItem(row, c, new NumberItem(v, formatDb(v)));
         }
         // As in the summary figures, a collapsed layer counts as 0 dB.
-        const double gain = (l.collapsedAfter ? 0 : l.perTensorAfter) -
-                            (l.collapsedBefore ? 0 : l.perTensorBefore);
+        const double gain = QuantizationPlot::gain(l);
         auto* g = new NumberItem(gain, signedDb(gain) +
                                            (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
         g->setForeground(QColor(gainColor(gain)));
@@ -204,6 +244,70 @@ void QuantizationView::fillCollapse(int row, const core::LayerSqnr& l)
         table_->item(row, ZeroAfter)->setForeground(QColor(179, 38, 30));
     }
     table_->setItem(row, Collapsed, c);
+}
+
+void QuantizationView::setReasons(const std::vector<LossReason>& reasons)
+{
+    reasons_ = reasons;
+    const bool sorting = table_->isSortingEnabled();
+    table_->setSortingEnabled(false);
+    for (int row = 0; row < table_->rowCount(); ++row) {
+        const LossReason* r = reasonForRow(row);
+        auto* item = new QTableWidgetItem(!r ? QString()
+                                          : r->text.isEmpty() ? tr("no known cause")
+                                                              : r->text);
+        item->setToolTip(r ? item->text() + tr("\nSelect the row and press \"Drop this pair and "
+                                               "run again\" to compare without %1 → %2.")
+                                                .arg(QString::fromStdString(r->pair.first),
+                                                     QString::fromStdString(r->pair.second))
+                           : QString());
+        table_->setItem(row, Reason, item);
+    }
+    table_->setSortingEnabled(sorting);
+    updateDropButton();
+}
+
+const LossReason* QuantizationView::reasonForRow(int row) const
+{
+    const QTableWidgetItem* name = row >= 0 ? table_->item(row, Layer) : nullptr;
+    if (!name) return nullptr;
+    for (const auto& r : reasons_)
+        if (QString::fromStdString(r.layer) == name->text()) return &r;
+    return nullptr;
+}
+
+QString QuantizationView::reasonText(const QString& layer) const
+{
+    for (const auto& r : reasons_)
+        if (QString::fromStdString(r.layer) == layer) return r.text;
+    return {};
+}
+
+void QuantizationView::selectLayer(const QString& layer)
+{
+    for (int row = 0; row < table_->rowCount(); ++row)
+        if (table_->item(row, Layer)->text() == layer) table_->setCurrentCell(row, Layer);
+}
+
+void QuantizationView::updateDropButton()
+{
+    const LossReason* r = reasonForRow(table_->currentRow());
+    drop_->setEnabled(r != nullptr);
+    drop_->setText(r ? tr("Drop %1 → %2 and run again")
+                           .arg(QString::fromStdString(r->pair.first),
+                                QString::fromStdString(r->pair.second))
+                     : tr("Drop this pair and run again"));
+}
+
+void QuantizationView::setComparison(const QString& text)
+{
+    comparison_->setText(text);
+    comparison_->setVisible(!text.isEmpty());
+}
+
+QString QuantizationView::comparisonText() const
+{
+    return comparison_->isHidden() ? QString() : comparison_->text();
 }
 
 QString QuantizationView::warningText() const

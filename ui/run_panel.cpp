@@ -39,75 +39,135 @@ QToolButton* buttonFor(QAction* action, QWidget* parent)
 
 }  // namespace
 
-QString describeOutcome(const core::Summary& s)
+int stalledSweeps(const std::vector<float>& deltas)
 {
-    QStringList lines;
-    if (s.converged) {
-        lines << QObject::tr("Converged after %n sweep(s): last delta %1 < threshold %2.", nullptr,
-                             s.sweeps)
-                     .arg(num(s.lastDelta()), num(s.threshold));
-    } else {
-        lines << QObject::tr("Did not converge: stopped after %n sweep(s) with delta %1, "
-                             "still ≥ threshold %2. Raise the sweep limit or the threshold.",
-                             nullptr, s.sweeps)
-                     .arg(num(s.lastDelta()), num(s.threshold));
+    constexpr size_t kWindow = 40;
+    if (deltas.size() < kWindow) return 0;
+    // The sweeps at the end whose delta stays within a factor 1.5 of the final level.
+    std::vector<float> tail(deltas.end() - 10, deltas.end());
+    std::nth_element(tail.begin(), tail.begin() + 5, tail.end());
+    const double level = tail[5];
+    if (!(level > 0)) return 0;
+    size_t n = 0;
+    while (n < deltas.size()) {
+        const double d = deltas[deltas.size() - 1 - n];
+        if (d > level * 1.5 || d < level / 1.5) break;
+        ++n;
     }
-    for (const auto& p : s.pairs) {
-        const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
-                                                           QString::fromStdString(p.second));
-        if (!p.deadChannels.empty()) {
-            lines << QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero range "
-                                 "and were left unscaled.")
-                         .arg(pair, channelList(p.deadChannels), QString::fromStdString(p.first));
-        }
-        if (!p.constantInputChannels.empty()) {
-            lines << QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
-                                 "range and were left unscaled.")
-                         .arg(pair, channelList(p.constantInputChannels),
-                              QString::fromStdString(p.second));
-        }
-        if (!p.amplifiedBias.empty()) {
-            std::vector<int> channels;
-            double largest = 0;
-            for (const auto& a : p.amplifiedBias) {
-                channels.push_back(a.channel);
-                largest = std::max(largest, a.amplification);
-            }
-            lines << QObject::tr("Hazard in %1: the bias of output channel(s) %2 of %3 grew up to "
-                                 "%4 times; their activations dwarf the others under per-tensor "
-                                 "INT8.")
-                         .arg(pair, channelList(channels), QString::fromStdString(p.first))
-                         .arg(largest, 0, 'g', 3);
-        }
+    if (n < kWindow) return 0;
+    // Still falling (slowly but steadily) is not stalled: the later half must not be lower.
+    double first = 0, second = 0;
+    for (size_t i = 0; i < n / 2; ++i) {
+        second += deltas[deltas.size() - 1 - i];
+        first += deltas[deltas.size() - n + i];
     }
-    return lines.join('\n');
+    return second >= 0.99 * first ? static_cast<int>(n) : 0;
 }
 
-QString describePlan(const core::RunPlan& plan)
+namespace {
+
+// Dead channels, constant inputs and amplified biases of one pair, as warnings.
+void pairMessages(const core::PairHistory& p, std::vector<Message>& out)
 {
-    QStringList parts;
+    const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
+                                                       QString::fromStdString(p.second));
+    if (!p.deadChannels.empty()) {
+        out.push_back({Message::Warning,
+                       QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero "
+                                   "range and were left unscaled.")
+                           .arg(pair, channelList(p.deadChannels),
+                                QString::fromStdString(p.first)),
+                       {}});
+    }
+    if (!p.constantInputChannels.empty()) {
+        out.push_back({Message::Warning,
+                       QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
+                                   "range and were left unscaled.")
+                           .arg(pair, channelList(p.constantInputChannels),
+                                QString::fromStdString(p.second)),
+                       {}});
+    }
+    if (!p.amplifiedBias.empty()) {
+        std::vector<int> channels;
+        double largest = 0;
+        for (const auto& a : p.amplifiedBias) {
+            channels.push_back(a.channel);
+            largest = std::max(largest, a.amplification);
+        }
+        out.push_back({Message::Warning,
+                       QObject::tr("Hazard in %1: the bias of output channel(s) %2 of %3 grew "
+                                   "up to %4 times; their activations dwarf the others under "
+                                   "per-tensor INT8.")
+                           .arg(pair, channelList(channels), QString::fromStdString(p.first))
+                           .arg(largest, 0, 'g', 3),
+                       {}});
+    }
+}
+
+}  // namespace
+
+std::vector<Message> outcomeMessages(const core::Summary& s)
+{
+    std::vector<Message> out;
+    if (s.converged) {
+        out.push_back({Message::Information,
+                       QObject::tr("Converged after %n sweep(s): last delta %1 < threshold %2.",
+                                   nullptr, s.sweeps)
+                           .arg(num(s.lastDelta()), num(s.threshold)),
+                       {}});
+    } else if (const int flat = stalledSweeps(s.deltas)) {
+        out.push_back({Message::Warning,
+                       QObject::tr("Did not converge: the delta stalled at about %1 for the last "
+                                   "%2 of %n sweep(s), above the threshold %3. The float32 sweep "
+                                   "cannot get lower, so more sweeps will not help: raise the "
+                                   "threshold above %1.",
+                                   nullptr, s.sweeps)
+                           .arg(num(s.lastDelta()))
+                           .arg(flat)
+                           .arg(num(s.threshold)),
+                       {}});
+    } else {
+        out.push_back({Message::Warning,
+                       QObject::tr("Did not converge: stopped after %n sweep(s) with delta %1, "
+                                   "still ≥ threshold %2. Raise the sweep limit or the threshold.",
+                                   nullptr, s.sweeps)
+                           .arg(num(s.lastDelta()), num(s.threshold)),
+                       {}});
+    }
+    for (const auto& p : s.pairs) pairMessages(p, out);
+    return out;
+}
+
+std::vector<Message> planMessages(const core::RunPlan& plan)
+{
+    std::vector<Message> out;
     if (!plan.batchNorms.empty()) {
-        QStringList names;
+        Message m{Message::Information,
+                  QObject::tr("Folded %n batch norm(s) into their layers (now identities in the "
+                              "export).",
+                              nullptr, static_cast<int>(plan.batchNorms.size())),
+                  {}};
         for (const auto& bn : plan.batchNorms)
-            names << QStringLiteral("%1 into %2").arg(QString::fromStdString(bn.name),
-                                                      QString::fromStdString(bn.after));
-        parts << QObject::tr("folded %n batch norm(s) (%1)", nullptr,
-                             static_cast<int>(plan.batchNorms.size()))
-                     .arg(names.join(QStringLiteral(", ")));
+            m.details << QStringLiteral("%1 into %2").arg(QString::fromStdString(bn.name),
+                                                          QString::fromStdString(bn.after));
+        out.push_back(m);
     }
     if (!plan.relu6.empty()) {
         QStringList names;
         for (const auto& r : plan.relu6) names << QString::fromStdString(r);
-        parts << QObject::tr("ReLU6 → ReLU in %1 on export")
-                     .arg(names.join(QStringLiteral(", ")));
+        const QString which =
+            names.size() <= 3 ? names.join(QStringLiteral(", "))
+                              : QObject::tr("%n activation(s)", nullptr, int(names.size()));
+        out.push_back({Message::Information,
+                       QObject::tr("ReLU6 → ReLU in %1 on export.").arg(which),
+                       names.size() <= 3 ? QStringList{} : names});
     }
     if (plan.guessed)
-        parts << QObject::tr("the file has no layer graph, so what lies between the layers was "
-                             "guessed from their names");
-    if (parts.isEmpty()) return {};
-    QString text = parts.join(QStringLiteral("; "));
-    text[0] = text[0].toUpper();
-    return text + QLatin1Char('.');
+        out.push_back({Message::Warning,
+                       QObject::tr("The file has no layer graph, so what lies between the layers "
+                                   "was guessed from their names."),
+                       {}});
+    return out;
 }
 
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details)
@@ -151,11 +211,30 @@ QString collapseWarning(const core::QuantizationReport& q)
            QObject::tr(". They count as 0 dB in the per-tensor figures. ");
 }
 
+Message collapseMessage(const core::QuantizationReport& q)
+{
+    Message m{Message::Warning, {}, {}};
+    for (const auto& l : q.layers) {
+        if (!l.collapsedByEqualization()) continue;
+        m.details << QObject::tr("%1: %2% of weights round to zero, %n channel(s) all zero",
+                                 nullptr, static_cast<int>(l.zeroedChannelsAfter))
+                         .arg(QString::fromStdString(l.name))
+                         .arg(100 * l.zeroFractionAfter, 0, 'f', 0);
+    }
+    if (m.details.isEmpty()) return m;
+    m.text = QObject::tr("WARNING: equalization collapsed %n layer(s) under INT8 (%1); they count "
+                         "as 0 dB in the per-tensor figures.",
+                         nullptr, static_cast<int>(m.details.size()))
+                 .arg(m.details.size() == 1 ? m.details.front()
+                                            : QObject::tr("see below"));
+    return m;
+}
+
 QString describeQuantization(const core::QuantizationReport& q)
 {
     if (q.layers.empty()) return {};
     const auto db = [](double v) { return QString::number(v, 'f', 1); };
-    return collapseWarning(q) + QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
+    return QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
                        "See the Quantization tab.")
         .arg(db(q.perTensorBefore.median), db(q.perTensorAfter.median),
              q.perTensorAfter.median >= q.perTensorBefore.median ? QStringLiteral("+") : QString(),
@@ -167,12 +246,12 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     : QWidget(parent),
       threshold_(new QLineEdit(this)),
       maxSweeps_(new QSpinBox(this)),
-      continue_(new QCheckBox(tr("Continue from result"), this)),
+      continue_(new QCheckBox(tr("Continue"), this)),
       allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
       relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
-      outcome_(new QLabel(this))
+      messages_(new MessagePanel(this))
 {
     auto* validator = new QDoubleValidator(0.0, 1e6, 20, threshold_);
     validator->setNotation(QDoubleValidator::ScientificNotation);
@@ -185,8 +264,8 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     maxSweeps_->setRange(1, 10000000);
     maxSweeps_->setMaximumWidth(110);
     maxSweeps_->setToolTip(tr("A run that has not converged after this many sweeps stops"));
-    continue_->setToolTip(tr("Start the next run from the last result instead of the loaded "
-                             "weights"));
+    continue_->setToolTip(tr("Continue from the result: start the next run from the last "
+                             "result instead of the loaded weights"));
     continue_->setEnabled(false);
     allowRelu6_->setToolTip(
         tr("Also pair layers across a ReLU6 (or a ReLU with max_value). Equalizing changes what "
@@ -200,13 +279,10 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     progress_->setValue(0);
     status_->setFixedWidth(
         status_->fontMetrics().horizontalAdvance(tr("Sweep 000000 · delta 0.000e-00 (threshold 0.000e-00)")));
-    outcome_->setWordWrap(true);
-    outcome_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    outcome_->hide();
+    progress_->setMaximumWidth(220);
 
-    auto* grid = new QGridLayout(this);
-    grid->setContentsMargins(0, 0, 0, 0);
-    auto* settings = new QHBoxLayout;
+    auto* settings = new QHBoxLayout(this);
+    settings->setContentsMargins(0, 0, 0, 0);
     settings->addWidget(new QLabel(tr("Threshold:"), this));
     settings->addWidget(threshold_);
     settings->addSpacing(8);
@@ -222,11 +298,6 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     settings->addWidget(buttonFor(cancel, this));
     settings->addWidget(buttonFor(reset, this));
     settings->addStretch();
-    grid->addLayout(settings, 0, 0, 1, 2);
-    grid->addWidget(progress_, 1, 0);
-    grid->addWidget(status_, 1, 1);
-    grid->addWidget(outcome_, 2, 0, 1, 2);
-    grid->setColumnStretch(0, 1);
     loadSettings();
 }
 
@@ -253,7 +324,7 @@ bool RunPanel::allowRelu6() const { return allowRelu6_->isChecked(); }
 
 bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
 
-QString RunPanel::outcomeText() const { return outcome_->isHidden() ? QString() : outcome_->text(); }
+QString RunPanel::outcomeText() const { return messages_->text(); }
 
 void RunPanel::runStarted(int maxSweeps, double threshold)
 {
@@ -290,30 +361,36 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
     const QString time = seconds < 1 ? tr("%1 ms").arg(qRound(seconds * 1000))
                                      : tr("%1 s").arg(QString::number(seconds, 'f', 2));
     status_->setText(tr("Finished in %1 · last delta %2").arg(time, num(summary.lastDelta())));
-    const QString outcome = describeOutcome(summary);
-    const bool clean = summary.converged && outcome.count('\n') == 0 &&
-                       !(quantization && !quantization->collapsedLayers.empty());
-    QStringList lines{outcome};
-    if (const QString p = describePlan(plan); !p.isEmpty()) lines << p;
-    if (quantization)
-        if (const QString q = describeQuantization(*quantization); !q.isEmpty()) lines << q;
-    setOutcome(lines.join('\n'), clean ? QStringLiteral("#1b6e20") : QStringLiteral("#b3261e"));
+    std::vector<Message> messages = outcomeMessages(summary);
+    const auto planned = planMessages(plan);
+    messages.insert(messages.end(), planned.begin(), planned.end());
+    if (quantization) {
+        if (const Message c = collapseMessage(*quantization); !c.text.isEmpty())
+            messages.insert(messages.begin(), c);
+        if (const QString q = describeQuantization(*quantization); !q.isEmpty())
+            messages.push_back({Message::Information, q, {}});
+    }
+    const QString headline =
+        summary.converged
+            ? tr("Converged after %n sweep(s) in %1", nullptr, summary.sweeps).arg(time)
+            : tr("Did not converge within %n sweep(s)", nullptr, summary.sweeps);
+    messages_->setMessages(headline, messages);
 }
 
 void RunPanel::cancelled(int sweepsDone)
 {
     progress_->setFormat(tr("cancelled"));
     status_->setText(tr("Cancelled"));
-    setOutcome(tr("Cancelled after %n sweep(s); the loaded weights are unchanged.", nullptr,
-                  sweepsDone),
-               QStringLiteral("#8a5a00"));
+    const QString text = tr("Cancelled after %n sweep(s); the loaded weights are unchanged.",
+                            nullptr, sweepsDone);
+    messages_->setMessages(tr("Cancelled"), {{Message::Warning, text, {}}});
 }
 
 void RunPanel::failed(const QString& message)
 {
     progress_->setFormat(tr("failed"));
     status_->setText(tr("Failed"));
-    setOutcome(message, QStringLiteral("#b3261e"));
+    messages_->setMessages(tr("The run failed"), {{Message::Error, message, {}}});
 }
 
 QString RunPanel::relu6CostText() const
@@ -325,21 +402,13 @@ void RunPanel::clearOutcome()
 {
     relu6Cost_->clear();
     relu6Cost_->hide();
-    outcome_->clear();
-    outcome_->hide();
+    messages_->clear();
     progress_->setFormat(tr("idle"));
     progress_->setValue(0);
     status_->clear();
 }
 
 void RunPanel::setResultAvailable(bool available) { continue_->setEnabled(available); }
-
-void RunPanel::setOutcome(const QString& text, const QString& color)
-{
-    outcome_->setStyleSheet(QStringLiteral("color: %1;").arg(color));
-    outcome_->setText(text);
-    outcome_->setVisible(!text.isEmpty());
-}
 
 void RunPanel::loadSettings()
 {

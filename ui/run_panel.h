@@ -1,7 +1,10 @@
 #pragma once
-// Run settings (remembered between sessions), Run / Cancel / Reset, live progress and a plain
-// statement of how the last run ended.
+// Run settings (remembered between sessions) and Run / Cancel / Reset in one row, live progress,
+// and how the last run ended as leveled messages. The window places the progress bar, the status
+// label and the message panel where they fit (status bar, below the plots).
 #include <QWidget>
+
+#include "ui/message_panel.h"
 
 #include "cle/core/equalizer.h"
 #include "cle/core/quantization.h"
@@ -33,8 +36,11 @@ public:
     QCheckBox* allowRelu6Box() const { return allowRelu6_; }
     QLineEdit* thresholdEdit() const { return threshold_; }
     QSpinBox* maxSweepsBox() const { return maxSweeps_; }
-    /// The outcome sentence currently shown.
+    /// The outcome currently shown: the summary line, then every message ("" when none).
     QString outcomeText() const;
+    MessagePanel* messagePanel() const { return messages_; }
+    QProgressBar* progressBar() const { return progress_; }
+    QLabel* statusLabel() const { return status_; }
 
     void runStarted(int maxSweeps, double threshold);
     void progressed(int sweep, float delta);
@@ -58,7 +64,6 @@ signals:
     void allowRelu6Changed(bool allow);
 
 private:
-    void setOutcome(const QString& text, const QString& color);
 
     QLineEdit* threshold_;
     QSpinBox* maxSweeps_;
@@ -67,18 +72,25 @@ private:
     QLabel* relu6Cost_;
     QProgressBar* progress_;
     QLabel* status_;
-    QLabel* outcome_;
+    MessagePanel* messages_;
     double runThreshold_ = 0;
 };
 
-/// One sentence describing how a run ended, as RunPanel shows it.
-QString describeOutcome(const core::Summary& summary);
-/// What the plan changed besides equalizing ("folded 3 batch norms; ReLU6 → ReLU in r6 on
-/// export"), or "" when nothing.
-QString describePlan(const core::RunPlan& plan);
+/// How a run ended: whether it converged (a warning when not, saying when the delta stalled
+/// above the threshold), then dead channels, constant inputs and amplified biases per pair.
+std::vector<Message> outcomeMessages(const core::Summary& summary);
+/// The sweeps over which the delta stayed flat at the end of a run that did not converge (the
+/// float32 sweep cannot go lower), or 0 when it was still falling.
+int stalledSweeps(const std::vector<float>& deltas);
+/// What the plan changed besides equalizing: folded batch norms, ReLU6 → ReLU on export, guessed
+/// links; one message each, with one detail line per layer.
+std::vector<Message> planMessages(const core::RunPlan& plan);
 /// "2 ReLU6 relaxed · ≤6.2% of inputs above 6", or "" when none; `details` receives one line per
 /// layer (for the tooltip).
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);
+/// The run message naming the layers equalization collapsed, one detail line each (empty text
+/// when none).
+Message collapseMessage(const core::QuantizationReport& report);
 /// "Per-tensor INT8 SQNR: median 18.2 → 31.0 dB, worst …", or "" without figures.
 QString describeQuantization(const core::QuantizationReport& report);
 /// "WARNING: equalization collapsed 2 layers under INT8: conv3 (87% of weights round to zero,

@@ -9,6 +9,7 @@
 #include <QTimer>
 
 #include "cle/core/pairs.h"
+#include "ui/graph_view.h"
 #include "ui/main_window.h"
 #include "ui/pair_groups.h"
 #include "ui/pair_view.h"
@@ -47,7 +48,7 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
         QObject::tr("Save the window to this PNG when done, then quit."), QStringLiteral("png"));
     const QCommandLineOption tab(
         QStringLiteral("tab"),
-        QObject::tr("Tab to show after the run: equalization, channels or quantization."),
+        QObject::tr("Tab to show after the run: equalization, channels, quantization or graph."),
         QStringLiteral("name"));
     const QCommandLineOption size(QStringLiteral("size"), QObject::tr("Window size WxH."),
                                   QStringLiteral("WxH"));
@@ -78,9 +79,10 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
     options.sortByRange = parser.isSet(sort);
     options.tab = parser.value(tab).toLower();
     const QStringList tabs{QString(), QStringLiteral("equalization"), QStringLiteral("channels"),
-                           QStringLiteral("quantization")};
+                           QStringLiteral("quantization"), QStringLiteral("graph")};
     if (!tabs.contains(options.tab)) {
-        message = QObject::tr("Unknown tab \"%1\": use equalization, channels or quantization.")
+        message = QObject::tr("Unknown tab \"%1\": use equalization, channels, quantization or "
+                              "graph.")
                       .arg(options.tab);
         return false;
     }
@@ -100,6 +102,7 @@ void showTab(MainWindow* window, const QString& tab)
     if (tab == QLatin1String("channels")) page = window->channelPlot();
     if (tab == QLatin1String("quantization")) page = window->quantizationView();
     if (tab == QLatin1String("equalization")) page = window->pairView();
+    if (tab == QLatin1String("graph")) page = window->graphView();
     if (page) window->tabs()->setCurrentWidget(page);
 }
 

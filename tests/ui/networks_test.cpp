@@ -224,11 +224,15 @@ void NetworksTest::rejectedCandidatesAreListed()
     }
     QVERIFY(addListed);
 
-    // A pair the graph refuses is explained and not run.
-    QVERIFY(buildChain(*w, {"a", "b"}));
-    const QString why = w->runNow();
+    // A pair the graph refuses is explained when it is made, as `cle pairs` explains it.
+    QCOMPARE(pairs->appendToChain("a"), QString());
+    const QString why = pairs->appendToChain("b");
     QVERIFY2(why.contains("Add"), qPrintable(why));
-    QVERIFY(!w->session()->isRunning());
+    QCOMPARE(pairs->problemText(), why);
+    QCOMPARE(pairs->chain().size(), size_t(1));
+    // "Next layer" proposes only what can follow a: nothing here (its output goes to the Add).
+    QVERIFY(!pairs->candidates().contains("b"));
+    QVERIFY(!pairs->candidates().contains("c"));
 }
 
 void NetworksTest::quantizationTabAfterRun()
@@ -322,13 +326,19 @@ void NetworksTest::relu6NeedsPermission()
     QVERIFY(!w->runPanel()->allowRelu6());
     QCOMPARE(w->pairsPanel()->suggest(), 0);
     QVERIFY(!w->pairsPanel()->rejected().empty());
-    QVERIFY(buildChain(*w, {"a", "b"}));
-    const QString why = w->runNow();
+    // Refused when the pair is made, with the reason, not only at Run.
+    QCOMPARE(w->pairsPanel()->appendToChain("a"), QString());
+    QVERIFY(!w->pairsPanel()->candidates().contains("b"));
+    const QString why = w->pairsPanel()->appendToChain("b");
     QVERIFY2(why.contains("ReLU6"), qPrintable(why));
-    QVERIFY(!w->session()->isRunning());
+    QCOMPARE(w->pairsPanel()->chain().size(), size_t(1));
 
+    // Allowing ReLU6 refreshes the suggestions made before, and the builder's candidates.
     w->runPanel()->allowRelu6Box()->setChecked(true);
     QVERIFY(QSettings().value("run/allowRelu6").toBool());  // remembered
+    QVERIFY(w->pairsPanel()->hasSuggestions());
+    QVERIFY(w->pairsPanel()->candidates().contains("b"));
+    w->pairsPanel()->confirmAll();
     QVERIFY(runAndWait(*w));
     QVERIFY2(w->runPanel()->outcomeText().contains("ReLU6 → ReLU in r6"),
              qPrintable(w->runPanel()->outcomeText()));

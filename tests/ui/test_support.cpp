@@ -17,8 +17,14 @@ namespace cle::test {
 
 QStringList FakePrompter::errors;
 QStringList FakePrompter::confirmations;
+QStringList FakePrompter::informations;
 bool FakePrompter::confirmAnswer = true;
 QString FakePrompter::nextFileName;
+
+void FakePrompter::information(QWidget*, const QString& title, const QString& text)
+{
+    informations << title + QStringLiteral(": ") + text;
+}
 
 void FakePrompter::error(QWidget*, const QString& title, const QString& text)
 {

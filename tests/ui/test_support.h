@@ -17,11 +17,13 @@ class FakePrompter : public ui::Prompter {
 public:
     void error(QWidget*, const QString& title, const QString& text) override;
     bool confirm(QWidget*, const QString& title, const QString& text) override;
+    void information(QWidget*, const QString& title, const QString& text) override;
     QString openFileName(QWidget*, const QString&, const QString&) override;
     QString saveFileName(QWidget*, const QString&, const QString&, const QString&) override;
 
     static QStringList errors;
     static QStringList confirmations;
+    static QStringList informations;  ///< "title: text"
     static bool confirmAnswer;
     static QString nextFileName;
 };

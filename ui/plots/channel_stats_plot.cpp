@@ -21,6 +21,11 @@ ChannelStatsPlot::ChannelStatsPlot(QWidget* parent) : PlotWidget(tr("Layer chann
         QPen pen(colors[i], i == 2 ? 2.0 : 1.3);
         g->setPen(pen);
     }
+    auto* after = p->addGraph();
+    after->setName(tr("range after the last run"));
+    after->setPen(QPen(QColor(255, 127, 14), 2.0, Qt::DashLine));
+    after->removeFromLegend();
+    setIntegerTicks(p->xAxis);
     p->xAxis->setLabel(tr("Output channel"));
     p->yAxis->setLabel(tr("Weight value"));
     p->legend->setVisible(true);
@@ -40,7 +45,10 @@ void ChannelStatsPlot::clear()
     replotLater();
 }
 
-void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats)
+bool ChannelStatsPlot::showsEqualized() const { return !plot()->graph(3)->data()->isEmpty(); }
+
+void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats,
+                                const LayerStats* equalized)
 {
     if (!stats.valid) {
         clear();
@@ -58,11 +66,23 @@ void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats)
     const auto scatter = n <= 64 ? QCPScatterStyle(QCPScatterStyle::ssDisc, 4)
                                  : QCPScatterStyle(QCPScatterStyle::ssNone);
     for (int i = 0; i < 3; ++i) plot()->graph(i)->setScatterStyle(scatter);
+    plot()->graph(3)->data()->clear();
+    plot()->graph(3)->removeFromLegend();
+    if (equalized && equalized->valid && int(equalized->range.size()) == n) {
+        plot()->graph(3)->setData(x, toVector(equalized->range), true);
+        plot()->graph(3)->addToLegend();
+    }
     plot()->setNotAntialiasedElements(n > 128 ? QCP::aePlottables : QCP::aeNone);
-    setTitleText(tr("%1: %n output channel(s), range imbalance %2", nullptr, n)
-                     .arg(name, LayerTableModel::formatImbalance(stats.imbalance)));
+    setTitleText(showsEqualized()
+                     ? tr("%1: %n output channel(s), range imbalance %2 → %3 after the run",
+                          nullptr, n)
+                           .arg(name, LayerTableModel::formatImbalance(stats.imbalance),
+                                LayerTableModel::formatImbalance(equalized->imbalance))
+                     : tr("%1: %n output channel(s), range imbalance %2", nullptr, n)
+                           .arg(name, LayerTableModel::formatImbalance(stats.imbalance)));
     setPlaceholder({});
     plot()->rescaleAxes();
+    plot()->yAxis->scaleRange(1.1, plot()->yAxis->range().center());  // headroom for peaks
     plot()->xAxis->setRange(-0.5, std::max(n, 1) - 0.5);
     replotLater();
 }

@@ -10,7 +10,11 @@ class ChannelStatsPlot : public PlotWidget {
 public:
     explicit ChannelStatsPlot(QWidget* parent = nullptr);
 
-    void setLayer(const QString& name, const LayerStats& stats);
+    /// Shows a layer's channels; with `equalized`, also its range after the last run.
+    void setLayer(const QString& name, const LayerStats& stats,
+                  const LayerStats* equalized = nullptr);
+    /// Whether the range after the last run is shown.
+    bool showsEqualized() const;
     void clear();
     QString layerName() const { return name_; }
     QString csv() const override;

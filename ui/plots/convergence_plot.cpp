@@ -24,6 +24,7 @@ ConvergencePlot::ConvergencePlot(QWidget* parent) : PlotWidget(tr("Convergence")
     marker_->setVisible(false);
     setLogScale(p->yAxis, true);
     p->xAxis->setLabel(tr("Sweep"));
+    setIntegerTicks(p->xAxis);
     p->yAxis->setLabel(tr("Delta Σ‖ΔW‖_F"));
     p->legend->setVisible(true);
     p->legend->setBrush(QColor(255, 255, 255, 215));

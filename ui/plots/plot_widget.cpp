@@ -1,5 +1,7 @@
 #include "ui/plots/plot_widget.h"
 
+#include <cmath>
+
 #include <QFile>
 #include <QFileInfo>
 #include <QMenu>
@@ -35,7 +37,8 @@ PlotWidget::PlotWidget(const QString& title, QWidget* parent)
         menu.addAction(tr("Save data as CSV…"), this, &PlotWidget::promptSaveCsv);
         menu.exec(plot_->mapToGlobal(pos));
     });
-    setToolTip(tr("Right-click to save the plot or its data"));
+    // A status tip, not a tool tip: a tool tip would replace the value shown on hover.
+    setStatusTip(tr("Right-click to save the plot or its data"));
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -44,10 +47,56 @@ PlotWidget::PlotWidget(const QString& title, QWidget* parent)
 
 void PlotWidget::setTitleText(const QString& text) { titleElement_->setText(text); }
 
+namespace {
+
+QString wrapped(const QString& text, int width)
+{
+    QStringList lines;
+    QString line;
+    for (const QString& word : text.split(' ', Qt::SkipEmptyParts)) {
+        if (!line.isEmpty() && line.size() + 1 + word.size() > width) {
+            lines << line;
+            line.clear();
+        }
+        line += (line.isEmpty() ? QString() : QStringLiteral(" ")) + word;
+    }
+    if (!line.isEmpty()) lines << line;
+    return lines.join('\n');
+}
+
+// Ticks at whole numbers only: the default steps of 2.5 or 0.5 name channels that do not exist.
+class IntegerTicker : public QCPAxisTicker {
+protected:
+    double getTickStep(const QCPRange& range) override
+    {
+        const double step = QCPAxisTicker::getTickStep(range);
+        return step < 1 ? 1.0 : std::floor(step);
+    }
+    int getSubTickCount(double) override { return 0; }
+};
+
+}  // namespace
+
+void PlotWidget::setIntegerTicks(QCPAxis* axis)
+{
+    axis->setTicker(QSharedPointer<QCPAxisTicker>(new IntegerTicker));
+}
+
+QString PlotWidget::placeholderText() const
+{
+    return placeholder_->visible() ? placeholder_->text() : QString();
+}
+
 void PlotWidget::setPlaceholder(const QString& text)
 {
-    placeholder_->setText(text);
+    placeholder_->setText(wrapped(text, kPlaceholderLine));
     placeholder_->setVisible(!text.isEmpty());
+    for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
+        axis->setTickLabels(text.isEmpty());
+        if (!text.isEmpty())
+            axis->setRange(axis->scaleType() == QCPAxis::stLogarithmic ? QCPRange(1, 10)
+                                                                      : QCPRange(0, 1));
+    }
 }
 
 void PlotWidget::setLogScale(QCPAxis* axis, bool log)

@@ -17,6 +17,9 @@ public:
 
     QCustomPlot* plot() const { return plot_; }
     QString title() const { return title_; }
+    /// The placeholder as shown (wrapped), "" when data is shown.
+    QString placeholderText() const;
+    static constexpr int kPlaceholderLine = 56;
     /// The plotted data as CSV text with a header line.
     virtual QString csv() const = 0;
 
@@ -28,8 +31,12 @@ public:
     void promptSaveCsv();
 
 protected:
-    /// Shows `text` across the plot instead of data (empty hides it).
+    /// Shows `text` across the plot instead of data, wrapped to lines of at most
+    /// kPlaceholderLine characters, with the axes reset and their numbers hidden so no stale
+    /// scale is left from an earlier model (empty: data again).
     void setPlaceholder(const QString& text);
+    /// Channel and sweep axes: ticks only at whole numbers (never 2.5).
+    static void setIntegerTicks(QCPAxis* axis);
     void setTitleText(const QString& text);
     static void setLogScale(QCPAxis* axis, bool log);
     /// Queued replot: many setters, one repaint. A hidden plot (another tab) is only marked

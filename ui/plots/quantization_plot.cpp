@@ -1,5 +1,6 @@
 #include "ui/plots/quantization_plot.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <QToolTip>
@@ -9,20 +10,10 @@ namespace cle::ui {
 
 namespace {
 
-const QColor kBefore(150, 160, 175);
-const QColor kAfter(31, 119, 180);
-const QColor kChannel(20, 20, 20);
-
-/// Infinite SQNR (exact quantization) is drawn just above the tallest finite bar.
-double drawable(double db, double cap) { return std::isfinite(db) ? db : cap; }
-
-QPainterPath dash(double halfWidth)
-{
-    QPainterPath path;
-    path.moveTo(-halfWidth, 0);
-    path.lineTo(halfWidth, 0);
-    return path;
-}
+const QColor kGain(31, 119, 180);
+const QColor kLoss(200, 60, 50);
+const QColor kClipped(20, 60, 110);
+constexpr int kRowHeight = 17;
 
 }  // namespace
 
@@ -32,33 +23,45 @@ QString formatDb(double db)
     return std::isfinite(db) ? QString::number(db, 'f', 1) : QStringLiteral("∞");
 }
 
+double QuantizationPlot::gain(const core::LayerSqnr& l)
+{
+    // A collapsed layer counts as 0 dB in that state, as in the summary figures.
+    return (l.collapsedAfter ? 0.0 : l.perTensorAfter) -
+           (l.collapsedBefore ? 0.0 : l.perTensorBefore);
+}
+
+double QuantizationPlot::clipLimitFor(const std::vector<double>& gains)
+{
+    std::vector<double> finite;
+    for (double g : gains)
+        if (std::isfinite(g)) finite.push_back(std::fabs(g));
+    if (finite.empty()) return 10;
+    std::sort(finite.begin(), finite.end());
+    const double largest = finite.back();
+    const double q90 = finite[std::min(finite.size() - 1, finite.size() * 9 / 10)];
+    const double limit = std::max(3.0, 1.5 * q90);
+    return largest <= limit ? std::max(1.0, largest * 1.08) : limit;
+}
+
 QuantizationPlot::QuantizationPlot(QWidget* parent)
-    : PlotWidget(tr("INT8 quantization of the weights"), parent)
+    : PlotWidget(tr("INT8 quantization: per-tensor SQNR change by equalization"), parent)
 {
     auto* p = plot();
-    auto* group = new QCPBarsGroup(p);
-    group->setSpacing(1);
-    auto* before = new QCPBars(p->xAxis, p->yAxis);
-    before->setName(tr("per tensor, before"));
-    before->setBrush(kBefore);
-    before->setPen(Qt::NoPen);
-    auto* after = new QCPBars(p->xAxis, p->yAxis);
-    after->setName(tr("per tensor, after equalization"));
-    after->setBrush(kAfter);
-    after->setPen(Qt::NoPen);
-    for (auto* b : {before, after}) {
-        b->setWidth(0.38);
-        b->setBarsGroup(group);
+    const std::pair<QString, QColor> series[] = {{tr("gain (dB)"), kGain},
+                                                 {tr("loss (dB)"), kLoss},
+                                                 {tr("beyond the scale (clipped)"), kClipped}};
+    for (const auto& [name, color] : series) {
+        auto* bars = new QCPBars(p->yAxis, p->xAxis);
+        bars->setName(name);
+        bars->setBrush(color);
+        bars->setPen(Qt::NoPen);
+        bars->setWidth(0.7);
     }
-    auto* channel = p->addGraph();
-    channel->setName(tr("per channel, after (for comparison)"));
-    channel->setLineStyle(QCPGraph::lsNone);
-    channel->setPen(QPen(kChannel, 2));
-    channel->setScatterStyle(QCPScatterStyle(dash(7), QPen(kChannel, 2.5), Qt::NoBrush, 14));
-    p->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText));
-    p->xAxis->grid()->setVisible(false);
-    p->yAxis->setLabel(tr("SQNR (dB), higher is better"));
-    // The legend goes in one row between the title and the axes, so it never hides a bar.
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText));
+    p->yAxis->setRangeReversed(true);  // the first layer at the top, as in the table
+    p->yAxis->grid()->setVisible(false);
+    p->xAxis->setLabel(tr("per-tensor SQNR after − before (dB); +6 dB is one more bit"));
+    p->xAxis->grid()->setZeroLinePen(QPen(QColor(60, 60, 60), 1));
     p->legend->setVisible(true);
     p->axisRect()->insetLayout()->take(p->legend);
     p->plotLayout()->insertRow(1);
@@ -68,9 +71,6 @@ QuantizationPlot::QuantizationPlot(QWidget* parent)
     p->legend->setWrap(3);
     p->legend->setBorderPen(Qt::NoPen);
     p->legend->setMargins(QMargins(4, 0, 4, 0));
-    p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    p->axisRect()->setRangeDrag(Qt::Horizontal);
-    p->axisRect()->setRangeZoom(Qt::Horizontal);
     p->setMouseTracking(true);
     connect(p, &QCustomPlot::mouseMove, this, &QuantizationPlot::showTip);
     clear(tr("Run an equalization to see how each layer's weights survive 8-bit quantization"));
@@ -79,68 +79,88 @@ QuantizationPlot::QuantizationPlot(QWidget* parent)
 void QuantizationPlot::clear(const QString& placeholder)
 {
     layers_.clear();
+    limit_ = 0;
     auto* p = plot();
-    for (int i = 0; i < p->plottableCount(); ++i) {
+    for (int i = 0; i < p->plottableCount(); ++i)
         if (auto* bars = qobject_cast<QCPBars*>(p->plottable(i))) bars->data()->clear();
-    }
-    p->graph(0)->data()->clear();
-    qSharedPointerCast<QCPAxisTickerText>(p->xAxis->ticker())->clear();
-    p->xAxis->setRange(0, 1);
-    p->yAxis->setRange(0, 50);
+    for (auto* item : labels_) p->removeItem(item);
+    labels_.clear();
+    qSharedPointerCast<QCPAxisTickerText>(p->yAxis->ticker())->clear();
+    p->yAxis->setRange(-0.5, 0.5);
+    p->xAxis->setRange(-10, 10);
+    setMinimumHeight(0);
     setPlaceholder(placeholder);
     replotLater();
 }
 
+int QuantizationPlot::neededHeight() const { return int(layers_.size()) * kRowHeight + 110; }
+
+QStringList QuantizationPlot::clippedLayers() const
+{
+    QStringList names;
+    for (const auto& l : layers_)
+        if (!(std::fabs(gain(l)) <= limit_)) names << QString::fromStdString(l.name);
+    return names;
+}
+
 void QuantizationPlot::setReport(const core::QuantizationReport& report)
 {
+    clear({});
     if (report.layers.empty()) {
         clear(tr("No layer was equalized"));
         return;
     }
     layers_ = report.layers;
-    double top = 1;
-    for (const auto& l : layers_)
-        for (double v : {l.perTensorBefore, l.perTensorAfter, l.perChannelAfter})
-            if (std::isfinite(v)) top = std::max(top, v);
-    const double cap = top * 1.08;
-    QVector<double> x, before, after, channel;
-    auto ticker = qSharedPointerCast<QCPAxisTickerText>(plot()->xAxis->ticker());
-    ticker->clear();
+    std::vector<double> gains;
+    for (const auto& l : layers_) gains.push_back(gain(l));
+    limit_ = clipLimitFor(gains);
+    QVector<double> keys[3], values[3];
+    auto ticker = qSharedPointerCast<QCPAxisTickerText>(plot()->yAxis->ticker());
+    auto* p = plot();
     for (size_t i = 0; i < layers_.size(); ++i) {
         const auto& l = layers_[i];
-        x << double(i);
-        before << drawable(l.perTensorBefore, cap);
-        after << drawable(l.perTensorAfter, cap);
-        channel << drawable(l.perChannelAfter, cap);
+        const double g = gains[i];
         ticker->addTick(double(i), QString::fromStdString(l.name) +
                                        (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
+        if (std::isnan(g)) continue;
+        const bool clipped = !(std::fabs(g) <= limit_);
+        const int series = clipped ? 2 : (g >= 0 ? 0 : 1);
+        keys[series] << double(i);
+        values[series] << std::clamp(g, -limit_, limit_);
+        if (!clipped) continue;
+        auto* label = new QCPItemText(p);
+        label->setText((g > 0 ? QStringLiteral("%1 dB ▸") : QStringLiteral("◂ %1 dB"))
+                           .arg(g > 0 ? QStringLiteral("+") + formatDb(g) : formatDb(g)));
+        label->position->setCoords(g > 0 ? limit_ : -limit_, double(i));
+        label->setPositionAlignment((g > 0 ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter);
+        label->setColor(Qt::white);
+        label->setFont(QFont(font().family(), font().pointSize() - 1, QFont::Bold));
+        labels_ << label;
     }
-    auto* p = plot();
-    qobject_cast<QCPBars*>(p->plottable(0))->setData(x, before, true);
-    qobject_cast<QCPBars*>(p->plottable(1))->setData(x, after, true);
-    p->graph(0)->setData(x, channel, true);
-    p->xAxis->setTickLabelRotation(layers_.size() > 6 ? 40 : 0);
-    p->xAxis->setRange(-0.6, double(layers_.size()) - 0.4);
-    p->yAxis->setRange(0, top * 1.1);
-    setPlaceholder({});
+    for (int s = 0; s < 3; ++s)
+        qobject_cast<QCPBars*>(p->plottable(s))->setData(keys[s], values[s], true);
+    p->yAxis->setRange(-0.6, double(layers_.size()) - 0.4);
+    const bool anyLoss = std::any_of(gains.begin(), gains.end(), [](double g) { return g < 0; });
+    p->xAxis->setRange(anyLoss ? -limit_ * 1.05 : -limit_ * 0.05, limit_ * 1.05);
+    setMinimumHeight(neededHeight());
     replotLater();
 }
 
 void QuantizationPlot::showTip(QMouseEvent* event)
 {
     if (layers_.empty()) return;
-    const double x = plot()->xAxis->pixelToCoord(event->position().x());
-    const long i = std::lround(x);
+    const double y = plot()->yAxis->pixelToCoord(event->position().y());
+    const long i = std::lround(y);
     if (i < 0 || i >= static_cast<long>(layers_.size())) {
         QToolTip::hideText();
         return;
     }
     const auto& l = layers_[static_cast<size_t>(i)];
     const QString text =
-        tr("<b>%1</b> (%2 weights)<br>per tensor: %3 → %4 dB<br>per channel: %5 → %6 dB")
+        tr("<b>%1</b> (%2 weights)<br>per tensor: %3 → %4 dB (%5 dB)<br>per channel: %6 → %7 dB")
             .arg(QString::fromStdString(l.name).toHtmlEscaped())
             .arg(l.parameters)
-            .arg(formatDb(l.perTensorBefore), formatDb(l.perTensorAfter),
+            .arg(formatDb(l.perTensorBefore), formatDb(l.perTensorAfter), formatDb(gain(l)),
                  formatDb(l.perChannelBefore), formatDb(l.perChannelAfter));
     QToolTip::showText(event->globalPosition().toPoint(), text, plot());
 }

@@ -41,6 +41,7 @@ RangePlot::RangePlot(QWidget* parent) : PlotWidget(tr("Channel ranges of the pai
     auto* p = plot();
     for (int i = 0; i < 4; ++i) p->addGraph();  // pens are set with the data
     p->xAxis->setLabel(tr("Channel"));
+    setIntegerTicks(p->xAxis);
     p->yAxis->setLabel(tr("Range (max − min)"));
     // The legend goes under the axes, in two columns, so it never hides a channel.
     p->legend->setVisible(true);
@@ -70,6 +71,12 @@ void RangePlot::clear(const QString& placeholder)
     for (int i = 0; i < plot()->graphCount(); ++i) {
         plot()->graph(i)->data()->clear();
         plot()->graph(i)->removeFromLegend();
+    }
+    // An empty legend in the layout squeezes the axes (and clips the hint) into a corner: it
+    // leaves the layout while there is nothing to name.
+    if (plot()->plotLayout()->hasElement(2, 0)) {
+        plot()->plotLayout()->take(plot()->legend);
+        plot()->plotLayout()->simplify();
     }
     setTitleText(tr("Channel ranges of the pair"));
     setPlaceholder(placeholder);
@@ -128,6 +135,10 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
         g->setScatterStyle(dots && i == 3 ? QCPScatterStyle(QCPScatterStyle::ssDisc, 5)
                                           : QCPScatterStyle(QCPScatterStyle::ssNone));
     }
+    if (!p->plotLayout()->hasElement(2, 0)) {
+        p->plotLayout()->addElement(2, 0, p->legend);
+        p->plotLayout()->setRowStretchFactor(2, 0.001);
+    }
     setTitleText(tr("%1 → %2: channel ranges, before and %3 of %4")
                      .arg(a, b, k == 0 ? tr("at the start") : tr("after sweep %1").arg(k))
                      .arg(static_cast<int>(pair.states.size()) - 1));
@@ -135,8 +146,11 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
     p->xAxis->setRange(-0.5, std::max<double>(static_cast<double>(order.size()), 1.0) - 0.5);
     p->yAxis->rescale();
     if (!logY_) p->yAxis->setRangeLower(0);
-    p->yAxis->scaleRange(1.08, p->yAxis->range().center());
-    if (!logY_) p->yAxis->setRangeLower(0);
+    // Headroom above the highest peak, so neither it nor its marker touches the frame.
+    if (logY_)
+        p->yAxis->setRange(p->yAxis->range().lower / 1.5, p->yAxis->range().upper * 1.5);
+    else
+        p->yAxis->setRange(0, p->yAxis->range().upper * 1.1);
     replotLater();
 }
 

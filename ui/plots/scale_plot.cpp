@@ -20,6 +20,7 @@ ScalePlot::ScalePlot(QWidget* parent) : PlotWidget(tr("Scale factors"), parent)
     dead->setLineStyle(QCPGraph::lsNone);
     dead->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QColor(200, 30, 30), 8));
     p->xAxis->setLabel(tr("Channel"));
+    setIntegerTicks(p->xAxis);
     p->yAxis->setLabel(tr("Cumulative scale s"));
     p->legend->setVisible(false);
     p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);

@@ -1,0 +1,171 @@
+// Plots on networks of real size: the quantization chart with 60 layers and outliers, and the
+// value under the pointer staying while the pointer stays.
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include <QHelpEvent>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QToolTip>
+#include <QtTest>
+#include <qcustomplot.h>
+
+#include "test_support.h"
+#include "ui/layers_panel.h"
+#include "ui/main_window.h"
+#include "ui/plots/channel_stats_plot.h"
+#include "ui/pair_view.h"
+#include "ui/pairs_panel.h"
+#include "ui/plots/quantization_plot.h"
+#include "ui/plots/range_plot.h"
+#include "ui/session.h"
+
+using cle::test::FakePrompter;
+using namespace cle;
+
+class PlotsTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void quantizationChartShowsTheChange();
+    void hoverValueStays();
+    void emptyPlotsTicksAndHeadroom();
+
+private:
+    QTemporaryDir dir_;
+};
+
+void PlotsTest::initTestCase()
+{
+    QVERIFY(dir_.isValid());
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
+    QCoreApplication::setOrganizationName("CLE Studio Tests");
+    QCoreApplication::setApplicationName("plots_test");
+    ui::Prompter::install(std::make_unique<FakePrompter>());
+}
+
+void PlotsTest::quantizationChartShowsTheChange()
+{
+    // 60 layers changing by a few dB, one gaining 150 dB, one quantized exactly after.
+    core::QuantizationReport report;
+    for (int i = 0; i < 60; ++i) {
+        core::LayerSqnr l;
+        l.name = "block_" + std::to_string(i) + "_project";
+        l.parameters = 1000;
+        l.perTensorBefore = 30;
+        l.perTensorAfter = 30 + std::sin(double(i)) * 4;
+        report.layers.push_back(l);
+    }
+    report.layers[10].perTensorAfter = 180;
+    report.layers[20].perTensorAfter = std::numeric_limits<double>::infinity();
+    ui::QuantizationPlot plot;
+    plot.resize(800, 600);
+    plot.setReport(report);
+    QCOMPARE(plot.layerCount(), 60);
+    // The scale keeps the few dB readable; the outliers are clipped and named.
+    QVERIFY2(plot.clipLimit() >= 4 && plot.clipLimit() <= 10,
+             qPrintable(QString::number(plot.clipLimit())));
+    QCOMPARE(plot.clippedLayers(), (QStringList{"block_10_project", "block_20_project"}));
+    QCOMPARE(plot.plot()->itemCount(), 2 + 1);  // two outlier labels besides the placeholder
+    // One bar per layer along the vertical axis, each layer a readable row.
+    auto* bars = qobject_cast<QCPBars*>(plot.plot()->plottable(0));
+    QVERIFY(bars);
+    QCOMPARE(bars->keyAxis(), plot.plot()->yAxis);
+    QVERIFY(plot.minimumHeight() >= 60 * 15);
+    // The bars show the change, not the absolute figures.
+    double shown = 0;
+    for (auto it = bars->data()->constBegin(); it != bars->data()->constEnd(); ++it)
+        shown = std::max(shown, it->value);
+    QVERIFY(shown <= plot.clipLimit());
+    QCOMPARE(ui::QuantizationPlot::clipLimitFor({1, -2, 3}), 3 * 1.08);
+}
+
+void PlotsTest::hoverValueStays()
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    w->resize(1400, 900);
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    QVERIFY(w->openFile(QStringLiteral(CLE_SAMPLE_MODEL)));
+    QVERIFY(loaded.wait(60000));
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QVERIFY(finished.wait(60000));
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+
+    QCustomPlot* p = w->pairView()->rangePlot()->plot();
+    p->replot();
+    const QPoint at(int(p->xAxis->coordToPixel(1)), p->height() / 2);
+    QTest::mouseMove(p, at);
+    QTRY_VERIFY(QToolTip::text().contains("Channel 1"));
+    // Qt's own tool-tip event (after the hover delay) must not replace the value.
+    QHelpEvent help(QEvent::ToolTip, at, p->mapToGlobal(at));
+    QApplication::sendEvent(p, &help);
+    QVERIFY2(QToolTip::text().contains("Channel 1"), qPrintable(QToolTip::text()));
+}
+
+void PlotsTest::emptyPlotsTicksAndHeadroom()
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    w->resize(1400, 900);
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    QVERIFY(w->openFile(QStringLiteral(CLE_SAMPLE_MODEL)));
+    QVERIFY(loaded.wait(60000));
+    // Empty plots: the hint wraps instead of being clipped, and no stale axis numbers show.
+    ui::RangePlot* range = w->pairView()->rangePlot();
+    const QString hint = range->placeholderText();
+    QVERIFY(!hint.isEmpty());
+    for (const QString& line : hint.split('\n'))
+        QVERIFY2(line.size() <= ui::PlotWidget::kPlaceholderLine, qPrintable(line));
+    QVERIFY(!range->plot()->xAxis->tickLabels());
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    range->plot()->replot();
+    // The axes fill the plot (an empty legend row once squeezed them into a corner).
+    QVERIFY2(range->plot()->axisRect()->width() > range->plot()->width() / 2,
+             qPrintable(QString::number(range->plot()->axisRect()->width())));
+
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QVERIFY(finished.wait(60000));
+    w->pairView()->setPair(0);
+    QVERIFY(range->plot()->xAxis->tickLabels());
+    // Channel axes have whole-number ticks only; the highest peak has room above it.
+    QVector<double> ticks;
+    QVector<QString> labels;
+    range->plot()->xAxis->ticker()->generate(QCPRange(-0.5, 8.5), QLocale::c(), 'g', 3, ticks,
+                                             nullptr, &labels);
+    QVERIFY(!ticks.isEmpty());
+    for (double t : ticks) QCOMPARE(t, std::round(t));
+    double top = 0;
+    for (int g = 0; g < range->plot()->graphCount(); ++g)
+        for (auto it = range->plot()->graph(g)->data()->constBegin();
+             it != range->plot()->graph(g)->data()->constEnd(); ++it)
+            top = std::max(top, it->value);
+    QVERIFY(range->plot()->yAxis->range().upper >= top * 1.05);
+
+    // The Layer channels tab shows the equalized weights after a run.
+    const QString layer = QString::fromStdString(w->session()->summary()->pairs[0].first);
+    w->layersPanel()->selectLayer(layer);
+    QCOMPARE(w->channelPlot()->layerName(), layer);
+    QVERIFY(w->channelPlot()->showsEqualized());
+    w->resetRun();
+    const QString other =
+        QString::fromStdString(w->session()->model()->model.layers.back().info.name);
+    QVERIFY(other != layer);
+    w->layersPanel()->selectLayer(other);
+    w->layersPanel()->selectLayer(layer);
+    QCOMPARE(w->channelPlot()->layerName(), layer);
+    QVERIFY(!w->channelPlot()->showsEqualized());  // back to the loaded weights only
+}
+
+QTEST_MAIN(PlotsTest)
+#include "plots_test.moc"
