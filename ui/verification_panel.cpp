@@ -77,9 +77,16 @@ QString VerificationPanel::headline(const core::Verification& v)
     const QString inputs = v.inputSource == "file"
                                ? (one ? tr("1 input from file") : tr("%1 inputs from file"))
                                : (one ? tr("1 random input") : tr("%1 random inputs"));
-    QString text = tr("INT8 output SQNR %1 dB -> %2 dB (weights per tensor, %3); ")
-                       .arg(db(v.perTensorOriginalDb), db(v.perTensorCandidateDb),
-                            one ? inputs : inputs.arg(v.count));
+    // With ReLU6 relaxed, the headline is what equalization itself does: the relaxation on both
+    // sides. The figures against the original's clipping network follow in the details.
+    const bool relaxed = v.relaxedPerTensorOriginalDb.has_value();
+    QString text =
+        (relaxed ? tr("INT8 output SQNR %1 dB -> %2 dB (weights per tensor, ReLU6 relaxed on both "
+                      "sides, %3); ")
+                 : tr("INT8 output SQNR %1 dB -> %2 dB (weights per tensor, %3); "))
+            .arg(db(relaxed ? *v.relaxedPerTensorOriginalDb : v.perTensorOriginalDb),
+                 db(relaxed ? *v.relaxedPerTensorCandidateDb : v.perTensorCandidateDb),
+                 one ? inputs : inputs.arg(v.count));
     const double change = v.relaxationMatchedChange.value_or(v.maxRelativeChange);
     if (v.preserved)
         return text + tr("function kept (max change %1)").arg(figure(change));
@@ -90,6 +97,9 @@ QString VerificationPanel::headline(const core::Verification& v)
 QString VerificationPanel::details(const core::Verification& v)
 {
     QStringList parts;
+    if (v.relaxedPerTensorOriginalDb)
+        parts << tr("against the original with ReLU6: per tensor %1 dB -> %2 dB")
+                     .arg(db(v.perTensorOriginalDb), db(v.perTensorCandidateDb));
     parts << tr("per channel %1 dB -> %2 dB").arg(db(v.perChannelOriginalDb),
                                                   db(v.perChannelCandidateDb));
     if (v.w8a8OriginalDb)

@@ -544,6 +544,27 @@ void StudioTest::networkCheckHeadlinesTheRun()
     QVERIFY(panel->isShowingError());
     QVERIFY(panel->headlineText().contains("FUNCTION CHANGED (max change 0.3"));
 
+    // With ReLU6 relaxed, the headline is equalization's own effect (the relaxation on both
+    // sides); the figures against the clipping original are in the details.
+    core::Verification relaxed;
+    relaxed.inputSource = "uniform";
+    relaxed.count = 8;
+    relaxed.maxRelativeChange = 0.8;
+    relaxed.relaxationMatchedChange = 3e-7;
+    relaxed.tolerance = 1e-4;
+    relaxed.preserved = true;
+    relaxed.perTensorOriginalDb = 40.0;
+    relaxed.perTensorCandidateDb = 2.7;
+    relaxed.relaxedPerTensorOriginalDb = 39.4;
+    relaxed.relaxedPerTensorCandidateDb = 41.2;
+    panel->finished(relaxed);
+    QVERIFY2(panel->headlineText().startsWith("INT8 output SQNR 39.4 dB -> 41.2 dB (weights per "
+                                              "tensor, ReLU6 relaxed on both sides"),
+             qPrintable(panel->headlineText()));
+    QVERIFY2(panel->detailText().contains("against the original with ReLU6: per tensor 40.0 dB "
+                                          "-> 2.7 dB"),
+             qPrintable(panel->detailText()));
+
     // Going back to the loaded weights clears it.
     w->resetRun();
     QVERIFY(panel->headlineText().startsWith("After a run"));
