@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages CLE Studio needs to build, test and run (as root, or with sudo).
 set -euo pipefail
-packages=(cmake g++ make pkg-config qt6-base-dev libqcustomplot-dev libeigen3-dev libhdf5-dev
+packages=(cmake g++ make pkg-config qt6-base-dev libqcustomplot-dev libeigen3-dev libhdf5-dev libzip-dev
           hdf5-tools nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
           xvfb xauth imagemagick)
 missing=()

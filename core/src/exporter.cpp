@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
 #include "h5.h"
+#include "keras_archive.h"
 #include "temp_file.h"
 
 namespace cle::core {
@@ -144,30 +146,35 @@ void discard(h5::Handle& file) {
     if (raised) setrlimit(RLIMIT_FSIZE, &limit);
 }
 
+// Rewrites the changed datasets of `file`; the model_config attribute too when `config`.
+void writeChanges(hid_t file, const std::vector<Layer>& layers, const std::string& output,
+                  const ExportOptions& options, bool config) {
+    std::set<haddr_t> written;
+    for (const auto& l : layers) {
+        checkCancel(options);
+        writeDataset(file, l.info.weightPath, l.weight, output, written,
+                     "the equalized weights of layer '" + l.info.name + "' (dataset " +
+                         l.info.weightPath + ")");
+        if (l.bias && l.info.hasBias())
+            writeDataset(file, l.info.biasPath, *l.bias, output, written,
+                         "the equalized bias of layer '" + l.info.name + "' (dataset " +
+                             l.info.biasPath + ")");
+    }
+    for (const auto& [path, values] : options.extras.datasets) {
+        checkCancel(options);
+        writeDataset(file, path, values, output, written, "the folded batch-norm dataset " + path);
+    }
+    if (config && options.extras.modelConfig)
+        writeModelConfig(file, *options.extras.modelConfig, output);
+}
+
 // Rewrites the changed datasets in the copy at `temp`, checking every write, flush and close.
 void editCopy(const std::string& temp, const std::vector<Layer>& layers, const std::string& output,
               const ExportOptions& options) {
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(temp, true);
     try {
-        std::set<haddr_t> written;
-        for (const auto& l : layers) {
-            checkCancel(options);
-            writeDataset(file.get(), l.info.weightPath, l.weight, output, written,
-                         "the equalized weights of layer '" + l.info.name + "' (dataset " +
-                             l.info.weightPath + ")");
-            if (l.bias && l.info.hasBias())
-                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written,
-                             "the equalized bias of layer '" + l.info.name + "' (dataset " +
-                                 l.info.biasPath + ")");
-        }
-        for (const auto& [path, values] : options.extras.datasets) {
-            checkCancel(options);
-            writeDataset(file.get(), path, values, output, written,
-                         "the folded batch-norm dataset " + path);
-        }
-        if (options.extras.modelConfig)
-            writeModelConfig(file.get(), *options.extras.modelConfig, output);
+        writeChanges(file.get(), layers, output, options, true);
         errno = 0;
         if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
     } catch (...) {
@@ -178,6 +185,25 @@ void editCopy(const std::string& temp, const std::vector<Layer>& layers, const s
     if (file.close() < 0) writeFailed(output, errno);
 }
 
+// The archive's weights edited in memory, and config.json replaced when ReLU6 was relaxed: the
+// bytes of the new archive.
+std::vector<char> editArchive(const std::string& input, const std::vector<Layer>& layers,
+                              const std::string& output, const ExportOptions& options) {
+    if (options.inputIdentity && fileIdentity(input) != options.inputIdentity)
+        throw inputError("'" + input + "' changed while it was being equalized; nothing written");
+    auto contents = archive::read(input);
+    std::map<std::string, std::vector<char>> replaced;
+    {
+        h5::Handle file = archive::openImage(contents.weights, input);
+        writeChanges(file.get(), layers, output, options, false);
+        replaced[archive::kWeightsEntry] = archive::imageOf(file.get(), output);
+    }
+    if (options.extras.modelConfig)
+        replaced[archive::kConfigEntry] =
+            std::vector<char>(options.extras.modelConfig->begin(), options.extras.modelConfig->end());
+    return archive::rewrite(input, replaced, output);
+}
+
 }  // namespace
 
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
@@ -185,10 +211,19 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
     checkOutputPath(input, output, options.force);
     if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
     TempFile temp(output);
-    // Copied from a descriptor checked to be the file that was loaded.
-    copyVerified(input, options.inputIdentity, temp);
-    checkCancel(options);
-    editCopy(temp.path(), layers, output, options);
+    if (archive::isZip(input)) {
+        auto bytes = editArchive(input, layers, output, options);
+        checkCancel(options);
+        struct stat st {};
+        temp.write(bytes.data(), bytes.size(),
+                   ::stat(input.c_str(), &st) == 0 ? ((st.st_mode & 07777) | S_IRUSR | S_IWUSR)
+                                                   : 0644);
+    } else {
+        // Copied from a descriptor checked to be the file that was loaded.
+        copyVerified(input, options.inputIdentity, temp);
+        checkCancel(options);
+        editCopy(temp.path(), layers, output, options);
+    }
     // The report is complete before either file takes its name: both are written, or neither.
     std::optional<TempFile> report;
     if (!options.reportPath.empty()) {

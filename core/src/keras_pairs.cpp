@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cle/core/pairs.h"
+#include "formats.h"
 #include "h5.h"
 #include "topology_detail.h"
 
@@ -169,10 +170,13 @@ class KerasPairs {
 public:
     /// `nested` names the outermost nested model that `graph` belongs to ("" for the model
     /// itself): Keras 2 stores its layers' weights in that model's group, named "nested/layer".
+    /// Keras 3 (`keras3`): `nested` is the nested model's name as listed, and `groups` the HDF5
+    /// group holding the graph's layers ("/layers", "/layers/functional/layers").
     KerasPairs(const ModelInfo& info, const keras::Graph& graph, hid_t file, std::string root,
-               bool keras3, std::string nested = "")
+               bool keras3, std::string nested = "", std::string groups = "")
         : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3),
-          nested_(std::move(nested)) {
+          nested_(std::move(nested)), groups_(std::move(groups)) {
+        if (keras3_ && groups_.empty()) groups_ = "/" + formats::keras3Container(file_);
         nameStorage();
     }
     bool mapsAnyLayer() const;
@@ -195,7 +199,7 @@ private:
     std::optional<BatchNormRef> batchNormAfter(const Node& layer, const Node& bn,
                                                std::string* problem) const;
     std::optional<std::string> boundaryProblem(const Candidate& c, Link& link) const;
-    bool analysable(const Node& n) const { return n.nested && n.inner && !keras3_; }
+    bool analysable(const Node& n) const { return n.nested && n.inner; }
     void addSeparable(const Node& n, Topology& t) const;
     void addCandidate(const Candidate& c, Topology& t) const;
     std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
@@ -209,7 +213,9 @@ private:
     std::string root_;
     bool keras3_;
     std::string nested_;
+    std::string groups_;
     std::map<std::string, std::string> storage_;  ///< graph name -> name in the weight file
+    std::map<std::string, std::string> group_;    ///< Keras 3: graph name -> its HDF5 group
 };
 
 void KerasPairs::nameStorage() {
@@ -221,9 +227,17 @@ void KerasPairs::nameStorage() {
             storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
             continue;
         }
+        // Keras tracks a model's layers without its inputs, named per class with a counter.
+        if (n.cls == "InputLayer") {
+            storage_[n.name] = "\n" + n.name;  // stores nothing, matches no layer
+            continue;
+        }
         std::string base = keras::snakeCase(n.cls);
         int k = used[base]++;
-        storage_[n.name] = k == 0 ? base : base + "_" + std::to_string(k);
+        if (k > 0) base += "_" + std::to_string(k);
+        group_[n.name] = groups_ + "/" + base;
+        std::string name = formats::keras3Name(file_, group_[n.name], base);
+        storage_[n.name] = nested_.empty() ? name : nested_ + "/" + name;
     }
 }
 
@@ -328,6 +342,13 @@ void KerasPairs::run(Topology& t) const {
 
 // A nested model's graph is analysed like the outer one; its layers are "model/layer".
 void KerasPairs::addNested(const Node& n, Topology& t) const {
+    if (keras3_) {
+        std::string container = groups_.substr(groups_.find_last_of('/'));
+        KerasPairs inner(info_, *n.inner, file_, root_, true, stored(n),
+                         group_.at(n.name) + container);
+        inner.run(t);
+        return;
+    }
     KerasPairs inner(info_, *n.inner, file_, root_, keras3_, nested_.empty() ? n.name : nested_);
     inner.run(t);
 }
@@ -357,7 +378,7 @@ std::optional<BatchNormRef> KerasPairs::batchNormAfter(const Node& layer, const 
         return refuse("batch norm " + quote(bn.name) + " follows the " + quote(act) +
                       " activation of " + quote(layer.name) + ", so it cannot be folded into it");
     if (auto why = axisProblem(layer, *info, bn)) return refuse(*why);
-    std::string group = keras3_ ? "/layers/" + stored(bn)
+    std::string group = keras3_ ? group_.at(bn.name)
                                 : (root_ == "/" ? "" : root_) + "/" +
                                       (nested_.empty() ? stored(bn) : nested_);
     std::string why;
