@@ -135,6 +135,8 @@ struct Cached {
 std::mutex g_cacheMutex;
 Cached g_cache;
 
+}  // namespace
+
 std::shared_ptr<const Contents> cachedRead(const std::string& path) {
     auto identity = fileIdentity(path);
     {
@@ -147,7 +149,6 @@ std::shared_ptr<const Contents> cachedRead(const std::string& path) {
     g_cache = {path, identity, contents};
     return contents;
 }
-}  // namespace
 
 h5::Handle openWeights(const std::string& path) {
     auto contents = cachedRead(path);

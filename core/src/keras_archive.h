@@ -2,6 +2,7 @@
 // Keras 3 `.keras` archives: a zip holding metadata.json, config.json (the model's graph) and
 // model.weights.h5 (the weights). The weights are opened from memory, never extracted to disk.
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct Contents {
 /// Reads `path`. Throws an input Error naming the file for a zip that is not a Keras archive, an
 /// archive without model.weights.h5, a config.json that is not JSON, or a damaged archive.
 Contents read(const std::string& path);
+
+/// read(path), kept for the next call while the file stays the same (loading a model opens its
+/// weights many times).
+std::shared_ptr<const Contents> cachedRead(const std::string& path);
 
 /// Opens an HDF5 file image in memory (writes stay in memory). `label` names it in messages.
 h5::Handle openImage(const std::vector<char>& image, const std::string& label);

@@ -276,6 +276,29 @@ TEST_F(KerasArchive, SequentialArchive) {
     EXPECT_EQ(plan.suggested[0].layers, (Names{"dense", "dense_1"}));
 }
 
+TEST_F(KerasArchive, SubclassedModelHasNoGraphAndSaysSo) {
+    std::string h5 = dir_.file("w.h5");
+    {
+        test::H5Writer w(h5);
+        w.dataset("/layers/dense/vars/0", {3, 8}, test::randomValues(24, 1, 1));
+        w.dataset("/layers/dense_1/vars/0", {8, 2}, test::randomValues(16, 1, 2));
+    }
+    // Recognised by its content, whatever its name.
+    std::string path = dir_.file("subclassed.bin");
+    writeZip(path, {{"metadata.json", kMetadata},
+                    {"config.json", R"({"module": null, "class_name": "MyModel", "config": )"
+                                    R"({"name": "my_model", "trainable": true}})"},
+                    {"model.weights.h5", fileBytes(h5)}});
+    auto info = core::inspectFile(path);
+    EXPECT_TRUE(info.kerasArchive);
+    EXPECT_TRUE(info.subclassed);
+    EXPECT_EQ(info.layers.size(), 2u);
+    auto pairs = test::runCle({"pairs", path});
+    EXPECT_EQ(pairs.code, 0) << pairs.err;
+    EXPECT_TRUE(has(pairs.out, "config.json describes a subclassed model")) << pairs.out;
+    EXPECT_TRUE(has(pairs.out, "dense -> dense_1   [guessed]")) << pairs.out;
+}
+
 // The error of `cle equalize` on `in`; nothing may be written.
 std::string refusal(const test::TempDir& dir, const std::string& in) {
     auto before = dir.entries();
