@@ -109,7 +109,8 @@ Contents read(const std::string& path) {
     return c;
 }
 
-h5::Handle openImage(const std::vector<char>& image, const std::string& label) {
+h5::Handle openImage(const std::vector<char>& image, const std::string& label,
+                     const std::string& entry, bool writable) {
     h5::Silence quiet;
     h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
     if (H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
@@ -117,10 +118,11 @@ h5::Handle openImage(const std::vector<char>& image, const std::string& label) {
         throw inputError("cannot open the weights of '" + label + "': " + h5::lastError());
     // Named after the entry inside the archive: a name that cannot be a file on disk, which the
     // memory driver would otherwise look at.
-    std::string name = label + "/" + kWeightsEntry;
-    h5::Handle file(H5Fopen(name.c_str(), H5F_ACC_RDWR, fapl.get()));
+    std::string name = label + "/" + entry;
+    h5::Handle file(
+        H5Fopen(name.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()));
     if (!file)
-        throw inputError("cannot open " + std::string(kWeightsEntry) + " in '" + label +
+        throw inputError("cannot open " + entry + " in '" + label +
                          "' as HDF5: it is truncated or damaged (" + h5::lastError() + ")");
     return file;
 }
@@ -137,6 +139,28 @@ Cached g_cache;
 
 }  // namespace
 
+namespace {
+// The weights with config.json as their root attribute model_config.
+std::vector<char> withGraph(const Contents& contents, const std::string& path) {
+    h5::Handle file = openImage(contents.weights, path, kWeightsEntry, true);
+    h5::Silence quiet;
+    h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
+    if (h5::hasAttribute(root.get(), "model_config")) H5Adelete(root.get(), "model_config");
+    h5::Handle type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
+    h5::Handle space(H5Screate(H5S_SCALAR));
+    h5::Handle attr(H5Acreate2(root.get(), "model_config", type.get(), space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT));
+    const char* text = contents.config.c_str();
+    if (!attr || H5Awrite(attr.get(), type.get(), &text) < 0)
+        throw inputError("cannot read the graph of '" + path + "': " + h5::lastError());
+    attr.reset();
+    root.reset();
+    return imageOf(file.get(), path);
+}
+}  // namespace
+
 std::shared_ptr<const Contents> cachedRead(const std::string& path) {
     auto identity = fileIdentity(path);
     {
@@ -144,30 +168,16 @@ std::shared_ptr<const Contents> cachedRead(const std::string& path) {
         if (g_cache.contents && g_cache.path == path && identity && g_cache.identity == identity)
             return g_cache.contents;
     }
-    auto contents = std::make_shared<const Contents>(read(path));
+    auto contents = std::make_shared<Contents>(read(path));
+    if (contents->hasGraph) contents->weights = withGraph(*contents, path);
     std::lock_guard lock(g_cacheMutex);
     g_cache = {path, identity, contents};
     return contents;
 }
 
 h5::Handle openWeights(const std::string& path) {
-    auto contents = cachedRead(path);
-    h5::Handle file = openImage(contents->weights, path);
-    if (!contents->hasGraph) return file;
-    h5::Silence quiet;
-    h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
-    // The same file opened twice shares one image, which already has the attribute.
-    if (h5::hasAttribute(root.get(), "model_config")) return file;
-    h5::Handle type(H5Tcopy(H5T_C_S1));
-    H5Tset_size(type.get(), H5T_VARIABLE);
-    H5Tset_cset(type.get(), H5T_CSET_UTF8);
-    h5::Handle space(H5Screate(H5S_SCALAR));
-    h5::Handle attr(H5Acreate2(root.get(), "model_config", type.get(), space.get(), H5P_DEFAULT,
-                               H5P_DEFAULT));
-    const char* text = contents->config.c_str();
-    if (!attr || H5Awrite(attr.get(), type.get(), &text) < 0)
-        throw inputError("cannot read the graph of '" + path + "': " + h5::lastError());
-    return file;
+    // Read-only: an external link in the weights is never followed into a writable file.
+    return openImage(cachedRead(path)->weights, path);
 }
 
 std::vector<char> imageOf(hid_t file, const std::string& label) {

@@ -28,15 +28,18 @@ struct Contents {
 /// archive without model.weights.h5, a config.json that is not JSON, or a damaged archive.
 Contents read(const std::string& path);
 
-/// read(path), kept for the next call while the file stays the same (loading a model opens its
-/// weights many times).
+/// read(path) with config.json added to the weights as their root attribute `model_config` when
+/// it describes a graph; kept for the next call while the file stays the same (loading a model
+/// opens its weights many times).
 std::shared_ptr<const Contents> cachedRead(const std::string& path);
 
-/// Opens an HDF5 file image in memory (writes stay in memory). `label` names it in messages.
-h5::Handle openImage(const std::vector<char>& image, const std::string& label);
+/// Opens an HDF5 file image in memory (writes, when `writable`, stay in memory), named
+/// `label`/`entry` (a name that cannot be a file on disk) and in messages "`entry` in '`label`'".
+h5::Handle openImage(const std::vector<char>& image, const std::string& label,
+                     const std::string& entry = kWeightsEntry, bool writable = false);
 
-/// The archive's weights as an HDF5 file in memory whose root attribute `model_config` holds
-/// config.json when it describes a graph, so the archive reads like a Keras file with a graph.
+/// The archive's weights as a read-only HDF5 file in memory whose root attribute `model_config`
+/// holds config.json when it describes a graph, so the archive reads like a Keras file with a graph.
 h5::Handle openWeights(const std::string& path);
 
 /// The bytes of an HDF5 file opened with openImage, with its changes.

@@ -299,6 +299,36 @@ TEST_F(KerasArchive, SubclassedModelHasNoGraphAndSaysSo) {
     EXPECT_TRUE(has(pairs.out, "dense -> dense_1   [guessed]")) << pairs.out;
 }
 
+TEST_F(KerasArchive, ExternalLinkInTheWeightsIsNeverFollowedIntoAWritableFile) {
+    std::string victim = dir_.file("victim.h5");
+    {
+        test::H5Writer v(victim);
+        v.dataset("/w", {3, 8}, test::randomValues(24, 1, 1));
+    }
+    std::string h5 = dir_.file("w.h5");
+    {
+        test::H5Writer w(h5);
+        w.dataset("/layers/dense/vars/1", {8}, test::randomValues(8, 1, 2));
+        H5Lcreate_external(victim.c_str(), "/w", w.id(), "/layers/dense/vars/0", H5P_DEFAULT,
+                           H5P_DEFAULT);
+        w.dataset("/layers/dense_1/vars/0", {8, 2}, test::randomValues(16, 1, 3));
+    }
+    KerasModel m;
+    m.dense("d1", 3, 8).dense("d2", 8, 2);
+    std::string path = dir_.file("linked.keras");
+    writeZip(path, {{"metadata.json", kMetadata},
+                    {"config.json", m.config(KerasModel::Style::Keras3).dump()},
+                    {"model.weights.h5", fileBytes(h5)}});
+    const std::string before = fileBytes(victim);
+    auto info = core::inspectFile(path);
+    ASSERT_NE(info.find("dense"), nullptr);
+    EXPECT_FALSE(info.find("dense")->supported);
+    EXPECT_TRUE(has(info.find("dense")->unsupportedReason, "external link"));
+    test::runCle({"pairs", path});
+    test::runCle({"equalize", path, "-o", dir_.file("o.keras"), "--auto", "-q"});
+    EXPECT_EQ(fileBytes(victim), before);
+}
+
 // The error of `cle equalize` on `in`; nothing may be written.
 std::string refusal(const test::TempDir& dir, const std::string& in) {
     auto before = dir.entries();

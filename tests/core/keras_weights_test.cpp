@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -11,6 +12,7 @@
 #include "cle/core/weight_file.h"
 #include "cli_runner.h"
 #include "test_util.h"
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -128,6 +130,70 @@ TEST(KerasWeights, TfKeras213LayerCheckpointDependenciesUseTheKerasLayout) {
     EXPECT_EQ(info.layers[1].inChannels(), 8);
     auto pairs = test::runCle({"pairs", path});
     EXPECT_TRUE(has(pairs.out, "conv2d -> conv2d_1   [guessed]")) << pairs.out;
+}
+
+// A set the way Keras >= 3.10 shards it: model.weights.json and model_0000N.weights.h5, with one
+// layer's variables split over two shards.
+std::string writeShardedSet(const test::TempDir& dir) {
+    {
+        test::H5Writer a(dir.file("model_00000.weights.h5"));
+        a.dataset("/layers/conv2d/vars/0", {3, 3, 3, 8}, test::randomValues(216, 1, 1));
+        a.strings("/layers/conv2d/vars", "name", {"c1"}, true, true);
+        put(a, "/layers/conv2d_1", {3, 3, 8, 4}, 2, "c2");
+        test::H5Writer b(dir.file("model_00001.weights.h5"));
+        b.dataset("/layers/conv2d/vars/1", {8}, test::randomValues(8, 1, 3));
+    }
+    std::string index = dir.file("model.weights.json");
+    std::ofstream(index) << R"({"metadata": {"total_size": 1300}, "weight_map": {)"
+                         << R"("/layers/conv2d/vars": ["model_00000.weights.h5", )"
+                         << R"("model_00001.weights.h5"], )"
+                         << R"("/layers/conv2d_1/vars": "model_00000.weights.h5"}})";
+    return index;
+}
+
+TEST(KerasWeights, ShardedSetOpensFromItsIndexAndExportsAsASet) {
+    test::TempDir dir;
+    std::string index = writeShardedSet(dir);
+    auto info = core::inspectFile(index);
+    EXPECT_EQ(info.format, core::Format::Keras3);
+    ASSERT_EQ(info.layers.size(), 2u);
+    EXPECT_EQ(info.layers[0].name, "c1");
+    EXPECT_EQ(info.layers[0].biasPath, "/layers/conv2d/vars/1");
+
+    test::TempDir outDir;
+    std::string out = outDir.file("eq.weights.json");
+    auto run = test::runCle({"equalize", index, "-o", out, "--pairs", "c1,c2", "-q"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    auto entries = outDir.entries();
+    std::sort(entries.begin(), entries.end());
+    EXPECT_EQ(entries, (Names{"eq.weights.json", "eq_00000.weights.h5", "eq_00001.weights.h5"}));
+    std::ifstream in(out);
+    auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["weight_map"]["/layers/conv2d/vars"][1], "eq_00001.weights.h5");
+    // Every dataset stays in its shard; the layers were equalized.
+    auto bias = [](const std::string& file) {
+        return core::readDataset(file, "/layers/conv2d/vars/1").values;
+    };
+    EXPECT_NE(bias(outDir.file("eq_00001.weights.h5")), bias(dir.file("model_00001.weights.h5")));
+    EXPECT_NE(core::readDataset(out, "/layers/conv2d/vars/0").values,
+              core::readDataset(index, "/layers/conv2d/vars/0").values);
+
+    auto badName =
+        test::runCle({"equalize", index, "-o", outDir.file("eq.h5"), "--pairs", "c1,c2"});
+    EXPECT_EQ(badName.code, 2) << badName.err;
+    EXPECT_TRUE(has(badName.err, "*.weights.json")) << badName.err;
+}
+
+TEST(KerasWeights, BrokenShardedSetsAreClearErrors) {
+    test::TempDir dir;
+    std::string index = writeShardedSet(dir);
+    std::remove(dir.file("model_00001.weights.h5").c_str());
+    EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "model_00001.weights.h5' of '" + index +
+                                                               "' does not exist"));
+    std::ofstream(index) << R"({"weight_map": {"/layers/x/vars": "../elsewhere.h5"}})";
+    EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "not a file in its directory"));
+    std::ofstream(index) << R"({"weight_map": {"/layers/x/vars": "model.weights.json"}})";
+    EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "is not a readable HDF5 file"));
 }
 
 }  // namespace
