@@ -219,26 +219,20 @@ private:
 };
 
 void KerasPairs::nameStorage() {
-    // Keras 3 stores a model's layers under names made from their class ("conv2d", "conv2d_1"),
-    // not under the layer names of the config.
-    std::map<std::string, int> used;
-    for (const auto& n : graph_.nodes()) {
-        if (!keras3_) {
-            storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
-            continue;
+    if (keras3_) {
+        // Keras 3 stores a model's layers under names made from their class ("conv2d",
+        // "conv2d_1"), not under the layer names of the config.
+        auto places = keras::keras3Places(file_, graph_, groups_, nested_);
+        for (const auto& n : graph_.nodes()) {
+            auto it = places.find(n.name);
+            // An input stores nothing and matches no layer.
+            storage_[n.name] = it == places.end() ? "\n" + n.name : it->second.name;
+            if (it != places.end()) group_[n.name] = it->second.group;
         }
-        // Keras tracks a model's layers without its inputs, named per class with a counter.
-        if (n.cls == "InputLayer") {
-            storage_[n.name] = "\n" + n.name;  // stores nothing, matches no layer
-            continue;
-        }
-        std::string base = keras::snakeCase(n.cls);
-        int k = used[base]++;
-        if (k > 0) base += "_" + std::to_string(k);
-        group_[n.name] = groups_ + "/" + base;
-        std::string name = formats::keras3Name(file_, group_[n.name], base);
-        storage_[n.name] = nested_.empty() ? name : nested_ + "/" + name;
+        return;
     }
+    for (const auto& n : graph_.nodes())
+        storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
 }
 
 std::vector<std::string> KerasPairs::layersOf(const Node& n) const {

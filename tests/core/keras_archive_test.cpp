@@ -202,6 +202,13 @@ TEST_F(KerasArchive, ExportChangesOnlyTheWeightsAndKeepsTheFunction) {
     auto want = test::kerasForward(backToKeras2(dir_, k2, in, kFunctionalMap), x);
     auto got = test::kerasForward(backToKeras2(dir_, k2, out, kFunctionalMap), x);
     EXPECT_LT(test::relativeDifference(want, got), 1e-4);
+
+    // The evaluator reads the archive's graph and Keras 3 storage the same way.
+    auto verify = test::runCle({"verify", in, out, "--input-shape", "8,8,3", "--json"});
+    ASSERT_EQ(verify.code, 0) << verify.err << verify.out;
+    auto function = nlohmann::json::parse(verify.out)["function"];
+    EXPECT_TRUE(function["preserved"].get<bool>()) << verify.out;
+    EXPECT_GT(function["max_relative_change"].get<double>(), 0.0) << verify.out;
 }
 
 TEST_F(KerasArchive, RelaxedRelu6ChangesConfigJson) {
@@ -259,6 +266,12 @@ TEST_F(KerasArchive, NestedModelIsAnalysedInside) {
     std::string why;
     EXPECT_FALSE(t.link("sub/c2", "c3", false, &why));
     EXPECT_TRUE(has(why, "nested model 'sub'")) << why;
+    std::string out = dir_.file("nested-out.keras");
+    auto run = test::runCle({"equalize", path, "-o", out, "--auto", "-q"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    auto verify = test::runCle({"verify", path, out, "--input-shape", "9,9,3", "--json"});
+    ASSERT_EQ(verify.code, 0) << verify.err << verify.out;
+    EXPECT_TRUE(nlohmann::json::parse(verify.out)["function"]["preserved"].get<bool>());
 }
 
 TEST_F(KerasArchive, SequentialArchive) {
