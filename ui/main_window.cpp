@@ -42,7 +42,7 @@
 namespace cle::ui {
 
 namespace {
-const QString kModelFilter = QObject::tr("HDF5 weights (*.h5 *.hdf5 *.weights.h5);;All files (*)");
+const QString kModelFilter = QObject::tr("Weights (*.h5 *.hdf5 *.weights.h5 *.keras *.weights.json);;All files (*)");
 
 QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
 {
