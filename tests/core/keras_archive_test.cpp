@@ -228,6 +228,10 @@ TEST_F(KerasArchive, RelaxedRelu6ChangesConfigJson) {
     EXPECT_EQ(after[0].second, kMetadata);
     auto config = nlohmann::json::parse(after[1].second);
     EXPECT_TRUE(config["config"]["layers"][2]["config"]["max_value"].is_null()) << after[1].second;
+    // Nothing else changed, not even the order of the keys.
+    auto before = nlohmann::ordered_json::parse(readZip(in)[1].second);
+    before["config"]["layers"][2]["config"]["max_value"] = nullptr;
+    EXPECT_EQ(nlohmann::ordered_json::parse(after[1].second).dump(), before.dump());
 }
 
 TEST_F(KerasArchive, NestedModelIsAnalysedInside) {
