@@ -217,6 +217,7 @@ std::vector<char> editArchive(const std::string& input, const std::vector<Layer>
     std::map<std::string, std::vector<char>> replaced;
     {
         h5::Handle file = archive::openImage(contents.weights, input, archive::kWeightsEntry, true);
+        std::vector<char>().swap(contents.weights);  // HDF5 holds its own copy
         writeChanges({file.get()}, layers, output, options, false);
         replaced[archive::kWeightsEntry] = archive::imageOf(file.get(), output);
     }

@@ -128,6 +128,49 @@ h5::Handle openImage(const std::vector<char>& image, const std::string& label,
 }
 
 namespace {
+
+// Read-only images are shared with HDF5, not copied: each property list and file holds a
+// reference to the bytes (the udata), and every "allocation" is the shared buffer itself.
+using SharedBytes = std::shared_ptr<const std::vector<char>>;
+
+void* sharedMalloc(size_t size, H5FD_file_image_op_t, void* udata) {
+    const auto& bytes = **static_cast<SharedBytes*>(udata);
+    return size <= bytes.size() ? const_cast<char*>(bytes.data()) : nullptr;
+}
+void* sharedMemcpy(void* dest, const void* src, size_t, H5FD_file_image_op_t, void*) {
+    return dest == src ? dest : nullptr;  // the one buffer is never copied into
+}
+void* sharedRealloc(void*, size_t, H5FD_file_image_op_t, void*) { return nullptr; }
+herr_t sharedFree(void*, H5FD_file_image_op_t, void*) { return 0; }
+void* sharedCopy(void* udata) { return new SharedBytes(*static_cast<SharedBytes*>(udata)); }
+herr_t sharedRelease(void* udata) {
+    delete static_cast<SharedBytes*>(udata);
+    return 0;
+}
+
+}  // namespace
+
+h5::Handle openShared(const std::shared_ptr<const std::vector<char>>& image,
+                      const std::string& label, const std::string& entry) {
+    h5::Silence quiet;
+    h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+    SharedBytes bytes = image;
+    H5FD_file_image_callbacks_t callbacks = {sharedMalloc, sharedMemcpy, sharedRealloc,
+                                             sharedFree,   sharedCopy,   sharedRelease,
+                                             &bytes};
+    if (H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
+        H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0 ||
+        H5Pset_file_image(fapl.get(), const_cast<char*>(image->data()), image->size()) < 0)
+        throw inputError("cannot open the weights of '" + label + "': " + h5::lastError());
+    std::string name = label + "/" + entry;
+    h5::Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()));
+    if (!file)
+        throw inputError("cannot open " + entry + " in '" + label +
+                         "' as HDF5: it is truncated or damaged (" + h5::lastError() + ")");
+    return file;
+}
+
+namespace {
 // The archive read last: loading a model opens its weights many times.
 struct Cached {
     std::string path;
@@ -177,7 +220,8 @@ std::shared_ptr<const Contents> cachedRead(const std::string& path) {
 
 h5::Handle openWeights(const std::string& path) {
     // Read-only: an external link in the weights is never followed into a writable file.
-    return openImage(cachedRead(path)->weights, path);
+    auto contents = cachedRead(path);
+    return openShared(SharedBytes(contents, &contents->weights), path, kWeightsEntry);
 }
 
 std::vector<char> imageOf(hid_t file, const std::string& label) {

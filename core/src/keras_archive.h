@@ -28,6 +28,11 @@ struct Contents {
 /// archive without model.weights.h5, a config.json that is not JSON, or a damaged archive.
 Contents read(const std::string& path);
 
+/// Opens a read-only HDF5 file image in memory without copying it: `image` stays alive as long
+/// as the file is open. Named and described as openImage does.
+h5::Handle openShared(const std::shared_ptr<const std::vector<char>>& image,
+                      const std::string& label, const std::string& entry = kWeightsEntry);
+
 /// read(path) with config.json added to the weights as their root attribute `model_config` when
 /// it describes a graph; kept for the next call while the file stays the same (loading a model
 /// opens its weights many times).

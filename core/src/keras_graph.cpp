@@ -283,7 +283,7 @@ std::map<std::string, Keras3Place> keras3Places(hid_t file, const Graph& graph,
         if (n.cls == "InputLayer") continue;  // not among the model's tracked layers
         std::string base = snakeCase(n.cls);
         int k = used[base]++;
-        if (k > 0) base += "_" + std::to_string(k);
+        if (k > 0) base.append(1, '_').append(std::to_string(k));
         Keras3Place p;
         p.group = groups + "/" + base;
         std::string name = formats::keras3Name(file, p.group, base);

@@ -115,14 +115,14 @@ h5::Handle openSet(const std::string& path) {
     {
         std::lock_guard lock(g_cacheMutex);
         if (g_cacheImage && g_cachePath == path && g_cacheIdentity == identity)
-            return archive::openImage(*g_cacheImage, path, kSetEntry);
+            return archive::openShared(g_cacheImage, path, kSetEntry);
     }
     auto image = std::make_shared<const std::vector<char>>(assemble(path));
     std::lock_guard lock(g_cacheMutex);
     g_cachePath = path;
     g_cacheIdentity = identity;
     g_cacheImage = image;
-    return archive::openImage(*image, path, kSetEntry);
+    return archive::openShared(image, path, kSetEntry);
 }
 
 namespace {
@@ -155,7 +155,7 @@ std::vector<std::string> outputShards(const std::string& output, size_t count) {
     if (auto pos = stem.find(".weights"); pos != std::string::npos) stem.erase(pos, 8);
     std::vector<std::string> paths;
     for (size_t i = 0; i < count; ++i) {
-        char index[16];
+        char index[32];
         std::snprintf(index, sizeof index, "_%05zu", i);
         paths.push_back((fs::path(dirOf(output)) / (stem + index + ".weights.h5")).string());
     }

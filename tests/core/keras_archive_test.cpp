@@ -34,6 +34,10 @@ void writeZip(const std::string& path, const Entries& entries) {
     zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
     ASSERT_NE(z, nullptr);
     for (const auto& [name, data] : entries) {
+        if (name.ends_with("/")) {
+            ASSERT_GE(zip_dir_add(z, name.c_str(), ZIP_FL_ENC_UTF_8), 0);
+            continue;
+        }
         zip_source_t* s = zip_source_buffer(z, data.data(), data.size(), 0);
         ASSERT_GE(zip_file_add(z, name.c_str(), s, ZIP_FL_ENC_UTF_8), 0);
     }
@@ -88,7 +92,8 @@ public:
             }
         }
         writeZip(path, {{"metadata.json", kMetadata}, {"config.json", config},
-                        {"model.weights.h5", fileBytes(h5)}});
+                        {"model.weights.h5", fileBytes(h5)}, {"assets/", ""},
+                        {"assets/vocabulary.txt", "a\nb\n"}});
         std::remove(h5.c_str());
     }
 
@@ -224,8 +229,10 @@ TEST_F(KerasArchive, RelaxedRelu6ChangesConfigJson) {
     auto run = test::runCle({"equalize", in, "-o", out, "--auto", "--allow-relu6", "-q"});
     ASSERT_EQ(run.code, 0) << run.err;
     auto after = readZip(out);
-    ASSERT_EQ(after.size(), 3u);
+    ASSERT_EQ(after.size(), 5u);
     EXPECT_EQ(after[0].second, kMetadata);
+    EXPECT_EQ(after[3].first, "assets/");
+    EXPECT_EQ(after[4].second, "a\nb\n");
     auto config = nlohmann::json::parse(after[1].second);
     EXPECT_TRUE(config["config"]["layers"][2]["config"]["max_value"].is_null()) << after[1].second;
     // Nothing else changed, not even the order of the keys.
