@@ -7,7 +7,9 @@
 namespace cle::ui {
 
 namespace {
-const QStringList kSuffixes{QStringLiteral(".weights.h5"), QStringLiteral(".hdf5"),
+// Longest first: "x.weights.h5" is "x" + ".weights.h5", not "x.weights" + ".h5".
+const QStringList kSuffixes{QStringLiteral(".weights.json"), QStringLiteral(".weights.h5"),
+                            QStringLiteral(".keras"), QStringLiteral(".hdf5"),
                             QStringLiteral(".h5")};
 }
 

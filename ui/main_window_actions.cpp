@@ -23,7 +23,8 @@
 namespace cle::ui {
 
 namespace {
-const QString kModelFilter = QObject::tr("HDF5 weights (*.h5 *.hdf5 *.weights.h5);;All files (*)");
+const QString kModelFilter =
+    QObject::tr("Weights (*.h5 *.hdf5 *.weights.h5 *.keras *.weights.json);;All files (*)");
 }  // namespace
 
 void MainWindow::createActions()

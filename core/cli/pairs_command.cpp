@@ -44,8 +44,11 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     }
     out << "file:   " << a.file << "\n"
         << "graph:  "
-        << (topology.known() ? "from the file's model_config"
-                             : "none in the file: pairs guessed from layer names and shapes")
+        << (topology.known() ? (info.kerasArchive ? "from the archive's config.json"
+                                                  : "from the file's model_config")
+            : info.subclassed ? "none: config.json describes a subclassed model, which has no "
+                                "layer graph; pairs guessed from layer names and shapes"
+                              : "none in the file: pairs guessed from layer names and shapes")
         << "\n\nsuggested chains (" << plan.suggested.size() << "):\n";
     for (const auto& s : plan.suggested)
         out << "  " << joined(s.layers, " -> ") << (s.guessed ? "   [guessed]" : "") << "\n";

@@ -54,7 +54,7 @@ std::vector<std::int64_t> parseInputShape(const std::string& text) {
 CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a) {
     auto* cmd = app.add_subcommand(
         "verify", "Run both networks on the same inputs: same function? INT8 output SQNR?");
-    cmd->add_option("ORIGINAL", a.original, "Keras 2 .h5 file with a layer graph")->required();
+    cmd->add_option("ORIGINAL", a.original, "Keras .h5 or .keras file with a layer graph")->required();
     cmd->add_option("CANDIDATE", a.candidate, "The equalized file")->required();
     cmd->add_option("--inputs", a.inputs,
                     "HDF5 file with a float32 dataset 'inputs' [N, ...] (or one per input layer)");

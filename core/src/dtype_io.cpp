@@ -13,6 +13,13 @@ namespace cle::core::io {
 
 std::optional<DType> floatType(hid_t dataset) {
     h5::Handle type(H5Dget_type(dataset));
+    if (type && H5Tget_class(type.get()) == H5T_OPAQUE) {
+        // Keras 3 writes bfloat16 as 2 opaque bytes (little-endian) with dtype="bfloat16".
+        if (H5Tget_size(type.get()) != 2 || !h5::hasAttribute(dataset, "dtype")) return std::nullopt;
+        auto tag = h5::readStringsAttribute(dataset, "dtype");
+        if (tag.size() == 1 && tag[0] == "bfloat16") return DType::BFloat16;
+        return std::nullopt;
+    }
     if (!type || H5Tget_class(type.get()) != H5T_FLOAT) return std::nullopt;
     size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
     H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
@@ -39,7 +46,7 @@ Half fromBits(std::uint16_t bits) {
 h5::Handle halfMemoryType(hid_t dataset) {
     h5::Handle type(H5Dget_type(dataset));
     h5::Handle mem(H5Tcopy(type.get()));
-    H5Tset_order(mem.get(), H5T_ORDER_LE);
+    if (H5Tget_class(type.get()) != H5T_OPAQUE) H5Tset_order(mem.get(), H5T_ORDER_LE);
     return mem;
 }
 

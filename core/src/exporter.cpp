@@ -11,12 +11,16 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
 #include "h5.h"
+#include "keras_archive.h"
+#include "sharded_weights.h"
 #include "temp_file.h"
 
 namespace cle::core {
@@ -144,38 +148,112 @@ void discard(h5::Handle& file) {
     if (raised) setrlimit(RLIMIT_FSIZE, &limit);
 }
 
-// Rewrites the changed datasets in the copy at `temp`, checking every write, flush and close.
-void editCopy(const std::string& temp, const std::vector<Layer>& layers, const std::string& output,
-              const ExportOptions& options) {
+// Rewrites the changed datasets in `files` (the shards of a set: each dataset in the first file
+// that has it); the model_config attribute of the first too when `config`.
+void writeChanges(const std::vector<hid_t>& files, const std::vector<Layer>& layers,
+                  const std::string& output, const ExportOptions& options, bool config) {
+    std::map<hid_t, std::set<haddr_t>> written;
+    auto write = [&](const std::string& path, const Tensor& t, const std::string& subject) {
+        // Never following an external link (a writable file would open its target writable).
+        hid_t file = files.front();
+        for (size_t i = 0; files.size() > 1 && i < files.size(); ++i)
+            if (h5::openLocalDataset(files[i], path).valid()) {
+                file = files[i];
+                break;
+            }
+        writeDataset(file, path, t, output, written[file], subject);
+    };
+    for (const auto& l : layers) {
+        checkCancel(options);
+        write(l.info.weightPath, l.weight,
+              "the equalized weights of layer '" + l.info.name + "' (dataset " +
+                  l.info.weightPath + ")");
+        if (l.bias && l.info.hasBias())
+            write(l.info.biasPath, *l.bias,
+                  "the equalized bias of layer '" + l.info.name + "' (dataset " +
+                      l.info.biasPath + ")");
+    }
+    for (const auto& [path, values] : options.extras.datasets) {
+        checkCancel(options);
+        write(path, values, "the folded batch-norm dataset " + path);
+    }
+    if (config && options.extras.modelConfig)
+        writeModelConfig(files.front(), *options.extras.modelConfig, output);
+}
+
+// Rewrites the changed datasets in the copies at `temps`, checking every write, flush and close.
+void editCopies(const std::vector<std::string>& temps, const std::vector<Layer>& layers,
+                const std::string& output, const ExportOptions& options) {
     h5::Silence quiet;
-    h5::Handle file = h5::openExisting(temp, true);
+    std::vector<h5::Handle> files;
+    std::vector<hid_t> ids;
+    for (const auto& t : temps) {
+        files.push_back(h5::openExisting(t, true));
+        ids.push_back(files.back().get());
+    }
     try {
-        std::set<haddr_t> written;
-        for (const auto& l : layers) {
-            checkCancel(options);
-            writeDataset(file.get(), l.info.weightPath, l.weight, output, written,
-                         "the equalized weights of layer '" + l.info.name + "' (dataset " +
-                             l.info.weightPath + ")");
-            if (l.bias && l.info.hasBias())
-                writeDataset(file.get(), l.info.biasPath, *l.bias, output, written,
-                             "the equalized bias of layer '" + l.info.name + "' (dataset " +
-                                 l.info.biasPath + ")");
+        writeChanges(ids, layers, output, options, true);
+        for (auto& f : files) {
+            errno = 0;
+            if (H5Fflush(f.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
         }
-        for (const auto& [path, values] : options.extras.datasets) {
-            checkCancel(options);
-            writeDataset(file.get(), path, values, output, written,
-                         "the folded batch-norm dataset " + path);
-        }
-        if (options.extras.modelConfig)
-            writeModelConfig(file.get(), *options.extras.modelConfig, output);
-        errno = 0;
-        if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
     } catch (...) {
-        discard(file);
+        for (auto& f : files) discard(f);
         throw;
     }
-    errno = 0;
-    if (file.close() < 0) writeFailed(output, errno);
+    for (auto& f : files) {
+        errno = 0;
+        if (f.close() < 0) writeFailed(output, errno);
+    }
+}
+
+// The archive's weights edited in memory, and config.json replaced when ReLU6 was relaxed: the
+// bytes of the new archive.
+std::vector<char> editArchive(const std::string& input, const std::vector<Layer>& layers,
+                              const std::string& output, const ExportOptions& options) {
+    if (options.inputIdentity && fileIdentity(input) != options.inputIdentity)
+        throw inputError("'" + input + "' changed while it was being equalized; nothing written");
+    auto contents = archive::read(input);
+    std::map<std::string, std::vector<char>> replaced;
+    {
+        h5::Handle file = archive::openImage(contents.weights, input, archive::kWeightsEntry, true);
+        std::vector<char>().swap(contents.weights);  // HDF5 holds its own copy
+        writeChanges({file.get()}, layers, output, options, false);
+        replaced[archive::kWeightsEntry] = archive::imageOf(file.get(), output);
+    }
+    if (options.extras.modelConfig)
+        replaced[archive::kConfigEntry] =
+            std::vector<char>(options.extras.modelConfig->begin(), options.extras.modelConfig->end());
+    return archive::rewrite(input, replaced, output);
+}
+
+// The shards of the set whose index is `input`, each copied to a temporary file beside its output
+// shard and edited; `temp` (the output index) receives the index naming the output shards.
+std::vector<std::unique_ptr<TempFile>> editShards(const std::string& input,
+                                                  const std::vector<Layer>& layers,
+                                                  const std::string& output, TempFile& temp,
+                                                  const ExportOptions& options) {
+    if (!output.ends_with(".json"))
+        throw usageError("the weights of '" + input + "' are sharded: name the output index "
+                         "*.weights.json (its shards are written beside it)");
+    auto inputs = sharded::shardsOf(input);
+    auto outputs = sharded::outputShards(output, inputs.size());
+    for (const auto& out : outputs)
+        for (const auto& in : inputs) checkOutputPath(in, out, options.force);
+    std::vector<std::unique_ptr<TempFile>> shards;
+    std::vector<std::string> paths;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        shards.push_back(std::make_unique<TempFile>(outputs[i]));
+        copyVerified(inputs[i], std::nullopt, *shards.back());
+        paths.push_back(shards.back()->path());
+    }
+    if (options.inputIdentity && fileIdentity(input) != options.inputIdentity)
+        throw inputError("'" + input + "' changed while it was being equalized; nothing written");
+    checkCancel(options);
+    editCopies(paths, layers, output, options);
+    std::string index = sharded::outputIndex(input, outputs);
+    temp.write(index.data(), index.size(), 0644);
+    return shards;
 }
 
 }  // namespace
@@ -185,10 +263,22 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
     checkOutputPath(input, output, options.force);
     if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
     TempFile temp(output);
-    // Copied from a descriptor checked to be the file that was loaded.
-    copyVerified(input, options.inputIdentity, temp);
-    checkCancel(options);
-    editCopy(temp.path(), layers, output, options);
+    std::vector<std::unique_ptr<TempFile>> shards;  // committed before the output (an index)
+    if (sharded::isIndex(input)) {
+        shards = editShards(input, layers, output, temp, options);
+    } else if (archive::isZip(input)) {
+        auto bytes = editArchive(input, layers, output, options);
+        checkCancel(options);
+        struct stat st {};
+        temp.write(bytes.data(), bytes.size(),
+                   ::stat(input.c_str(), &st) == 0 ? ((st.st_mode & 07777) | S_IRUSR | S_IWUSR)
+                                                   : 0644);
+    } else {
+        // Copied from a descriptor checked to be the file that was loaded.
+        copyVerified(input, options.inputIdentity, temp);
+        checkCancel(options);
+        editCopies({temp.path()}, layers, output, options);
+    }
     // The report is complete before either file takes its name: both are written, or neither.
     std::optional<TempFile> report;
     if (!options.reportPath.empty()) {
@@ -197,14 +287,18 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
         report->write(text.data(), text.size(), 0644);
     }
     checkCancel(options);
-    temp.commit(options.force);
-    if (report) {
-        try {
-            report->commit(options.force);
-        } catch (...) {
-            std::remove(output.c_str());
-            throw;
+    std::vector<std::string> committed;
+    try {
+        for (auto& s : shards) {
+            s->commit(options.force);
+            committed.push_back(s->destination());
         }
+        temp.commit(options.force);
+        committed.push_back(output);
+        if (report) report->commit(options.force);
+    } catch (...) {
+        for (const auto& path : committed) std::remove(path.c_str());
+        throw;
     }
 }
 

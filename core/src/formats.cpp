@@ -173,7 +173,7 @@ Format detect(hid_t file, std::string& kerasRoot) {
             return Format::Keras2;
         }
     }
-    if (h5::isGroup(file, "/layers")) return Format::Keras3;
+    if (!keras3Container(file).empty()) return Format::Keras3;
     for (const auto& d : h5::listDatasets(file)) {
         auto last = lastComponent(d);
         if (last == "weight" || (last.size() > 7 && last.ends_with(".weight"))) return Format::PyTorch;
@@ -312,7 +312,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                                            paths.size() == 3 ? paths[2] : ""));
             } else if (v0.shape.size() >= 2 && v0.shape.size() <= 5) {
                 std::string bias = v1.shape.size() == 1 ? paths[1] : "";
-                bool dw = lastComponent(name).find("depthwise") != std::string::npos &&
+                bool dw = lastComponent(group).find("depthwise") != std::string::npos &&
                           v0.shape.size() >= 3;
                 auto l = makeLayer(file, name,
                                    dw ? "DepthwiseConv2D" : rankKind(int(v0.shape.size()), Layout::Keras),
@@ -326,9 +326,12 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         if (child == "vars") continue;
         std::string path = group + "/" + child;
         if (!h5::isGroup(file, path)) continue;
-        // layers/functional/layers/dense is the layer "functional/dense".
-        walkKeras3(file, path, child == "layers" ? name : (name.empty() ? child : name + "/" + child),
-                   layers, visited, depth + 1);
+        // layers/functional/layers/dense is the layer "functional/dense", or by the real names
+        // that Keras >= 3.6 stores with the variables.
+        std::string own = keras3Name(file, path, child);
+        bool container = child == "layers" || child == kLegacyLayers;
+        walkKeras3(file, path, container ? name : (name.empty() ? own : name + "/" + own), layers,
+                   visited, depth + 1);
     }
 }
 }  // namespace
@@ -336,8 +339,27 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
 std::vector<LayerInfo> listKeras3(hid_t file) {
     std::vector<LayerInfo> layers;
     std::set<haddr_t> visited;
-    walkKeras3(file, "/layers", "", layers, visited, 0);
+    walkKeras3(file, "/" + keras3Container(file), "", layers, visited, 0);
     return layers;
+}
+
+std::string keras3Container(hid_t file) {
+    if (h5::isGroup(file, "/layers")) return "layers";
+    if (h5::isGroup(file, std::string("/") + kLegacyLayers)) return kLegacyLayers;
+    return "";
+}
+
+std::string keras3Name(hid_t file, const std::string& group, const std::string& fallback) {
+    std::string vars = group + "/vars";
+    if (!h5::isGroup(file, vars)) return fallback;
+    h5::Silence quiet;
+    h5::Handle g(H5Gopen2(file, vars.c_str(), H5P_DEFAULT));
+    if (!g || !h5::hasAttribute(g.get(), "name")) return fallback;
+    auto names = h5::readStringsAttribute(g.get(), "name");
+    // A name that would read as a path or is empty is not used.
+    if (names.size() != 1 || names[0].empty() || names[0].find('/') != std::string::npos)
+        return fallback;
+    return names[0];
 }
 
 std::vector<LayerInfo> listGeneric(hid_t file) {

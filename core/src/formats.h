@@ -17,6 +17,14 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root);
 std::vector<LayerInfo> listKeras3(hid_t file);
 std::vector<LayerInfo> listGeneric(hid_t file);
 
+/// tf.keras 2.13 to 2.15 store a Keras 3 style file's layers under this group instead of `layers`.
+inline constexpr const char* kLegacyLayers = "_layer_checkpoint_dependencies";
+/// The group holding a Keras 3 file's layers: "layers", kLegacyLayers, or "" for neither.
+std::string keras3Container(hid_t file);
+/// The real name of the layer stored in `group` (the `name` attribute Keras >= 3.6 writes on its
+/// `vars` group), else `fallback`.
+std::string keras3Name(hid_t file, const std::string& group, const std::string& fallback);
+
 /// Marks unsupported, with the reason, every layer whose weights or bias cross an HDF5 external
 /// link (they live in another file) or are one HDF5 dataset shared with another layer, and every
 /// layer whose weights were never written (only a claimed shape).

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cle/core/error.h"
+#include "formats.h"
 #include "h5.h"
 #include "topology_detail.h"
 
@@ -105,8 +106,10 @@ void findKeras3(hid_t file, const std::string& group, const std::string& name,
         std::string path = group + "/" + child;
         if (child == "vars" || !h5::isGroup(file, path)) continue;
         // layers/functional/layers/dense is the layer "functional/dense", as formats.cpp names it.
-        std::string inner = name.empty() ? child : name + "/" + child;
-        findKeras3(file, path, child == "layers" ? name : inner, out);
+        std::string own = formats::keras3Name(file, path, child);
+        std::string inner = name.empty() ? own : name + "/" + own;
+        bool container = child == "layers" || child == formats::kLegacyLayers;
+        findKeras3(file, path, container ? name : inner, out);
     }
 }
 
@@ -114,7 +117,8 @@ std::vector<Found> findNorms(hid_t file, std::optional<double> epsilon) {
     std::vector<Found> found;
     findByStatistics(file, "running_mean", "running_var", "weight", "bias", true, found);
     findByStatistics(file, "moving_mean:0", "moving_variance:0", "gamma:0", "beta:0", false, found);
-    if (h5::isGroup(file, "/layers")) findKeras3(file, "/layers", "", found);
+    if (auto container = formats::keras3Container(file); !container.empty())
+        findKeras3(file, "/" + container, "", found);
     if (epsilon)
         for (auto& f : found) f.ref.epsilon = *epsilon;
     return found;

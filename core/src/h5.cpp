@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "cle/core/error.h"
+#include "keras_archive.h"
+#include "sharded_weights.h"
 
 namespace cle::core::h5 {
 
@@ -78,6 +80,9 @@ bool isHdf5File(const std::string& path) {
 
 Handle openExisting(const std::string& path, bool writable) {
     Silence quiet;
+    // A Keras archive reads as its weights with its graph; it is written only by the exporter.
+    if (!writable && archive::isZip(path)) return archive::openWeights(path);
+    if (!writable && !isHdf5File(path) && sharded::isIndex(path)) return sharded::openSet(path);
     Handle file;
     if (isHdf5File(path)) file = openFile(path, writable);
     if (!file) explainUnopenable(path);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cle/core/error.h"
+#include "formats.h"
 #include "h5.h"
 #include "json_text.h"
 
@@ -271,6 +272,25 @@ std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
     if (bn.config.contains("epsilon") && bn.config["epsilon"].is_number())
         ref.epsilon = bn.config["epsilon"].get<double>();
     return ref;
+}
+
+std::map<std::string, Keras3Place> keras3Places(hid_t file, const Graph& graph,
+                                                const std::string& groups,
+                                                const std::string& nested) {
+    std::map<std::string, Keras3Place> places;
+    std::map<std::string, int> used;
+    for (const auto& n : graph.nodes()) {
+        if (n.cls == "InputLayer") continue;  // not among the model's tracked layers
+        std::string base = snakeCase(n.cls);
+        int k = used[base]++;
+        if (k > 0) base.append(1, '_').append(std::to_string(k));
+        Keras3Place p;
+        p.group = groups + "/" + base;
+        std::string name = formats::keras3Name(file, p.group, base);
+        p.name = nested.empty() ? name : nested + "/" + name;
+        places[n.name] = std::move(p);
+    }
+    return places;
 }
 
 }  // namespace cle::core::keras

@@ -68,6 +68,21 @@ std::optional<long> batchNormAxis(const Node& bn);
 /// "BatchNormalization" -> "batch_normalization").
 std::string snakeCase(const std::string& className);
 
+/// Where Keras 3 stores a layer: its HDF5 group ("/layers/conv2d_1") and its name as listed
+/// (the real name Keras >= 3.6 writes on the group, else the group's own name; inside a nested
+/// model prefixed with that model's listed name).
+struct Keras3Place {
+    std::string group;
+    std::string name;
+};
+/// The places of the layers of `graph` (InputLayers have none), whose layers Keras tracks in the
+/// group `groups` ("/layers", "/layers/functional/layers") under their class name in snake case
+/// with a counter per class, in config order. `nested` is the listed name of the model that
+/// `graph` is nested in ("" at the top).
+std::map<std::string, Keras3Place> keras3Places(hid_t file, const Graph& graph,
+                                                const std::string& groups,
+                                                const std::string& nested);
+
 /// A Keras 2 layer's variables ("alpha", "gamma", ...) -> dataset path, for the layer stored in
 /// `group` (as for batchNormRef).
 std::map<std::string, std::string> layerVariables(hid_t file, const std::string& root,

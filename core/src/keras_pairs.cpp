@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cle/core/pairs.h"
+#include "formats.h"
 #include "h5.h"
 #include "topology_detail.h"
 
@@ -169,10 +170,13 @@ class KerasPairs {
 public:
     /// `nested` names the outermost nested model that `graph` belongs to ("" for the model
     /// itself): Keras 2 stores its layers' weights in that model's group, named "nested/layer".
+    /// Keras 3 (`keras3`): `nested` is the nested model's name as listed, and `groups` the HDF5
+    /// group holding the graph's layers ("/layers", "/layers/functional/layers").
     KerasPairs(const ModelInfo& info, const keras::Graph& graph, hid_t file, std::string root,
-               bool keras3, std::string nested = "")
+               bool keras3, std::string nested = "", std::string groups = "")
         : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3),
-          nested_(std::move(nested)) {
+          nested_(std::move(nested)), groups_(std::move(groups)) {
+        if (keras3_ && groups_.empty()) groups_ = "/" + formats::keras3Container(file_);
         nameStorage();
     }
     bool mapsAnyLayer() const;
@@ -195,7 +199,7 @@ private:
     std::optional<BatchNormRef> batchNormAfter(const Node& layer, const Node& bn,
                                                std::string* problem) const;
     std::optional<std::string> boundaryProblem(const Candidate& c, Link& link) const;
-    bool analysable(const Node& n) const { return n.nested && n.inner && !keras3_; }
+    bool analysable(const Node& n) const { return n.nested && n.inner; }
     void addSeparable(const Node& n, Topology& t) const;
     void addCandidate(const Candidate& c, Topology& t) const;
     std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
@@ -209,22 +213,26 @@ private:
     std::string root_;
     bool keras3_;
     std::string nested_;
+    std::string groups_;
     std::map<std::string, std::string> storage_;  ///< graph name -> name in the weight file
+    std::map<std::string, std::string> group_;    ///< Keras 3: graph name -> its HDF5 group
 };
 
 void KerasPairs::nameStorage() {
-    // Keras 3 stores a model's layers under names made from their class ("conv2d", "conv2d_1"),
-    // not under the layer names of the config.
-    std::map<std::string, int> used;
-    for (const auto& n : graph_.nodes()) {
-        if (!keras3_) {
-            storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
-            continue;
+    if (keras3_) {
+        // Keras 3 stores a model's layers under names made from their class ("conv2d",
+        // "conv2d_1"), not under the layer names of the config.
+        auto places = keras::keras3Places(file_, graph_, groups_, nested_);
+        for (const auto& n : graph_.nodes()) {
+            auto it = places.find(n.name);
+            // An input stores nothing and matches no layer.
+            storage_[n.name] = it == places.end() ? "\n" + n.name : it->second.name;
+            if (it != places.end()) group_[n.name] = it->second.group;
         }
-        std::string base = keras::snakeCase(n.cls);
-        int k = used[base]++;
-        storage_[n.name] = k == 0 ? base : base + "_" + std::to_string(k);
+        return;
     }
+    for (const auto& n : graph_.nodes())
+        storage_[n.name] = nested_.empty() ? n.name : nested_ + "/" + n.name;
 }
 
 std::vector<std::string> KerasPairs::layersOf(const Node& n) const {
@@ -328,6 +336,13 @@ void KerasPairs::run(Topology& t) const {
 
 // A nested model's graph is analysed like the outer one; its layers are "model/layer".
 void KerasPairs::addNested(const Node& n, Topology& t) const {
+    if (keras3_) {
+        std::string container = groups_.substr(groups_.find_last_of('/'));
+        KerasPairs inner(info_, *n.inner, file_, root_, true, stored(n),
+                         group_.at(n.name) + container);
+        inner.run(t);
+        return;
+    }
     KerasPairs inner(info_, *n.inner, file_, root_, keras3_, nested_.empty() ? n.name : nested_);
     inner.run(t);
 }
@@ -357,7 +372,7 @@ std::optional<BatchNormRef> KerasPairs::batchNormAfter(const Node& layer, const 
         return refuse("batch norm " + quote(bn.name) + " follows the " + quote(act) +
                       " activation of " + quote(layer.name) + ", so it cannot be folded into it");
     if (auto why = axisProblem(layer, *info, bn)) return refuse(*why);
-    std::string group = keras3_ ? "/layers/" + stored(bn)
+    std::string group = keras3_ ? group_.at(bn.name)
                                 : (root_ == "/" ? "" : root_) + "/" +
                                       (nested_.empty() ? stored(bn) : nested_);
     std::string why;

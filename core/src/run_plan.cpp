@@ -193,7 +193,8 @@ void foldBatchNorms(Model& model, const RunPlan& plan) {
 
 namespace {
 
-void relaxRelu6(nlohmann::json& j, const std::vector<std::string>& names) {
+// Keys keep their order (nlohmann::ordered_json): only the relaxed values change.
+void relaxRelu6(nlohmann::ordered_json& j, const std::vector<std::string>& names) {
     if (j.is_array()) {
         for (auto& v : j) relaxRelu6(v, names);
         return;
@@ -202,7 +203,7 @@ void relaxRelu6(nlohmann::json& j, const std::vector<std::string>& names) {
     if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
         auto& cfg = j["config"];
         // A name of another type (crafted configs) matches no layer, it does not throw.
-        auto text = [](const nlohmann::json& o) {
+        auto text = [](const nlohmann::ordered_json& o) {
             return o.contains("name") && o["name"].is_string() ? o["name"].get<std::string>() : "";
         };
         std::string name = cfg.contains("name") ? text(cfg) : text(j);
@@ -239,8 +240,10 @@ ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
         h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
         auto text = h5::readStringsAttribute(root.get(), "model_config");
         if (!text.empty()) {
-            auto j = json_text::parseModelConfig(text.front(), info.path);
-            if (!j.is_discarded()) {
+            // Parsed once with the depth bound, then again keeping the order of the keys.
+            auto checked = json_text::parseModelConfig(text.front(), info.path);
+            auto j = nlohmann::ordered_json::parse(text.front(), nullptr, false);
+            if (!checked.is_discarded() && !j.is_discarded()) {
                 relaxRelu6(j, plan.relu6);
                 extras.modelConfig = json_text::dump(j);
             }

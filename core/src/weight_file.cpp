@@ -6,6 +6,7 @@
 #include "dtype_io.h"
 #include "formats.h"
 #include "h5.h"
+#include "keras_archive.h"
 
 namespace cle::core {
 
@@ -78,6 +79,10 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
     info.path = path;
     info.identity = fileIdentity(path);
     h5::Handle file = h5::openExisting(path, false);
+    if (archive::isZip(path)) {
+        info.kerasArchive = true;
+        info.subclassed = !archive::cachedRead(path)->hasGraph;
+    }
 
     std::string kerasRoot;
     info.format = formats::detect(file.get(), kerasRoot);

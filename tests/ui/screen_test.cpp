@@ -20,6 +20,7 @@
 
 #include "mobilenet_fixture.h"
 #include "test_support.h"
+#include "ui/export_names.h"
 #include "ui/main_window.h"
 #include "ui/message_panel.h"
 #include "ui/pair_view.h"
@@ -75,6 +76,7 @@ private slots:
     void layoutIsRemembered();
     void suggestReplacesAndFollowsRelu6();
     void shortcutsHelpAndQuitPrompt();
+    void exportNamesKeepTheFormat();
 
 private:
     QTemporaryDir dir_;
@@ -308,4 +310,14 @@ void ScreenTest::shortcutsHelpAndQuitPrompt()
 }
 
 QTEST_MAIN(ScreenTest)
+void ScreenTest::exportNamesKeepTheFormat()
+{
+    // The suggested export name keeps the input's format, so the framework loads it back.
+    QCOMPARE(ui::defaultExportName("/m/net.keras"), QString("/m/net_cle.keras"));
+    QCOMPARE(ui::defaultExportName("/m/net.weights.json"), QString("/m/net_cle.weights.json"));
+    QCOMPARE(ui::defaultExportName("/m/net.weights.h5"), QString("/m/net_cle.weights.h5"));
+    QCOMPARE(ui::defaultExportName("/m/net.h5"), QString("/m/net_cle.h5"));
+    QCOMPARE(ui::reportPathFor("/m/net_cle.keras"), QString("/m/net_cle.report.json"));
+}
+
 #include "screen_test.moc"

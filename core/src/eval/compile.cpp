@@ -39,11 +39,13 @@ public:
     Compiler(const std::string& path, const Model& model, const NetworkOptions& options,
              hid_t file, std::string root, Program& p)
         : path_(path), model_(model), options_(options), file_(file), root_(std::move(root)),
-          p_(p) {}
+          keras3_(model.info.format == Format::Keras3), p_(p) {}
 
     /// Compiles `g`; `inputs` feed its input layers (top level: empty, new program inputs).
+    /// Keras 3: `storage` is the group holding g's layers and `listed` g's name as listed.
     std::vector<int> graph(const keras::Graph& g, const std::string& prefix,
-                           const std::string& storage, const std::vector<int>& inputs);
+                           const std::string& storage, const std::vector<int>& inputs,
+                           const std::string& listed = "");
 
 private:
     int node(const keras::Graph& g, const Node& n, const std::string& prefix,
@@ -57,6 +59,12 @@ private:
     bool simple(const Node& n, Op& op);
     void batchNorm(const Node& n, const std::string& storage, Op& op);
     Layer weights(const std::string& name, const Node& n) const;
+    const keras::Keras3Place& place(const Node& n) const {
+        auto it = places_.find(&n);
+        if (it == places_.end())
+            throw inputError("layer '" + n.name + "' has no place in the weights of '" + path_ + "'");
+        return it->second;
+    }
     bool relaxed(const Node& n) const {
         const auto& r = options_.relaxedRelu6;
         return std::find(r.begin(), r.end(), n.name) != r.end();
@@ -67,11 +75,17 @@ private:
     const NetworkOptions& options_;
     hid_t file_;
     std::string root_;
+    bool keras3_;
+    std::map<const Node*, keras::Keras3Place> places_;  ///< Keras 3: where each layer is stored
     Program& p_;
 };
 
 std::vector<int> Compiler::graph(const keras::Graph& g, const std::string& prefix,
-                                 const std::string& storage, const std::vector<int>& inputs) {
+                                 const std::string& storage, const std::vector<int>& inputs,
+                                 const std::string& listed) {
+    if (keras3_)
+        for (const auto& [name, place] : keras::keras3Places(file_, g, storage, listed))
+            places_[g.find(name)] = place;
     std::map<std::string, int> slots;
     std::set<std::string> visiting;
     size_t used = 0;
@@ -130,7 +144,10 @@ int Compiler::node(const keras::Graph& g, const Node& n, const std::string& pref
     if (n.nested) {
         if (!n.inner)
             throw inputError("nested model '" + shown + "' has a layer graph that cannot be read");
-        auto outs = graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
+        auto outs = keras3_ ? graph(*n.inner, shown,
+                                    place(n).group + "/" + formats::keras3Container(file_), in,
+                                    place(n).name)
+                            : graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
         if (outs.size() != 1)
             throw inputError("nested model '" + shown + "' has several outputs");
         out = outs[0];
@@ -174,7 +191,9 @@ void Compiler::window(const Node& n, Op& op) {
 }
 
 void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
-    const std::string base = storage.empty() ? n.name : storage + "/" + n.name;
+    const std::string base = keras3_           ? place(n).name
+                             : storage.empty() ? n.name
+                                               : storage + "/" + n.name;
     op.activation = keras::activationOf(n);
     if (op.activation == "relu6" && relaxed(n)) op.activation = "relu";
     if (n.cls == "Dense") {
@@ -218,9 +237,11 @@ void Compiler::batchNorm(const Node& n, const std::string& storage, Op& op) {
         op.kind = Kind::Identity;
         return;
     }
-    std::string group = (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage);
+    std::string group = keras3_ ? place(n).group
+                                : (root_ == "/" ? "" : root_) + "/" +
+                                      (storage.empty() ? n.name : storage);
     std::string why;
-    auto ref = keras::batchNormRef(file_, root_, group, false, n, &why);
+    auto ref = keras::batchNormRef(file_, root_, group, keras3_, n, &why);
     if (!ref) throw inputError(why);
     auto mean = readDataset(path_, ref->meanPath).values;
     auto var = readVector(path_, ref->varPath, mean.size(), 1.f);
@@ -248,9 +269,13 @@ Op Compiler::layer(const Node& n, const std::string& storage) {
     else if (n.cls == "BatchNormalization") batchNorm(n, storage, op);
     else if (n.cls == "PReLU") {
         op.kind = Kind::PRelu;
-        std::string group =
-            (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage);
-        auto vars = keras::layerVariables(file_, root_, group, n);
+        std::map<std::string, std::string> vars;
+        if (keras3_ && h5::isDataset(file_, place(n).group + "/vars/0"))
+            vars["alpha"] = place(n).group + "/vars/0";
+        else if (!keras3_)
+            vars = keras::layerVariables(
+                file_, root_, (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage),
+                n);
         if (!vars.count("alpha"))
             throw inputError("PReLU '" + n.name + "' has no alpha in the file");
         op.scale = readDataset(path_, vars["alpha"]).values;
@@ -270,8 +295,8 @@ bool Compiler::simple(const Node& n, Op& op) {
 }
 
 Program compile(const std::string& path, const Model& model, const NetworkOptions& options) {
-    if (model.info.format != Format::Keras2)
-        throw inputError("'" + path + "' is not a Keras 2 .h5 file with a layer graph, so its " +
+    if (model.info.format != Format::Keras2 && model.info.format != Format::Keras3)
+        throw inputError("'" + path + "' is not a Keras file with a layer graph, so its " +
                          "network cannot be evaluated");
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(path, false);
@@ -284,7 +309,10 @@ Program compile(const std::string& path, const Model& model, const NetworkOption
     formats::detect(file.get(), root);
     Program p;
     Compiler c(path, model, options, file.get(), root.empty() ? "/" : root, p);
-    p.outputSlots = c.graph(g, "", "", {});
+    p.outputSlots = c.graph(g, "", model.info.format == Format::Keras3
+                                       ? "/" + formats::keras3Container(file.get())
+                                       : "",
+                            {});
     return p;
 }
 

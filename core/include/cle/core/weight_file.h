@@ -64,6 +64,8 @@ struct ModelInfo {
     Format format = Format::Generic;
     Layout layout = Layout::Torch;
     std::vector<LayerInfo> layers;
+    bool kerasArchive = false;  ///< a Keras 3 .keras archive (its graph is its config.json)
+    bool subclassed = false;    ///< a .keras archive of a subclassed model: config.json has no graph
 
     /// nullptr when no layer has that name.
     const LayerInfo* find(const std::string& name) const;
