@@ -67,11 +67,7 @@ private:
 void GraphTest::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
-    QCoreApplication::setOrganizationName("CLE Studio Tests");
-    QCoreApplication::setApplicationName("graph_test");
-    ui::Prompter::install(std::make_unique<FakePrompter>());
+    test::isolateTestProgram(dir_, "graph_test");
     network_ = dir_.filePath("mobilenet.h5");
     test::writeMobileNetLike(network_.toStdString(), 6);
 }

@@ -71,11 +71,7 @@ private:
 void LayersTest::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
-    QCoreApplication::setOrganizationName("CLE Studio Tests");
-    QCoreApplication::setApplicationName("layers_test");
-    ui::Prompter::install(std::make_unique<FakePrompter>());
+    test::isolateTestProgram(dir_, "layers_test");
 }
 
 void LayersTest::init()

@@ -121,11 +121,7 @@ private:
 void NetworksTest::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
-    QCoreApplication::setOrganizationName("CLE Studio Tests");
-    QCoreApplication::setApplicationName("networks_test");
-    ui::Prompter::install(std::make_unique<FakePrompter>());
+    test::isolateTestProgram(dir_, "networks_test");
 }
 
 void NetworksTest::init()

@@ -41,11 +41,7 @@ private:
 void PlotsTest::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
-    QCoreApplication::setOrganizationName("CLE Studio Tests");
-    QCoreApplication::setApplicationName("plots_test");
-    ui::Prompter::install(std::make_unique<FakePrompter>());
+    test::isolateTestProgram(dir_, "plots_test");
 }
 
 void PlotsTest::quantizationChartShowsTheChange()

@@ -118,11 +118,7 @@ private:
 void StudioTest::initTestCase()
 {
     QVERIFY(dir_.isValid());
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir_.filePath("settings"));
-    QCoreApplication::setOrganizationName("CLE Studio Tests");
-    QCoreApplication::setApplicationName("studio_test");
-    ui::Prompter::install(std::make_unique<FakePrompter>());
+    test::isolateTestProgram(dir_, "studio_test");
 }
 
 void StudioTest::init()

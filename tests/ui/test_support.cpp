@@ -1,5 +1,8 @@
 #include "test_support.h"
 
+#include <QCoreApplication>
+#include <QSettings>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -175,6 +178,15 @@ void writeGarbage(const std::string& path)
 {
     std::ofstream f(path, std::ios::binary);
     for (int i = 0; i < 4096; ++i) f.put(static_cast<char>((i * 37) & 0xff));
+}
+
+void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName)
+{
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.filePath("settings"));
+    QCoreApplication::setOrganizationName("CLE Studio Tests");
+    QCoreApplication::setApplicationName(applicationName);
+    ui::Prompter::install(std::make_unique<FakePrompter>());
 }
 
 }  // namespace cle::test

@@ -1,4 +1,5 @@
 #pragma once
+#include <QTemporaryDir>
 // Helpers for the desktop application tests: a Prompter that never opens a dialog, a synthetic
 // weight file written with the HDF5 C API, and raw dataset comparison.
 #include <map>
@@ -30,6 +31,10 @@ public:
 
 /// Writes a PyTorch-style state dict of `layers` Linear layers of size n x n (weight and bias,
 /// float32) with strongly imbalanced output channels.
+/// What every GUI test program does first: settings in `dir` (never the user's), the test's own
+/// application name, and the FakePrompter in place of dialogs.
+void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName);
+
 void writeLinearChain(const std::string& path, int layers, int n, unsigned seed = 7);
 
 /// One layer of a Keras functional model for writeKerasModel().
