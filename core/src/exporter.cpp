@@ -197,6 +197,7 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
         report->write(text.data(), text.size(), 0644);
     }
     checkCancel(options);
+    CommitSection committing;  // a signal now lets both renames finish
     temp.commit(options.force);
     if (report) {
         try {
