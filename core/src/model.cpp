@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <utility>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
@@ -13,15 +14,17 @@
 namespace cle::core {
 
 const Layer* Model::find(const std::string& name) const {
+    // `layers` follows info.layers: its index finds the position.
+    std::ptrdiff_t i = info.position(name);
+    if (i >= 0 && size_t(i) < layers.size() && layers[size_t(i)].info.name == name)
+        return &layers[size_t(i)];
     for (const auto& l : layers)
         if (l.info.name == name) return &l;
     return nullptr;
 }
 
 Layer* Model::find(const std::string& name) {
-    for (auto& l : layers)
-        if (l.info.name == name) return &l;
-    return nullptr;
+    return const_cast<Layer*>(std::as_const(*this).find(name));
 }
 
 std::int64_t availableMemory() {

@@ -1,8 +1,10 @@
 #pragma once
 // Reading the layer list of an HDF5 weight file: PyTorch state dicts, Keras 2 legacy .h5,
 // Keras 3 .weights.h5, and any other file with floating-point datasets.
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cle/core/tensor.h"
@@ -65,8 +67,14 @@ struct ModelInfo {
     Layout layout = Layout::Torch;
     std::vector<LayerInfo> layers;
 
-    /// nullptr when no layer has that name.
+    /// nullptr when no layer has that name. Constant time once indexLayers() has run; still
+    /// correct (by a scan) for layers added since. Call indexLayers() again after renaming one.
     const LayerInfo* find(const std::string& name) const;
+    /// Position of layer `name` in `layers`, or -1 (as find()).
+    std::ptrdiff_t position(const std::string& name) const;
+    /// Indexes `layers` by name for find() (inspectFile does it).
+    void indexLayers();
+    std::unordered_map<std::string, std::size_t> byName;  ///< made by indexLayers()
 };
 
 /// Lists the layers of `path` without reading any weights. `layout` overrides the detected layout.
