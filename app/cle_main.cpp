@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cle/core/exporter.h"
+#include "cle/core/weight_file.h"
 #include "cli.h"
 
 namespace {
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     action.sa_handler = onSignal;
     sigfillset(&action.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &action, nullptr);
+    cle::core::muteHdf5Diagnostics();
     std::vector<std::string> args(argv + 1, argv + argc);
     int status = cle::cli::run(args, std::cout, std::cerr, &g_cancel);
     std::cout.flush();

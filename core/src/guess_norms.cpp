@@ -155,7 +155,7 @@ void attributeByUser(const ModelInfo& info, const TopologyOptions& options,
             throw usageError(attribution(layer, bn) + "'" + info.path + "' has no layer '" + layer +
                              "' (see 'cle inspect' for the layer names)");
         auto it = std::find_if(found.begin(), found.end(),
-                               [&](const Found& f) { return f.ref.name == bn; });
+                               [&bn = bn](const Found& f) { return f.ref.name == bn; });
         if (it == found.end()) {
             std::string names;
             for (const auto& f : found) names += (names.empty() ? "'" : ", '") + f.ref.name + "'";

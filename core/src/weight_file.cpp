@@ -115,6 +115,8 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
     return info;
 }
 
+void muteHdf5Diagnostics() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
 Tensor readDataset(const std::string& file, const std::string& dataset) {
     h5::Silence quiet;
     h5::Handle f = h5::openExisting(file, false);

@@ -81,6 +81,12 @@ struct ModelInfo {
 /// Throws Error (Input) for a missing, unreadable or non-HDF5 file, naming it.
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout = std::nullopt);
 
+/// Turns off, for the whole process, the HDF5 library's own printing of errors on stderr: every
+/// failure is reported in one sentence of ours. This also mutes the note HDF5 1.10.8 prints when
+/// it shuts down after some damaged files ("infinite loop closing library": memory that HDF5
+/// itself lost on a failed lookup, with no object of ours left open).
+void muteHdf5Diagnostics();
+
 /// Reads one floating-point dataset as float32. Throws Error naming file and dataset on failure
 /// (not a float dataset, unreadable, value out of float32 range).
 Tensor readDataset(const std::string& file, const std::string& dataset);
