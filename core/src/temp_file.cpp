@@ -30,7 +30,7 @@ char g_pending[kPendingExportFiles][4096] = {};
 std::atomic<int> g_slot[kPendingExportFiles] = {};
 static_assert(std::atomic<int>::is_always_lock_free);
 
-// 0: writing or idle, 1: the export is committing, 2: abandoned by a signal handler.
+// The number of exports committing now, or -1 once a signal handler has abandoned them.
 std::atomic<int> g_exportState{0};
 
 // Waits for a signal handler running on another thread to end the process.
@@ -91,7 +91,7 @@ const char* pendingExportFile(int slot) {
 
 bool abandonPendingExport() noexcept {
     int expected = 0;
-    if (!g_exportState.compare_exchange_strong(expected, 2)) return expected == 2;
+    if (!g_exportState.compare_exchange_strong(expected, -1)) return expected < 0;
     for (int i = 0; i < kPendingExportFiles; ++i) {
         int ready = kReady;
         if (g_slot[i].compare_exchange_strong(ready, kTaken)) unlink(g_pending[i]);
@@ -100,11 +100,13 @@ bool abandonPendingExport() noexcept {
 }
 
 CommitSection::CommitSection() {
-    int expected = 0;
-    if (!g_exportState.compare_exchange_strong(expected, 1)) awaitExit();
+    int now = g_exportState.load();
+    do {
+        if (now < 0) awaitExit();
+    } while (!g_exportState.compare_exchange_weak(now, now + 1));
 }
 
-CommitSection::~CommitSection() { g_exportState.store(0); }
+CommitSection::~CommitSection() { g_exportState.fetch_sub(1); }
 
 TempFile::TempFile(const std::string& destination) : destination_(destination) {
     std::filesystem::path dest(destination);
