@@ -177,17 +177,23 @@ TEST_F(Signals, SigkillAtAnyMomentLeavesTheOldOutputOrTheNewOneAndNamedTemporari
     const std::string fresh = bytes(out);
     const std::string old = "an older output";
     int killedMidway = 0;
-    for (double fraction : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97, 1.05}) {
+    // Spread over the run, then aimed at the export: after its temporary file appeared.
+    std::vector<std::pair<bool, double>> moments;
+    for (double fraction : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97, 1.05})
+        moments.emplace_back(false, whole * fraction);
+    for (double delay : {0.0, 0.002, 0.01, 0.03}) moments.emplace_back(true, delay);
+    for (auto [aimed, delay] : moments) {
         std::ofstream(out, std::ios::binary | std::ios::trunc) << old;
         std::filesystem::remove(report);
         Child child(run(1), log);
         pid_t pid = child.pid();
-        sleepSeconds(whole * fraction);
+        if (aimed) waitForTemporary(child, dir, 60);
+        sleepSeconds(delay);
         child.signal(SIGKILL);
         child.finish(10);
         EXPECT_EQ(bytes(in), input);
         std::string now = bytes(out);
-        EXPECT_TRUE(now == old || now == fresh) << "killed at " << fraction;
+        EXPECT_TRUE(now == old || now == fresh) << "killed at " << delay << " s";
         // Anything else is a temporary file named after the destination and the killed process.
         for (const auto& e : dir.entries()) {
             if (e == "in.h5" || e == "out.h5" || e == "r.json") continue;
