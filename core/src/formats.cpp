@@ -72,6 +72,9 @@ LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind
             l.biasPath = bias;
             l.biasDtype = *b.dtype;
             l.biasSize = b.shape[0];
+        } else if (b.ok && l.supported) {  // equalized without it, the layer would change
+            l.supported = false;
+            l.unsupportedReason = "its bias (" + bias + ") is not a vector of floating-point numbers";
         }
     }
     return l;

@@ -281,4 +281,22 @@ TEST_F(Hostile, WeightsNeedingMoreThanTheMemoryLimitAreRefusedBeforeReading) {
     EXPECT_EQ(test::runCle({"inspect", in, "--max-memory", "2"}).code, 0);
 }
 
+TEST_F(Hostile, ABiasThatIsNoFloatVectorMakesItsLayerUnsupported) {
+    // Equalized without its bias, the layer would compute something else: it is refused. (A
+    // damaged float type, e.g. 32 bits with 34 bits of precision, made HDF5 crash converting it.)
+    {
+        test::H5Writer w(in);
+        w.dataset("/fc1.weight", {4, 4}, test::randomValues(16, 1.0, 1));
+        w.intDataset("/fc1.bias", {4});
+        w.dataset("/fc2.weight", {4, 4}, test::randomValues(16, 1.0, 2));
+    }
+    auto info = core::inspectFile(in);
+    const auto& fc1 = layer(info, "fc1");
+    EXPECT_FALSE(fc1.supported);
+    EXPECT_TRUE(contains(fc1.unsupportedReason, "its bias (/fc1.bias) is not a vector of "
+                                                "floating-point numbers"))
+        << fc1.unsupportedReason;
+    EXPECT_TRUE(layer(info, "fc2").supported);
+}
+
 }  // namespace
