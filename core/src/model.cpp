@@ -42,7 +42,7 @@ std::int64_t availableMemory() {
 namespace {
 
 std::string megabytes(std::int64_t bytes) {
-    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB";
+    return std::to_string(bytes / (1 << 20) + (bytes % (1 << 20) != 0)) + " MB";  // rounded up
 }
 
 // Compares the memory the supported layers claim with the limit before any of them is read.
@@ -57,7 +57,11 @@ void checkClaimedSize(const ModelInfo& info, std::int64_t maxBytes) {
         for (auto d : l.shape)  // finishLayer has refused counts that overflow
             bytes = d > 0 && bytes > INT64_MAX / d ? INT64_MAX : bytes * d;
         if (bytes > largest) largest = bytes, big = &l;
-        total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes + 4 * l.biasSize;
+        std::int64_t bias = 0, layer = 0;
+        if (__builtin_mul_overflow(std::int64_t(4), l.biasSize, &bias) ||
+            __builtin_add_overflow(bytes, bias, &layer) ||
+            __builtin_add_overflow(total, layer, &total))
+            total = INT64_MAX;
     }
     if (total <= limit) return;
     throw inputError("the weights of '" + info.path + "' need " + megabytes(total) +

@@ -299,4 +299,17 @@ TEST_F(Hostile, ABiasThatIsNoFloatVectorMakesItsLayerUnsupported) {
     EXPECT_TRUE(layer(info, "fc2").supported);
 }
 
+TEST_F(Hostile, AClaimBeyondTheLargestByteCountIsSaidWithoutOverflow) {
+    // A damaged Keras file whose kernel claims 2^63 bytes or more (found by fuzzing): the sum of
+    // the claims and the megabytes in the message saturate, never wrap to a negative size.
+    std::string path = test::dataPath("damaged/claims-8-exabytes.h5");
+    try {
+        core::loadModel(path);
+        FAIL() << "loaded";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "need 8796093022208 MB of memory")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "kernel:0 of layer 'conv_b', 8796093022208 MB")) << e.what();
+    }
+}
+
 }  // namespace
