@@ -6,25 +6,42 @@
 #include <iostream>
 
 #include "cle/core/exporter.h"
+#include "cle/core/weight_file.h"
 #include "cli.h"
 
 namespace {
 std::atomic<bool> g_cancel{false};
+std::atomic<int> g_signal{0};
 
-extern "C" void onInterrupt(int) {
-    // First Ctrl-C asks the work to stop cleanly; a second one removes the export's temporary
-    // file and exits at once.
-    if (g_cancel.exchange(true)) {
-        for (int i = 0; i < cle::core::kPendingExportFiles; ++i)
-            if (const char* temp = cle::core::pendingExportFile(i)) unlink(temp);
-        _exit(130);
-    }
+void say(const char* text) {
+    size_t n = 0;
+    while (text[n]) ++n;
+    ssize_t ignored = write(STDERR_FILENO, text, n);
+    (void)ignored;
+}
+
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT end the run at once with 128 + the signal's number, whatever it
+// is doing (reading, planning, sweeps, the checks, the export), after removing the export's
+// temporary files. Only while the export renames its files into place does the signal wait for
+// the renames to finish.
+extern "C" void onSignal(int sig) {
+    g_signal.store(sig);
+    g_cancel.store(true);
+    if (!cle::core::abandonPendingExport()) return;  // committing: main() exits right after
+    say(sig == SIGINT ? "cle: interrupted\n" : "cle: terminated\n");
+    _exit(128 + sig);
 }
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::signal(SIGINT, onInterrupt);
-    std::signal(SIGTERM, onInterrupt);
+    struct sigaction action {};
+    action.sa_handler = onSignal;
+    sigfillset(&action.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &action, nullptr);
+    cle::core::muteHdf5Diagnostics();
     std::vector<std::string> args(argv + 1, argv + argc);
-    return cle::cli::run(args, std::cout, std::cerr, &g_cancel);
+    int status = cle::cli::run(args, std::cout, std::cerr, &g_cancel);
+    std::cout.flush();
+    if (int sig = g_signal.load()) return 128 + sig;
+    return status;
 }

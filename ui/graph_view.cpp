@@ -147,6 +147,11 @@ GraphView::GraphView(QWidget* parent)
     setModel(nullptr);
 }
 
+GraphView::~GraphView()
+{
+    disconnect(scene_, nullptr, this, nullptr);
+}
+
 void GraphView::setModel(std::shared_ptr<const LoadedModel> model)
 {
     model_ = std::move(model);

@@ -32,6 +32,9 @@ class GraphView : public QWidget {
     Q_OBJECT
 public:
     explicit GraphView(QWidget* parent = nullptr);
+    /// Disconnects from the scene first: clearing it emits selectionChanged, which must not
+    /// reach a half-destroyed view.
+    ~GraphView() override;
 
     /// New model; the layout is made when the view is first shown (or by ensureLayout()).
     void setModel(std::shared_ptr<const LoadedModel> model);

@@ -11,6 +11,22 @@
 
 namespace cle::core::io {
 
+namespace {
+
+// The IEEE 754 (and bfloat16) layouts: HDF5 converts only these exactly, a damaged file's float
+// type with other fields (a bit position beyond its size, say) makes HDF5 itself write out of
+// bounds when it converts values.
+struct FloatLayout {
+    DType dtype;
+    size_t size, spos, epos, esize, mpos, msize, ebias;
+};
+constexpr FloatLayout kLayouts[] = {{DType::Float16, 2, 15, 10, 5, 0, 10, 15},
+                                    {DType::BFloat16, 2, 15, 7, 8, 0, 7, 127},
+                                    {DType::Float32, 4, 31, 23, 8, 0, 23, 127},
+                                    {DType::Float64, 8, 63, 52, 11, 0, 52, 1023}};
+
+}  // namespace
+
 std::optional<DType> floatType(hid_t dataset) {
     h5::Handle type(H5Dget_type(dataset));
     if (type && H5Tget_class(type.get()) == H5T_OPAQUE) {
@@ -22,16 +38,17 @@ std::optional<DType> floatType(hid_t dataset) {
     }
     if (!type || H5Tget_class(type.get()) != H5T_FLOAT) return std::nullopt;
     size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
-    H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize);
-    switch (H5Tget_size(type.get())) {
-        case 2:
-            if (esize == 5 && msize == 10) return DType::Float16;
-            if (esize == 8 && msize == 7) return DType::BFloat16;
-            return std::nullopt;
-        case 4: return esize == 8 && msize == 23 ? std::optional(DType::Float32) : std::nullopt;
-        case 8: return esize == 11 && msize == 52 ? std::optional(DType::Float64) : std::nullopt;
-        default: return std::nullopt;
-    }
+    if (H5Tget_fields(type.get(), &spos, &epos, &esize, &mpos, &msize) < 0) return std::nullopt;
+    size_t size = H5Tget_size(type.get());
+    H5T_order_t order = H5Tget_order(type.get());
+    if ((order != H5T_ORDER_LE && order != H5T_ORDER_BE) || H5Tget_offset(type.get()) != 0 ||
+        H5Tget_precision(type.get()) != 8 * size || H5Tget_norm(type.get()) != H5T_NORM_IMPLIED)
+        return std::nullopt;
+    for (const auto& l : kLayouts)
+        if (size == l.size && spos == l.spos && epos == l.epos && esize == l.esize &&
+            mpos == l.mpos && msize == l.msize && H5Tget_ebias(type.get()) == l.ebias)
+            return l.dtype;
+    return std::nullopt;
 }
 
 namespace {

@@ -287,6 +287,7 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
         report->write(text.data(), text.size(), 0644);
     }
     checkCancel(options);
+    CommitSection committing;  // a signal now lets every rename finish
     std::vector<std::string> committed;
     try {
         for (auto& s : shards) {

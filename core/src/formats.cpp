@@ -49,15 +49,16 @@ DatasetFacts facts(hid_t file, const std::string& path) {
     return f;
 }
 
-// A layer from its weight dataset and optional bias dataset.
+// A layer from its weight dataset (whose facts may be known) and optional bias dataset.
 LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind, Layout layout,
-                    const std::string& weight, const std::string& bias) {
+                    const std::string& weight, const std::string& bias,
+                    const DatasetFacts* known = nullptr) {
     LayerInfo l;
     l.name = name;
     l.kind = kind;
     l.layout = layout;
     l.weightPath = weight;
-    auto w = facts(file, weight);
+    auto w = known ? *known : facts(file, weight);
     l.shape = w.shape;
     if (w.dtype) {
         l.dtype = *w.dtype;
@@ -71,6 +72,9 @@ LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind
             l.biasPath = bias;
             l.biasDtype = *b.dtype;
             l.biasSize = b.shape[0];
+        } else if (b.ok && l.supported) {  // equalized without it, the layer would change
+            l.supported = false;
+            l.unsupportedReason = "its bias (" + bias + ") is not a vector of floating-point numbers";
         }
     }
     return l;
@@ -174,11 +178,11 @@ Format detect(hid_t file, std::string& kerasRoot) {
         }
     }
     if (!keras3Container(file).empty()) return Format::Keras3;
-    for (const auto& d : h5::listDatasets(file)) {
+    bool torch = h5::anyDataset(file, [](const std::string& d) {
         auto last = lastComponent(d);
-        if (last == "weight" || (last.size() > 7 && last.ends_with(".weight"))) return Format::PyTorch;
-    }
-    return Format::Generic;
+        return last == "weight" || (last.size() > 7 && last.ends_with(".weight"));
+    });
+    return torch ? Format::PyTorch : Format::Generic;
 }
 
 std::vector<LayerInfo> listPyTorch(hid_t file) {
@@ -203,7 +207,7 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
         if (!h5::isDataset(file, bias)) bias.clear();
         (void)sep;
         layers.push_back(makeLayer(file, name, rankKind(int(f.shape.size()), Layout::Torch),
-                                   Layout::Torch, d, bias));
+                                   Layout::Torch, d, bias, &f));
     }
     return layers;
 }

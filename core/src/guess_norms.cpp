@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 #include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "cle/core/error.h"
 #include "formats.h"
@@ -40,10 +42,10 @@ std::string vectorPath(hid_t file, const std::string& path) {
 // Datasets `<prefix><mean><suffix>` with a `<prefix><var><suffix>` vector beside them; `gamma`
 // and `beta` are optional. PyTorch: running_mean / running_var / weight / bias; Keras 2:
 // moving_mean:0 / moving_variance:0 / gamma:0 / beta:0.
-void findByStatistics(hid_t file, const std::string& mean, const std::string& var,
-                      const std::string& gamma, const std::string& beta, bool torch,
-                      std::vector<Found>& out) {
-    for (const auto& d : h5::listDatasets(file)) {
+void findByStatistics(hid_t file, const std::vector<std::string>& datasets,
+                      const std::string& mean, const std::string& var, const std::string& gamma,
+                      const std::string& beta, bool torch, std::vector<Found>& out) {
+    for (const auto& d : datasets) {
         if (d.size() <= mean.size() + 1 || !d.ends_with(mean)) continue;
         std::string prefix = d.substr(0, d.size() - mean.size());  // keeps the '.' or '/'
         char sep = prefix.back();
@@ -115,8 +117,10 @@ void findKeras3(hid_t file, const std::string& group, const std::string& name,
 
 std::vector<Found> findNorms(hid_t file, std::optional<double> epsilon) {
     std::vector<Found> found;
-    findByStatistics(file, "running_mean", "running_var", "weight", "bias", true, found);
-    findByStatistics(file, "moving_mean:0", "moving_variance:0", "gamma:0", "beta:0", false, found);
+    const auto datasets = h5::listDatasets(file);
+    findByStatistics(file, datasets, "running_mean", "running_var", "weight", "bias", true, found);
+    findByStatistics(file, datasets, "moving_mean:0", "moving_variance:0", "gamma:0", "beta:0",
+                     false, found);
     if (auto container = formats::keras3Container(file); !container.empty())
         findKeras3(file, "/" + container, "", found);
     if (epsilon)
@@ -155,7 +159,7 @@ void attributeByUser(const ModelInfo& info, const TopologyOptions& options,
             throw usageError(attribution(layer, bn) + "'" + info.path + "' has no layer '" + layer +
                              "' (see 'cle inspect' for the layer names)");
         auto it = std::find_if(found.begin(), found.end(),
-                               [&](const Found& f) { return f.ref.name == bn; });
+                               [&bn = bn](const Found& f) { return f.ref.name == bn; });
         if (it == found.end()) {
             std::string names;
             for (const auto& f : found) names += (names.empty() ? "'" : ", '") + f.ref.name + "'";
@@ -190,14 +194,20 @@ void attributeNorms(const ModelInfo& info, hid_t file, const TopologyOptions& op
     std::vector<bool> used(found.size(), false);
     std::set<std::string> claimed;
     attributeByUser(info, options, found, used, claimed, t);
+    std::unordered_map<std::string, std::vector<size_t>> byName;  // in the order found
+    for (size_t i = 0; i < found.size(); ++i) byName[found[i].ref.name].push_back(i);
     for (const auto& layer : info.layers) {
         if (layer.rank() < 2 || claimed.count(layer.name)) continue;
         for (const auto& name : normNames(layer.name)) {
-            size_t i = 0;
-            while (i < found.size() && !(found[i].byName && !used[i] && found[i].foldable &&
-                                         found[i].ref.name == name &&
-                                         found[i].channels == layer.outChannels()))
-                ++i;
+            auto candidates = byName.find(name);
+            if (candidates == byName.end()) continue;
+            size_t i = found.size();
+            for (size_t c : candidates->second)
+                if (found[c].byName && !used[c] && found[c].foldable &&
+                    found[c].channels == layer.outChannels()) {
+                    i = c;
+                    break;
+                }
             if (i == found.size()) continue;
             used[i] = true;
             BatchNormRef ref = found[i].ref;

@@ -202,6 +202,24 @@ std::vector<std::string> listDatasets(hid_t file, const std::string& root) {
     return walk.datasets;
 }
 
+namespace {
+herr_t test(hid_t, const char* name, const H5O_info_t* info, void* data) {
+    if (info->type != H5O_TYPE_DATASET || std::string(name) == ".") return 0;
+    return (*static_cast<const std::function<bool(const std::string&)>*>(data))(
+               std::string("/") + name)
+               ? 1
+               : 0;
+}
+}  // namespace
+
+bool anyDataset(hid_t file, const std::function<bool(const std::string&)>& predicate) {
+    Silence quiet;
+    Handle group(H5Gopen2(file, "/", H5P_DEFAULT));
+    if (!group) return false;
+    auto* data = const_cast<std::function<bool(const std::string&)>*>(&predicate);
+    return H5Ovisit2(group.get(), H5_INDEX_NAME, H5_ITER_INC, test, data, H5O_INFO_BASIC) > 0;
+}
+
 std::vector<std::string> listChildren(hid_t file, const std::string& group) {
     Silence quiet;
     std::vector<std::string> out;

@@ -3,6 +3,7 @@
 // deepest message of its error stack available for our own errors.
 #include <hdf5.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +71,9 @@ std::vector<std::string> readSplitStrings(hid_t obj, const std::string& name);
 /// Every dataset below `root` (absolute paths), in HDF5's (alphabetical) order.
 std::vector<std::string> listDatasets(hid_t file, const std::string& root = "/");
 std::vector<std::string> listChildren(hid_t file, const std::string& group);
+/// Whether some dataset of the file (absolute path, in HDF5's order) satisfies `test`; the visit
+/// stops at the first one that does.
+bool anyDataset(hid_t file, const std::function<bool(const std::string&)>& test);
 std::vector<std::int64_t> datasetShape(hid_t dataset);
 
 /// Opens a dataset that must live in the file of `loc`: external links are not followed (the

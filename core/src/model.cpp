@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <utility>
 
 #include "cle/core/error.h"
 #include "dtype_io.h"
@@ -13,15 +14,17 @@
 namespace cle::core {
 
 const Layer* Model::find(const std::string& name) const {
+    // `layers` follows info.layers: its index finds the position.
+    std::ptrdiff_t i = info.position(name);
+    if (i >= 0 && size_t(i) < layers.size() && layers[size_t(i)].info.name == name)
+        return &layers[size_t(i)];
     for (const auto& l : layers)
         if (l.info.name == name) return &l;
     return nullptr;
 }
 
 Layer* Model::find(const std::string& name) {
-    for (auto& l : layers)
-        if (l.info.name == name) return &l;
-    return nullptr;
+    return const_cast<Layer*>(std::as_const(*this).find(name));
 }
 
 std::int64_t availableMemory() {
@@ -39,7 +42,7 @@ std::int64_t availableMemory() {
 namespace {
 
 std::string megabytes(std::int64_t bytes) {
-    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB";
+    return std::to_string(bytes / (1 << 20) + (bytes % (1 << 20) != 0)) + " MB";  // rounded up
 }
 
 // Compares the memory the supported layers claim with the limit before any of them is read.
@@ -54,7 +57,11 @@ void checkClaimedSize(const ModelInfo& info, std::int64_t maxBytes) {
         for (auto d : l.shape)  // finishLayer has refused counts that overflow
             bytes = d > 0 && bytes > INT64_MAX / d ? INT64_MAX : bytes * d;
         if (bytes > largest) largest = bytes, big = &l;
-        total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes + 4 * l.biasSize;
+        std::int64_t bias = 0, layer = 0;
+        if (__builtin_mul_overflow(std::int64_t(4), l.biasSize, &bias) ||
+            __builtin_add_overflow(bytes, bias, &layer) ||
+            __builtin_add_overflow(total, layer, &total))
+            total = INT64_MAX;
     }
     if (total <= limit) return;
     throw inputError("the weights of '" + info.path + "' need " + megabytes(total) +

@@ -1,5 +1,6 @@
 // Layers whose data the export could not rewrite safely, or should not read: stored in another
 // file through an HDF5 external link, one HDF5 dataset shared with another layer, never written.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ struct Use {
 struct Probe {
     bool external = false;       // reached through an external link (not opened)
     bool neverWritten = false;   // only a claimed shape: HDF5 would return fill values
+    hsize_t stored = 0;          // bytes of storage the dataset claims in the file
+    hsize_t needed = 0;          // bytes its shape and type need, when stored unfiltered
     std::optional<haddr_t> address;
 };
 
@@ -39,6 +42,15 @@ Probe probe(hid_t file, const std::string& path) {
     H5D_space_status_t status;
     p.neverWritten = H5Dget_space_status(d.get(), &status) >= 0 &&
                      status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    p.stored = H5Dget_storage_size(d.get());
+    h5::Handle plist(H5Dget_create_plist(d.get())), type(H5Dget_type(d.get())),
+        space(H5Dget_space(d.get()));
+    H5D_layout_t layout = plist ? H5Pget_layout(plist.get()) : H5D_LAYOUT_ERROR;
+    hssize_t points = space ? H5Sget_simple_extent_npoints(space.get()) : -1;
+    size_t size = type ? H5Tget_size(type.get()) : 0;
+    if ((layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && points > 0 &&
+        __builtin_mul_overflow(hsize_t(points), hsize_t(size), &p.needed))
+        p.needed = ~hsize_t(0);
     return p;
 }
 
@@ -52,6 +64,8 @@ std::string sharedReason(const char* mine, const char* theirs, const std::string
 void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers) {
     h5::Silence quiet;
     std::map<haddr_t, Use> first;
+    hsize_t fileSize = 0;
+    if (H5Fget_filesize(file, &fileSize) < 0) fileSize = 0;
     for (size_t i = 0; i < layers.size(); ++i) {
         auto& l = layers[i];
         for (auto [path, role] : {std::pair{l.weightPath, "weights"}, {l.biasPath, "bias"}}) {
@@ -63,6 +77,13 @@ void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers) {
                               " in another file, through an HDF5 external link (never written)");
             if (p.neverWritten && role == std::string("weights"))
                 refuse(l, "the file stores no data for its weights (" + path + " was never written)");
+            // A damaged layout: HDF5 would read past what is stored, or past the file's end.
+            hsize_t claimed = std::max(p.stored, p.needed);
+            if ((fileSize > 0 && claimed > fileSize) || (p.needed > 0 && p.needed > p.stored))
+                refuse(l, std::string("its ") + role + " (" + path + ") need " +
+                              std::to_string(claimed) + " bytes but the file stores " +
+                              std::to_string(std::min(p.stored, fileSize)) +
+                              " for them (a damaged file)");
             if (!p.address) continue;
             auto [it, fresh] = first.emplace(*p.address, Use{i, role});
             if (fresh) continue;

@@ -1,11 +1,16 @@
 #include "temp_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -17,19 +22,99 @@ namespace cle::core {
 
 namespace {
 // Written only from the main flow, read by signal handlers: fixed buffers, no allocation. One
-// per temporary file alive at once (the output and its report).
+// per temporary file alive at once (the output and its report). A slot's state says who may touch
+// its buffer: the main flow fills a free slot and empties a ready one; a signal handler takes a
+// ready one to remove its file, after which the slot is never given back (the process ends).
+enum Slot : int { kFree, kFilling, kReady, kTaken };
 char g_pending[kPendingExportFiles][4096] = {};
+std::atomic<int> g_slot[kPendingExportFiles] = {};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+// The number of exports committing now, or -1 once a signal handler has abandoned them.
+std::atomic<int> g_exportState{0};
+
+// Waits for a signal handler running on another thread to end the process.
+[[noreturn]] void awaitExit() {
+    for (;;) pause();
+}
+
+int claimSlot(const std::string& path) {
+    if (path.size() >= sizeof g_pending[0]) return -1;
+    for (int i = 0; i < kPendingExportFiles; ++i) {
+        int expected = kFree;
+        if (!g_slot[i].compare_exchange_strong(expected, kFilling)) continue;
+        std::memcpy(g_pending[i], path.c_str(), path.size() + 1);
+        g_slot[i].store(kReady);
+        return i;
+    }
+    return -1;
+}
+
+void releaseSlot(int slot) {
+    if (slot < 0) return;
+    int expected = kReady;
+    if (!g_slot[slot].compare_exchange_strong(expected, kFree)) awaitExit();
+}
+
+// A name `.NAME.cle-tmp-PID-XXXXXX` beside `destination` whose process no longer runs.
+bool isStaleTemporary(const std::string& entry, const std::string& prefix) {
+    if (entry.compare(0, prefix.size(), prefix) != 0) return false;
+    const char* p = entry.c_str() + prefix.size();
+    char* end = nullptr;
+    errno = 0;
+    long pid = std::strtol(p, &end, 10);
+    if (errno != 0 || end == p || pid <= 0 || *end != '-' || std::strlen(end + 1) != 6)
+        return false;
+    return pid != getpid() && kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Removes the temporary files that runs writing `destination` left when they were killed.
+void removeStaleTemporaries(const std::filesystem::path& dir, const std::string& name) {
+    std::string prefix = "." + name + ".cle-tmp-";
+    DIR* d = opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = readdir(d)) {
+        struct stat st {};
+        if (isStaleTemporary(e->d_name, prefix) &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 }  // namespace
 
 const char* pendingExportFile(int slot) {
     if (slot < 0 || slot >= kPendingExportFiles) return nullptr;
-    return g_pending[slot][0] ? g_pending[slot] : nullptr;
+    return g_slot[slot].load() == kReady ? g_pending[slot] : nullptr;
 }
+
+bool abandonPendingExport() noexcept {
+    int expected = 0;
+    if (!g_exportState.compare_exchange_strong(expected, -1)) return expected < 0;
+    for (int i = 0; i < kPendingExportFiles; ++i) {
+        int ready = kReady;
+        if (g_slot[i].compare_exchange_strong(ready, kTaken)) unlink(g_pending[i]);
+    }
+    return true;
+}
+
+CommitSection::CommitSection() {
+    int now = g_exportState.load();
+    do {
+        if (now < 0) awaitExit();
+    } while (!g_exportState.compare_exchange_weak(now, now + 1));
+}
+
+CommitSection::~CommitSection() { g_exportState.fetch_sub(1); }
 
 TempFile::TempFile(const std::string& destination) : destination_(destination) {
     std::filesystem::path dest(destination);
     std::filesystem::path dir = dest.parent_path().empty() ? "." : dest.parent_path();
-    std::string pattern = (dir / ("." + dest.filename().string() + ".tmp-XXXXXX")).string();
+    std::string name = dest.filename().string();
+    removeStaleTemporaries(dir, name);
+    std::string pattern =
+        (dir / ("." + name + ".cle-tmp-" + std::to_string(getpid()) + "-XXXXXX")).string();
     int fd = mkstemp(pattern.data());
     if (fd < 0)
         throw inputError("cannot create a temporary file in '" + dir.string() +
@@ -37,16 +122,12 @@ TempFile::TempFile(const std::string& destination) : destination_(destination) {
     fchmod(fd, 0644);
     close(fd);
     path_ = pattern;
-    for (int i = 0; i < kPendingExportFiles && slot_ < 0; ++i) {
-        if (g_pending[i][0] || path_.size() >= sizeof g_pending[i]) continue;
-        std::memcpy(g_pending[i], path_.c_str(), path_.size() + 1);
-        slot_ = i;
-    }
+    slot_ = claimSlot(path_);
 }
 
 TempFile::~TempFile() {
     if (!committed_) std::remove(path_.c_str());
-    if (slot_ >= 0) g_pending[slot_][0] = 0;
+    releaseSlot(slot_);
 }
 
 void TempFile::commit(bool replace) {
@@ -76,7 +157,7 @@ void TempFile::commit(bool replace) {
             throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
     }
     committed_ = true;
-    if (slot_ >= 0) g_pending[slot_][0] = 0;
+    releaseSlot(slot_);
     slot_ = -1;
 }
 

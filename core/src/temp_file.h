@@ -1,6 +1,7 @@
 #pragma once
 // A temporary file beside a destination, removed unless committed; commit renames it into place
-// so readers never see a half-written destination.
+// so readers never see a half-written destination. It is named `.NAME.cle-tmp-PID-XXXXXX`; making
+// one removes those of NAME left by processes that no longer run (killed during an export).
 #include <optional>
 #include <string>
 
@@ -30,6 +31,17 @@ private:
     std::string path_;
     bool committed_ = false;
     int slot_ = -1;  ///< its entry for pendingExportFile()
+};
+
+/// While alive, a signal handler's abandonPendingExport() leaves the temporary files alone (the
+/// commit's renames finish first). Entered while a handler is abandoning the export, it waits for
+/// the process to end.
+class CommitSection {
+public:
+    CommitSection();
+    ~CommitSection();
+    CommitSection(const CommitSection&) = delete;
+    CommitSection& operator=(const CommitSection&) = delete;
 };
 
 /// Copies `path` into `temp` from one descriptor that is first checked to be `expected` (when

@@ -2,6 +2,9 @@
 // layers in name order whose channels match, when nothing the file holds could lie between them.
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
 
 #include "cle/core/pairs.h"
 #include "topology_detail.h"
@@ -18,11 +21,21 @@ bool mayBeDepthwise(const LayerInfo& l) {
            (l.layout == Layout::Torch && l.rank() >= 3 && l.shape[1] == 1 && l.shape[0] > 1);
 }
 
+// The layers that may be depthwise convolutions, by channel count, in the file's order.
+using DepthwiseIndex = std::unordered_map<std::int64_t, std::vector<const LayerInfo*>>;
+
+DepthwiseIndex depthwiseByChannels(const ModelInfo& info) {
+    DepthwiseIndex index;
+    for (const auto& l : info.layers)
+        if (mayBeDepthwise(l)) index[l.outChannels()].push_back(&l);
+    return index;
+}
+
 // Name order says nothing about what lies between two layers: a depthwise layer as wide as the
 // channels they share could sit between them (MobileNet's `block_1_depthwise` sorts before
 // `block_1_expand` -> `block_1_project`).
-std::optional<std::string> layerBetween(const ModelInfo& info, const std::string& first,
-                                        const std::string& second) {
+std::optional<std::string> layerBetween(const ModelInfo& info, const DepthwiseIndex& depthwise,
+                                        const std::string& first, const std::string& second) {
     const LayerInfo* a = info.find(first);
     const LayerInfo* b = info.find(second);
     if (mayBeDepthwise(*a) || actsDepthwise(*a, *b)) return std::nullopt;
@@ -30,11 +43,12 @@ std::optional<std::string> layerBetween(const ModelInfo& info, const std::string
         return std::mismatch(name.begin(), name.end(), first.begin(), first.end()).first -
                name.begin();
     };
+    auto candidates = depthwise.find(a->outChannels());
+    if (candidates == depthwise.end()) return std::nullopt;
     const LayerInfo* best = nullptr;  // the candidate named most like `first`: same block
-    for (const auto& x : info.layers) {
-        if (x.name == first || x.name == second || !mayBeDepthwise(x)) continue;
-        if (x.outChannels() != a->outChannels()) continue;
-        if (!best || shared(x.name) > shared(best->name)) best = &x;
+    for (const LayerInfo* x : candidates->second) {
+        if (x->name == first || x->name == second) continue;
+        if (!best || shared(x->name) > shared(best->name)) best = x;
     }
     if (!best) return std::nullopt;
     return "depthwise layer '" + best->name + "' (" + std::to_string(best->outChannels()) +
@@ -84,16 +98,19 @@ void guessPairs(const ModelInfo& info, hid_t file, bool sortByName, const Topolo
     for (const auto& l : info.layers) t.order_.push_back(l.name);
     if (sortByName) std::stable_sort(t.order_.begin(), t.order_.end(), naturalLess);
     attributeNorms(info, file, options, t);
+    const DepthwiseIndex depthwise = depthwiseByChannels(info);
+    std::unordered_map<std::string, const BatchNormRef*> normAfter;  // the last one, as before
+    for (const auto& bn : t.batchNorms_) normAfter[bn.after] = &bn;
     for (size_t i = 0; i + 1 < t.order_.size(); ++i) {
         Link link;
         link.first = t.order_[i];
         link.second = t.order_[i + 1];
         link.guessed = true;
-        for (const auto& bn : t.batchNorms_)
-            if (bn.after == link.first) link.batchNorm = bn;
+        if (auto bn = normAfter.find(link.first); bn != normAfter.end())
+            link.batchNorm = *bn->second;
         auto problem = pairProblem(info, link.first, link.second);
         if (!problem) problem = unattributedProblem(t, link.first);
-        if (!problem) problem = layerBetween(info, link.first, link.second);
+        if (!problem) problem = layerBetween(info, depthwise, link.first, link.second);
         if (problem)
             t.rejected_.push_back({{link.first, link.second}, *problem});
         else

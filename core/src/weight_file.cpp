@@ -48,10 +48,27 @@ int LayerInfo::inAxis() const {
     return layout == Layout::Torch ? 1 : rank() - 2;
 }
 
+std::ptrdiff_t ModelInfo::position(const std::string& name) const {
+    if (auto it = byName.find(name);
+        it != byName.end() && it->second < layers.size() && layers[it->second].name == name)
+        return std::ptrdiff_t(it->second);
+    // A miss is trusted while the index covers every layer; otherwise `layers` was not indexed
+    // or changed since: the first layer of that name.
+    if (!byName.empty() && byName.size() == layers.size() && !byName.contains(name)) return -1;
+    for (size_t i = 0; i < layers.size(); ++i)
+        if (layers[i].name == name) return std::ptrdiff_t(i);
+    return -1;
+}
+
 const LayerInfo* ModelInfo::find(const std::string& name) const {
-    for (const auto& l : layers)
-        if (l.name == name) return &l;
-    return nullptr;
+    std::ptrdiff_t i = position(name);
+    return i < 0 ? nullptr : &layers[size_t(i)];
+}
+
+void ModelInfo::indexLayers() {
+    byName.clear();
+    byName.reserve(layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) byName.emplace(layers[i].name, i);
 }
 
 namespace {
@@ -99,8 +116,11 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
         formats::finishLayer(l, path);
     }
     formats::markUnsafeStorage(file.get(), info.layers);
+    info.indexLayers();
     return info;
 }
+
+void muteHdf5Diagnostics() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Tensor readDataset(const std::string& file, const std::string& dataset) {
     h5::Silence quiet;

@@ -220,4 +220,20 @@ TEST_F(Hostile, BothTemporaryFilesOfAnExportAreKnownToTheSignalHandler) {
     EXPECT_EQ(core::pendingExportFile(1), nullptr);
 }
 
+TEST_F(Hostile, ASignalWhileExportsCommitLeavesTheirFilesToTheRenames) {
+    // Abandoning (what the signal handler of `cle` does before it ends the process) is refused
+    // while any export commits, also two at once; tests/core/signal_test sends real signals.
+    core::TempFile temp(out);
+    {
+        core::CommitSection first;
+        {
+            core::CommitSection second;
+            EXPECT_FALSE(core::abandonPendingExport());
+        }
+        EXPECT_FALSE(core::abandonPendingExport());
+    }
+    EXPECT_TRUE(std::filesystem::exists(temp.path()));
+    EXPECT_NE(core::pendingExportFile(0), nullptr);
+}
+
 }  // namespace

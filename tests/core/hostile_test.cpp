@@ -281,4 +281,65 @@ TEST_F(Hostile, WeightsNeedingMoreThanTheMemoryLimitAreRefusedBeforeReading) {
     EXPECT_EQ(test::runCle({"inspect", in, "--max-memory", "2"}).code, 0);
 }
 
+TEST_F(Hostile, ABiasThatIsNoFloatVectorMakesItsLayerUnsupported) {
+    // Equalized without its bias, the layer would compute something else: it is refused. (A
+    // damaged float type, e.g. 32 bits with 34 bits of precision, made HDF5 crash converting it.)
+    {
+        test::H5Writer w(in);
+        w.dataset("/fc1.weight", {4, 4}, test::randomValues(16, 1.0, 1));
+        w.intDataset("/fc1.bias", {4});
+        w.dataset("/fc2.weight", {4, 4}, test::randomValues(16, 1.0, 2));
+    }
+    auto info = core::inspectFile(in);
+    const auto& fc1 = layer(info, "fc1");
+    EXPECT_FALSE(fc1.supported);
+    EXPECT_TRUE(contains(fc1.unsupportedReason, "its bias (/fc1.bias) is not a vector of "
+                                                "floating-point numbers"))
+        << fc1.unsupportedReason;
+    EXPECT_TRUE(layer(info, "fc2").supported);
+}
+
+TEST_F(Hostile, AClaimBeyondTheLargestByteCountIsSaidWithoutOverflow) {
+    // A chunked kernel of 2^31 x 2^31 float32 with one chunk written claims 2^64 bytes: the sum of
+    // the claims and the megabytes in the message saturate, never wrap to a negative size.
+    {
+        test::H5Writer w(in);
+        hsize_t dims[2] = {hsize_t(1) << 31, hsize_t(1) << 31}, chunk[2] = {4, 4};
+        hid_t space = H5Screate_simple(2, dims, nullptr);
+        hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(plist, 2, chunk);
+        hid_t d = H5Dcreate2(w.id(), "/fc1.weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, plist,
+                             H5P_DEFAULT);
+        ASSERT_GE(d, 0);
+        hsize_t start[2] = {0, 0};
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, chunk, nullptr);
+        hid_t memory = H5Screate_simple(2, chunk, nullptr);
+        std::vector<float> ones(16, 1.0f);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, memory, space, H5P_DEFAULT, ones.data());
+        for (hid_t id : {memory, space}) H5Sclose(id);
+        H5Pclose(plist);
+        H5Dclose(d);
+        w.dataset("/fc2.weight", {4, 4}, test::randomValues(16, 1.0, 2));
+    }
+    try {
+        core::loadModel(in);
+        FAIL() << "loaded";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "need 8796093022208 MB of memory")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "layer 'fc1', 8796093022208 MB")) << e.what();
+    }
+}
+
+TEST_F(Hostile, AShapeBeyondWhatTheFileStoresIsNotSupported) {
+    // Found by fuzzing: a contiguous Keras kernel whose shape claims 1.2 GB while its storage is
+    // 864 bytes of a 19 KB file. Loading allocated the 1.2 GB, then HDF5 failed ("addr overflow").
+    auto info = core::inspectFile(test::dataPath("damaged/shape-beyond-storage.h5"));
+    const auto& conv = layer(info, "conv_a");
+    EXPECT_FALSE(conv.supported);
+    EXPECT_TRUE(contains(conv.unsupportedReason, "need 1207960416 bytes but the file stores 864 "
+                                                 "for them (a damaged file)"))
+        << conv.unsupportedReason;
+    EXPECT_TRUE(layer(info, "conv_b").supported);
+}
+
 }  // namespace

@@ -48,5 +48,9 @@ constexpr int kPendingExportFiles = 2;
 /// A temporary file of the export under way (`slot` 0 to kPendingExportFiles - 1), or nullptr:
 /// for a signal handler that must remove them before the process dies. Async-signal-safe.
 const char* pendingExportFile(int slot = 0);
+/// For a signal handler about to end the process: removes the temporary files of the export under
+/// way and returns true, or returns false while the export commits (its renames finish first, then
+/// it may be abandoned). Async-signal-safe.
+bool abandonPendingExport() noexcept;
 
 }  // namespace cle::core

@@ -1,8 +1,10 @@
 #pragma once
 // Reading the layer list of an HDF5 weight file: PyTorch state dicts, Keras 2 legacy .h5,
 // Keras 3 .weights.h5, and any other file with floating-point datasets.
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cle/core/tensor.h"
@@ -67,13 +69,25 @@ struct ModelInfo {
     bool kerasArchive = false;  ///< a Keras 3 .keras archive (its graph is its config.json)
     bool subclassed = false;    ///< a .keras archive of a subclassed model: config.json has no graph
 
-    /// nullptr when no layer has that name.
+    /// nullptr when no layer has that name. Constant time once indexLayers() has run; still
+    /// correct (by a scan) for layers added since. Call indexLayers() again after renaming one.
     const LayerInfo* find(const std::string& name) const;
+    /// Position of layer `name` in `layers`, or -1 (as find()).
+    std::ptrdiff_t position(const std::string& name) const;
+    /// Indexes `layers` by name for find() (inspectFile does it).
+    void indexLayers();
+    std::unordered_map<std::string, std::size_t> byName;  ///< made by indexLayers()
 };
 
 /// Lists the layers of `path` without reading any weights. `layout` overrides the detected layout.
 /// Throws Error (Input) for a missing, unreadable or non-HDF5 file, naming it.
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout = std::nullopt);
+
+/// Turns off, for the whole process, the HDF5 library's own printing of errors on stderr: every
+/// failure is reported in one sentence of ours. This also mutes the note HDF5 1.10.8 prints when
+/// it shuts down after some damaged files ("infinite loop closing library": memory that HDF5
+/// itself lost on a failed lookup, with no object of ours left open).
+void muteHdf5Diagnostics();
 
 /// Reads one floating-point dataset as float32. Throws Error naming file and dataset on failure
 /// (not a float dataset, unreadable, value out of float32 range).
