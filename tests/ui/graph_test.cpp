@@ -25,20 +25,11 @@
 
 using cle::test::FakePrompter;
 using namespace cle;
+using cle::test::openWindow;
 
 namespace {
 
 constexpr int kTimeoutMs = 60000;
-
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path)
-{
-    auto w = std::make_unique<ui::MainWindow>();
-    w->resize(1400, 900);
-    w->show();
-    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
-    if (!w->openFile(path) || !loaded.wait(kTimeoutMs)) return nullptr;
-    return w;
-}
 
 QColor plainFill(const ui::LoadedModel& model, const std::string& layer)
 {
@@ -76,7 +67,7 @@ void GraphTest::init() { QSettings().clear(); }
 
 void GraphTest::graphShowsChainsRejectionsAndGains()
 {
-    auto w = openWindow(network_);
+    auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     ui::GraphView* graph = w->graphView();
     QVERIFY(graph->ensureLayout());
@@ -120,7 +111,7 @@ void GraphTest::graphShowsChainsRejectionsAndGains()
 
 void GraphTest::selectionIsShared()
 {
-    auto w = openWindow(network_);
+    auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     w->runPanel()->allowRelu6Box()->setChecked(true);
     QVERIFY(w->pairsPanel()->suggest() > 0);
@@ -144,7 +135,7 @@ void GraphTest::selectionIsShared()
 
 void GraphTest::findAndExport()
 {
-    auto w = openWindow(network_);
+    auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     w->tabs()->setCurrentWidget(w->graphView());
     QVERIFY(w->graphView()->ensureLayout());
@@ -174,7 +165,7 @@ void GraphTest::largeGraph()
 {
     const QString path = dir_.filePath("large.h5");
     test::writeMobileNetLike(path.toStdString(), 36);
-    auto w = openWindow(path);
+    auto w = openWindow(path, QSize(1400, 900));
     QVERIFY(w);
     QElapsedTimer timer;
     timer.start();
@@ -195,7 +186,7 @@ void GraphTest::noGraphIsExplained()
 {
     const QString path = dir_.filePath("torch.h5");
     test::writeLinearChain(path.toStdString(), 3, 8);
-    auto w = openWindow(path);
+    auto w = openWindow(path, QSize(1400, 900));
     QVERIFY(w);
     w->tabs()->setCurrentWidget(w->graphView());
     QVERIFY(!w->graphView()->ensureLayout());

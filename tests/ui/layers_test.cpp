@@ -29,19 +29,11 @@
 
 using cle::test::FakePrompter;
 using namespace cle;
+using cle::test::openWindow;
 
 namespace {
 
 constexpr int kTimeoutMs = 60000;
-
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path)
-{
-    auto w = std::make_unique<ui::MainWindow>();
-    w->show();
-    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
-    if (!w->openFile(path) || !loaded.wait(kTimeoutMs)) return nullptr;
-    return w;
-}
 
 QString cell(ui::MainWindow& w, const QString& layer, int column, int role = Qt::DisplayRole)
 {

@@ -38,20 +38,12 @@
 using cle::test::FakePrompter;
 using cle::test::KerasLayer;
 using namespace cle;
+using cle::test::openWindow;
 
 namespace {
 
 const QString kSample = QStringLiteral(CLE_SAMPLE_MODEL);
 constexpr int kTimeoutMs = 60000;
-
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path)
-{
-    auto w = std::make_unique<ui::MainWindow>();
-    w->show();
-    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
-    if (!w->openFile(path) || !loaded.wait(kTimeoutMs)) return nullptr;
-    return w;
-}
 
 bool buildChain(ui::MainWindow& w, const QStringList& chain)
 {

@@ -33,20 +33,11 @@
 
 using cle::test::FakePrompter;
 using namespace cle;
+using cle::test::openWindow;
 
 namespace {
 
 constexpr int kTimeoutMs = 60000;
-
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size = {})
-{
-    auto w = std::make_unique<ui::MainWindow>();
-    if (size.isValid()) w->resize(size);
-    w->show();
-    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
-    if (!w->openFile(path) || !loaded.wait(kTimeoutMs)) return nullptr;
-    return w;
-}
 
 bool runAndWait(ui::MainWindow& w)
 {

@@ -40,6 +40,7 @@
 
 using cle::test::FakePrompter;
 using namespace cle;
+using cle::test::openWindow;
 
 namespace {
 
@@ -48,16 +49,6 @@ constexpr int kLoadTimeoutMs = 60000;
 constexpr int kRunTimeoutMs = 60000;
 
 /// A window with `path` loaded (the test fails when it does not load).
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path)
-{
-    auto w = std::make_unique<ui::MainWindow>();
-    w->show();
-    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
-    if (!w->openFile(path)) return nullptr;
-    if (!loaded.wait(kLoadTimeoutMs)) return nullptr;
-    return w;
-}
-
 /// The first chain the topology suggests for the loaded model, cut to `length` layers.
 core::Group sampleChain(const ui::MainWindow& w, size_t length)
 {

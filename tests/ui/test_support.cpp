@@ -1,7 +1,10 @@
 #include "test_support.h"
 
+#include "ui/session.h"
+
 #include <QCoreApplication>
 #include <QSettings>
+#include <QSignalSpy>
 
 #include <algorithm>
 #include <cmath>
@@ -187,6 +190,16 @@ void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName)
     QCoreApplication::setOrganizationName("CLE Studio Tests");
     QCoreApplication::setApplicationName(applicationName);
     ui::Prompter::install(std::make_unique<FakePrompter>());
+}
+
+std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size)
+{
+    auto w = std::make_unique<ui::MainWindow>();
+    if (size.isValid()) w->resize(size);
+    w->show();
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    if (!w->openFile(path) || !loaded.wait(60000)) return nullptr;
+    return w;
 }
 
 }  // namespace cle::test

@@ -10,6 +10,11 @@
 #include <QString>
 #include <QStringList>
 
+#include <QSize>
+
+#include <memory>
+
+#include "ui/main_window.h"
 #include "ui/prompter.h"
 
 namespace cle::test {
@@ -34,6 +39,10 @@ public:
 /// What every GUI test program does first: settings in `dir` (never the user's), the test's own
 /// application name, and the FakePrompter in place of dialogs.
 void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName);
+
+/// A shown main window (of `size` when valid) with `path` loaded; null when loading failed or
+/// took longer than a minute.
+std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size = {});
 
 void writeLinearChain(const std::string& path, int layers, int n, unsigned seed = 7);
 
