@@ -89,6 +89,19 @@ TEST(Network, NestedModelIsListedInGraphOrderAnalysedAndKeepsItsFunction) {
               1e-5);
 }
 
+TEST(Network, NestedModelWithoutBatchNormIsEqualizedAndKeepsItsFunction) {
+    test::TempDir dir;
+    const std::string in = test::dataPath("cases/nested-plain.h5"), out = dir.file("o.h5");
+    auto r = test::runCle({"equalize", in, "-o", out, "--auto", "--report", dir.file("r.json")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto report = readReport(dir.file("r.json"));
+    EXPECT_TRUE(report["folded_batch_norms"].empty());
+    ASSERT_EQ(report["pairs"].size(), 1u);
+    auto x = randomImage(8, 8, 3, 5);
+    EXPECT_LT(test::relativeDifference(test::kerasForward(in, x), test::kerasForward(out, x)),
+              1e-5);
+}
+
 TEST(Network, DepthMultiplierAndTransposedConvolutionAreNamedTheSameEverywhere) {
     const std::string in = test::dataPath("cases/depth-multiplier.h5");
     const std::string multiplier = "depth multiplier 2 (only 1 can be equalized)";
