@@ -112,6 +112,8 @@ QString VerificationPanel::details(const core::Verification& v)
         parts << tr("ReLU6 relaxed to ReLU changes the output by %1").arg(
                      figure(v.maxRelativeChange));
     if (v.beforeSoftmax) parts << tr("values before the final softmax");
+    if (v.openSize > 0)
+        parts << tr("the model leaves its input size open: %1 used").arg(v.openSize);
     parts << tr("%1 s").arg(QString::number(v.seconds, 'f', 1));
     return parts.join(QStringLiteral(" · "));
 }

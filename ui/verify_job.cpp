@@ -48,6 +48,7 @@ VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>
         core::VerifyOptions o;
         o.inputsFile = input.inputsFile.toStdString();
         o.activations = true;
+        o.openSize = 64;  // a fully convolutional model: 64 x 64 random images
         o.cancel = cancel;
         out.result = core::verifyNetworks(*original, relaxed ? &*relaxed : nullptr, after,
                                           input.plan.relu6, o);

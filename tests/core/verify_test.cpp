@@ -296,3 +296,17 @@ TEST_F(Verify, EqualizeVerifyOnAGraphItCannotEvaluateIsAnError) {
 }
 
 }  // namespace
+
+TEST(VerifyOpenInput, OpenInputSizeIsFilledWhenAsked) {
+    // ESRGAN's input is [None, None, None, 3]: refused without a size, checked with one.
+    test::TempDir dir;
+    const std::string in = test::dataPath("esrgan_slim_x2_keras.h5"), out = dir.file("o.h5");
+    ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "--quiet"}).code, 0);
+    core::VerifyOptions o;
+    o.samples = 2;
+    EXPECT_THROW(core::verifyFiles(in, out, o), core::Error);
+    o.openSize = 16;
+    core::Verification v = core::verifyFiles(in, out, o);
+    EXPECT_EQ(v.openSize, 16);
+    EXPECT_TRUE(v.preserved) << v.maxRelativeChange;
+}

@@ -134,6 +134,7 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
         for (size_t d = 0; d < shape.size(); ++d) {
             std::int64_t v = shape[d];
             if (v < 0 && o.inputShape.size() == shape.size()) v = o.inputShape[d];
+            if (v < 0 && o.openSize > 0) v = o.openSize;
             if (v <= 0) shape.clear();
             else t.shape.push_back(v);
         }
@@ -244,6 +245,10 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
     v.tolerance = o.tolerance;
     v.relaxed = relaxed;
     const auto inputs = verificationInputs(original, o, v.inputSource);
+    if (o.openSize > 0 && o.inputsFile.empty())
+        for (const auto& in : original.inputs())
+            for (auto d : in.shape)
+                if (d < 0) v.openSize = o.openSize;
     v.count = inputs.empty() ? 0 : inputs[0].shape[0];
     v.beforeSoftmax = original.endsInSoftmax() && candidate.endsInSoftmax();
     Comparison c{original, candidate, inputs, {}, v.beforeSoftmax,

@@ -16,6 +16,8 @@ struct VerifyOptions {
     int samples = 8;                       ///< random inputs: how many
     std::uint64_t seed = 0;
     std::vector<std::int64_t> inputShape;  ///< replaces an input shape the model leaves open
+    /// > 0: a dimension the model leaves open (and inputShape does not give) takes this size.
+    std::int64_t openSize = 0;
     double tolerance = 1e-4;
     /// Also W8A8: UINT8 per-tensor activations at every weighted layer's input, ranges calibrated
     /// on a separate batch (uniform, seed + 1).
@@ -27,6 +29,7 @@ struct VerifyOptions {
 struct Verification {
     std::string inputSource;  ///< "file" or "uniform"
     std::int64_t count = 0;
+    std::int64_t openSize = 0;  ///< the size given to open input dimensions (0: none were open)
     /// Largest change of any output over the original's largest output magnitude.
     double maxRelativeChange = 0;
     /// The same against the original run with the candidate's ReLU6 relaxations (if any).
