@@ -8,7 +8,7 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "test_util.h"
-#include "../../core/src/h5.h"
+#include "hdf5/h5.h"
 
 using namespace cle;
 

@@ -18,7 +18,7 @@
 #include "cle/core/exporter.h"
 #include "cli_runner.h"
 #include "hostile_files.h"
-#include "../../core/src/temp_file.h"
+#include "support/temp_file.h"
 
 using namespace cle;
 using test::bytes;

@@ -11,7 +11,7 @@
 #include "cli_runner.h"
 #include "hostile_files.h"
 #include "keras_model.h"
-#include "../../core/src/h5.h"
+#include "hdf5/h5.h"
 
 using namespace cle;
 using test::bytes;

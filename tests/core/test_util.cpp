@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <random>
 
-#include "../../core/src/h5.h"
+#include "hdf5/h5.h"
 
 namespace cle::test {
 

@@ -5,9 +5,9 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
-#include "formats.h"
-#include "h5.h"
-#include "keras_graph.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "graph/keras_graph.h"
 #include "program.h"
 
 namespace cle::core::eval {

@@ -2,7 +2,7 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "keras_graph.h"
+#include "graph/keras_graph.h"
 #include "program.h"
 
 namespace cle::core::eval {

@@ -9,8 +9,8 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
-#include "h5.h"
-#include "keras_graph.h"
+#include "hdf5/h5.h"
+#include "graph/keras_graph.h"
 
 namespace cle::core {
 

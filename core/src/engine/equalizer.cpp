@@ -6,7 +6,7 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "channel_kernel.h"
+#include "engine/channel_kernel.h"
 
 namespace cle::core {
 

@@ -1,4 +1,4 @@
-#include "keras_archive.h"
+#include "formats/keras_archive.h"
 
 #include <zip.h>
 
@@ -10,7 +10,7 @@
 #include "cle/core/error.h"
 #include "cle/core/model.h"
 #include "cle/core/weight_file.h"
-#include "json_text.h"
+#include "support/json_text.h"
 
 namespace cle::core::archive {
 

@@ -6,7 +6,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/report.h"
-#include "json_text.h"
+#include "support/json_text.h"
 
 namespace cle::core {
 

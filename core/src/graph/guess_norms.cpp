@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "cle/core/error.h"
-#include "formats.h"
-#include "h5.h"
-#include "topology_detail.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "graph/topology_detail.h"
 
 namespace cle::core::detail {
 

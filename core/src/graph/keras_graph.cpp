@@ -1,4 +1,4 @@
-#include "keras_graph.h"
+#include "graph/keras_graph.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,9 +6,9 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "formats.h"
-#include "h5.h"
-#include "json_text.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "support/json_text.h"
 
 namespace cle::core::keras {
 

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "cle/core/error.h"
-#include "dtype_io.h"
-#include "h5.h"
+#include "hdf5/dtype_io.h"
+#include "hdf5/h5.h"
 
 namespace cle::core {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <utility>
 
-#include "formats.h"
-#include "h5.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
 
 namespace cle::core::formats {
 

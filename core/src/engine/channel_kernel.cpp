@@ -1,6 +1,6 @@
-#include "channel_kernel.h"
+#include "engine/channel_kernel.h"
 
-#include "cpu_dispatch.h"
+#include "engine/cpu_dispatch.h"
 
 #include <algorithm>
 #include <atomic>

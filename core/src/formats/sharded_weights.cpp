@@ -1,4 +1,4 @@
-#include "sharded_weights.h"
+#include "formats/sharded_weights.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -11,8 +11,8 @@
 
 #include "cle/core/error.h"
 #include "cle/core/weight_file.h"
-#include "json_text.h"
-#include "keras_archive.h"
+#include "support/json_text.h"
+#include "formats/keras_archive.h"
 
 namespace cle::core::sharded {
 

@@ -3,8 +3,8 @@
 #include <map>
 #include <set>
 
-#include "h5.h"
-#include "keras_graph.h"
+#include "hdf5/h5.h"
+#include "graph/keras_graph.h"
 
 namespace cle::core {
 

@@ -17,11 +17,11 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "dtype_io.h"
-#include "h5.h"
-#include "keras_archive.h"
-#include "sharded_weights.h"
-#include "temp_file.h"
+#include "hdf5/dtype_io.h"
+#include "hdf5/h5.h"
+#include "formats/keras_archive.h"
+#include "formats/sharded_weights.h"
+#include "support/temp_file.h"
 
 namespace cle::core {
 

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "cle/core/pairs.h"
-#include "formats.h"
-#include "h5.h"
-#include "topology_detail.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "graph/topology_detail.h"
 
 namespace cle::core::detail {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cle/core/pairs.h"
-#include "topology_detail.h"
+#include "graph/topology_detail.h"
 
 namespace cle::core::detail {
 

@@ -1,12 +1,12 @@
-#include "h5.h"
+#include "hdf5/h5.h"
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 
 #include "cle/core/error.h"
-#include "keras_archive.h"
-#include "sharded_weights.h"
+#include "formats/keras_archive.h"
+#include "formats/sharded_weights.h"
 
 namespace cle::core::h5 {
 

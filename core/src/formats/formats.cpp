@@ -1,4 +1,4 @@
-#include "formats.h"
+#include "formats/formats.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
-#include "dtype_io.h"
-#include "h5.h"
-#include "json_text.h"
+#include "hdf5/dtype_io.h"
+#include "hdf5/h5.h"
+#include "support/json_text.h"
 
 namespace cle::core::formats {
 

@@ -1,4 +1,4 @@
-#include "temp_file.h"
+#include "support/temp_file.h"
 
 #include <dirent.h>
 #include <fcntl.h>

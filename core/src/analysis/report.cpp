@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
-#include "json_text.h"
-#include "temp_file.h"
+#include "support/json_text.h"
+#include "support/temp_file.h"
 
 #include <fstream>
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "h5.h"
+#include "hdf5/h5.h"
 
 namespace cle::core::sharded {
 

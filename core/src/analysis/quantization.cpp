@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "cpu_dispatch.h"
+#include "engine/cpu_dispatch.h"
 
 namespace cle::core {
 

@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 
 #include "cle/core/error.h"
-#include "dtype_io.h"
-#include "formats.h"
-#include "h5.h"
-#include "keras_archive.h"
+#include "hdf5/dtype_io.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "formats/keras_archive.h"
 
 namespace cle::core {
 

@@ -1,4 +1,4 @@
-#include "dtype_io.h"
+#include "hdf5/dtype_io.h"
 
 #include <Eigen/Core>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "cle/core/error.h"
-#include "h5.h"
+#include "hdf5/h5.h"
 
 namespace cle::core::io {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
-#include "h5.h"
-#include "json_text.h"
+#include "hdf5/h5.h"
+#include "support/json_text.h"
 
 namespace cle::core {
 

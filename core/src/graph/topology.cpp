@@ -8,11 +8,11 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "formats.h"
-#include "h5.h"
-#include "keras_graph.h"
-#include "json_text.h"
-#include "topology_detail.h"
+#include "formats/formats.h"
+#include "hdf5/h5.h"
+#include "graph/keras_graph.h"
+#include "support/json_text.h"
+#include "graph/topology_detail.h"
 
 namespace cle::core {
 

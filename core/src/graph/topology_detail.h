@@ -7,7 +7,7 @@
 #include <string>
 
 #include "cle/core/topology.h"
-#include "keras_graph.h"
+#include "graph/keras_graph.h"
 
 namespace cle::core::detail {
 
