@@ -28,6 +28,8 @@
 extern "C" const char* __asan_default_options() {
     return "allocator_may_return_null=1:replace_str=0:intercept_strcmp=0";
 }
+// The same first fault under ThreadSanitizer (tests/sanitizers/tsan.supp covers the second).
+extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
 
 namespace cle::fuzz {
 
