@@ -16,7 +16,7 @@ scale=${1:-1}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None \
-    -DCMAKE_CXX_FLAGS="-O1 -g1" -DCMAKE_C_FLAGS="-O1 -g1" \
+    -DCMAKE_CXX_FLAGS="-O1 -g1 -Wno-pass-failed" -DCMAKE_C_FLAGS="-O1 -g1" \
     -DCLE_SANITIZE=address,undefined,fuzzer-no-link -DCLE_BUILD_FUZZ=ON -DCLE_BUILD_UI=OFF \
     -DCLE_BUILD_BENCH=OFF "${launcher[@]}" > build-fuzz.configure.log || {
     cat build-fuzz.configure.log; exit 1; }

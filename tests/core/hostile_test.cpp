@@ -222,6 +222,10 @@ TEST_F(Hostile, AKeras3GroupThatContainsItselfIsReadOnce) {
     auto info = core::inspectFile(in);
     EXPECT_EQ(info.format, core::Format::Keras3);
     EXPECT_EQ(info.layers.size(), 2u);
+    // Pairing also looks for batch norms among the groups: it too reads each group once.
+    auto r = test::runCle({"pairs", in});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "dense -> dense_1")) << r.out;
 }
 
 TEST_F(Hostile, Keras3GroupsNestedTooDeeplyAreAnErrorNamingTheFile) {

@@ -272,8 +272,6 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
     return layers;
 }
 
-namespace {
-// Address of the group at `path` (nothing when it cannot be read).
 std::optional<haddr_t> groupAddress(hid_t file, const std::string& path) {
     h5::Silence quiet;
     H5O_info_t info;
@@ -282,7 +280,8 @@ std::optional<haddr_t> groupAddress(hid_t file, const std::string& path) {
     return info.addr;
 }
 
-constexpr int kMaxKeras3Depth = 64;  // groups below /layers; real models nest a few levels
+namespace {
+
 
 void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                 std::vector<LayerInfo>& layers, std::set<haddr_t>& visited, int depth) {

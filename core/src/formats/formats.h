@@ -2,6 +2,7 @@
 // Per-format layer discovery. Each function lists the weighted layers of an open file.
 #include <hdf5.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ std::string keras3Container(hid_t file);
 /// The real name of the layer stored in `group` (the `name` attribute Keras >= 3.6 writes on its
 /// `vars` group), else `fallback`.
 std::string keras3Name(hid_t file, const std::string& group, const std::string& fallback);
+/// Groups below a Keras 3 file's layer container that are read; real models nest a few levels.
+inline constexpr int kMaxKeras3Depth = 64;
+/// Address of the group at `path` (nothing when it cannot be read): a group reached twice
+/// through hard links, even one linked into itself, is visited once.
+std::optional<haddr_t> groupAddress(hid_t file, const std::string& path);
 
 /// Marks unsupported, with the reason, every layer whose weights or bias cross an HDF5 external
 /// link (they live in another file) or are one HDF5 dataset shared with another layer, and every

@@ -75,7 +75,9 @@ void findByStatistics(hid_t file, const std::vector<std::string>& datasets,
 // can be told apart (gamma, beta, moving mean, moving variance); fewer come from a batch norm
 // with scale or center off, or from another normalization.
 void findKeras3(hid_t file, const std::string& group, const std::string& name,
-                std::vector<Found>& out) {
+                std::vector<Found>& out, std::set<haddr_t>& visited, int depth) {
+    auto address = formats::groupAddress(file, group);
+    if (!address || !visited.insert(*address).second || depth > formats::kMaxKeras3Depth) return;
     std::string vars = group + "/vars";
     if (h5::isGroup(file, vars)) {
         auto names = h5::listChildren(file, vars);
@@ -111,7 +113,7 @@ void findKeras3(hid_t file, const std::string& group, const std::string& name,
         std::string own = formats::keras3Name(file, path, child);
         std::string inner = name.empty() ? own : name + "/" + own;
         bool container = child == "layers" || child == formats::kLegacyLayers;
-        findKeras3(file, path, container ? name : inner, out);
+        findKeras3(file, path, container ? name : inner, out, visited, depth + 1);
     }
 }
 
@@ -121,8 +123,10 @@ std::vector<Found> findNorms(hid_t file, std::optional<double> epsilon) {
     findByStatistics(file, datasets, "running_mean", "running_var", "weight", "bias", true, found);
     findByStatistics(file, datasets, "moving_mean:0", "moving_variance:0", "gamma:0", "beta:0",
                      false, found);
-    if (auto container = formats::keras3Container(file); !container.empty())
-        findKeras3(file, "/" + container, "", found);
+    if (auto container = formats::keras3Container(file); !container.empty()) {
+        std::set<haddr_t> visited;
+        findKeras3(file, "/" + container, "", found, visited, 0);
+    }
     if (epsilon)
         for (auto& f : found) f.ref.epsilon = *epsilon;
     return found;
