@@ -183,7 +183,7 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
     const core::ExportRequest request{weightsPath.toStdString(), reportPath.toStdString(), force};
     exportWatcher_.setFuture(QtConcurrent::run([model, result, feedback, request]() {
         return runCatching(tr("export"), [&] {
-            core::exportOutcome(model->model.info, result->outcome, request, *feedback);
+            core::exportOutcome(model->model, result->outcome, request, *feedback);
         });
     }));
     return {};

@@ -92,22 +92,30 @@ std::optional<FileIdentity> fileIdentity(int fd) {
 
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
     h5::Silence quiet;
+    const auto identity = fileIdentity(path);
+    h5::Handle file = h5::openExisting(path, false);
+    ModelInfo info = formats::inspectOpen(file.get(), path, layout);
+    info.identity = identity;
+    return info;
+}
+
+ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout) {
+    h5::Silence quiet;
     ModelInfo info;
     info.path = path;
     info.identity = fileIdentity(path);
-    h5::Handle file = h5::openExisting(path, false);
     if (archive::isZip(path)) {
         info.kerasArchive = true;
         info.subclassed = !archive::cachedRead(path)->hasGraph;
     }
 
     std::string kerasRoot;
-    info.format = formats::detect(file.get(), kerasRoot);
+    info.format = formats::detect(file, kerasRoot);
     switch (info.format) {
-        case Format::PyTorch: info.layers = formats::listPyTorch(file.get()); break;
-        case Format::Keras2: info.layers = formats::listKeras2(file.get(), kerasRoot); break;
-        case Format::Keras3: info.layers = formats::listKeras3(file.get()); break;
-        case Format::Generic: info.layers = formats::listGeneric(file.get()); break;
+        case Format::PyTorch: info.layers = formats::listPyTorch(file); break;
+        case Format::Keras2: info.layers = formats::listKeras2(file, kerasRoot); break;
+        case Format::Keras3: info.layers = formats::listKeras3(file); break;
+        case Format::Generic: info.layers = formats::listGeneric(file); break;
     }
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
     info.layout = layout.value_or(keras ? Layout::Keras : Layout::Torch);
@@ -115,7 +123,7 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
         l.layout = info.layout;
         formats::finishLayer(l, path);
     }
-    formats::markUnsafeStorage(file.get(), info.layers);
+    formats::markUnsafeStorage(file, info.layers);
     info.indexLayers();
     return info;
 }

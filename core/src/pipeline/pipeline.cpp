@@ -6,6 +6,9 @@
 
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
+#include "formats/formats.h"
+#include "graph/topology_detail.h"
+#include "hdf5/h5.h"
 
 namespace cle::core {
 
@@ -36,6 +39,7 @@ Model foldedLayers(const RunRequest& r, const RunPlan& merged) {
     folded.info = r.model->info;
     for (const auto& name : pairLayerNames(merged.pairs))
         if (const Layer* l = r.model->find(name)) folded.layers.push_back(*l);
+    copyBatchNormVectors(*r.model, merged, folded);
     foldBatchNorms(folded, merged);
     return folded;
 }
@@ -115,19 +119,31 @@ std::string toString(Ending ending) {
 LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
     const auto start = Clock::now();
     feedback.setProgress(Stage::Load, 0);
-    LoadedInput in;
-    in.model = std::make_shared<const Model>(
-        loadModel(request.path, request.layout, request.maxBytes));
+    h5::Silence quiet;
+    const std::string& path = request.path;
+    const auto identity = fileIdentity(path);
+    // The input is opened here once; every reader below works on this handle, and no later stage
+    // opens it again except the exporter copying it.
+    h5::Handle file = h5::openExisting(path, false);
+    ModelInfo info = formats::inspectOpen(file.get(), path, request.layout);
+    info.identity = identity;
+    auto model = std::make_shared<Model>(formats::readModel(file.get(), std::move(info),
+                                                            request.maxBytes));
+    if (fileIdentity(path) != identity)
+        throw inputError("'" + path + "' changed while it was being read");
     if (feedback.isCancelled()) throw Error(ErrorKind::Cancelled, "cancelled");
+    feedback.setProgress(Stage::Load, 0.9);
+    LoadedInput in;
     try {
         in.topology = std::make_shared<const Topology>(
-            Topology::build(in.model->info, request.topology));
+            detail::buildTopology(model->info, file.get(), request.topology));
     } catch (const Error& e) {
         // A usage error (options that do not fit the file) stops the run; an unreadable graph
         // leaves the weights worth inspecting, and planning says why it cannot go on.
         if (e.kind() == ErrorKind::Usage) throw;
         in.topologyError = e.what();
     }
+    in.model = std::move(model);
     in.seconds = secondsSince(start);
     feedback.setProgress(Stage::Load, 1);
     return in;
@@ -146,7 +162,7 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     out.seconds.load = r.loadSeconds;
     auto start = Clock::now();
     out.plan = r.previous ? mergePlans(r.previous->plan, r.plan) : r.plan;
-    out.relu6Costs = relu6Costs(r.model->info, out.plan);
+    out.relu6Costs = relu6Costs(*r.model, out.plan);
     feedback.setProgress(Stage::Fold, 0);
     Model work = foldedLayers(r, out.plan);
     out.seconds.fold = secondsSince(start);
@@ -187,14 +203,15 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     return out;
 }
 
-double exportOutcome(const ModelInfo& input, const RunOutcome& outcome,
+double exportOutcome(const Model& loaded, const RunOutcome& outcome,
                      const ExportRequest& request, const Feedback& feedback) {
     const auto start = Clock::now();
+    const ModelInfo& input = loaded.info;
     feedback.setProgress(Stage::Export, 0);
     ExportOptions options;
     options.force = request.force;
     options.cancel = feedback.cancelFlag();
-    options.extras = exportExtras(input, outcome.plan, outcome.layers);
+    options.extras = exportExtras(loaded, outcome.plan, outcome.layers);
     options.inputIdentity = input.identity;
     options.reportPath = request.reportPath;
     options.reportText = [&] {  // written with the output, or neither is
@@ -221,14 +238,14 @@ RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback)
     if (request.planned) {
         RunOutcome planned;
         planned.plan = run.plan;
-        planned.relu6Costs = relu6Costs(input.model->info, run.plan);
+        planned.relu6Costs = relu6Costs(*input.model, run.plan);
         request.planned(input, planned);
     }
     RunOutcome outcome = runEqualization(run, feedback);
     outcome.seconds.plan = planSeconds;
     if (!outcome.completed()) return outcome;
     if (request.beforeExport && !request.beforeExport(outcome)) return outcome;
-    outcome.seconds.exported = exportOutcome(input.model->info, outcome, request.output, feedback);
+    outcome.seconds.exported = exportOutcome(*input.model, outcome, request.output, feedback);
     outcome.exported = true;
     return outcome;
 }

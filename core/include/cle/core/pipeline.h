@@ -29,10 +29,11 @@ struct LoadRequest {
     TopologyOptions topology;      ///< batch norms of files without a layer graph
 };
 
-/// A loaded input: immutable once loaded, shared by every later stage (and by the application's
-/// views). No later stage reads the input file again except the exporter copying it.
+/// A loaded input: what every later stage needs, so that none reads the input file again except
+/// the exporter copying it. The stages share the model read-only (RunRequest::model); its owner
+/// may still take it (the application keeps it in its own document).
 struct LoadedInput {
-    std::shared_ptr<const Model> model;
+    std::shared_ptr<Model> model;
     /// The layer graph (or the guessed one); null when it cannot be read, with the reason.
     std::shared_ptr<const Topology> topology;
     std::string topologyError;
@@ -110,7 +111,7 @@ struct ExportRequest {
 /// Export stage: the outcome's layers and the plan's extras in a copy of the input, with the
 /// report (whose timings include this export). Returns the export's seconds. Throws Error on
 /// failure or cancel (nothing is left behind). The outcome is only read: it can be shared.
-double exportOutcome(const ModelInfo& input, const RunOutcome& outcome,
+double exportOutcome(const Model& loaded, const RunOutcome& outcome,
                      const ExportRequest& request, const Feedback& feedback);
 
 /// The whole run for the command line.
