@@ -158,3 +158,27 @@ TEST(Pipeline, ACheckBeforeExportCanRefuseTheResult) {
     EXPECT_FALSE(out.exported);
     EXPECT_FALSE(std::filesystem::exists(dir.file("out.h5")));
 }
+
+TEST(Pipeline, OnlyTheLoadStageReadsTheInput) {
+    // A file with a batch norm to fold: once loaded, the file may go away and the run still
+    // folds, previews and equalizes, from what the model carries.
+    test::TempDir dir;
+    const std::string copy = dir.file("depthwise.h5");
+    std::filesystem::copy_file(test::dataPath("eval/depthwise.h5"), copy);
+    core::LoadRequest load;
+    load.path = copy;
+    core::Feedback feedback;
+    const core::LoadedInput input = core::loadInput(load, feedback);
+    EXPECT_TRUE(input.model->parametersLoaded);
+    EXPECT_FALSE(input.model->parameters.empty());
+    core::RunRequest run;
+    run.model = input.model;
+    run.plan = core::planRun(input, {{}, true, true, false});
+    ASSERT_FALSE(run.plan.batchNorms.empty());
+    std::filesystem::remove(copy);
+
+    const core::RunOutcome out = core::runEqualization(run, feedback);
+    EXPECT_TRUE(out.completed()) << out.message;
+    const auto extras = core::exportExtras(*input.model, out.plan, out.layers);
+    EXPECT_FALSE(extras.datasets.empty());
+}
