@@ -11,6 +11,7 @@
 #include "cle/core/error.h"
 #include "formats/formats.h"
 #include "hdf5/dtype_io.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {

@@ -5,6 +5,7 @@
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
 #include "formats/formats.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
 
@@ -69,25 +70,6 @@ void ModelInfo::indexLayers() {
     byName.clear();
     byName.reserve(layers.size());
     for (size_t i = 0; i < layers.size(); ++i) byName.emplace(layers[i].name, i);
-}
-
-namespace {
-FileIdentity identityOf(const struct stat& st) {
-    return {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::int64_t(st.st_size),
-            std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-}  // namespace
-
-std::optional<FileIdentity> fileIdentity(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    return identityOf(st);
-}
-
-std::optional<FileIdentity> fileIdentity(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return std::nullopt;
-    return identityOf(st);
 }
 
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 

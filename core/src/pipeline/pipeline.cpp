@@ -8,6 +8,7 @@
 #include "cle/core/exporter.h"
 #include "formats/formats.h"
 #include "graph/topology_detail.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "support/json_text.h"
 

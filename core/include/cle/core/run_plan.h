@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cle/core/exporter.h"
+#include "cle/core/export_extras.h"
 #include "cle/core/model.h"
 #include "cle/core/pairs.h"
 #include "cle/core/topology.h"
