@@ -80,7 +80,8 @@ bool Session::open(const QString& path)
     emit busyChanged(true);
     loadWatcher_.setFuture(QtConcurrent::run([path]() -> LoadOutcome {
         LoadOutcome out;
-        out.error = runCatching(tr("load %1").arg(path), [&] { out.model = loadModelWithStats(path); });
+        out.error =
+            runCatching(tr("load %1").arg(path), [&] { out.model = loadModelWithStats(path); });
         if (!out.model && out.error.isEmpty()) out.error = tr("Could not load %1.").arg(path);
         return out;
     }));
