@@ -12,7 +12,7 @@
 #include <QPointer>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "cle/core/error.h"
+#include "ui/background.h"
 #include "ui/loaded_model.h"
 
 namespace cle::ui {
@@ -45,7 +45,8 @@ std::map<std::string, double> imbalances(const std::vector<core::Layer>& layers)
 EqualizeJob::EqualizeJob(QObject* parent) : QObject(parent)
 {
     pool_.setMaxThreadCount(1);
-    connect(&watcher_, &QFutureWatcher<RunOutcome>::finished, this, &EqualizeJob::finished);
+    connect(&watcher_, &QFutureWatcher<std::shared_ptr<const RunRecord>>::finished, this,
+            &EqualizeJob::finished);
 }
 
 EqualizeJob::~EqualizeJob()
@@ -54,74 +55,65 @@ EqualizeJob::~EqualizeJob()
     wait();
 }
 
-void EqualizeJob::start(RunInput input)
+void EqualizeJob::start(core::RunRequest request)
 {
-    shared_ = std::make_shared<Shared>();
+    auto shared = shared_ = std::make_shared<Shared>();
     const int generation = ++generation_;
-    auto shared = shared_;
     QPointer<EqualizeJob> self(this);
+    auto lastPost = std::make_shared<Clock::time_point>(Clock::now() - std::chrono::hours(1));
+    // Events queue up on the worker; a delivery is posted only when the GUI took the previous
+    // one and the interval has passed: a slow GUI thread gets fewer, larger batches.
+    shared->feedback.onSweep = [this, self, shared, generation,
+                                lastPost](const core::SweepEvent& event) {
+        std::lock_guard lock(shared->mutex);
+        shared->pending.push_back(event);
+        const auto now = Clock::now();
+        if (shared->posted || now - *lastPost < std::chrono::milliseconds(kUpdateIntervalMs))
+            return;
+        shared->posted = true;
+        *lastPost = now;
+        QMetaObject::invokeMethod(
+            this,
+            [self, shared, generation] {
+                if (self && self->generation_ == generation) self->deliver(shared);
+            },
+            Qt::QueuedConnection);
+    };
 
-    auto work = [this, self, shared, generation, input = std::move(input)]() -> RunOutcome {
+    auto work = [shared, request = std::move(request)]() -> std::shared_ptr<const RunRecord> {
         lowerThreadPriority();
-        RunOutcome outcome;
+        auto record = std::make_shared<RunRecord>();
         const auto start = Clock::now();
-        UpdateBuilder builder;
-        auto lastPost = Clock::now() - std::chrono::hours(1);
-        auto callback = [&](const core::Progress& p) {
-            if (shared->cancel.load()) return false;
-            const auto now = Clock::now();
-            const bool due = now - lastPost >= std::chrono::milliseconds(kUpdateIntervalMs);
-            // Only post when the GUI has taken the previous update: a slow GUI thread gets fewer,
-            // larger updates instead of a growing queue.
-            if (due && (p.sweepDone || p.sweep <= 1) && !shared->updatePending.load()) {
-                shared->updatePending.store(true);
-                lastPost = now;
-                RunUpdate update = builder.build(p);
-                QMetaObject::invokeMethod(
-                    this,
-                    [self, generation, update = std::move(update)]() mutable {
-                        if (self && self->generation_ == generation)
-                            self->deliver(std::move(update));
-                    },
-                    Qt::QueuedConnection);
-            }
-            return !shared->cancel.load();
-        };
-        try {
-            RunResult result = runPipeline(input, callback);
-            if (result.cancelled || shared->cancel.load()) {
-                outcome.cancelled = true;
-            } else {
-                outcome.equalizedImbalance = imbalances(result.layers);
-                outcome.result = std::move(result);
-            }
-        } catch (const core::Error& e) {
-            if (e.kind() == core::ErrorKind::Cancelled || shared->cancel.load())
-                outcome.cancelled = true;
-            else
-                outcome.error = QString::fromStdString(e.what());
-        } catch (const std::bad_alloc&) {
-            outcome.error = tr("Out of memory while equalizing.");
-        } catch (const std::exception& e) {
-            outcome.error = tr("Equalization failed: %1").arg(QString::fromStdString(e.what()));
-        } catch (...) {
-            outcome.error = tr("Equalization failed with an unknown error.");
+        const QString error = runCatching(tr("equalize"), [&] {
+            record->outcome = core::runEqualization(request, shared->feedback);
+        });
+        if (!error.isEmpty()) {
+            record->outcome.ending = shared->feedback.isCancelled() ? core::Ending::Cancelled
+                                                                    : core::Ending::Failed;
+            record->outcome.message = error.toStdString();
         }
-        outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        return outcome;
+        if (record->outcome.completed())
+            record->equalizedImbalance = imbalances(record->outcome.layers);
+        record->seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        return record;
     };
     watcher_.setFuture(QtConcurrent::run(&pool_, std::move(work)));
 }
 
-void EqualizeJob::deliver(RunUpdate update)
+void EqualizeJob::deliver(const std::shared_ptr<Shared>& shared)
 {
-    if (shared_) shared_->updatePending.store(false);
-    emit progressed(update);
+    std::vector<core::SweepEvent> events;
+    {
+        std::lock_guard lock(shared->mutex);
+        events.swap(shared->pending);
+        shared->posted = false;
+    }
+    if (!events.empty()) emit progressed(events);
 }
 
 void EqualizeJob::cancel()
 {
-    if (shared_) shared_->cancel.store(true);
+    if (shared_) shared_->feedback.cancel();
 }
 
 void EqualizeJob::wait()
@@ -131,7 +123,7 @@ void EqualizeJob::wait()
 
 bool EqualizeJob::isRunning() const { return watcher_.isRunning(); }
 
-RunOutcome EqualizeJob::takeOutcome()
+std::shared_ptr<const RunRecord> EqualizeJob::takeRecord()
 {
     if (!watcher_.future().isValid() || watcher_.future().resultCount() == 0) return {};
     return watcher_.future().takeResult();

@@ -1,11 +1,12 @@
 #pragma once
-// One equalization run on a worker thread. Inputs are moved into the job; progress reaches the
-// GUI thread as queued, throttled, incremental updates; cancel is an atomic flag the core's
-// progress callback reads. The job never outlives its owner: the destructor cancels and waits.
-#include <atomic>
+// One equalization run (core::runEqualization) on a worker thread. The request is moved into the
+// job; the engine's sweep events reach the GUI thread in queued, throttled batches; cancel goes
+// through the run's core::Feedback. The job never outlives its owner: the destructor cancels and
+// waits.
 #include <map>
 #include <memory>
-#include <optional>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include <QFutureWatcher>
@@ -13,19 +14,17 @@
 #include <QString>
 #include <QThreadPool>
 
-#include "cle/core/equalizer.h"
-#include "ui/run_pipeline.h"
-#include "ui/run_update.h"
+#include "cle/core/pipeline.h"
 
 namespace cle::ui {
 
-struct RunOutcome {
-    std::optional<RunResult> result;  ///< set when the run completed (converged or not)
-    bool cancelled = false;
-    QString error;  ///< set when the core threw
-    double seconds = 0;
+/// A finished run as the application keeps it: one immutable value shared with the views and
+/// the export.
+struct RunRecord {
+    core::RunOutcome outcome;  ///< ending Failed with the message when the core threw
     /// Range imbalance of each equalized layer's output channels, by layer name.
     std::map<std::string, double> equalizedImbalance;
+    double seconds = 0;  ///< wall time of the whole run
 };
 
 class EqualizeJob : public QObject {
@@ -34,33 +33,36 @@ public:
     explicit EqualizeJob(QObject* parent = nullptr);
     ~EqualizeJob() override;
 
-    /// Starts a run of runPipeline(input) on the worker thread; the job must not be running.
-    void start(RunInput input);
+    /// Starts core::runEqualization(request) on the worker thread; the job must not be running.
+    void start(core::RunRequest request);
     /// Asks the run to stop at the core's next progress call (after at most one pair).
     void cancel();
     /// Blocks until the worker has returned.
     void wait();
     bool isRunning() const;
-    /// The outcome of the finished run; valid after finished().
-    RunOutcome takeOutcome();
+    /// The record of the finished run; valid after finished().
+    std::shared_ptr<const RunRecord> takeRecord();
 
-    /// Minimum time between two progress updates.
+    /// Minimum time between two deliveries of sweep events.
     static constexpr int kUpdateIntervalMs = 100;
 
 signals:
-    void progressed(const cle::ui::RunUpdate& update);
+    /// Sweep events since the previous delivery, in order (sweep 0: the state before the first).
+    void progressed(const std::vector<cle::core::SweepEvent>& events);
     void finished();
 
 private:
     struct Shared {
-        std::atomic<bool> cancel{false};
-        std::atomic<bool> updatePending{false};
+        core::Feedback feedback;
+        std::mutex mutex;
+        std::vector<core::SweepEvent> pending;  ///< events not yet delivered
+        bool posted = false;                    ///< a delivery is queued
     };
-    void deliver(RunUpdate update);
+    void deliver(const std::shared_ptr<Shared>& shared);
 
     /// A private pool: its thread runs at a lower priority than the GUI thread.
     QThreadPool pool_;
-    QFutureWatcher<RunOutcome> watcher_;
+    QFutureWatcher<std::shared_ptr<const RunRecord>> watcher_;
     std::shared_ptr<Shared> shared_;
     int generation_ = 0;
 };

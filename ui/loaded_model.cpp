@@ -10,6 +10,7 @@
 #include <QFileInfo>
 
 #include "cle/core/error.h"
+#include "cle/core/pipeline.h"
 #include "cle/core/run_plan.h"
 
 namespace cle::ui {
@@ -94,6 +95,7 @@ void foldedStats(LoadedModel& loaded)
         one.layers = {loaded.model.layers[size_t(index)]};
         core::RunPlan single;
         single.batchNorms = {bn};
+        core::copyBatchNormVectors(loaded.model, single, one);
         try {
             core::foldBatchNorms(one, single);
         } catch (const std::exception&) {
@@ -120,21 +122,24 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
                                "' is empty (0 bytes), not a weight file");
     auto loaded = std::make_shared<LoadedModel>();
     loaded->path = path;
-    loaded->model = core::loadModel(path.toStdString());
+    // The core's load stage: the input opened once, the weights, batch-norm vectors, graph.
+    core::LoadRequest request;
+    request.path = path.toStdString();
+    core::LoadedInput input = core::loadInput(request, core::Feedback());
+    // The only copy of the weights in the application; runs share it read-only.
+    loaded->model = std::move(*input.model);
     if (loaded->model.layers.empty())
         throw core::inputError("'" + path.toStdString() +
                                "' holds no layer with weights (no weight or kernel datasets)");
     loaded->stats.reserve(loaded->model.layers.size());
     for (const auto& layer : loaded->model.layers) loaded->stats.push_back(outputStats(layer));
-    try {
-        loaded->topology = core::Topology::build(loaded->model.info);
-    } catch (const std::exception& e) {
-        // The weights are still worth inspecting; runs and suggestions say why they cannot go on.
-        loaded->topologyError = QString::fromStdString(e.what());
-    }
+    // The weights are still worth inspecting without a graph; runs and suggestions say why they
+    // cannot go on.
+    if (input.topology) loaded->topology = *input.topology;
+    loaded->topologyError = QString::fromStdString(input.topologyError);
     foldedStats(*loaded);
     try {
-        loaded->graph = core::readLayerGraph(loaded->model.info);
+        loaded->graph = core::readLayerGraph(loaded->model.info, loaded->model.modelConfig);
     } catch (const std::exception&) {
         // Unreadable graphs are already explained by topologyError.
     }

@@ -484,6 +484,13 @@ void MainWindow::resetRun()
 
 QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPath, bool force)
 {
+    bool declined = false;
+    return startExport(weightsPath, reportPath, force, declined);
+}
+
+QString MainWindow::startExport(const QString& weightsPath, const QString& reportPath, bool force,
+                                bool& declined)
+{
     const core::Summary* s = session_->summary();
     if (!session_->hasResult() || !s) return tr("Run an equalization first.");
     if (!s->converged &&
@@ -492,8 +499,11 @@ QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPa
             tr("The last run stopped after %n sweep(s) without converging (last delta %1, "
                "threshold %2). Export these weights anyway?",
                nullptr, s->sweeps)
-                .arg(QString::number(s->lastDelta(), 'g', 3), QString::number(s->threshold, 'g', 3))))
+                .arg(QString::number(s->lastDelta(), 'g', 3),
+                     QString::number(s->threshold, 'g', 3)))) {
+        declined = true;
         return tr("Export cancelled.");
+    }
     busyLabel_->setText(tr("Exporting %1…").arg(QFileInfo(weightsPath).fileName()));
     return session_->startExport(weightsPath, reportPath, force);
 }

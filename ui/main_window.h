@@ -88,6 +88,9 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    /// exportTo's work: `declined` is set when the user declined the non-converged warning.
+    QString startExport(const QString& weightsPath, const QString& reportPath, bool force,
+                        bool& declined);
     void createActions();
     void createMenus();
     QWidget* createCentralArea();

@@ -132,8 +132,9 @@ void MainWindow::promptExport()
     if (path.isEmpty()) return;
     const QString report = reportAction_->isChecked() ? reportPathFor(path) : QString();
     // The file dialog has already asked about overwriting.
-    const QString why = exportTo(path, report, true);
-    if (!why.isEmpty() && why != tr("Export cancelled.")) showError(tr("Export"), why);
+    bool declined = false;
+    const QString why = startExport(path, report, true, declined);
+    if (!why.isEmpty() && !declined) showError(tr("Export"), why);
 }
 
 void MainWindow::promptOpen()

@@ -1,21 +1,18 @@
 #include "ui/session.h"
 
-#include <chrono>
-#include <exception>
-
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "cle/core/error.h"
 #include "cle/core/exporter.h"
-#include "cle/core/report.h"
-#include "ui/run_pipeline.h"
+#include "ui/background.h"
 
 namespace cle::ui {
 
 namespace {
 
-QString describe(const std::exception& e) { return QString::fromStdString(e.what()); }
+const std::vector<core::Layer> kNoLayers;
+const std::map<std::string, double> kNoImbalance;
+const std::vector<core::Relu6Cost> kNoCosts;
 
 }  // namespace
 
@@ -24,14 +21,13 @@ Session::Session(QObject* parent) : QObject(parent)
     connect(&loadWatcher_, &QFutureWatcher<LoadOutcome>::finished, this, &Session::onLoadDone);
     connect(&job_, &EqualizeJob::progressed, this, &Session::onRunProgress);
     connect(&job_, &EqualizeJob::finished, this, &Session::onRunDone);
-    connect(&exportWatcher_, &QFutureWatcher<ExportOutcome>::finished, this,
-            &Session::onExportDone);
+    connect(&exportWatcher_, &QFutureWatcher<QString>::finished, this, &Session::onExportDone);
 }
 
 Session::~Session()
 {
     job_.cancel();
-    exportCancel_->store(true);
+    exportFeedback_->cancel();
     waitForIdle();
 }
 
@@ -43,6 +39,39 @@ void Session::waitForIdle()
     if (exportWatcher_.isRunning()) exportWatcher_.waitForFinished();
 }
 
+const core::Summary* Session::summary() const
+{
+    if (live_) return &*live_;
+    return result_ ? &result_->outcome.summary : nullptr;
+}
+
+const std::vector<core::Layer>& Session::resultLayers() const
+{
+    return hasResult() ? result_->outcome.layers : kNoLayers;
+}
+
+const std::map<std::string, double>& Session::equalizedImbalance() const
+{
+    return hasResult() ? result_->equalizedImbalance : kNoImbalance;
+}
+
+const core::RunPlan& Session::plan() const
+{
+    return live_ || !result_ ? livePlan_ : result_->outcome.plan;
+}
+
+const std::vector<core::Relu6Cost>& Session::relu6Costs() const
+{
+    return hasResult() ? result_->outcome.relu6Costs : kNoCosts;
+}
+
+void Session::clearResult()
+{
+    live_.reset();
+    livePlan_ = {};
+    result_.reset();
+}
+
 bool Session::open(const QString& path)
 {
     if (isBusy()) return false;
@@ -51,15 +80,8 @@ bool Session::open(const QString& path)
     emit busyChanged(true);
     loadWatcher_.setFuture(QtConcurrent::run([path]() -> LoadOutcome {
         LoadOutcome out;
-        try {
-            out.model = loadModelWithStats(path);
-        } catch (const std::bad_alloc&) {
-            out.error = tr("Not enough memory to load %1.").arg(path);
-        } catch (const std::exception& e) {
-            out.error = describe(e);
-        } catch (...) {
-            out.error = tr("Could not load %1: unknown error.").arg(path);
-        }
+        out.error =
+            runCatching(tr("load %1").arg(path), [&] { out.model = loadModelWithStats(path); });
         if (!out.model && out.error.isEmpty()) out.error = tr("Could not load %1.").arg(path);
         return out;
     }));
@@ -75,12 +97,7 @@ void Session::onLoadDone()
         return;
     }
     model_ = std::move(out.model);
-    summary_.reset();
-    resultLayers_.clear();
-    imbalance_.clear();
-    plan_ = resultPlan_ = {};
-    quantization_ = {};
-    relu6Costs_.clear();
+    clearResult();
     emit modelLoaded();
     emit resultChanged();
 }
@@ -94,27 +111,23 @@ QString Session::startRun(const std::vector<core::LayerPair>& pairs,
     if (pairs.empty()) return tr("Add at least one pair of layers to equalize.");
     if (!model_->topology)
         return tr("The pairs cannot be checked against the network: %1").arg(model_->topologyError);
-    RunInput input;
-    try {
-        input.plan = core::planPairs(model_->model.info, *model_->topology, pairs, allowRelu6);
-    } catch (const std::exception& e) {
-        return describe(e);
-    }
-    if (continueFromResult && hasResult()) {
-        input.previousPlan = resultPlan_;
-        input.startLayers = resultLayers_;
-    }
-    plan_ = mergePlans(input.previousPlan, input.plan);
-    // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive.
-    input.model = std::shared_ptr<const core::Model>(model_, &model_->model);
-    input.options = options;
-    resultLayers_.clear();
-    imbalance_.clear();
-    quantization_ = {};
-    relu6Costs_.clear();
-    summary_.emplace();
-    summary_->threshold = options.threshold;
-    job_.start(std::move(input));
+    core::RunRequest request;
+    const QString refused = runCatching(tr("check the pairs"), [&] {
+        request.plan = core::planPairs(model_->model.info, *model_->topology, pairs, allowRelu6);
+    });
+    if (!refused.isEmpty()) return refused;
+    if (continueFromResult && hasResult())
+        request.previous = std::shared_ptr<const core::RunOutcome>(result_, &result_->outcome);
+    livePlan_ = request.previous ? core::mergePlans(request.previous->plan, request.plan)
+                                 : request.plan;
+    // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive:
+    // the run copies only the layers it changes.
+    request.model = std::shared_ptr<const core::Model>(model_, &model_->model);
+    request.options = options;
+    request.loadSeconds = model_->seconds;
+    live_.emplace();
+    live_->threshold = options.threshold;
+    job_.start(std::move(request));
     emit resultChanged();
     emit runStarted();
     emit busyChanged(true);
@@ -123,116 +136,68 @@ QString Session::startRun(const std::vector<core::LayerPair>& pairs,
 
 void Session::cancelRun() { job_.cancel(); }
 
-void Session::onRunProgress(const RunUpdate& update)
+void Session::onRunProgress(const std::vector<core::SweepEvent>& events)
 {
-    if (!summary_) return;
-    RunUpdate copy = update;
-    const int sweep = copy.sweep;
-    const float delta = copy.delta;
-    mergeUpdate(*summary_, std::move(copy));
-    emit runProgressed(sweep, delta);
+    if (!live_ || events.empty()) return;
+    for (const auto& e : events) core::appendSweep(*live_, e);
+    emit runProgressed(events.back().sweep, events.back().delta);
 }
 
 void Session::onRunDone()
 {
-    RunOutcome out = job_.takeOutcome();
-    runSeconds_ = out.seconds;
-    emit busyChanged(isBusy());
-    if (out.result) {
-        summary_ = std::move(out.result->summary);
-        resultLayers_ = std::move(out.result->layers);
-        plan_ = resultPlan_ = std::move(out.result->plan);
-        quantization_ = std::move(out.result->quantization);
-        relu6Costs_ = std::move(out.result->relu6Costs);
-        imbalance_ = std::move(out.equalizedImbalance);
-        emit runFinished();
-        emit resultChanged();
-        return;
-    }
+    result_ = job_.takeRecord();
+    const core::Ending ending = result_ ? result_->outcome.ending : core::Ending::Failed;
     // A cancelled or failed run leaves the loaded model as it was and offers no result; its
-    // partial history stays visible.
-    resultPlan_ = {};
-    if (out.cancelled) {
-        if (summary_) summary_->cancelled = true;
+    // history stays visible (a failed run's as far as it arrived).
+    if (ending != core::Ending::Failed) live_.reset();
+    emit busyChanged(isBusy());
+    if (ending == core::Ending::Converged || ending == core::Ending::SweepLimit)
+        emit runFinished();
+    else if (ending == core::Ending::Cancelled)
         emit runCancelled();
-    } else {
-        emit runFailed(out.error);
-    }
+    else
+        emit runFailed(result_ ? QString::fromStdString(result_->outcome.message) : QString());
     emit resultChanged();
 }
 
 void Session::reset()
 {
     if (isRunning()) return;
-    summary_.reset();
-    resultLayers_.clear();
-    imbalance_.clear();
-    plan_ = resultPlan_ = {};
-    quantization_ = {};
-    relu6Costs_.clear();
+    clearResult();
     emit resultChanged();
 }
 
 QString Session::startExport(const QString& weightsPath, const QString& reportPath, bool force)
 {
-    if (!model_ || !hasResult() || !summary_) return tr("Run an equalization first.");
+    if (!model_ || !hasResult()) return tr("Run an equalization first.");
     if (isBusy()) return tr("Wait for the current operation to finish.");
-    try {
+    const QString refused = runCatching(tr("export"), [&] {
         core::checkOutputPath(model_->path.toStdString(), weightsPath.toStdString(), force);
-    } catch (const std::exception& e) {
-        return describe(e);
-    }
+    });
+    if (!refused.isEmpty()) return refused;
     exportPath_ = weightsPath;
     emit busyChanged(true);
+    // The worker shares the loaded model and the result; nothing is copied.
     auto model = model_;
-    auto layers = resultLayers_;
-    auto summary = *summary_;
-    auto plan = resultPlan_;
-    auto quantization = quantization_;
-    auto relu6 = relu6Costs_;
-    auto cancel = exportCancel_;
-    const double runSeconds = runSeconds_;
-    exportWatcher_.setFuture(QtConcurrent::run([=]() -> ExportOutcome {
-        ExportOutcome out;
-        const auto start = std::chrono::steady_clock::now();
-        try {
-            const auto& info = model->model.info;
-            core::ExportOptions options;
-            options.force = force;
-            options.cancel = cancel.get();
-            options.extras = core::exportExtras(info, plan, layers);
-            options.inputIdentity = info.identity;
-            options.reportPath = reportPath.toStdString();
-            options.reportText = [&] {  // the report and the weights are written together
-                core::Timings timings;
-                timings.load = model->seconds;
-                timings.equalize = runSeconds;
-                timings.save = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                             start).count();
-                return core::reportJson(info, summary, timings,
-                                        core::ReportExtras{&plan, &quantization, &relu6});
-            };
-            core::exportWeights(info.path, layers, weightsPath.toStdString(), options);
-            out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                              .count();
-        } catch (const std::exception& e) {
-            out.error = describe(e);
-        } catch (...) {
-            out.error = tr("Export failed with an unknown error.");
-        }
-        return out;
+    auto result = result_;
+    auto feedback = exportFeedback_;
+    const core::ExportRequest request{weightsPath.toStdString(), reportPath.toStdString(), force};
+    exportWatcher_.setFuture(QtConcurrent::run([model, result, feedback, request]() {
+        return runCatching(tr("export"), [&] {
+            core::exportOutcome(model->model, result->outcome, request, *feedback);
+        });
     }));
     return {};
 }
 
 void Session::onExportDone()
 {
-    ExportOutcome out = exportWatcher_.future().takeResult();
+    const QString error = exportWatcher_.future().takeResult();
     emit busyChanged(isBusy());
-    if (out.error.isEmpty())
+    if (error.isEmpty())
         emit exportFinished(exportPath_);
     else
-        emit exportFailed(out.error);
+        emit exportFailed(error);
 }
 
 }  // namespace cle::ui

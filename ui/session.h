@@ -2,7 +2,6 @@
 // The document behind the main window: the loaded model, the pair list's last run and its
 // result, and the background work on them (load, equalize, export). No widgets here, so tests
 // can drive it directly and wait on its signals.
-#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,10 +11,9 @@
 #include <QObject>
 #include <QString>
 
-#include "cle/core/equalizer.h"
+#include "cle/core/feedback.h"
 #include "cle/core/pairs.h"
-#include "cle/core/quantization.h"
-#include "cle/core/run_plan.h"
+#include "cle/core/pipeline.h"
 #include "ui/equalize_job.h"
 #include "ui/loaded_model.h"
 
@@ -47,23 +45,26 @@ public:
     void cancelRun();
     bool isRunning() const { return job_.isRunning(); }
     /// The history of the current or last run (live while running); null before any run.
-    const core::Summary* summary() const { return summary_ ? &*summary_ : nullptr; }
+    const core::Summary* summary() const;
     /// The finished result; null while running, after a cancel, a reset or a new load.
-    bool hasResult() const { return !resultLayers_.empty() && !isRunning(); }
+    bool hasResult() const { return result_ && result_->outcome.completed() && !isRunning(); }
+    /// The finished run as one immutable value (also a cancelled or failed one); null before
+    /// any run, while running, after a reset or a new load.
+    std::shared_ptr<const RunRecord> result() const { return isRunning() ? nullptr : result_; }
     /// Every layer changed by the run(s) since the loaded weights (what export writes).
-    const std::vector<core::Layer>& resultLayers() const { return resultLayers_; }
-    const std::map<std::string, double>& equalizedImbalance() const { return imbalance_; }
+    const std::vector<core::Layer>& resultLayers() const;
+    const std::map<std::string, double>& equalizedImbalance() const;
     /// The plan of the result (batch norms folded, ReLU6 relaxed); of the run under way while
     /// running.
-    const core::RunPlan& plan() const { return plan_; }
+    const core::RunPlan& plan() const;
     /// What relaxing each ReLU6 of the result's plan costs (empty without a result).
-    const std::vector<core::Relu6Cost>& relu6Costs() const { return relu6Costs_; }
+    const std::vector<core::Relu6Cost>& relu6Costs() const;
     /// INT8 quantization figures of the equalized layers; null without a result.
     const core::QuantizationReport* quantization() const
     {
-        return hasResult() ? &quantization_ : nullptr;
+        return hasResult() ? &result_->outcome.quantization : nullptr;
     }
-    double runSeconds() const { return runSeconds_; }
+    double runSeconds() const { return result_ ? result_->seconds : 0; }
     /// Drops the result and returns to the loaded weights.
     void reset();
 
@@ -99,33 +100,28 @@ private:
         std::shared_ptr<const LoadedModel> model;
         QString error;
     };
-    struct ExportOutcome {
-        QString error;
-        double seconds = 0;
-    };
     void onLoadDone();
-    void onRunProgress(const RunUpdate& update);
+    void onRunProgress(const std::vector<core::SweepEvent>& events);
     void onRunDone();
     void onExportDone();
+    /// Forgets the result and the live history (a new load, a reset).
+    void clearResult();
 
     std::shared_ptr<const LoadedModel> model_;
     QString pendingPath_;
     QFutureWatcher<LoadOutcome> loadWatcher_;
 
     EqualizeJob job_;
-    std::optional<core::Summary> summary_;
-    std::vector<core::Layer> resultLayers_;  ///< changed layers of the finished result
-    core::RunPlan plan_;                     ///< merged plan of the result (or the run)
-    core::RunPlan resultPlan_;               ///< plan of the finished result
-    core::QuantizationReport quantization_;
-    std::vector<core::Relu6Cost> relu6Costs_;
-    std::map<std::string, double> imbalance_;
-    double runSeconds_ = 0;
+    /// The run under way: its history as the sweep events arrive, and its (merged) plan.
+    std::optional<core::Summary> live_;
+    core::RunPlan livePlan_;
+    /// The last finished run (completed, cancelled or failed), shared with the export.
+    std::shared_ptr<const RunRecord> result_;
 
-    QFutureWatcher<ExportOutcome> exportWatcher_;
+    QFutureWatcher<QString> exportWatcher_;
     QString exportPath_;
-    /// Set when the session goes away: an export under way stops and leaves no file.
-    std::shared_ptr<std::atomic<bool>> exportCancel_ = std::make_shared<std::atomic<bool>>(false);
+    /// Cancelled when the session goes away: an export under way stops and leaves no file.
+    std::shared_ptr<core::Feedback> exportFeedback_ = std::make_shared<core::Feedback>();
 };
 
 }  // namespace cle::ui

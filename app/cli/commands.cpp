@@ -1,6 +1,5 @@
 #include "commands.h"
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "cle/core/model.h"
+#include "cle/core/pipeline.h"
 #include "cle/core/quantization.h"
 #include "cle/core/report.h"
 #include "cle/core/run_plan.h"
@@ -23,12 +23,6 @@
 namespace cle::cli {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 std::optional<core::Layout> layoutOption(const std::string& s) {
     if (s.empty()) return std::nullopt;
@@ -236,11 +230,29 @@ void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
     line("per channel:", q.perChannelBefore, q.perChannelAfter);
 }
 
-core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
-    core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
-    if (a.autoPairs) return core::planSuggested(info, topology, a.allowRelu6, a.acceptGuesses);
-    auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
-    return core::planPairs(info, topology, core::expandGroups(groups), a.allowRelu6);
+core::PairChoice pairChoice(const EqualizeArgs& a) {
+    core::PairChoice choice;
+    choice.suggest = a.autoPairs;
+    choice.acceptGuesses = a.acceptGuesses;
+    choice.allowRelu6 = a.allowRelu6;
+    if (!a.autoPairs) {
+        auto groups =
+            a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
+        choice.pairs = core::expandGroups(groups);
+    }
+    return choice;
+}
+
+// How the run ended and what it produced: the one presentation of an outcome on the terminal.
+void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream& out) {
+    printSummary(o.summary, out);
+    printChanges(o.plan, o.relu6Costs, out);
+    printQuantization(o.quantization, out);
+    if (o.verification) printVerification(*o.verification, out);
+    const core::Timings t = o.seconds.report();
+    out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
+        << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
+        << number(t.save) << " s, quantization preview " << number(t.quantization) << " s)\n";
 }
 
 }  // namespace
@@ -262,71 +274,39 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
             throw core::usageError("--report and -o name the same file '" + a.output + "'");
     }
 
-    core::Timings t;
-    auto start = Clock::now();
-    core::Model model = core::loadModel(a.input, layoutOption(a.layout), a.maxMemoryMb << 20);
-    core::ModelInfo info = model.info;
-    core::RunPlan plan = makePlan(a, info);
-    const std::vector<core::Relu6Cost> relu6 = core::relu6Costs(info, plan);
+    core::PipelineRequest request;
+    request.load = {a.input, layoutOption(a.layout), a.maxMemoryMb << 20,
+                    topologyOptions(a.foldBn, a.bnEpsilon)};
+    request.pairs = pairChoice(a);
+    request.options = {a.threshold, a.maxSweeps};
+    request.output = {a.output, a.report, a.force};
     std::optional<ResultCheck> check;
-    if (a.verify) check.emplace(a, model);
-    core::foldBatchNorms(model, plan);
-    t.load = secondsSince(start);
-    start = Clock::now();
-    std::vector<std::string> names;
-    for (const auto& [first, second] : plan.pairs) names.insert(names.end(), {first, second});
-    core::QuantizationReport quantization = core::quantizationBefore(model, names);
-    t.quantization = secondsSince(start);
-    if (!a.quiet) printPlan(plan, relu6, err);
-
-    start = Clock::now();
-    core::EqualizeOptions options{a.threshold, a.maxSweeps};
-    auto progress = [&](const core::Progress& p) {
-        // Every sweep of a short run, then every tenth: a long run stays readable.
-        if (p.sweepDone && !a.quiet && (p.sweep <= 10 || p.sweep % 10 == 0))
-            err << "sweep " << p.sweep << ": delta " << number(p.delta, 6) << " (threshold "
-                << a.threshold << ")\n";
-        return !(cancel && cancel->load());
+    request.planned = [&](const core::LoadedInput& input, const core::RunOutcome& planned) {
+        if (a.verify) check.emplace(a, *input.model);
+        if (!a.quiet) printPlan(planned.plan, planned.relu6Costs, err);
     };
-    core::EqualizeResult result = core::equalize(std::move(model), plan.pairs, options, progress);
-    t.equalize = secondsSince(start);
-    if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
-    start = Clock::now();
-    core::quantizationAfter(quantization, result.layers);
-    t.quantization += secondsSince(start);
-    std::optional<core::Verification> verification;
-    if (check) verification = check->run(plan, result.layers, cancel);
-    if (verification && !verification->preserved) {
-        printVerification(*verification, out);
+    request.beforeExport = [&](core::RunOutcome& o) {
+        if (check) o.verification = check->run(o.plan, o.layers, cancel);
+        return !o.verification || o.verification->preserved;
+    };
+    core::Feedback feedback(cancel);
+    feedback.onSweep = [&](const core::SweepEvent& e) {
+        // Every sweep of a short run, then every tenth: a long run stays readable.
+        if (e.sweep > 0 && !a.quiet && (e.sweep <= 10 || e.sweep % 10 == 0))
+            err << "sweep " << e.sweep << ": delta " << number(e.delta, 6) << " (threshold "
+                << a.threshold << ")\n";
+    };
+    const core::RunOutcome outcome = core::runPipeline(request, feedback);
+    if (outcome.ending == core::Ending::Cancelled)
+        throw core::Error(core::ErrorKind::Cancelled, "cancelled");
+    if (!outcome.exported) {  // the network check refused the result
+        printVerification(*outcome.verification, out);
         out << "nothing written: the equalized network does not compute the original's "
                "function\n";
         return kFunctionChanged;
     }
-
-    start = Clock::now();
-    core::ExportOptions exportOptions;
-    exportOptions.force = a.force;
-    exportOptions.cancel = cancel;
-    exportOptions.extras = core::exportExtras(info, plan, result.layers);
-    exportOptions.inputIdentity = info.identity;
-    exportOptions.reportPath = a.report;
-    exportOptions.reportText = [&] {  // written with the output, or neither is
-        t.save = secondsSince(start);
-        return core::reportJson(info, result.summary, t,
-                                {&plan, &quantization, &relu6,
-                                 verification ? &*verification : nullptr});
-    };
-    core::exportWeights(a.input, result.layers, a.output, exportOptions);
-    t.save = secondsSince(start);
-
-    printSummary(result.summary, out);
-    printChanges(plan, relu6, out);
-    printQuantization(quantization, out);
-    if (verification) printVerification(*verification, out);
-    out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
-        << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
-        << number(t.save) << " s, quantization preview " << number(t.quantization) << " s)\n";
-    return result.summary.converged ? kOk : kNotConverged;
+    printOutcome(outcome, a, out);
+    return outcome.ending == core::Ending::Converged ? kOk : kNotConverged;
 }
 
 }  // namespace cle::cli

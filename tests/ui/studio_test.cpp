@@ -30,6 +30,7 @@
 #include "ui/main_window.h"
 #include "ui/pair_groups.h"
 #include "ui/pair_view.h"
+#include "ui/plots/scale_plot.h"
 #include "ui/pairs_panel.h"
 #include "ui/verification_panel.h"
 #include "ui/verify_job.h"
@@ -91,6 +92,7 @@ private slots:
     void corruptFileKeepsModel();
     void cancelMidRunLeavesModelUnchanged();
     void guiStaysResponsiveDuringRun();
+    void scalesShowDuringTheRun();
     void exportMatchesCommandLine();
     void resetAndContinueFromResult();
     void plotsSaveImageAndCsv();
@@ -392,6 +394,30 @@ void StudioTest::guiStaysResponsiveDuringRun()
     QVERIFY(actions > 5);
     QVERIFY(sweeps >= 2);
     QVERIFY2(worst < 1000, qPrintable(QString("GUI thread blocked for %1 ms").arg(worst)));
+}
+
+void StudioTest::scalesShowDuringTheRun()
+{
+    auto w = openWindow(bigModel());
+    QVERIFY(w);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    setSlowRunOptions(*w);
+    QSignalSpy cancelled(w->session(), &ui::Session::runCancelled);
+    QCOMPARE(w->runNow(), QString());
+    // While the run goes on, the scale plot shows the cumulative scales of the sweeps so far.
+    QTRY_VERIFY_WITH_TIMEOUT(w->session()->summary() && w->session()->summary()->sweeps >= 2,
+                             kRunTimeoutMs);
+    QVERIFY(w->session()->isRunning());
+    const core::PairHistory& pair = w->session()->summary()->pairs.front();
+    QVERIFY(!pair.scale.empty());
+    QVERIFY(std::any_of(pair.scale.begin(), pair.scale.end(), [](float s) { return s != 1.f; }));
+    w->pairView()->setPair(0);
+    QTRY_VERIFY_WITH_TIMEOUT(w->pairView()->scalePlot()->placeholderText().isEmpty(), 5000);
+    QVERIFY(w->pairView()->scalePlot()->plot()->graph(0)->dataCount() > 0);
+    QVERIFY(w->session()->isRunning());
+    w->cancelRun();
+    QVERIFY(cancelled.wait(5000));
 }
 
 void StudioTest::exportMatchesCommandLine()

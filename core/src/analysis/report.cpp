@@ -140,17 +140,6 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     return json_text::dump(j, 2) + "\n";
 }
 
-void writeTextFileAtomically(const std::string& path, const std::string& text) {
-    TempFile temp(path);
-    {
-        std::ofstream out(temp.path(), std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) throw inputError("cannot write '" + path + "'");
-    }
-    temp.commit();
-}
-
 void writeReport(const std::string& path, const ModelInfo& model, const Summary& summary,
                  const Timings& timings, const ReportExtras& extras) {
     writeTextFileAtomically(path, reportJson(model, summary, timings, extras));

@@ -199,6 +199,12 @@ private:
             const auto& b = layers_[pairs_[i].second].stats;
             summary_.pairs[i].states.push_back(
                 {ranges(a.outMin, a.outMax), ranges(b.inMin, b.inMax)});
+            // The scales so far travel with each sweep: a live view shows them during the run.
+            auto& h = summary_.pairs[i];
+            h.scale.assign(pairs_[i].scale.begin(), pairs_[i].scale.end());
+            h.deadChannels.assign(pairs_[i].dead.begin(), pairs_[i].dead.end());
+            h.constantInputChannels.assign(pairs_[i].constantInputs.begin(),
+                                           pairs_[i].constantInputs.end());
         }
     }
 

@@ -9,6 +9,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 

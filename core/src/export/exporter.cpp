@@ -18,6 +18,7 @@
 
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
 #include "formats/sharded_weights.h"

@@ -6,9 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/model.h"
 #include "cle/core/weight_file.h"
 
 namespace cle::core::formats {
+
+/// inspectFile on a file already open (`path` names it in messages and identifies it).
+ModelInfo inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout);
+
+/// Reads what `info` lists from the open `file`: every supported layer's weights and bias, the
+/// 1-D datasets no layer owns (batch-norm vectors) and the root attribute model_config, after
+/// comparing the memory the weights claim with `maxBytes` (0: what is available).
+Model readModel(hid_t file, ModelInfo info, std::int64_t maxBytes);
 
 /// Detects the format; for Keras 2 sets `kerasRoot` to the group holding `layer_names`.
 Format detect(hid_t file, std::string& kerasRoot);

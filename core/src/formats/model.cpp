@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include "cle/core/error.h"
+#include "formats/formats.h"
 #include "hdf5/dtype_io.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {
@@ -74,27 +77,66 @@ void checkClaimedSize(const ModelInfo& info, std::int64_t maxBytes) {
 }  // namespace
 
 Model loadModel(const std::string& path, std::optional<Layout> layout, std::int64_t maxBytes) {
-    Model model;
-    model.info = inspectFile(path, layout);
-    checkClaimedSize(model.info, maxBytes);
     h5::Silence quiet;
-    h5::Handle file = h5::openExisting(path, false);
+    const auto identity = fileIdentity(path);
+    h5::Handle file = h5::openExisting(path, false);  // the only time the input is opened
+    ModelInfo info = formats::inspectOpen(file.get(), path, layout);
+    info.identity = identity;
+    Model model = formats::readModel(file.get(), std::move(info), maxBytes);
+    if (fileIdentity(path) != model.info.identity)
+        throw inputError("'" + path + "' changed while it was being read");
+    return model;
+}
+
+namespace {
+
+// 1-D floating-point datasets of the file that no layer reads: the batch norms' vectors.
+void readParameters(hid_t file, Model& model) {
+    std::set<std::string> owned;
+    for (const auto& l : model.info.layers) owned.insert({l.weightPath, l.biasPath});
+    for (const auto& path : h5::listDatasets(file)) {
+        if (owned.count(path)) continue;
+        h5::Handle d = h5::openLocalDataset(file, path);
+        if (!d || h5::datasetShape(d.get()).size() != 1) continue;
+        h5::Handle type(H5Dget_type(d.get()));
+        if (H5Tget_class(type.get()) != H5T_FLOAT) continue;
+        model.parameters.emplace(path, io::readTensor(file, path, model.info.path));
+    }
+}
+
+}  // namespace
+
+Model formats::readModel(hid_t file, ModelInfo info, std::int64_t maxBytes) {
+    checkClaimedSize(info, maxBytes);
+    Model model;
+    model.info = std::move(info);
+    const std::string& path = model.info.path;
     model.layers.reserve(model.info.layers.size());
     for (const auto& info : model.info.layers) {
         Layer layer;
         layer.info = info;
         // Layers that can never be equalized (integer weights) are listed without their data.
         if (info.supported) {
-            layer.weight = io::readTensor(file.get(), info.weightPath, path);
-            if (info.hasBias()) layer.bias = io::readTensor(file.get(), info.biasPath, path);
+            layer.weight = io::readTensor(file, info.weightPath, path);
+            if (info.hasBias()) layer.bias = io::readTensor(file, info.biasPath, path);
         } else {
             layer.weight.shape = info.shape;
         }
         model.layers.push_back(std::move(layer));
     }
-    if (fileIdentity(path) != model.info.identity)
-        throw inputError("'" + path + "' changed while it was being read");
+    readParameters(file, model);
+    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+    if (root && h5::hasAttribute(root.get(), "model_config")) {
+        auto text = h5::readStringsAttribute(root.get(), "model_config");
+        if (!text.empty()) model.modelConfig = std::move(text.front());
+    }
+    model.parametersLoaded = true;
     return model;
+}
+
+const Tensor* Model::parameter(const std::string& path) const {
+    auto it = parameters.find(path);
+    return it == parameters.end() ? nullptr : &it->second;
 }
 
 void applyLayers(Model& model, const std::vector<Layer>& changed) {

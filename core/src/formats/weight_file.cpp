@@ -5,6 +5,7 @@
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
 #include "formats/formats.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
 
@@ -71,43 +72,32 @@ void ModelInfo::indexLayers() {
     for (size_t i = 0; i < layers.size(); ++i) byName.emplace(layers[i].name, i);
 }
 
-namespace {
-FileIdentity identityOf(const struct stat& st) {
-    return {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::int64_t(st.st_size),
-            std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-}  // namespace
-
-std::optional<FileIdentity> fileIdentity(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-    return identityOf(st);
-}
-
-std::optional<FileIdentity> fileIdentity(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return std::nullopt;
-    return identityOf(st);
-}
-
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
+    h5::Silence quiet;
+    const auto identity = fileIdentity(path);
+    h5::Handle file = h5::openExisting(path, false);
+    ModelInfo info = formats::inspectOpen(file.get(), path, layout);
+    info.identity = identity;
+    return info;
+}
+
+ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout) {
     h5::Silence quiet;
     ModelInfo info;
     info.path = path;
     info.identity = fileIdentity(path);
-    h5::Handle file = h5::openExisting(path, false);
     if (archive::isZip(path)) {
         info.kerasArchive = true;
         info.subclassed = !archive::cachedRead(path)->hasGraph;
     }
 
     std::string kerasRoot;
-    info.format = formats::detect(file.get(), kerasRoot);
+    info.format = formats::detect(file, kerasRoot);
     switch (info.format) {
-        case Format::PyTorch: info.layers = formats::listPyTorch(file.get()); break;
-        case Format::Keras2: info.layers = formats::listKeras2(file.get(), kerasRoot); break;
-        case Format::Keras3: info.layers = formats::listKeras3(file.get()); break;
-        case Format::Generic: info.layers = formats::listGeneric(file.get()); break;
+        case Format::PyTorch: info.layers = formats::listPyTorch(file); break;
+        case Format::Keras2: info.layers = formats::listKeras2(file, kerasRoot); break;
+        case Format::Keras3: info.layers = formats::listKeras3(file); break;
+        case Format::Generic: info.layers = formats::listGeneric(file); break;
     }
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
     info.layout = layout.value_or(keras ? Layout::Keras : Layout::Torch);
@@ -115,7 +105,7 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
         l.layout = info.layout;
         formats::finishLayer(l, path);
     }
-    formats::markUnsafeStorage(file.get(), info.layers);
+    formats::markUnsafeStorage(file, info.layers);
     info.indexLayers();
     return info;
 }

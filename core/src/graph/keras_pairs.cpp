@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "cle/core/pairs.h"
+#include "cle/core/layer_pair.h"
 #include "formats/formats.h"
 #include "hdf5/h5.h"
 #include "graph/topology_detail.h"

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 
@@ -25,6 +26,11 @@ std::optional<LayerGraph> readLayerGraph(const ModelInfo& info) {
         h5::Handle file = h5::openExisting(info.path, false);
         text = keras::readRootString(file.get(), "model_config");
     }
+    return readLayerGraph(info, text);
+}
+
+std::optional<LayerGraph> readLayerGraph(const ModelInfo& info, const std::string& text) {
+    if (info.format != Format::Keras2 && info.format != Format::Keras3) return std::nullopt;
     if (text.empty()) return std::nullopt;
     const keras::Graph graph = keras::Graph::parse(text, info.path);
     LayerGraph out;

@@ -9,6 +9,7 @@
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 #include "support/json_text.h"
@@ -75,12 +76,19 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
         throw usageError("--bn-epsilon must be a positive number");
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(info.path, false);
+    return detail::buildTopology(info, file.get(), options);
+}
+
+Topology detail::buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options) {
+    if (options.bnEpsilon && !(*options.bnEpsilon > 0 && std::isfinite(*options.bnEpsilon)))
+        throw usageError("--bn-epsilon must be a positive number");
+    h5::Silence quiet;
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
-    if (auto graph = keras ? kerasGraph(file.get(), info.path) : std::nullopt) {
+    if (auto graph = keras ? kerasGraph(file, info.path) : std::nullopt) {
         std::string root;
-        formats::detect(file.get(), root);
+        formats::detect(file, root);
         Topology t;
-        if (detail::analyseKeras(info, *graph, file.get(), root.empty() ? "/" : root,
+        if (detail::analyseKeras(info, *graph, file, root.empty() ? "/" : root,
                                  info.format == Format::Keras3, t)) {
             if (!options.foldBn.empty() || options.bnEpsilon)
                 throw usageError(
@@ -91,7 +99,7 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
     }
     // Keras 2 lists layers in model order; other files list names alphabetically.
     Topology t;
-    detail::guessPairs(info, file.get(), info.format != Format::Keras2, options, t);
+    detail::guessPairs(info, file, info.format != Format::Keras2, options, t);
     return t;
 }
 

@@ -11,6 +11,9 @@
 
 namespace cle::core::detail {
 
+/// Topology::build on a file already open (the load stage opens the input once).
+Topology buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options);
+
 /// Fills `topology` from the graph of a Keras file. `root` is the group holding layer_names
 /// (Keras 2); `keras3` selects Keras 3's storage naming. Returns false, leaving `topology`
 /// untouched, when none of the graph's layers names a weighted layer of `info`.

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cle/core/pairs.h"
+#include "cle/core/layer_pair.h"
 #include "graph/topology_detail.h"
 
 namespace cle::core::detail {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cle/core/tensor.h"
-#include "cle/core/weight_file.h"
+#include "cle/core/dtype.h"
 
 namespace cle::core::io {
 

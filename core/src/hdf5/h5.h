@@ -56,9 +56,7 @@ std::string lastError();
 
 bool isHdf5File(const std::string& path);
 Handle openFile(const std::string& path, bool writable);
-/// Opens an HDF5 file or throws an Error saying in one sentence why it cannot be opened (missing,
-/// a directory, a Git LFS pointer, not HDF5, truncated or damaged).
-Handle openExisting(const std::string& path, bool writable);
+// Opening an input (HDF5, Keras archive or sharded set): formats/open_input.h.
 bool exists(hid_t loc, const std::string& path);
 bool isGroup(hid_t loc, const std::string& path);
 bool isDataset(hid_t loc, const std::string& path);

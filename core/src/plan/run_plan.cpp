@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "support/json_text.h"
 
@@ -115,10 +116,13 @@ RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allo
 
 namespace {
 
-std::vector<float> readVector(const std::string& fileName, const std::string& path,
-                              std::int64_t n, float fallback) {
+// A batch norm's vector: from the model when it was loaded with it, else read from its file.
+std::vector<float> readVector(const Model& model, const std::string& path, std::int64_t n,
+                              float fallback) {
     if (path.empty()) return std::vector<float>(size_t(n), fallback);
-    Tensor t = readDataset(fileName, path);
+    const std::string& fileName = model.info.path;
+    const Tensor* loaded = model.parameter(path);
+    Tensor t = loaded ? *loaded : readDataset(fileName, path);
     if (t.size() != n)
         throw inputError(fileName + ":" + path + " has " + std::to_string(t.size()) +
                          " values where " + std::to_string(n) + " channels were expected");
@@ -135,7 +139,8 @@ void scaleAxis(Tensor& t, int axis, const std::vector<double>& f) {
 
 }  // namespace
 
-std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan) {
+std::vector<Relu6Cost> relu6Costs(const Model& model, const RunPlan& plan) {
+    const ModelInfo& info = model.info;
     std::vector<Relu6Cost> costs;
     for (const auto& name : plan.relu6) {
         Relu6Cost c;
@@ -149,8 +154,8 @@ std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan) {
         if (layer) {
             c.batchNorm = bn->name;
             const std::int64_t n = layer->outChannels();
-            auto gamma = readVector(info.path, bn->gammaPath, n, 1.f);
-            auto beta = readVector(info.path, bn->betaPath, n, 0.f);
+            auto gamma = readVector(model, bn->gammaPath, n, 1.f);
+            auto beta = readVector(model, bn->betaPath, n, 0.f);
             for (size_t k = 0; k < gamma.size(); ++k) {
                 double g = std::fabs(double(gamma[k])), b = beta[k];
                 double above = g > 0 ? 0.5 * std::erfc((6.0 - b) / (g * std::sqrt(2.0)))
@@ -167,16 +172,27 @@ std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan) {
     return costs;
 }
 
+std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan) {
+    Model model;
+    model.info = info;
+    return relu6Costs(model, plan);
+}
+
+void copyBatchNormVectors(const Model& from, const RunPlan& plan, Model& to) {
+    for (const auto& bn : plan.batchNorms)
+        for (const auto* path : {&bn.gammaPath, &bn.betaPath, &bn.meanPath, &bn.varPath})
+            if (const Tensor* t = from.parameter(*path)) to.parameters.emplace(*path, *t);
+}
+
 void foldBatchNorms(Model& model, const RunPlan& plan) {
     for (const auto& bn : plan.batchNorms) {
         Layer* layer = model.find(bn.after);
         if (!layer) throw inputError("layer '" + bn.after + "' is not in the model");
         const std::int64_t n = layer->info.outChannels();
-        const std::string& file = model.info.path;
-        auto gamma = readVector(file, bn.gammaPath, n, 1.f);
-        auto beta = readVector(file, bn.betaPath, n, 0.f);
-        auto mean = readVector(file, bn.meanPath, n, 0.f);
-        auto var = readVector(file, bn.varPath, n, 1.f);
+        auto gamma = readVector(model, bn.gammaPath, n, 1.f);
+        auto beta = readVector(model, bn.betaPath, n, 0.f);
+        auto mean = readVector(model, bn.meanPath, n, 0.f);
+        auto var = readVector(model, bn.varPath, n, 1.f);
         std::vector<double> factor(static_cast<size_t>(n), 0.0);
         for (size_t c = 0; c < factor.size(); ++c) {
             if (!(var[c] + bn.epsilon > 0))
@@ -217,8 +233,9 @@ void relaxRelu6(nlohmann::ordered_json& j, const std::vector<std::string>& names
 
 }  // namespace
 
-ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
+ExportExtras exportExtras(const Model& model, const RunPlan& plan,
                           const std::vector<Layer>& equalized) {
+    const ModelInfo& info = model.info;
     ExportExtras extras;
     for (const auto& bn : plan.batchNorms) {
         auto it = std::find_if(equalized.begin(), equalized.end(),
@@ -235,10 +252,15 @@ ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
                 bn.betaPath, it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
     }
     if (!plan.relu6.empty()) {
-        h5::Silence quiet;
-        h5::Handle file = h5::openExisting(info.path, false);
-        h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
-        auto text = h5::readStringsAttribute(root.get(), "model_config");
+        std::vector<std::string> text;
+        if (model.parametersLoaded) {
+            if (!model.modelConfig.empty()) text.push_back(model.modelConfig);
+        } else {
+            h5::Silence quiet;
+            h5::Handle file = h5::openExisting(info.path, false);
+            h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
+            text = h5::readStringsAttribute(root.get(), "model_config");
+        }
         if (!text.empty()) {
             // Parsed once with the depth bound, then again keeping the order of the keys.
             auto checked = json_text::parseModelConfig(text.front(), info.path);
@@ -250,6 +272,13 @@ ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
         }
     }
     return extras;
+}
+
+ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
+                          const std::vector<Layer>& equalized) {
+    Model model;
+    model.info = info;
+    return exportExtras(model, plan, equalized);
 }
 
 }  // namespace cle::core

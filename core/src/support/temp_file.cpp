@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "cle/core/error.h"
-#include "cle/core/exporter.h"
+#include "cle/core/pending_export.h"
+#include "cle/core/text_file.h"
 
 namespace cle::core {
 
@@ -226,6 +228,17 @@ void copyVerified(const std::string& path, const std::optional<FileIdentity>& ex
     if (readFailed) throw inputError("cannot read '" + path + "': " + std::strerror(err));
     if (err != 0)
         throw inputError("cannot write '" + temp.destination() + "': " + std::strerror(err));
+}
+
+void writeTextFileAtomically(const std::string& path, const std::string& text) {
+    TempFile temp(path);
+    {
+        std::ofstream out(temp.path(), std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) throw inputError("cannot write '" + path + "'");
+    }
+    temp.commit();
 }
 
 }  // namespace cle::core

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "cle/core/weight_file.h"
+#include "cle/core/file_identity.h"
 
 namespace cle::core {
 

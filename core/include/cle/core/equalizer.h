@@ -42,7 +42,8 @@ struct PairHistory {
     /// states[0] is before the first sweep, states[k] after sweep k: sweeps + 1 entries.
     std::vector<RangeState> states;
     /// Cumulative per-channel factor s: the first layer's output channel c was divided by scale[c]
-    /// and the second layer's input channel c multiplied by it, over all sweeps.
+    /// and the second layer's input channel c multiplied by it, over all sweeps (so far, during
+    /// the run: updated after every sweep, as are the dead and constant channels).
     std::vector<float> scale;
     /// Output channels of the first layer with zero range (factor 0, or a reciprocal that is not
     /// finite): left unscaled (factor 1), where the reference would produce NaN.

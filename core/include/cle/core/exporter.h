@@ -8,16 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "cle/core/export_extras.h"
 #include "cle/core/model.h"
+#include "cle/core/pending_export.h"
 
 namespace cle::core {
-
-/// Changes to the copy besides the equalized layers (batch norms set to the identity, a rewritten
-/// model_config).
-struct ExportExtras {
-    std::vector<std::pair<std::string, Tensor>> datasets;  ///< dataset path -> new values
-    std::optional<std::string> modelConfig;  ///< new text of the root attribute model_config
-};
 
 struct ExportOptions {
     bool force = false;                        ///< overwrite an existing output file
@@ -42,15 +37,5 @@ void checkOutputPath(const std::string& input, const std::string& output, bool f
 /// not replaced.
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
                    const std::string& output, const ExportOptions& options = {});
-
-/// How many temporary files an export can have at once (the output and its report).
-constexpr int kPendingExportFiles = 2;
-/// A temporary file of the export under way (`slot` 0 to kPendingExportFiles - 1), or nullptr:
-/// for a signal handler that must remove them before the process dies. Async-signal-safe.
-const char* pendingExportFile(int slot = 0);
-/// For a signal handler about to end the process: removes the temporary files of the export under
-/// way and returns true, or returns false while the export commits (its renames finish first, then
-/// it may be abandoned). Async-signal-safe.
-bool abandonPendingExport() noexcept;
 
 }  // namespace cle::core

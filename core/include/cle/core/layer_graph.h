@@ -37,5 +37,7 @@ struct LayerGraph {
 /// one (PyTorch state dicts, Keras 3 .weights.h5). Throws Error naming the file when the
 /// model_config cannot be read.
 std::optional<LayerGraph> readLayerGraph(const ModelInfo& info);
+/// The same from the model_config text already read (Model::modelConfig), without the file.
+std::optional<LayerGraph> readLayerGraph(const ModelInfo& info, const std::string& modelConfig);
 
 }  // namespace cle::core

@@ -1,5 +1,6 @@
 #pragma once
 // A weight file loaded into memory: its layer list and every layer's weight and bias.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,17 @@ struct Layer {
 struct Model {
     ModelInfo info;
     std::vector<Layer> layers;  ///< same order as info.layers
+    /// The 1-D floating-point datasets no layer owns (batch-norm gamma, beta, mean, variance), by
+    /// dataset path: read with the weights, so that no later stage reads the file again.
+    std::map<std::string, Tensor> parameters;
+    /// The file's layer graph as stored (root attribute model_config), "" when it has none.
+    std::string modelConfig;
+    /// True when parameters and modelConfig were read with the weights (loadModel); false for a
+    /// model put together in memory, whose stages read the file named by info.path instead.
+    bool parametersLoaded = false;
+
+    /// A dataset of `parameters`, nullptr when not loaded.
+    const Tensor* parameter(const std::string& path) const;
 
     /// nullptr when no layer has that name.
     const Layer* find(const std::string& name) const;

@@ -6,12 +6,12 @@
 #include <utility>
 #include <vector>
 
+#include "cle/core/layer_pair.h"
 #include "cle/core/model.h"
 
 namespace cle::core {
 
 using Group = std::vector<std::string>;
-using LayerPair = std::pair<std::string, std::string>;
 
 /// Parses "a,b,c;d,e". Whitespace around names is ignored. Throws a usage Error for an empty list
 /// or a group of fewer than two names.
@@ -23,17 +23,5 @@ std::vector<Group> readGroupsFile(const std::string& path);
 void writeGroupsFile(const std::string& path, const std::vector<Group>& groups);
 /// [a, b, c] -> (a, b), (b, c). Throws a usage Error for a group of fewer than two names.
 std::vector<LayerPair> expandGroups(const std::vector<Group>& groups);
-
-/// True when `second` has one channel axis that is both its input and output axis in this pair:
-/// a Keras depthwise kernel, or a PyTorch [C, 1, k...] kernel following a layer with C > 1 outputs.
-bool actsDepthwise(const LayerInfo& first, const LayerInfo& second);
-/// The axis of `second` that `first`'s output channels feed.
-int pairInAxis(const LayerInfo& first, const LayerInfo& second);
-std::int64_t pairInChannels(const LayerInfo& first, const LayerInfo& second);
-
-/// Why `first` -> `second` cannot be equalized in `model` (unknown layer, unsupported kind,
-/// channel mismatch, same layer twice), or nullopt when it can.
-std::optional<std::string> pairProblem(const ModelInfo& model, const std::string& first,
-                                       const std::string& second);
 
 }  // namespace cle::core

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cle/core/equalizer.h"
+#include "cle/core/text_file.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
 #include "cle/core/verification.h"
@@ -34,7 +35,5 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
 /// Writes reportJson() to `path` atomically. Throws Error naming the path on failure.
 void writeReport(const std::string& path, const ModelInfo& model, const Summary& summary,
                  const Timings& timings, const ReportExtras& extras = {});
-/// Writes `text` to `path` through a temporary file renamed into place.
-void writeTextFileAtomically(const std::string& path, const std::string& text);
 
 }  // namespace cle::core

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cle/core/exporter.h"
+#include "cle/core/export_extras.h"
 #include "cle/core/model.h"
 #include "cle/core/pairs.h"
 #include "cle/core/topology.h"
@@ -36,8 +36,11 @@ struct Relu6Cost {
     bool known() const { return !batchNorm.empty(); }
 };
 
-/// The cost of each of the plan's ReLU6 relaxations, in plan order. Reads the batch norms'
-/// gamma and beta from the file. Throws Error naming the file on a read failure.
+/// The cost of each of the plan's ReLU6 relaxations, in plan order, from the batch norms' gamma
+/// and beta loaded with `model` (read from its file for a model put together in memory). Throws
+/// Error naming the file on a read failure.
+std::vector<Relu6Cost> relu6Costs(const Model& model, const RunPlan& plan);
+/// The same, reading gamma and beta from `info`'s file.
 std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan);
 
 /// Checks the user's pairs against the layer graph: a pair the graph shows would change the
@@ -59,11 +62,19 @@ void addLayerBatchNorms(const ModelInfo& info, const Topology& topology, RunPlan
 
 /// Folds the plan's batch norms into their layers in `model` (W' = W * gamma / sqrt(var + eps),
 /// b' = (b - mean) * gamma / sqrt(var + eps) + beta); a layer without bias gets one in memory.
+/// The vectors come from model.parameters, or from the file for those not loaded.
 void foldBatchNorms(Model& model, const RunPlan& plan);
+
+/// Copies into `to` (a model holding some of `from`'s layers) the loaded vectors of the plan's
+/// batch norms, so that folding `to` does not read the file.
+void copyBatchNormVectors(const Model& from, const RunPlan& plan, Model& to);
 
 /// What the export writes besides the equalized layers: each folded batch norm set to the identity
 /// plus the folded bias where the layer has no bias of its own, and the model_config with the
 /// plan's ReLU6 layers turned into ReLU.
+ExportExtras exportExtras(const Model& model, const RunPlan& plan,
+                          const std::vector<Layer>& equalized);
+/// The same, reading the model_config from `info`'s file.
 ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
                           const std::vector<Layer>& equalized);
 

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cle/core/dtype.h"
+#include "cle/core/file_identity.h"
 #include "cle/core/tensor.h"
 
 namespace cle::core {
@@ -14,12 +16,9 @@ namespace cle::core {
 enum class Format { PyTorch, Keras2, Keras3, Generic };
 /// Torch: weights are [out, in, k...]. Keras: channels-last, [k..., in, out].
 enum class Layout { Torch, Keras };
-/// Storage type of a dataset. Computation is always float32.
-enum class DType { Float16, BFloat16, Float32, Float64 };
 
 std::string toString(Format f);
 std::string toString(Layout l);
-std::string toString(DType d);
 /// "torch" or "keras"; throws a usage Error otherwise.
 Layout parseLayout(const std::string& s);
 
@@ -46,19 +45,6 @@ struct LayerInfo {
     std::int64_t inChannels() const { return shape.at(inAxis()); }
     bool hasBias() const { return !biasPath.empty(); }
 };
-
-/// What identifies the contents of a file on disk: a replaced or rewritten file differs in one of
-/// them.
-struct FileIdentity {
-    std::uint64_t device = 0, inode = 0;
-    std::int64_t size = 0, mtimeNs = 0;
-    bool operator==(const FileIdentity&) const = default;
-};
-
-/// The identity of the file at `path`, or nothing when it cannot be read.
-std::optional<FileIdentity> fileIdentity(const std::string& path);
-/// The identity of an open file descriptor, or nothing when it cannot be read.
-std::optional<FileIdentity> fileIdentity(int fd);
 
 struct ModelInfo {
     std::string path;

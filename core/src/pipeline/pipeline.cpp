@@ -1,0 +1,306 @@
+#include "cle/core/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "cle/core/error.h"
+#include "cle/core/exporter.h"
+#include "formats/formats.h"
+#include "graph/topology_detail.h"
+#include "formats/open_input.h"
+#include "hdf5/h5.h"
+
+namespace cle::core {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+template <typename T, typename Same>
+void appendMissing(std::vector<T>& to, const std::vector<T>& from, Same same) {
+    for (const auto& x : from)
+        if (std::none_of(to.begin(), to.end(), [&](const T& y) { return same(x, y); }))
+            to.push_back(x);
+}
+
+bool hasLayer(const std::vector<Layer>& layers, const std::string& name) {
+    return std::any_of(layers.begin(), layers.end(),
+                       [&](const Layer& l) { return l.info.name == name; });
+}
+
+// The layers the run changes, copied from the shared model (the only copy a run makes) and
+// folded with the whole plan: the loaded weights as deployment sees them.
+Model foldedLayers(const RunRequest& r, const RunPlan& merged) {
+    Model folded;
+    folded.info = r.model->info;
+    for (const auto& name : pairLayerNames(merged.pairs))
+        if (const Layer* l = r.model->find(name)) folded.layers.push_back(*l);
+    copyBatchNormVectors(*r.model, merged, folded);
+    foldBatchNorms(folded, merged);
+    return folded;
+}
+
+// Continuing: the previous result replaces the folded loaded layers; a batch norm only this run
+// folds into one of them must be folded again on top (they carry the earlier plan's folds).
+void startFromPrevious(const RunRequest& r, Model& work) {
+    const RunOutcome& previous = *r.previous;
+    for (const auto& l : previous.layers)
+        if (!work.find(l.info.name)) work.layers.push_back(l);
+    applyLayers(work, previous.layers);
+    RunPlan refold;
+    for (const auto& bn : r.plan.batchNorms) {
+        const auto& earlier = previous.plan.batchNorms;
+        const bool before = std::any_of(earlier.begin(), earlier.end(),
+                                        [&](const BatchNormRef& b) { return b.name == bn.name; });
+        if (!before && hasLayer(previous.layers, bn.after)) refold.batchNorms.push_back(bn);
+    }
+    foldBatchNorms(work, refold);
+}
+
+// The pair states and scales of the history's last sweep, as an event.
+SweepEvent sweepEvent(const Summary& s, int sweep, float delta) {
+    SweepEvent e;
+    e.sweep = sweep;
+    e.delta = delta;
+    e.threshold = s.threshold;
+    e.pairs.reserve(s.pairs.size());
+    for (const auto& h : s.pairs) {
+        PairSweep p{h.first, h.second, {}, {}, h.scale, h.deadChannels, h.constantInputChannels};
+        if (!h.states.empty()) {
+            p.outRange = h.states.back().out;
+            p.inRange = h.states.back().in;
+        }
+        e.pairs.push_back(std::move(p));
+    }
+    return e;
+}
+
+std::string endingMessage(const Summary& s) {
+    std::ostringstream o;
+    if (s.cancelled)
+        o << "cancelled after " << s.deltas.size() << " sweep" << (s.deltas.size() == 1 ? "" : "s");
+    else if (s.converged)
+        o << "converged after " << s.sweeps << " sweep" << (s.sweeps == 1 ? "" : "s")
+          << " (last delta " << s.lastDelta() << " < threshold " << s.threshold << ")";
+    else
+        o << "not converged: stopped at the limit of " << s.sweeps << " sweeps (last delta "
+          << s.lastDelta() << ", threshold " << s.threshold << ")";
+    return o.str();
+}
+
+}  // namespace
+
+std::string toString(Stage stage) {
+    switch (stage) {
+        case Stage::Load: return "load";
+        case Stage::Plan: return "plan";
+        case Stage::Fold: return "fold";
+        case Stage::Equalize: return "equalize";
+        case Stage::Preview: return "preview";
+        case Stage::Export: return "export";
+    }
+    return "unknown";
+}
+
+std::string toString(Ending ending) {
+    switch (ending) {
+        case Ending::Converged: return "converged";
+        case Ending::SweepLimit: return "sweep limit";
+        case Ending::Cancelled: return "cancelled";
+        case Ending::Failed: return "failed";
+    }
+    return "unknown";
+}
+
+LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
+    const auto start = Clock::now();
+    feedback.setProgress(Stage::Load, 0);
+    h5::Silence quiet;
+    const std::string& path = request.path;
+    const auto identity = fileIdentity(path);
+    // The input is opened here once; every reader below works on this handle, and no later stage
+    // opens it again except the exporter copying it.
+    h5::Handle file = h5::openExisting(path, false);
+    ModelInfo info = formats::inspectOpen(file.get(), path, request.layout);
+    info.identity = identity;
+    auto model = std::make_shared<Model>(formats::readModel(file.get(), std::move(info),
+                                                            request.maxBytes));
+    if (fileIdentity(path) != identity)
+        throw inputError("'" + path + "' changed while it was being read");
+    if (feedback.isCancelled()) throw Error(ErrorKind::Cancelled, "cancelled");
+    feedback.setProgress(Stage::Load, 0.9);
+    LoadedInput in;
+    try {
+        in.topology = std::make_shared<const Topology>(
+            detail::buildTopology(model->info, file.get(), request.topology));
+    } catch (const Error& e) {
+        // A usage error (options that do not fit the file) stops the run; an unreadable graph
+        // leaves the weights worth inspecting, and planning says why it cannot go on.
+        if (e.kind() == ErrorKind::Usage) throw;
+        in.topologyError = e.what();
+    }
+    in.model = std::move(model);
+    in.seconds = secondsSince(start);
+    feedback.setProgress(Stage::Load, 1);
+    return in;
+}
+
+RunPlan planRun(const LoadedInput& input, const PairChoice& choice) {
+    if (!input.topology) throw inputError(input.topologyError);
+    if (choice.suggest)
+        return planSuggested(input.model->info, *input.topology, choice.allowRelu6,
+                             choice.acceptGuesses);
+    return planPairs(input.model->info, *input.topology, choice.pairs, choice.allowRelu6);
+}
+
+RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
+    RunOutcome out;
+    out.seconds.load = r.loadSeconds;
+    auto start = Clock::now();
+    out.plan = r.previous ? mergePlans(r.previous->plan, r.plan) : r.plan;
+    out.relu6Costs = relu6Costs(*r.model, out.plan);
+    feedback.setProgress(Stage::Fold, 0);
+    Model work = foldedLayers(r, out.plan);
+    out.seconds.fold = secondsSince(start);
+
+    start = Clock::now();
+    feedback.setProgress(Stage::Preview, 0);
+    out.quantization = quantizationBefore(work, pairLayerNames(out.plan.pairs));
+    out.seconds.preview = secondsSince(start);
+
+    start = Clock::now();
+    if (r.previous) startFromPrevious(r, work);
+    out.seconds.fold += secondsSince(start);
+
+    start = Clock::now();
+    auto progress = [&](const Progress& p) {
+        if (p.sweepDone && p.summary) {
+            feedback.sweepDone(sweepEvent(*p.summary, p.sweep, p.delta));
+            feedback.setProgress(Stage::Equalize, double(p.sweep) / r.options.maxSweeps);
+        } else if (p.sweep == 1 && p.pairIndex == 1 && p.summary) {
+            feedback.sweepDone(sweepEvent(*p.summary, 0, 0));  // the state before the first
+        }
+        return !feedback.isCancelled();
+    };
+    EqualizeResult result = equalize(std::move(work), r.plan.pairs, r.options, progress);
+    out.seconds.equalize = secondsSince(start);
+    out.summary = std::move(result.summary);
+    if (out.summary.cancelled) out.ending = Ending::Cancelled;
+    else out.ending = out.summary.converged ? Ending::Converged : Ending::SweepLimit;
+    out.message = endingMessage(out.summary);
+    if (out.ending == Ending::Cancelled) return out;
+
+    start = Clock::now();
+    feedback.setProgress(Stage::Preview, 0.5);
+    out.layers = mergeLayers(r.previous ? r.previous->layers : std::vector<Layer>{},
+                             std::move(result.layers));
+    quantizationAfter(out.quantization, out.layers);
+    out.seconds.preview += secondsSince(start);
+    return out;
+}
+
+double exportOutcome(const Model& loaded, const RunOutcome& outcome,
+                     const ExportRequest& request, const Feedback& feedback) {
+    const auto start = Clock::now();
+    const ModelInfo& input = loaded.info;
+    feedback.setProgress(Stage::Export, 0);
+    ExportOptions options;
+    options.force = request.force;
+    options.cancel = feedback.cancelFlag();
+    options.extras = exportExtras(loaded, outcome.plan, outcome.layers);
+    options.inputIdentity = input.identity;
+    options.reportPath = request.reportPath;
+    options.reportText = [&] {  // written with the output, or neither is
+        StageTimes seconds = outcome.seconds;
+        seconds.exported = secondsSince(start);
+        return reportJson(input, outcome.summary, seconds.report(),
+                          {&outcome.plan, &outcome.quantization, &outcome.relu6Costs,
+                           outcome.verification ? &*outcome.verification : nullptr});
+    };
+    exportWeights(input.path, outcome.layers, request.output, options);
+    feedback.setProgress(Stage::Export, 1);
+    return secondsSince(start);
+}
+
+RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback) {
+    const LoadedInput input = loadInput(request.load, feedback);
+    const auto start = Clock::now();
+    RunRequest run;
+    run.model = input.model;
+    run.plan = planRun(input, request.pairs);
+    run.options = request.options;
+    run.loadSeconds = input.seconds;
+    const double planSeconds = secondsSince(start);
+    if (request.planned) {
+        RunOutcome planned;
+        planned.plan = run.plan;
+        planned.relu6Costs = relu6Costs(*input.model, run.plan);
+        request.planned(input, planned);
+    }
+    RunOutcome outcome = runEqualization(run, feedback);
+    outcome.seconds.plan = planSeconds;
+    if (!outcome.completed()) return outcome;
+    if (request.beforeExport && !request.beforeExport(outcome)) return outcome;
+    outcome.seconds.exported = exportOutcome(*input.model, outcome, request.output, feedback);
+    outcome.exported = true;
+    return outcome;
+}
+
+RunPlan mergePlans(const RunPlan& earlier, const RunPlan& later) {
+    RunPlan out = earlier;
+    appendMissing(out.pairs, later.pairs, std::equal_to<LayerPair>());
+    appendMissing(out.batchNorms, later.batchNorms,
+                  [](const BatchNormRef& a, const BatchNormRef& b) { return a.name == b.name; });
+    appendMissing(out.relu6, later.relu6, std::equal_to<std::string>());
+    out.relu6Norms.insert(later.relu6Norms.begin(), later.relu6Norms.end());
+    appendMissing(out.notes, later.notes, std::equal_to<std::string>());
+    out.skipped.insert(out.skipped.end(), later.skipped.begin(), later.skipped.end());
+    out.guessed = earlier.guessed || later.guessed;
+    return out;
+}
+
+std::vector<Layer> mergeLayers(std::vector<Layer> base, std::vector<Layer> newer) {
+    for (auto& layer : newer) {
+        auto it = std::find_if(base.begin(), base.end(),
+                               [&](const Layer& b) { return b.info.name == layer.info.name; });
+        if (it != base.end())
+            *it = std::move(layer);
+        else
+            base.push_back(std::move(layer));
+    }
+    return base;
+}
+
+std::vector<std::string> pairLayerNames(const std::vector<LayerPair>& pairs) {
+    std::vector<std::string> names;
+    for (const auto& [a, b] : pairs)
+        for (const auto* n : {&a, &b})
+            if (std::find(names.begin(), names.end(), *n) == names.end()) names.push_back(*n);
+    return names;
+}
+
+void appendSweep(Summary& history, const SweepEvent& event) {
+    history.threshold = event.threshold;
+    if (event.sweep > 0) {
+        history.deltas.push_back(event.delta);
+        history.sweeps = int(history.deltas.size());
+    }
+    if (history.pairs.size() < event.pairs.size()) history.pairs.resize(event.pairs.size());
+    for (size_t i = 0; i < event.pairs.size(); ++i) {
+        auto& h = history.pairs[i];
+        const auto& p = event.pairs[i];
+        h.first = p.first;
+        h.second = p.second;
+        h.states.push_back({p.outRange, p.inRange});
+        h.scale = p.scale;
+        h.deadChannels = p.deadChannels;
+        h.constantInputChannels = p.constantInputChannels;
+    }
+}
+
+}  // namespace cle::core
