@@ -25,6 +25,7 @@ def main():
         if b.get("run_type") != "iteration":
             continue
         runs.setdefault(b["run_name"], []).append(b["real_time"])
+        runs.setdefault(b["run_name"] + "/cpu", []).append(b.get("cpu_ms", b["cpu_time"]))
     for threads in (1, 2):
         sweep = runs[f"Sweep/threads:{threads}/iterations:1/manual_time"]
         floor = runs[f"ReadWritePass/threads:{threads}/iterations:10"]
@@ -32,6 +33,11 @@ def main():
         print(f"threads {threads}: sweep {statistics.median(sweep):.2f} ms, read+write "
               f"{statistics.median(floor):.2f} ms (medians); sweep / read+write: "
               f"min {min(ratios):.2f}, median {statistics.median(ratios):.2f} over {len(ratios)}")
+        sweep = runs[f"Sweep/threads:{threads}/iterations:1/manual_time/cpu"]
+        floor = runs[f"ReadWritePass/threads:{threads}/iterations:10/cpu"]
+        ratios = [s / f for s, f in zip(sweep, floor)]
+        print(f"           processor time: sweep / read+write min {min(ratios):.2f}, "
+              f"median {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

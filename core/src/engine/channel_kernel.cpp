@@ -97,7 +97,8 @@ template <bool kTwo>
 // register and the double sums do not wait on each other. The lanes are added in lane order: the
 // sum is the same bit for bit on every processor (d * d is exact in double, so contracting it
 // into a fused multiply-add would change nothing either).
-constexpr int kLanes = 16;
+constexpr int kLanes = 8;
+constexpr int kRowBlock = 4;  // rows swept together
 typedef float F8 __attribute__((vector_size(32)));
 typedef float F4 __attribute__((vector_size(16)));
 typedef double D4 __attribute__((vector_size(32)));
@@ -118,90 +119,129 @@ typedef double D4 __attribute__((vector_size(32)));
     return w * w;
 }
 
-// The lanes' accumulators.
-struct Lanes {
-    D4 acc[4] = {};
-    F8 lo[2], hi[2];
+// kRows rows of the same length whose elements run along axis 2, swept together so that the
+// factors and the per-position min/max along axis 2 are loaded and stored once for all of them.
+// Each row has its own constant factors (fa0, fb0: used unless kElemA / kElemB give factors per
+// element, fa and fb), its min/max (lo1, hi1) and its sum of squared changes (sums). The results
+// are those of the rows swept one after the other.
+template <int kRows>
+struct RowSet {
+    float* x[kRows];
+    float fa0[kRows], fb0[kRows];
+    float* lo1[kRows];
+    float* hi1[kRows];
+    double sums[kRows];
 };
 
-// `n` contiguous elements that run along axis 2: factors per element (kElemA/kElemB) or constant;
 // kPos: also min/max per element position into lo2/hi2. kWrite false: measures only.
-template <bool kWrite, bool kTwo, bool kElemA, bool kElemB, bool kPos>
-[[gnu::always_inline]] inline double scaleRow(float* __restrict x, std::int64_t n,
-                                              const float* __restrict fa, float fa0,
-                                              const float* __restrict fb, float fb0,
-                                              float* __restrict lo2, float* __restrict hi2,
-                                              float& lo1, float& hi1) {
-    Lanes k;
-    k.lo[0] = k.lo[1] = F8{} + lo1;
-    k.hi[0] = k.hi[1] = F8{} + hi1;
-    const F8 fa8 = F8{} + fa0, fb8 = F8{} + fb0;
+template <bool kWrite, bool kTwo, bool kElemA, bool kElemB, bool kPos, int kRows>
+[[gnu::always_inline]] inline void scaleRows(RowSet<kRows>& rows, std::int64_t n,
+                                             const float* __restrict fa,
+                                             const float* __restrict fb, float* __restrict lo2,
+                                             float* __restrict hi2) {
+    D4 acc[kRows][2] = {};
+    F8 l[kRows], h[kRows], a[kRows], b[kRows];
+    for (int r = 0; r < kRows; ++r) {
+        l[r] = F8{} + *rows.lo1[r], h[r] = F8{} + *rows.hi1[r];
+        a[r] = F8{} + rows.fa0[r], b[r] = F8{} + rows.fb0[r];
+    }
     std::int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes) {
-        for (int h = 0; h < 2; ++h) {
-            const std::int64_t at = i + 8 * h;
-            const F8 x8 = load8(x + at);
-            const F8 v1 = x8 * (kElemA ? load8(fa + at) : fa8);
-            const F8 v = kTwo ? v1 * (kElemB ? load8(fb + at) : fb8) : v1;
+        const F8 fa8 = kElemA ? load8(fa + i) : F8{}, fb8 = kElemB ? load8(fb + i) : F8{};
+        F8 pl = kPos ? load8(lo2 + i) : F8{}, ph = kPos ? load8(hi2 + i) : F8{};
+        for (int r = 0; r < kRows; ++r) {
+            float* __restrict x = rows.x[r];
+            const F8 x8 = load8(x + i);
+            const F8 v1 = x8 * (kElemA ? fa8 : a[r]);
+            const F8 v = kTwo ? v1 * (kElemB ? fb8 : b[r]) : v1;
             const F8 d = kTwo ? v - v1 : v1 - x8;
-            k.acc[2 * h] += squares(d, false);
-            k.acc[2 * h + 1] += squares(d, true);
-            if constexpr (kWrite) store8(x + at, v);
+            acc[r][0] += squares(d, false);
+            acc[r][1] += squares(d, true);
+            if constexpr (kWrite) store8(x + i, v);
+            if constexpr (kPos) pl = min8(pl, v), ph = max8(ph, v);
+            l[r] = min8(l[r], v);
+            h[r] = max8(h[r], v);
+        }
+        if constexpr (kPos) store8(lo2 + i, pl), store8(hi2 + i, ph);
+    }
+    for (int r = 0; r < kRows; ++r) {
+        double sum[kLanes];
+        float lo[kLanes], hi[kLanes];
+        std::memcpy(sum, acc[r], sizeof sum);
+        std::memcpy(lo, &l[r], sizeof lo);
+        std::memcpy(hi, &h[r], sizeof hi);
+        float* x = rows.x[r];
+        for (std::int64_t k = i, j = 0; k < n; ++k, ++j) {
+            float d;
+            const float v = step<kTwo>(x[k], kElemA ? fa[k] : rows.fa0[r],
+                                       kElemB ? fb[k] : rows.fb0[r], d);
+            sum[j] += double(d) * double(d);
+            if constexpr (kWrite) x[k] = v;
             if constexpr (kPos) {
-                store8(lo2 + at, min8(load8(lo2 + at), v));
-                store8(hi2 + at, max8(load8(hi2 + at), v));
+                lo2[k] = std::min(lo2[k], v);
+                hi2[k] = std::max(hi2[k], v);
             }
-            k.lo[h] = min8(k.lo[h], v);
-            k.hi[h] = max8(k.hi[h], v);
+            lo[j] = std::min(lo[j], v);
+            hi[j] = std::max(hi[j], v);
+        }
+        rows.sums[r] = 0;
+        for (int j = 0; j < kLanes; ++j) {
+            rows.sums[r] += sum[j];
+            *rows.lo1[r] = std::min(*rows.lo1[r], lo[j]);
+            *rows.hi1[r] = std::max(*rows.hi1[r], hi[j]);
         }
     }
-    double acc[kLanes];
-    float lo[kLanes], hi[kLanes];
-    std::memcpy(acc, k.acc, sizeof acc);
-    std::memcpy(lo, k.lo, sizeof lo);
-    std::memcpy(hi, k.hi, sizeof hi);
-    for (int j = 0; i < n; ++i, ++j) {
-        float d;
-        const float v = step<kTwo>(x[i], kElemA ? fa[i] : fa0, kElemB ? fb[i] : fb0, d);
-        acc[j] += double(d) * double(d);
-        if constexpr (kWrite) x[i] = v;
-        if constexpr (kPos) {
-            lo2[i] = std::min(lo2[i], v);
-            hi2[i] = std::max(hi2[i], v);
-        }
-        lo[j] = std::min(lo[j], v);
-        hi[j] = std::max(hi[j], v);
-    }
-    double sum = 0;
-    for (int j = 0; j < kLanes; ++j) {
-        sum += acc[j];
-        lo1 = std::min(lo1, lo[j]);
-        hi1 = std::max(hi1, hi[j]);
-    }
-    return sum;
 }
 
 // `n` contiguous elements with the same factors.
 template <bool kWrite, bool kTwo>
 [[gnu::always_inline]] inline double scaleRun(float* x, std::int64_t n, float fa, float fb,
                                               float& lo, float& hi) {
-    return scaleRow<kWrite, kTwo, false, false, false>(x, n, nullptr, fa, nullptr, fb, nullptr,
-                                                       nullptr, lo, hi);
+    RowSet<1> row{{x}, {fa}, {fb}, {&lo}, {&hi}, {0}};
+    scaleRows<kWrite, kTwo, false, false, false, 1>(row, n, nullptr, nullptr, nullptr, nullptr);
+    return row.sums[0];
 }
 
-template <bool kWrite, bool kTwo>
-[[gnu::always_inline]] inline double dispatchRow(float* x, const AxisView& v, const Factors& f,
-                                                 float fa0, float fb0, AxisStats& s, float& lo1,
-                                                 float& hi1) {
+template <bool kWrite, bool kTwo, int kRows>
+[[gnu::always_inline]] inline void dispatchRows(RowSet<kRows>& rows, const AxisView& v,
+                                                const Factors& f, AxisStats& s) {
     float* lo2 = s.min2.data();
     float* hi2 = s.max2.data();
     if (f.a2 && f.b2)
-        return scaleRow<kWrite, kTwo, true, true, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    if (f.a2)
-        return scaleRow<kWrite, kTwo, true, false, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    if (f.b2)
-        return scaleRow<kWrite, kTwo, false, true, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    return scaleRow<kWrite, kTwo, false, false, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+        return scaleRows<kWrite, kTwo, true, true, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    if (f.a2) return scaleRows<kWrite, kTwo, true, false, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    if (f.b2) return scaleRows<kWrite, kTwo, false, true, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    return scaleRows<kWrite, kTwo, false, false, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+}
+
+// Rows [begin, end) whose elements all run along axis 2 (Q = 1), kRows at a time.
+template <bool kWrite, bool kTwo, int kRows>
+[[gnu::always_inline]] inline double rowsAlongAxis2(float* data, const AxisView& v,
+                                                    std::int64_t begin, std::int64_t end,
+                                                    const Factors& f, AxisStats& s) {
+    double acc = 0;
+    std::int64_t r = begin;
+    auto fill = [&](auto& rows, int k) {
+        const std::int64_t c1 = ((r + k) / v.m) % v.n1;
+        rows.x[k] = data + (r + k) * v.n2;
+        rows.fa0[k] = f.a1 ? f.a1[c1] : 1.f;
+        rows.fb0[k] = f.b1 ? f.b1[c1] : 1.f;
+        rows.lo1[k] = &s.min1[size_t(c1)];
+        rows.hi1[k] = &s.max1[size_t(c1)];
+    };
+    for (; r + kRows <= end; r += kRows) {
+        RowSet<kRows> rows;
+        for (int k = 0; k < kRows; ++k) fill(rows, k);
+        dispatchRows<kWrite, kTwo>(rows, v, f, s);
+        for (int k = 0; k < kRows; ++k) acc += rows.sums[k];
+    }
+    for (; r < end; ++r) {
+        RowSet<1> row;
+        fill(row, 0);
+        dispatchRows<kWrite, kTwo>(row, v, f, s);
+        acc += row.sums[0];
+    }
+    return acc;
 }
 
 // Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements. Built for AVX2
@@ -209,6 +249,7 @@ template <bool kWrite, bool kTwo>
 template <bool kWrite, bool kTwo>
 CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t begin,
                                   std::int64_t end, const Factors& f, AxisStats& s) {
+    if (v.q == 1) return rowsAlongAxis2<kWrite, kTwo, kRowBlock>(data, v, begin, end, f, s);
     double acc = 0;
     const std::int64_t rowLength = v.n2 * v.q;
     for (std::int64_t r = begin; r < end; ++r) {
@@ -218,10 +259,6 @@ CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t b
         const float fb1 = f.b1 ? f.b1[c1] : 1.f;
         float& lo1 = s.min1[size_t(c1)];
         float& hi1 = s.max1[size_t(c1)];
-        if (v.q == 1) {
-            acc += dispatchRow<kWrite, kTwo>(x, v, f, fa1, fb1, s, lo1, hi1);
-            continue;
-        }
         for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
             float lo = kInf, hi = -kInf;
             acc += scaleRun<kWrite, kTwo>(x, v.q, f.a2 ? f.a2[c2] : fa1, f.b2 ? f.b2[c2] : fb1,
