@@ -8,7 +8,6 @@
 
 #include "cle/core/error.h"
 #include "hdf5/h5.h"
-#include "support/big_buffer.h"
 
 namespace cle::core::io {
 
@@ -70,11 +69,11 @@ h5::Handle halfMemoryType(hid_t dataset) {
 
 template <typename Half>
 std::vector<float> readHalf(hid_t dataset, size_t n, const std::string& where) {
-    auto bits = largeBuffer<std::uint16_t>(n);
+    std::vector<std::uint16_t> bits(n);
     h5::Handle mem = halfMemoryType(dataset);
     if (H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()) < 0)
         throw inputError("cannot read " + where + ": " + h5::lastError());
-    auto out = largeBuffer<float>(n);
+    std::vector<float> out(n);
     for (size_t i = 0; i < n; ++i)
         out[i] = static_cast<float>(fromBits<Half>(bits[i]));
     return out;
@@ -111,18 +110,18 @@ std::vector<float> readFloats(hid_t dataset, DType dtype, const std::string& whe
         case DType::Float16: return readHalf<Eigen::half>(dataset, n, where);
         case DType::BFloat16: return readHalf<Eigen::bfloat16>(dataset, n, where);
         case DType::Float32: {
-            auto out = largeBuffer<float>(n);
+            std::vector<float> out(n);
             if (n && H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                              out.data()) < 0)
                 throw inputError("cannot read " + where + ": " + h5::lastError());
             return out;
         }
         case DType::Float64: {
-            auto wide = largeBuffer<double>(n);
+            std::vector<double> wide(n);
             if (n && H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                              wide.data()) < 0)
                 throw inputError("cannot read " + where + ": " + h5::lastError());
-            auto out = largeBuffer<float>(n);
+            std::vector<float> out(n);
             for (size_t i = 0; i < n; ++i) {
                 if (std::isfinite(wide[i]) &&
                     std::abs(wide[i]) > double(std::numeric_limits<float>::max()))
