@@ -155,6 +155,49 @@ TEST(Equalizer, ResultsDoNotDependOnTheNumberOfThreads) {
     EXPECT_EQ(one.summary.pairs[0].states.back().out, three.summary.pairs[0].states.back().out);
 }
 
+// A PyTorch Conv2d [out, in, k, k] (or a Keras Conv2D [k, k, in, out]) with channel scales 4^(c % 5).
+core::Layer conv(const std::string& name, int out, int in, int k, unsigned seed,
+                 core::Layout layout = core::Layout::Torch) {
+    core::Layer l = linear(name, out, in * k * k, seed);
+    l.info.kind = layout == core::Layout::Torch ? "Conv2d" : "Conv2D";
+    l.info.layout = layout;
+    l.info.shape = layout == core::Layout::Torch ? std::vector<std::int64_t>{out, in, k, k}
+                                                 : std::vector<std::int64_t>{k, k, in, out};
+    l.weight.shape = l.info.shape;
+    return l;
+}
+
+TEST(Equalizer, ConvolutionResultsDoNotDependOnTheNumberOfThreads) {
+    // The middle layer spans several chunks (409 600 weights), so 2 and 3 threads share it.
+    for (auto layout : {core::Layout::Torch, core::Layout::Keras}) {
+        core::Model m = chain({conv("a", 64, 3, 3, 1, layout), conv("b", 256, 64, 5, 2, layout),
+                               conv("c", 32, 256, 3, 3, layout)});
+        auto pairs = core::expandGroups({{"a", "b", "c"}});
+        auto one = core::equalize(m, pairs, {1e-30, 4, 1});
+        for (int threads : {2, 3}) {
+            auto more = core::equalize(m, pairs, {1e-30, 4, threads});
+            EXPECT_EQ(one.summary.deltas, more.summary.deltas) << threads;
+            for (size_t i = 0; i < one.layers.size(); ++i)
+                EXPECT_EQ(one.layers[i].weight.values, more.layers[i].weight.values) << threads;
+            for (size_t p = 0; p < pairs.size(); ++p)
+                for (size_t k = 0; k < one.summary.pairs[p].states.size(); ++k) {
+                    EXPECT_EQ(one.summary.pairs[p].states[k].out, more.summary.pairs[p].states[k].out);
+                    EXPECT_EQ(one.summary.pairs[p].states[k].in, more.summary.pairs[p].states[k].in);
+                }
+        }
+    }
+}
+
+// The input-channel ranges the engine reports are those of the weights it returns.
+TEST(Equalizer, ConvolutionRangesMatchTheWeights) {
+    core::Model m = chain({conv("a", 8, 3, 3, 1), conv("b", 16, 8, 3, 2), conv("c", 4, 16, 3, 3)});
+    auto r = core::equalize(m, core::expandGroups({{"a", "b", "c"}}), {1e-30, 3, 2});
+    const auto& b = r.layers[1].weight;
+    auto in = core::channelStats(b, 1).range(), out = core::channelStats(b, 0).range();
+    EXPECT_EQ(r.summary.pairs[0].states.back().in, in);
+    EXPECT_EQ(r.summary.pairs[1].states.back().out, out);
+}
+
 TEST(Equalizer, RejectsBadInputWithTheLayerNamed) {
     core::Model m = chain({linear("fc1", 4, 3, 1), linear("fc2", 2, 5, 2)});
     auto message = [&](const std::vector<core::LayerPair>& pairs, core::EqualizeOptions o = {}) {

@@ -157,3 +157,45 @@ TEST(Quantization, GoldenRunsCollapseOnlyWhereTheWeightsReallyRoundToZero) {
 }
 
 }  // namespace
+
+namespace {
+
+// Per-tensor INT8 noise and zero count the plain way: a division per value.
+struct Plain {
+    double signal = 0, noise = 0;
+    std::int64_t nonZero = 0, roundedToZero = 0;
+};
+Plain plainPerTensor(const std::vector<float>& v) {
+    float maxAbs = 0;
+    for (float x : v) maxAbs = std::max(maxAbs, std::abs(x));
+    const float s = maxAbs / 127.f;
+    Plain p;
+    for (float x : v) {
+        const float q = std::clamp(std::nearbyint(x / s), -127.f, 127.f) * s;
+        p.signal += double(x) * x;
+        p.noise += double(x - q) * (x - q);
+        p.nonZero += x != 0.f;
+        p.roundedToZero += x != 0.f && q == 0.f;
+    }
+    return p;
+}
+
+TEST(Quantization, RoundsExactlyAsADivisionWouldNextToHalfSteps) {
+    // Scale 1 / 127 (not a power of two): values at and one float either side of every half step
+    // k + 0.5, where a multiplication by the reciprocal can round the other way.
+    std::vector<float> v{1.f};
+    const float s = 1.f / 127.f;
+    for (int k = -127; k < 127; ++k) {
+        const float half = (float(k) + 0.5f) * s;
+        v.insert(v.end(), {std::nextafter(half, -2.f), half, std::nextafter(half, 2.f)});
+    }
+    const Plain plain = plainPerTensor(v);
+    const auto q = core::quantizeInt8(core::Tensor{{1, std::int64_t(v.size())}, v}, 0);
+    // Equal up to the order of the sums; one value rounded the other way would change it by 1e-3.
+    EXPECT_NEAR(q.perTensor, 10.0 * std::log10(plain.signal / plain.noise), 1e-9);
+    EXPECT_EQ(q.zeroFraction, double(plain.roundedToZero) / double(plain.nonZero));
+    // One channel: the per-channel scale is the tensor's.
+    EXPECT_EQ(q.perChannel, q.perTensor);
+}
+
+}  // namespace

@@ -3,10 +3,14 @@
 #include "engine/cpu_dispatch.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
-#include <thread>
+#include <optional>
+
+#include "support/thread_pool.h"
+
+#pragma GCC diagnostic ignored "-Wpsabi"  // 32-byte vector types in always-inline helpers
 
 namespace cle::core::kernel {
 
@@ -73,75 +77,171 @@ struct Factors {
     bool two() const { return b1 || b2; }
 };
 
-// One element: returns the new value and adds its squared change (against the value after the
-// first multiplication when there are two) to acc.
+// One element: returns the new value and its change (against the value after the first
+// multiplication when there are two).
 template <bool kTwo>
-[[gnu::always_inline]] inline float step(float x, float fa, float fb, double& acc) {
-    float v1 = x * fa;
+[[gnu::always_inline]] inline float step(float x, float fa, float fb, float& change) {
+    const float v1 = x * fa;
     if constexpr (kTwo) {
-        float v2 = v1 * fb;
-        float d = v2 - v1;
-        acc += double(d) * double(d);
+        const float v2 = v1 * fb;
+        change = v2 - v1;
         return v2;
     } else {
-        float d = v1 - x;
-        acc += double(d) * double(d);
+        change = v1 - x;
         return v1;
     }
 }
 
-// `n` contiguous elements with the same factors (kWrite false: measures only).
+// Elements are taken kLanes at a time, element i into lane i % kLanes, each lane with its own
+// sum and min/max: written with the compiler's vector types, so every accumulator stays in a
+// register and the double sums do not wait on each other. The lanes are added in lane order: the
+// sum is the same bit for bit on every processor (d * d is exact in double, so contracting it
+// into a fused multiply-add would change nothing either).
+constexpr int kLanes = 8;
+constexpr int kRowBlock = 4;  // rows swept together
+typedef float F8 __attribute__((vector_size(32)));
+typedef float F4 __attribute__((vector_size(16)));
+typedef double D4 __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline F8 load8(const float* p) {
+    F8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+[[gnu::always_inline]] inline void store8(float* p, F8 v) { std::memcpy(p, &v, sizeof v); }
+// std::min and std::max, lane by lane (the same operand wins a tie or an unordered compare).
+[[gnu::always_inline]] inline F8 min8(F8 a, F8 b) { return b < a ? b : a; }
+[[gnu::always_inline]] inline F8 max8(F8 a, F8 b) { return a < b ? b : a; }
+[[gnu::always_inline]] inline D4 squares(F8 d, bool high) {
+    const F4 half = high ? __builtin_shufflevector(d, d, 4, 5, 6, 7)
+                         : __builtin_shufflevector(d, d, 0, 1, 2, 3);
+    const D4 w = __builtin_convertvector(half, D4);
+    return w * w;
+}
+
+// kRows rows of the same length whose elements run along axis 2, swept together so that the
+// factors and the per-position min/max along axis 2 are loaded and stored once for all of them.
+// Each row has its own constant factors (fa0, fb0: used unless kElemA / kElemB give factors per
+// element, fa and fb), its min/max (lo1, hi1) and its sum of squared changes (sums). The results
+// are those of the rows swept one after the other.
+template <int kRows>
+struct RowSet {
+    float* x[kRows];
+    float fa0[kRows], fb0[kRows];
+    float* lo1[kRows];
+    float* hi1[kRows];
+    double sums[kRows];
+};
+
+// kPos: also min/max per element position into lo2/hi2. kWrite false: measures only.
+template <bool kWrite, bool kTwo, bool kElemA, bool kElemB, bool kPos, int kRows>
+[[gnu::always_inline]] inline void scaleRows(RowSet<kRows>& rows, std::int64_t n,
+                                             const float* __restrict fa,
+                                             const float* __restrict fb, float* __restrict lo2,
+                                             float* __restrict hi2) {
+    D4 acc[kRows][2] = {};
+    F8 l[kRows], h[kRows], a[kRows], b[kRows];
+    for (int r = 0; r < kRows; ++r) {
+        l[r] = F8{} + *rows.lo1[r], h[r] = F8{} + *rows.hi1[r];
+        a[r] = F8{} + rows.fa0[r], b[r] = F8{} + rows.fb0[r];
+    }
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const F8 fa8 = kElemA ? load8(fa + i) : F8{}, fb8 = kElemB ? load8(fb + i) : F8{};
+        F8 pl = kPos ? load8(lo2 + i) : F8{}, ph = kPos ? load8(hi2 + i) : F8{};
+        for (int r = 0; r < kRows; ++r) {
+            float* __restrict x = rows.x[r];
+            const F8 x8 = load8(x + i);
+            const F8 v1 = x8 * (kElemA ? fa8 : a[r]);
+            const F8 v = kTwo ? v1 * (kElemB ? fb8 : b[r]) : v1;
+            const F8 d = kTwo ? v - v1 : v1 - x8;
+            acc[r][0] += squares(d, false);
+            acc[r][1] += squares(d, true);
+            if constexpr (kWrite) store8(x + i, v);
+            if constexpr (kPos) pl = min8(pl, v), ph = max8(ph, v);
+            l[r] = min8(l[r], v);
+            h[r] = max8(h[r], v);
+        }
+        if constexpr (kPos) store8(lo2 + i, pl), store8(hi2 + i, ph);
+    }
+    for (int r = 0; r < kRows; ++r) {
+        double sum[kLanes];
+        float lo[kLanes], hi[kLanes];
+        std::memcpy(sum, acc[r], sizeof sum);
+        std::memcpy(lo, &l[r], sizeof lo);
+        std::memcpy(hi, &h[r], sizeof hi);
+        float* x = rows.x[r];
+        for (std::int64_t k = i, j = 0; k < n; ++k, ++j) {
+            float d;
+            const float v = step<kTwo>(x[k], kElemA ? fa[k] : rows.fa0[r],
+                                       kElemB ? fb[k] : rows.fb0[r], d);
+            sum[j] += double(d) * double(d);
+            if constexpr (kWrite) x[k] = v;
+            if constexpr (kPos) {
+                lo2[k] = std::min(lo2[k], v);
+                hi2[k] = std::max(hi2[k], v);
+            }
+            lo[j] = std::min(lo[j], v);
+            hi[j] = std::max(hi[j], v);
+        }
+        rows.sums[r] = 0;
+        for (int j = 0; j < kLanes; ++j) {
+            rows.sums[r] += sum[j];
+            *rows.lo1[r] = std::min(*rows.lo1[r], lo[j]);
+            *rows.hi1[r] = std::max(*rows.hi1[r], hi[j]);
+        }
+    }
+}
+
+// `n` contiguous elements with the same factors.
 template <bool kWrite, bool kTwo>
 [[gnu::always_inline]] inline double scaleRun(float* x, std::int64_t n, float fa, float fb,
                                               float& lo, float& hi) {
-    double acc = 0;
-    float l = lo, h = hi;
-#pragma omp simd reduction(+ : acc) reduction(min : l) reduction(max : h)
-    for (std::int64_t i = 0; i < n; ++i) {
-        float v = step<kTwo>(x[i], fa, fb, acc);
-        if constexpr (kWrite) x[i] = v;
-        l = std::min(l, v);
-        h = std::max(h, v);
-    }
-    lo = l;
-    hi = h;
-    return acc;
+    RowSet<1> row{{x}, {fa}, {fb}, {&lo}, {&hi}, {0}};
+    scaleRows<kWrite, kTwo, false, false, false, 1>(row, n, nullptr, nullptr, nullptr, nullptr);
+    return row.sums[0];
 }
 
-// A row of `n` elements that run along axis 2: factors per element (kElemA/kElemB) or constant.
-template <bool kWrite, bool kTwo, bool kElemA, bool kElemB>
-[[gnu::always_inline]] inline double scaleRow(float* x, std::int64_t n, const float* fa,
-                                              float fa0, const float* fb, float fb0, float* lo2,
-                                              float* hi2, float& lo1, float& hi1) {
-    double acc = 0;
-    float l = lo1, h = hi1;
-#pragma omp simd reduction(+ : acc) reduction(min : l) reduction(max : h)
-    for (std::int64_t i = 0; i < n; ++i) {
-        float v = step<kTwo>(x[i], kElemA ? fa[i] : fa0, kElemB ? fb[i] : fb0, acc);
-        if constexpr (kWrite) x[i] = v;
-        lo2[i] = std::min(lo2[i], v);
-        hi2[i] = std::max(hi2[i], v);
-        l = std::min(l, v);
-        h = std::max(h, v);
-    }
-    lo1 = l;
-    hi1 = h;
-    return acc;
-}
-
-template <bool kWrite, bool kTwo>
-[[gnu::always_inline]] inline double dispatchRow(float* x, const AxisView& v, const Factors& f,
-                                                 float fa0, float fb0, AxisStats& s, float& lo1,
-                                                 float& hi1) {
+template <bool kWrite, bool kTwo, int kRows>
+[[gnu::always_inline]] inline void dispatchRows(RowSet<kRows>& rows, const AxisView& v,
+                                                const Factors& f, AxisStats& s) {
     float* lo2 = s.min2.data();
     float* hi2 = s.max2.data();
     if (f.a2 && f.b2)
-        return scaleRow<kWrite, kTwo, true, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    if (f.a2)
-        return scaleRow<kWrite, kTwo, true, false>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    if (f.b2)
-        return scaleRow<kWrite, kTwo, false, true>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
-    return scaleRow<kWrite, kTwo, false, false>(x, v.n2, f.a2, fa0, f.b2, fb0, lo2, hi2, lo1, hi1);
+        return scaleRows<kWrite, kTwo, true, true, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    if (f.a2) return scaleRows<kWrite, kTwo, true, false, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    if (f.b2) return scaleRows<kWrite, kTwo, false, true, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+    return scaleRows<kWrite, kTwo, false, false, true>(rows, v.n2, f.a2, f.b2, lo2, hi2);
+}
+
+// Rows [begin, end) whose elements all run along axis 2 (Q = 1), kRows at a time.
+template <bool kWrite, bool kTwo, int kRows>
+[[gnu::always_inline]] inline double rowsAlongAxis2(float* data, const AxisView& v,
+                                                    std::int64_t begin, std::int64_t end,
+                                                    const Factors& f, AxisStats& s) {
+    double acc = 0;
+    std::int64_t r = begin;
+    auto fill = [&](auto& rows, int k) {
+        const std::int64_t c1 = ((r + k) / v.m) % v.n1;
+        rows.x[k] = data + (r + k) * v.n2;
+        rows.fa0[k] = f.a1 ? f.a1[c1] : 1.f;
+        rows.fb0[k] = f.b1 ? f.b1[c1] : 1.f;
+        rows.lo1[k] = &s.min1[size_t(c1)];
+        rows.hi1[k] = &s.max1[size_t(c1)];
+    };
+    for (; r + kRows <= end; r += kRows) {
+        RowSet<kRows> rows;
+        for (int k = 0; k < kRows; ++k) fill(rows, k);
+        dispatchRows<kWrite, kTwo>(rows, v, f, s);
+        for (int k = 0; k < kRows; ++k) acc += rows.sums[k];
+    }
+    for (; r < end; ++r) {
+        RowSet<1> row;
+        fill(row, 0);
+        dispatchRows<kWrite, kTwo>(row, v, f, s);
+        acc += row.sums[0];
+    }
+    return acc;
 }
 
 // Rows [begin, end) of the [P, N1, M] row space; each row holds N2 * Q elements. Built for AVX2
@@ -149,6 +249,7 @@ template <bool kWrite, bool kTwo>
 template <bool kWrite, bool kTwo>
 CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t begin,
                                   std::int64_t end, const Factors& f, AxisStats& s) {
+    if (v.q == 1) return rowsAlongAxis2<kWrite, kTwo, kRowBlock>(data, v, begin, end, f, s);
     double acc = 0;
     const std::int64_t rowLength = v.n2 * v.q;
     for (std::int64_t r = begin; r < end; ++r) {
@@ -158,10 +259,6 @@ CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t b
         const float fb1 = f.b1 ? f.b1[c1] : 1.f;
         float& lo1 = s.min1[size_t(c1)];
         float& hi1 = s.max1[size_t(c1)];
-        if (v.q == 1) {
-            acc += dispatchRow<kWrite, kTwo>(x, v, f, fa1, fb1, s, lo1, hi1);
-            continue;
-        }
         for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
             float lo = kInf, hi = -kInf;
             acc += scaleRun<kWrite, kTwo>(x, v.q, f.a2 ? f.a2[c2] : fa1, f.b2 ? f.b2[c2] : fb1,
@@ -214,44 +311,72 @@ void merge(AxisStats& into, const AxisStats& from) {
 
 // The whole tensor, cut into chunks whose size depends only on the shape, never on the number of
 // threads: each chunk sums its own change, and the chunk sums are added in chunk order, so the
-// result is the same bit for bit however many threads run the chunks.
+// result is the same bit for bit however many threads run the chunks. Min and max are exact in any
+// order, so each worker keeps one set of them for all the chunks it runs.
 template <bool kWrite>
 double pass(float* data, const AxisView& v, const Factors& f, AxisStats& s, int threads) {
     const std::int64_t rowCount = v.p * v.n1 * v.m;
     const std::int64_t rowLength = std::max<std::int64_t>(1, v.n2 * v.q);
-    const std::int64_t chunkElements = std::max<std::int64_t>(1 << 20, 8 * (v.n1 + v.n2));
+    const std::int64_t chunkElements = std::max<std::int64_t>(1 << 18, 8 * (v.n1 + v.n2));
     const std::int64_t chunkRows = std::max<std::int64_t>(1, chunkElements / rowLength);
     const std::int64_t chunks = (rowCount + chunkRows - 1) / chunkRows;
-    if (chunks <= 1) return rowsOf<kWrite>(data, v, 0, rowCount, f, s);
-
+    if (chunks <= 1 || threads <= 1) {  // the same chunk sums, added in the same order
+        double acc = 0;
+        for (std::int64_t c = 0; c < chunks; ++c)
+            acc += rowsOf<kWrite>(data, v, c * chunkRows, std::min(rowCount, (c + 1) * chunkRows),
+                                  f, s);
+        return acc;
+    }
     std::vector<double> sums(size_t(chunks), 0.0);
-    std::vector<AxisStats> partial(size_t(chunks), AxisStats{v});
-    std::atomic<std::int64_t> next{0};
-    auto worker = [&] {
-        for (std::int64_t c; (c = next.fetch_add(1)) < chunks;)
-            sums[size_t(c)] = rowsOf<kWrite>(data, v, c * chunkRows,
-                                             std::min(rowCount, (c + 1) * chunkRows), f,
-                                             partial[size_t(c)]);
-    };
-    int n = int(std::min<std::int64_t>(chunks, std::max(1, threads)));
-    std::vector<std::thread> pool;
-    for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
+    const int workers = int(std::min<std::int64_t>(chunks, threads));
+    std::vector<std::optional<AxisStats>> partial{size_t(workers)};
+    ThreadPool::shared().run(chunks, workers, [&](std::int64_t c, int w) {
+        auto& mine = partial[size_t(w)];
+        if (!mine) mine.emplace(v);
+        sums[size_t(c)] = rowsOf<kWrite>(data, v, c * chunkRows,
+                                         std::min(rowCount, (c + 1) * chunkRows), f, *mine);
+    });
     double acc = 0;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-        acc += sums[size_t(c)];
-        merge(s, partial[size_t(c)]);
+    for (double sum : sums) acc += sum;
+    for (const auto& p : partial)
+        if (p) merge(s, *p);
+    return acc;
+}
+
+// A PyTorch-layout kernel [out, in, k...] has a short run of k elements per input channel; one
+// loop over the whole row [in * k] with the input factors expanded to every element, and min/max
+// kept per element position (merged into channels afterwards, exactly), runs at memory speed.
+template <bool kWrite>
+double flatPass(float* data, const AxisView& v, Factors f, AxisStats& s, int threads) {
+    if (v.single || v.q == 1) return pass<kWrite>(data, v, f, s, threads);
+    AxisView flat = v;
+    flat.n2 = v.n2 * v.q;
+    flat.q = 1;
+    std::vector<float> a2, b2;
+    auto expand = [&](const float*& factor, std::vector<float>& out) {
+        if (!factor) return;
+        out.resize(size_t(flat.n2));
+        for (std::int64_t c = 0; c < v.n2; ++c)
+            std::fill_n(out.begin() + c * v.q, v.q, factor[c]);
+        factor = out.data();
+    };
+    expand(f.a2, a2);
+    expand(f.b2, b2);
+    AxisStats positions(flat);
+    const double acc = pass<kWrite>(data, flat, f, positions, threads);
+    s.min1 = std::move(positions.min1);
+    s.max1 = std::move(positions.max1);
+    for (std::int64_t c = 0; c < v.n2; ++c) {
+        const auto lo = positions.min2.begin() + c * v.q, hi = positions.max2.begin() + c * v.q;
+        s.min2[size_t(c)] = *std::min_element(lo, lo + v.q);
+        s.max2[size_t(c)] = *std::max_element(hi, hi + v.q);
     }
     return acc;
 }
 
 }  // namespace
 
-int defaultThreads() {
-    unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : int(std::min(n, 8u));
-}
+int defaultThreads() { return defaultThreadCount(); }
 
 namespace {
 
@@ -274,7 +399,7 @@ Stats measureScaled(const float* data, const AxisView& view, const float* inFact
     slot(f, view, false, false) = inFactor;
     // The read-only instantiation never stores through the pointer. Its "change" x * 1 - x is 0
     // for every finite x and NaN otherwise, so the sum doubles as a finiteness check.
-    double acc = pass<false>(const_cast<float*>(data), view, f, s, threads);
+    double acc = flatPass<false>(const_cast<float*>(data), view, f, s, threads);
     Stats stats = toStats(std::move(s), view);
     stats.finite = std::isfinite(acc);
     return stats;
@@ -285,7 +410,7 @@ double scale(float* data, const AxisView& view, bool scaleOut, const float* fact
     AxisStats s(view);
     Factors f;
     slot(f, view, scaleOut, false) = factor;
-    double acc = pass<true>(data, view, f, s, threads);
+    double acc = flatPass<true>(data, view, f, s, threads);
     stats = toStats(std::move(s), view);
     return acc;
 }
@@ -296,7 +421,7 @@ double scaleInThenOut(float* data, const AxisView& view, const float* inFactor,
     Factors f;
     slot(f, view, false, false) = inFactor;
     slot(f, view, true, true) = outFactor;
-    double acc = pass<true>(data, view, f, s, threads);
+    double acc = flatPass<true>(data, view, f, s, threads);
     stats = toStats(std::move(s), view);
     return acc;
 }

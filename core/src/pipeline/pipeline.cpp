@@ -170,7 +170,7 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
 
     start = Clock::now();
     feedback.setProgress(Stage::Preview, 0);
-    out.quantization = quantizationBefore(work, pairLayerNames(out.plan.pairs));
+    out.quantization = quantizationBefore(work, pairLayerNames(out.plan.pairs), r.options.threads);
     out.seconds.preview = secondsSince(start);
 
     start = Clock::now();
@@ -199,7 +199,7 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     feedback.setProgress(Stage::Preview, 0.5);
     out.layers = mergeLayers(r.previous ? r.previous->layers : std::vector<Layer>{},
                              std::move(result.layers));
-    quantizationAfter(out.quantization, out.layers);
+    quantizationAfter(out.quantization, out.layers, r.options.threads);
     out.seconds.preview += secondsSince(start);
     return out;
 }

@@ -29,7 +29,8 @@ struct TensorQuantization {
     bool collapsed() const { return zeroFraction > kCollapseFraction; }
 };
 
-/// Measures `t` (output channels along `outAxis`) in three passes over its values.
+/// Measures `t` (output channels along `outAxis`) in two passes over its values: the largest
+/// magnitude per channel, then both quantizations at once.
 TensorQuantization quantizeInt8(const Tensor& t, int outAxis);
 
 struct LayerSqnr {
@@ -65,9 +66,12 @@ struct QuantizationReport {
     std::vector<std::string> collapsedLayers;
 };
 
-/// Measures the "before" figures of the named layers of `model` (batch norms already folded).
-QuantizationReport quantizationBefore(const Model& model, const std::vector<std::string>& layers);
+/// Measures the "before" figures of the named layers of `model` (batch norms already folded), one
+/// layer per task on `threads` threads (0: one per core, at most 8); results do not depend on it.
+QuantizationReport quantizationBefore(const Model& model, const std::vector<std::string>& layers,
+                                      int threads = 0);
 /// Adds the "after" figures from the equalized layers and computes the summaries.
-void quantizationAfter(QuantizationReport& report, const std::vector<Layer>& after);
+void quantizationAfter(QuantizationReport& report, const std::vector<Layer>& after,
+                       int threads = 0);
 
 }  // namespace cle::core
