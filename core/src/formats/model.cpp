@@ -77,6 +77,22 @@ Model loadModel(const std::string& path, std::optional<Layout> layout, std::int6
     Model model;
     model.info = inspectFile(path, layout);
     checkClaimedSize(model.info, maxBytes);
+    if (model.info.format == Format::Onnx) {
+        for (const auto& info : model.info.layers) {
+            Layer layer;
+            layer.info = info;
+            if (info.supported) {
+                layer.weight = readDataset(path, info.weightPath);
+                if (info.hasBias()) layer.bias = readDataset(path, info.biasPath);
+            } else {
+                layer.weight.shape = info.shape;
+            }
+            model.layers.push_back(std::move(layer));
+        }
+        if (fileIdentity(path) != model.info.identity)
+            throw inputError("'" + path + "' changed while it was being read");
+        return model;
+    }
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(path, false);
     model.layers.reserve(model.info.layers.size());

@@ -7,6 +7,8 @@
 #include "formats/formats.h"
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
+#include "formats/onnx/onnx_file.h"
+#include "formats/onnx/onnx_graph.h"
 
 namespace cle::core {
 
@@ -16,6 +18,7 @@ std::string toString(Format f) {
         case Format::Keras2: return "keras2";
         case Format::Keras3: return "keras3";
         case Format::Generic: return "generic";
+        case Format::Onnx: return "onnx";
     }
     return "?";
 }
@@ -91,6 +94,7 @@ std::optional<FileIdentity> fileIdentity(int fd) {
 }
 
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
+    if (onnxfmt::isOnnxPath(path)) return onnxfmt::inspect(path);  // each layer has its layout
     h5::Silence quiet;
     ModelInfo info;
     info.path = path;
@@ -123,6 +127,7 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
 void muteHdf5Diagnostics() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Tensor readDataset(const std::string& file, const std::string& dataset) {
+    if (onnxfmt::isOnnxPath(file)) return onnxfmt::OnnxFile::open(file)->read(dataset);
     h5::Silence quiet;
     h5::Handle f = h5::openExisting(file, false);
     return io::readTensor(f.get(), dataset, file);

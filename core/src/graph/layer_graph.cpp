@@ -5,6 +5,7 @@
 
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
+#include "formats/onnx/onnx_pairs.h"
 
 namespace cle::core {
 
@@ -18,6 +19,7 @@ int LayerGraph::find(const std::string& name) const {
 }
 
 std::optional<LayerGraph> readLayerGraph(const ModelInfo& info) {
+    if (info.format == Format::Onnx) return onnxfmt::layerGraph(info);
     if (info.format != Format::Keras2 && info.format != Format::Keras3) return std::nullopt;
     std::string text;
     {
