@@ -234,7 +234,9 @@ ExportExtras exportExtras(const ModelInfo& info, const RunPlan& plan,
             extras.datasets.emplace_back(
                 bn.betaPath, it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
     }
-    if (!plan.relu6.empty()) {
+    if (!plan.relu6.empty() && info.format == Format::Onnx) {
+        extras.relaxedNodes = plan.relu6;
+    } else if (!plan.relu6.empty()) {
         h5::Silence quiet;
         h5::Handle file = h5::openExisting(info.path, false);
         h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
