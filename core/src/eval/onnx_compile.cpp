@@ -38,6 +38,19 @@ const OnnxValue& OnnxCompiler::input(const Node& n, size_t k) {
 }
 
 OnnxValue OnnxCompiler::emit(Op op, const std::vector<const OnnxValue*>& in, Order order) {
+    // Padding and resizing are the ops that can grow a tensor beyond its input.
+    if (!in.empty() && (op.kind == Kind::Pad || op.kind == Kind::UpSample)) {
+        const auto& s = in[0]->shape;
+        double grown = 1;
+        for (auto d : s) grown *= double(d);
+        if (op.kind == Kind::UpSample) grown *= double(op.dims[0]) * double(op.dims[1]);
+        else if (s.size() >= 2)
+            grown = double(s[0] + op.pad[0] + op.pad[1]) * double(s[s.size() - 2] + op.pad[2] + op.pad[3]) *
+                    double(s.back());
+        if (grown > double(kMaxSampleValues))
+            throw inputError("node '" + op.name + "' of '" + path_ + "' would make a tensor of " +
+                             "more than 2^26 values per sample");
+    }
     std::vector<const Tensor*> samples;
     for (const auto* v : in) {
         op.in.push_back(v->slot);
@@ -111,6 +124,9 @@ void OnnxCompiler::run() {
                                  "' has a dimension of unknown size, so its network cannot be "
                                  "evaluated");
             ni.shape.push_back(dims.Get(i).dim_value());
+            if (Tensor{ni.shape, {}}.size() > kMaxSampleValues)
+                throw inputError("input '" + in.name() + "' of '" + path_ +
+                                 "' claims more than 2^26 values per sample");
         }
         OnnxValue v;
         v.slot = p_.slots++;

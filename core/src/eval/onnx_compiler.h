@@ -22,6 +22,10 @@ using onnxfmt::attrString;
 using onnxfmt::Node;
 using Order = std::vector<int>;
 
+/// The most values one sample of any tensor may hold (256 MB of float32): a crafted shape is
+/// refused before anything of its size is allocated.
+inline constexpr std::int64_t kMaxSampleValues = std::int64_t(1) << 26;
+
 inline Order identityOrder(size_t rank) {
     Order o(rank > 0 ? rank - 1 : 0);
     std::iota(o.begin(), o.end(), 1);

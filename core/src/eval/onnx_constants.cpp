@@ -53,6 +53,8 @@ OnnxValue gather(const Node& n, const OnnxValue& data, const OnnxValue& idx) {
     std::vector<std::int64_t> dims(data.dims.begin(), data.dims.begin() + axis);
     dims.insert(dims.end(), idx.dims.begin(), idx.dims.end());
     dims.insert(dims.end(), data.dims.begin() + axis + 1, data.dims.end());
+    if (double(outer) * double(idx.numbers.size()) * double(inner) > double(1 << 26))
+        throw inputError("node '" + n.name + "' (Gather) would make too many values");
     std::vector<double> out;
     for (std::int64_t o = 0; o < outer; ++o)
         for (double d : idx.numbers) {
@@ -122,7 +124,8 @@ std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const Node& n,
     if (n.op == "ConstantOfShape") {
         std::vector<std::int64_t> dims;
         for (double d : x.numbers) dims.push_back(std::int64_t(d));
-        if (count(dims) < 0 || count(dims) > (std::int64_t(1) << 28))
+        if (std::any_of(dims.begin(), dims.end(), [](std::int64_t d) { return d < 0 || d > (1 << 26); }) ||
+            count(dims) > (std::int64_t(1) << 26))
             throw inputError("node '" + n.name + "' (ConstantOfShape) asks for too many values");
         double value = 0;
         for (const auto& a : n.proto->attribute())

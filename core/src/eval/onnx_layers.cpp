@@ -301,9 +301,11 @@ OnnxValue OnnxCompiler::reshape(const Node& n, std::vector<std::int64_t> target)
     int unknown = -1;
     for (size_t i = 0; i < target.size(); ++i)
         if (target[i] < 0) unknown = int(i);
-        else known *= target[i];
+        else if (__builtin_mul_overflow(known, target[i], &known))
+            fail(n, "its target shape is too large");
     if (unknown >= 0 && known > 0) target[size_t(unknown)] = count / known;
-    if (target.empty() || target[0] != 1 || Tensor{target, {}}.size() != count)
+    if (target.empty() || target[0] != 1 || (unknown < 0 && known != count) ||
+        (unknown >= 0 && target[size_t(unknown)] * known != count))
         fail(n, "its target shape does not keep the batch axis");
     OnnxValue x = arrange(x0, identityOrder(shape.size()), n);
     Op op;

@@ -171,12 +171,43 @@ EditedModel Editor::finish() {
         for (auto& e : *t->mutable_external_data())
             if (e.key() == "location") e.set_value(location_[path]);
     }
+    // The checker reads external data relative to the model's folder, where the output's files
+    // do not exist yet: it checks a copy holding those bytes in place.
+    onnx::ModelProto checked = model_;
+    auto inPlace = [&](TensorProto& t) {
+        if (t.data_location() != TensorProto::EXTERNAL) return;
+        std::int64_t bytes = elementSize(t.data_type());
+        for (auto d : file_.dims(t)) bytes *= d;
+        std::string path;
+        for (const auto& [input, loc] : location_)
+            for (const auto& e : t.external_data())
+                if (e.key() == "location" && e.value() == loc) path = input;
+        const std::string& data = external_[path];
+        const auto offset = size_t(file_.externalRange(t).first);
+        if (offset + size_t(bytes) > data.size())
+            throw inputError("tensor '" + t.name() + "' lies beyond the end of its external data");
+        t.set_raw_data(data.substr(offset, size_t(bytes)));
+        t.clear_external_data();
+        t.set_data_location(TensorProto::DEFAULT);
+    };
+    for (auto& t : *checked.mutable_graph()->mutable_initializer()) inPlace(t);
+    for (auto& n : *checked.mutable_graph()->mutable_node())
+        for (auto& a : *n.mutable_attribute())
+            if (a.has_t()) inPlace(*a.mutable_t());
     try {
-        onnx::checker::check_model(model_);
+        onnx::checker::check_model(checked);
     } catch (const std::exception& e) {
         std::string what = e.what();
+        what = what.substr(0, what.find('\n'));
+        bool original = true;
+        try {
+            onnx::checker::check_model(file_.model());
+        } catch (const std::exception&) {
+            original = false;
+        }
         throw inputError("the equalized copy of '" + file_.path() +
-                         "' does not pass ONNX's checker: " + what.substr(0, what.find('\n')));
+                         "' does not pass ONNX's checker" +
+                         (original ? "" : " (nor does the input itself)") + ": " + what);
     }
     if (!model_.SerializeToString(&out.model))
         throw inputError("cannot serialize the equalized copy of '" + file_.path() + "'");
