@@ -11,6 +11,7 @@
 
 #include "cle/core/model.h"
 #include "test_support.h"
+#include "ui/export_names.h"
 #include "ui/graph_view.h"
 #include "ui/main_window.h"
 #include "ui/pairs_panel.h"
@@ -68,6 +69,11 @@ void OnnxGuiTest::opensSuggestsRunsAndExports()
     QVERIFY2(w->verificationPanel()->headlineText().contains("function kept"),
              qPrintable(w->verificationPanel()->headlineText()));
 
+    // The export keeps the format: an ONNX model is written as one.
+    QCOMPARE(ui::defaultExportName(QStringLiteral("/models/face.onnx")),
+             QStringLiteral("/models/face_cle.onnx"));
+    QCOMPARE(ui::reportPathFor(QStringLiteral("/models/face_cle.onnx")),
+             QStringLiteral("/models/face_cle.report.json"));
     const QString out = dir_.filePath("eq.onnx");
     QSignalSpy exported(w->session(), &ui::Session::exportFinished);
     QVERIFY(w->exportTo(out).isEmpty());
