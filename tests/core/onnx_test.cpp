@@ -57,6 +57,11 @@ std::vector<std::string> changed(const std::string& a, const std::string& b) {
     return names;
 }
 
+std::string fileBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 core::Verification verify(const std::string& a, const std::string& b) {
     core::VerifyOptions o;
     o.samples = 4;
@@ -250,6 +255,20 @@ TEST(Onnx, ExternalDataIsReadAndWrittenBesideTheOutput) {
     EXPECT_NO_THROW(onnx::checker::check_model(out));
     EXPECT_LT(verify(in, out).maxRelativeChange, 1e-5);
     EXPECT_EQ(changed(in, out).size(), 7u);  // locations and the changed weights
+    // An output whose data file would be the input's own is refused, even with --force.
+    std::filesystem::rename(dir.file("m.onnx.data"), dir.file("x.onnx.data"));
+    auto m2 = test::readOnnx(in);
+    for (auto& t : *m2.mutable_graph()->mutable_initializer())
+        for (auto& e : *t.mutable_external_data())
+            if (e.key() == "location") e.set_value("x.onnx.data");
+    std::ofstream os2(in, std::ios::binary);
+    m2.SerializeToOstream(&os2);
+    os2.close();
+    const std::string before = fileBytes(dir.file("x.onnx.data"));
+    auto clash = test::runCle({"equalize", in, "-o", dir.file("x.onnx"), "--auto", "-q", "--force"});
+    EXPECT_EQ(clash.code, 1);
+    EXPECT_NE(clash.err.find("refusing to write over the input file"), std::string::npos) << clash.err;
+    EXPECT_EQ(fileBytes(dir.file("x.onnx.data")), before);
 }
 
 TEST(Onnx, ExternalDataOutsideTheFolderIsRefused) {

@@ -268,10 +268,12 @@ std::vector<std::unique_ptr<TempFile>> editOnnx(const std::string& input,
         throw inputError("'" + input + "' changed while it was being equalized; nothing written");
     auto edited = onnxfmt::editModel(input, layers, options.extras, output);
     std::vector<std::unique_ptr<TempFile>> files;
-    for (const auto& [path, bytes] : edited.dataFiles) {
-        checkOutputPath(input, path, options.force);
-        files.push_back(std::make_unique<TempFile>(path));
-        files.back()->write(bytes.data(), bytes.size(), 0644);
+    for (const auto& data : edited.dataFiles) {
+        checkOutputPath(input, data.destination, options.force);
+        for (const auto& other : edited.dataFiles)  // never over one of the input's data files
+            checkOutputPath(other.source, data.destination, options.force);
+        files.push_back(std::make_unique<TempFile>(data.destination));
+        files.back()->write(data.bytes.data(), data.bytes.size(), 0644);
         checkCancel(options);
     }
     temp.write(edited.model.data(), edited.model.size(), 0644);

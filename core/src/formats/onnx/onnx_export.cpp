@@ -166,7 +166,7 @@ EditedModel Editor::finish() {
                 std::ifstream in(path, std::ios::binary);
                 external_[path].assign(std::istreambuf_iterator<char>(in), {});
             }
-            out.dataFiles.emplace_back((dir / loc).string(), external_[path]);
+            out.dataFiles.push_back({(dir / loc).string(), external_[path], path});
         }
         for (auto& e : *t->mutable_external_data())
             if (e.key() == "location") e.set_value(location_[path]);

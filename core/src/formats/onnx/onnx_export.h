@@ -12,8 +12,13 @@ namespace cle::core::onnxfmt {
 
 struct EditedModel {
     std::string model;  ///< the serialized model, which passes onnx::checker::check_model
-    /// External data files to write beside the output: (destination path, bytes).
-    std::vector<std::pair<std::string, std::string>> dataFiles;
+    struct DataFile {
+        std::string destination;  ///< beside the output
+        std::string bytes;
+        std::string source;       ///< the input's data file it is a copy of
+    };
+    /// External data files to write beside the output.
+    std::vector<DataFile> dataFiles;
 };
 
 /// Edits a copy of `input` for the destination `output`. External data files are named after
