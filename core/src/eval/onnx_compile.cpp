@@ -153,6 +153,7 @@ void OnnxCompiler::run() {
 
 void OnnxCompiler::node(const Node& n) {
     if (n.op == "Constant") return;  // read from the file where used
+    if (n.outputs.empty() || n.outputs[0].empty()) return;  // computes nothing that is read
     std::vector<const OnnxValue*> in;
     for (const auto& name : n.inputs) in.push_back(name.empty() ? nullptr : find(name));
     if (auto folded = foldConstant(g_, n, in)) {
@@ -223,6 +224,7 @@ bool OnnxCompiler::simple(const Node& n, const OnnxValue& x0, OnnxValue& out) {
         const OnnxValue& slope = input(n, 1);
         if (!slope.constant) fail(n, "its slope is computed in the graph");
         o.scale.assign(slope.numbers.begin(), slope.numbers.end());
+        if (o.scale.empty()) fail(n, "its slope is empty");
         const bool perChannel = o.scale.size() > 1;
         OnnxValue y = perChannel && x.order.size() > 1 ? arrange(x, channelsLast(x.order.size() + 1), n) : x;
         out = emit(o, {&y}, y.order);

@@ -15,6 +15,17 @@ namespace {
 
 using onnxfmt::Node;
 
+}  // namespace
+
+std::int64_t integerOf(double v, const Node& n) {
+    if (!(std::fabs(v) < 4.611686018427387904e18) || v != std::floor(v))
+        throw inputError("node '" + n.name + "' (" + n.op + ") has a shape or index value that is "
+                         "not a usable integer");
+    return std::int64_t(v);
+}
+
+namespace {
+
 std::int64_t count(const std::vector<std::int64_t>& dims) {
     std::int64_t n = 1;
     for (auto d : dims) n *= d;
@@ -40,7 +51,7 @@ std::vector<std::int64_t> axesOf(const onnxfmt::Graph& g, const Node& n,
                                  const std::vector<const OnnxValue*>& in) {
     if (auto a = onnxfmt::attrInts(*n.proto, "axes")) return *a;
     std::vector<std::int64_t> axes;
-    if (in.size() > 1 && in[1]) for (double v : in[1]->numbers) axes.push_back(std::int64_t(v));
+    if (in.size() > 1 && in[1]) for (double v : in[1]->numbers) axes.push_back(integerOf(v, n));
     (void)g;
     return axes;
 }
@@ -58,7 +69,7 @@ OnnxValue gather(const Node& n, const OnnxValue& data, const OnnxValue& idx) {
     std::vector<double> out;
     for (std::int64_t o = 0; o < outer; ++o)
         for (double d : idx.numbers) {
-            auto k = std::int64_t(d);
+            auto k = integerOf(d, n);
             if (k < 0) k += size;
             if (k < 0 || k >= size)
                 throw inputError("node '" + n.name + "' (Gather) has an index out of range");
@@ -117,13 +128,13 @@ std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const Node& n,
         return constant({std::int64_t(s.size())}, std::vector<double>(s.begin(), s.end()));
     }
     for (const auto* v : in)
-        if (v && !v->constant) return std::nullopt;
-    if (in.empty() || !in[0]) return std::nullopt;
+        if (!v || !v->constant) return std::nullopt;  // computed, or an optional input left out
+    if (in.empty()) return std::nullopt;
     const OnnxValue& x = *in[0];
     if (n.op == "Identity" || n.op == "Cast") return x;
     if (n.op == "ConstantOfShape") {
         std::vector<std::int64_t> dims;
-        for (double d : x.numbers) dims.push_back(std::int64_t(d));
+        for (double d : x.numbers) dims.push_back(integerOf(d, n));
         if (std::any_of(dims.begin(), dims.end(), [](std::int64_t d) { return d < 0 || d > (1 << 26); }) ||
             count(dims) > (std::int64_t(1) << 26))
             throw inputError("node '" + n.name + "' (ConstantOfShape) asks for too many values");

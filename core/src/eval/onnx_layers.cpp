@@ -80,6 +80,8 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
         x = emit(pad, {&x}, x.order);
     }
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) op.bias = weights(n, true).values;
+    if (!op.bias.empty() && long(op.bias.size()) != cout) fail(n, "its bias is not one value per output");
+    if (dw && cout != cin * op.multiplier) fail(n, "its weights do not match its input's channels");
     return emit(op, {&x}, x.order);
 }
 
@@ -134,6 +136,8 @@ OnnxValue OnnxCompiler::batchNorm(const Node& n) {
         params.push_back(v.numbers);
     }
     const double eps = onnxfmt::attrFloat(*n.proto, "epsilon", 1e-5f);
+    if (x.shape.empty() || std::int64_t(params[0].size()) != x.shape.back())
+        fail(n, "it has not one parameter per channel");
     for (size_t c = 0; c < params[0].size(); ++c) {
         if (params[1].size() != params[0].size() || params[2].size() != params[0].size() ||
             params[3].size() != params[0].size())
@@ -217,6 +221,8 @@ OnnxValue OnnxCompiler::merge(const Node& n) {
             auto shape = onnxShape(*first);
             std::vector<std::int64_t> dims = v.dims;
             while (dims.size() < shape.size()) dims.insert(dims.begin(), 1);
+            for (size_t a = 0; a < shape.size(); ++a)
+                if (dims[a] != 1 && dims[a] != shape[a]) fail(n, "a constant does not broadcast");
             std::vector<double> full(size_t(Tensor{shape, {}}.size()));
             std::vector<std::int64_t> index(shape.size(), 0);
             for (double& out : full) {
@@ -281,7 +287,7 @@ OnnxValue OnnxCompiler::reshape(const Node& n, std::vector<std::int64_t> target)
         const OnnxValue& t = input(n, 1);
         if (!t.constant) fail(n, "its target shape is not known before the run");
         for (size_t i = 0; i < t.numbers.size(); ++i) {
-            auto d = std::int64_t(t.numbers[i]);
+            auto d = integerOf(t.numbers[i], n);
             if (d == 0 && !attrInt(*n.proto, "allowzero", 0))
                 d = i < shape.size() ? shape[i] : 0;
             target.push_back(d);
@@ -331,6 +337,8 @@ OnnxValue OnnxCompiler::resize(const Node& n) {
     if (auto attr = n.proto->attribute_size() ? std::optional<bool>(true) : std::nullopt; attr && scales.empty())
         for (const auto& a : n.proto->attribute())
             if (a.name() == "scales") scales.assign(a.floats().begin(), a.floats().end());
+    for (double& v : scales)
+        if (!(v >= 0 && v < 65536)) fail(n, "its scale factors are out of range");
     if (scales.size() != 4 || scales[0] != 1 || scales[1] != 1 || scales[2] != std::floor(scales[2]) ||
         scales[3] != std::floor(scales[3]) || scales[2] < 1 || scales[3] < 1)
         fail(n, "only integer scale factors of the two spatial axes are supported");

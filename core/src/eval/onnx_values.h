@@ -27,6 +27,10 @@ struct OnnxValue {
 std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const onnxfmt::Node& n,
                                       const std::vector<const OnnxValue*>& in);
 
+/// `v` as an integer; an input Error naming node `n` for values that are not integers below 2^62
+/// (a crafted shape or index).
+std::int64_t integerOf(double v, const onnxfmt::Node& n);
+
 /// The ONNX shape (batch 1) of a runtime value.
 std::vector<std::int64_t> onnxShape(const OnnxValue& v);
 

@@ -48,7 +48,10 @@ std::optional<PadSpec> padSpec(const Graph& g, const Node& n) {
     if (n.inputs.size() > 3 && !n.inputs[3].empty()) return std::nullopt;  // axes
     auto pads = constantInput(g, n, 1);
     if (!pads) return std::nullopt;
-    for (double v : *pads) p.pads.push_back(std::int64_t(v));
+    for (double v : *pads) {
+        if (!(std::fabs(v) < 1e9)) return std::nullopt;  // no real padding is that large
+        p.pads.push_back(std::int64_t(v));
+    }
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
         auto value = constantInput(g, n, 2);
         if (!value || value->size() != 1) return std::nullopt;

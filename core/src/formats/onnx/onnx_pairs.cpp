@@ -130,7 +130,7 @@ void Pairs::run(Topology& t) const {
         if (n.layer.empty()) continue;
         // The batch norm a layer's output goes to and nothing else, folded whenever the layer is
         // equalized.
-        if (consumerCount(n) == 1 && !fanOut(n)) {
+        if (consumerCount(n) == 1 && !fanOut(n) && g_.consumers(n.outputs[0]).size() == 1) {
             const Node& next = node(g_.consumers(n.outputs[0]).front());
             if (next.op == "BatchNormalization")
                 if (auto ref = batchNormAfter(n, next, nullptr)) t.batchNorms_.push_back(*ref);
