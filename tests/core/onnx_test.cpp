@@ -349,6 +349,29 @@ TEST(Onnx, FlattenEndsAChain) {
               "Flatten 'flat' between them mixes the channel axis with other axes");
 }
 
+TEST(Onnx, ClassifierHeadPairsAcrossGlobalPoolingAndFlatten) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx"), out = dir.file("eq.onnx");
+    OnnxBuilder b;
+    b.input("x", {1, 3, 8, 8});
+    b.conv("conv", "x", "c", 6, 3, 3, 1);
+    auto& pool = b.node("MaxPool", "pool", {"c"}, {"m"});
+    OnnxBuilder::attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+    OnnxBuilder::attr(pool, "strides", std::vector<std::int64_t>{2, 2});
+    b.node("Relu", "relu", {"m"}, {"r"});
+    b.node("GlobalAveragePool", "gap", {"r"}, {"g"});
+    b.node("Flatten", "flat", {"g"}, {"f"});
+    b.init("fc.weight", {4, 6}, OnnxBuilder::random(24, 5));
+    OnnxBuilder::attr(b.node("Gemm", "fc", {"f", "fc.weight"}, {"y"}), "transB", std::int64_t(1));
+    b.output("y");
+    b.save(in);
+    auto plan = core::Topology::build(core::inspectFile(in)).suggest(false);
+    ASSERT_EQ(plan.suggested.size(), 1u) << (plan.rejected.empty() ? "" : plan.rejected[0].reason);
+    EXPECT_EQ(plan.suggested[0].layers, (std::vector<std::string>{"conv", "fc"}));
+    ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "-q"}).code, 0);
+    EXPECT_LT(verify(in, out).maxRelativeChange, 1e-5);
+}
+
 TEST(Onnx, HostileFilesAreErrorsNotCrashes) {
     test::TempDir dir;
     const auto bad = dir.file("bad.onnx");

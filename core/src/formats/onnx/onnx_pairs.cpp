@@ -181,7 +181,11 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
     const Node& n = node(c.path[i]);
     if (auto p = mergeProblem(n)) return p;
     std::string reason;
-    switch (classify(g_, n, reason)) {
+    // After a global pooling the spatial axes are 1 x 1: flattening them keeps the channels.
+    const bool flattensPooled = i > 0 && node(c.path[i - 1]).op == "GlobalAveragePool" &&
+                                ((n.op == "Flatten" && attrInt(*n.proto, "axis", 1) == 1) ||
+                                 n.op == "Squeeze");
+    switch (flattensPooled ? Step::Pass : classify(g_, n, reason)) {
         case Step::Reject: return reason;
         case Step::Relu6: link.relu6.push_back(n.name); break;
         case Step::BatchNorm: {
@@ -196,7 +200,11 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
         }
         case Step::GlobalPool: {
             const std::string& op = node(c.to).op;
-            if (op != "Gemm" && op != "MatMul")
+            const bool flattenedNext = i + 1 < c.path.size() &&
+                                       (node(c.path[i + 1]).op == "Flatten" ||
+                                        node(c.path[i + 1]).op == "Squeeze");
+            if ((op != "Gemm" && op != "MatMul") || (i + 2 < c.path.size() && flattenedNext) ||
+                (i + 1 < c.path.size() && !flattenedNext))
                 return "global pooling " + quote(n.name) +
                        " is admissible only directly before a Dense layer, not before " +
                        quote(node(c.to).name);
