@@ -17,6 +17,24 @@ std::array<long, 4> spatialPads(const std::vector<std::int64_t>& pads, size_t sp
     return {long(pads[0]), long(pads[2]), long(pads[1]), long(pads[3])};
 }
 
+// [O, I/g, kh, kw] -> [kh, kw, I/g, O]; depthwise (`multiplier` > 0): [kh, kw, C, multiplier],
+// where output o = c * multiplier + j reads input channel c.
+std::vector<float> channelsLastKernel(const Tensor& w, long kh, long kw, long multiplier) {
+    const long cout = long(w.shape[0]), cinG = long(w.shape[1]);
+    std::vector<float> out(w.values.size());
+    for (long o = 0; o < cout; ++o)
+        for (long i = 0; i < cinG; ++i)
+            for (long a = 0; a < kh; ++a)
+                for (long b = 0; b < kw; ++b) {
+                    const long cin = multiplier ? cout / multiplier : 0;
+                    const long to = multiplier ? ((a * kw + b) * cin + o / multiplier) * multiplier +
+                                                     o % multiplier
+                                               : ((a * kw + b) * cinG + i) * cout + o;
+                    out[size_t(to)] = w.values[size_t(((o * cinG + i) * kh + a) * kw + b)];
+                }
+    return out;
+}
+
 }  // namespace
 
 OnnxValue OnnxCompiler::conv(const Node& n) {
@@ -38,23 +56,13 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
     op.kind = dw ? Kind::Depthwise : Kind::Conv;
     op.groups = dw ? 1 : groups;
     op.multiplier = dw ? cout / groups : 1;
-    // [O, I/g, kh, kw] -> [kh, kw, I/g, O]; depthwise: [kh, kw, C, multiplier].
     op.kernel.shape = oneD ? std::vector<std::int64_t>{kw, cinG, cout}
                            : std::vector<std::int64_t>{kh, kw, cinG, cout};
     if (dw) op.kernel.shape = {kh, kw, cin, op.multiplier};
     if (oneD && dw) fail(n, "depthwise 1D convolutions are not supported");
-    op.kernel.values.resize(w.values.size());
-    for (long o = 0; o < cout; ++o)
-        for (long i = 0; i < cinG; ++i)
-            for (long a = 0; a < kh; ++a)
-                for (long b = 0; b < kw; ++b) {
-                    const float v = w.values[size_t(((o * cinG + i) * kh + a) * kw + b)];
-                    // Depthwise output o = c * multiplier + j reads input channel c.
-                    const long to = dw ? ((a * kw + b) * cin + o / op.multiplier) * op.multiplier +
-                                             o % op.multiplier
-                                       : ((a * kw + b) * cinG + i) * cout + o;
-                    op.kernel.values[size_t(to)] = v;
-                }
+    if (dw && cout != cin * op.multiplier) fail(n, "its weights do not match its input's channels");
+    if (w.size() != std::int64_t(w.values.size())) fail(n, "its weights cannot be read");
+    op.kernel.values = channelsLastKernel(w, kh, kw, dw ? op.multiplier : 0);
     op.window.kernel = {kh, kw};
     auto get = [&](const char* key, std::array<long, 2> fallback) {
         auto v = attrInts(*n.proto, key);
@@ -81,7 +89,6 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
     }
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) op.bias = weights(n, true).values;
     if (!op.bias.empty() && long(op.bias.size()) != cout) fail(n, "its bias is not one value per output");
-    if (dw && cout != cin * op.multiplier) fail(n, "its weights do not match its input's channels");
     return emit(op, {&x}, x.order);
 }
 
