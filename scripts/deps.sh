@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages CLE Studio needs to build, test and run (as root, or with sudo).
 set -euo pipefail
 packages=(cmake g++ make pkg-config qt6-base-dev qt6-svg-dev libqcustomplot-dev libgraphviz-dev
-          libeigen3-dev libhdf5-dev libzip-dev
+          libeigen3-dev libhdf5-dev libzip-dev libonnx-dev libprotobuf-dev
           hdf5-tools nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev
           xvfb xauth imagemagick)
 missing=()

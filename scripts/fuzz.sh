@@ -21,7 +21,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None \
     -DCLE_BUILD_BENCH=OFF "${launcher[@]}" > build-fuzz.configure.log || {
     cat build-fuzz.configure.log; exit 1; }
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_weight_file fuzz_keras_config \
-    fuzz_pairs_file fuzz_report
+    fuzz_pairs_file fuzz_report fuzz_onnx_file
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
@@ -40,6 +40,7 @@ fuzz() {  # TARGET RUNS SEED_DIRS...
 fuzz pairs_file 100000 tests/fuzz/corpus/pairs_file tests/fuzz/regressions/pairs_file
 fuzz report 5000 tests/fuzz/corpus/report tests/fuzz/regressions/report
 fuzz keras_config 4000 tests/fuzz/corpus/keras_config tests/fuzz/regressions/keras_config
+fuzz onnx_file 4000 tests/fuzz/corpus/onnx_file tests/fuzz/regressions/onnx_file
 seeds=build-fuzz/seeds/weight_file
 mkdir -p "$seeds"
 find tests/data resources -name '*.h5' -size -200k -exec cp {} "$seeds/" \;

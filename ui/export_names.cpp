@@ -10,7 +10,7 @@ namespace {
 // Longest first: "x.weights.h5" is "x" + ".weights.h5", not "x.weights" + ".h5".
 const QStringList kSuffixes{QStringLiteral(".weights.json"), QStringLiteral(".weights.h5"),
                             QStringLiteral(".keras"), QStringLiteral(".hdf5"),
-                            QStringLiteral(".h5")};
+                            QStringLiteral(".h5"), QStringLiteral(".onnx")};
 }
 
 QString defaultExportName(const QString& input)

@@ -24,7 +24,7 @@ namespace cle::ui {
 
 namespace {
 const QString kModelFilter =
-    QObject::tr("Weights (*.h5 *.hdf5 *.weights.h5 *.keras *.weights.json);;All files (*)");
+    QObject::tr("Weights (*.h5 *.hdf5 *.weights.h5 *.keras *.weights.json *.onnx);;All files (*)");
 }  // namespace
 
 void MainWindow::createActions()

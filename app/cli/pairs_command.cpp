@@ -45,7 +45,8 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     out << "file:   " << a.file << "\n"
         << "graph:  "
         << (topology.known() ? (info.kerasArchive ? "from the archive's config.json"
-                                                  : "from the file's model_config")
+                                : info.format == core::Format::Onnx ? "the ONNX model's node graph"
+                                                                    : "from the file's model_config")
             : info.subclassed ? "none: config.json describes a subclassed model, which has no "
                                 "layer graph; pairs guessed from layer names and shapes"
                               : "none in the file: pairs guessed from layer names and shapes")

@@ -47,6 +47,15 @@ TEST(FuzzRegressions, WeightFile) {
     replay(cle::fuzz::weightFile, files);
 }
 
+TEST(FuzzRegressions, OnnxFile) {
+    auto files = filesUnder({std::string(CLE_TEST_DATA_DIR) + "/onnx"}, ".onnx");
+    for (const auto& dir : {"/corpus/onnx_file", "/regressions/onnx_file"}) {
+        auto found = filesUnder({kFuzz + dir}, "");
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    replay(cle::fuzz::onnxFile, files);
+}
+
 TEST(FuzzRegressions, KerasConfig) {
     replay(cle::fuzz::kerasConfig, filesUnder({kFuzz + "/corpus/keras_config",
                                                kFuzz + "/regressions/keras_config"}, ""));

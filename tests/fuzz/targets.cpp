@@ -9,8 +9,10 @@
 #include <string>
 
 #include "cle/core/equalizer.h"
+#include "cle/core/evaluator.h"
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
+#include "cle/core/layer_graph.h"
 #include "cle/core/model.h"
 #include "cle/core/pairs.h"
 #include "cle/core/report.h"
@@ -126,6 +128,17 @@ void setModelConfig(const std::string& path, const std::string& text) {
 
 void weightFile(const std::uint8_t* data, std::size_t size) {
     inspectAndRun(writeFile("in.h5", data, size));
+}
+
+void onnxFile(const std::uint8_t* data, std::size_t size) {
+    const std::string path = writeFile("in.onnx", data, size);
+    inspectAndRun(path);
+    try {
+        core::Model model = core::loadModel(path);
+        (void)core::readLayerGraph(model.info);
+        (void)core::Network::load(path, model);
+    } catch (const core::Error&) {
+    }
 }
 
 void kerasConfig(const std::uint8_t* data, std::size_t size) {

@@ -12,6 +12,9 @@ namespace cle::fuzz {
 void weightFile(const std::uint8_t* data, std::size_t size);
 /// The bytes as the model_config of a Keras 2 file with real weights: inspect, find pairs.
 void kerasConfig(const std::uint8_t* data, std::size_t size);
+/// The bytes as an ONNX model (`.onnx`): inspect, load, find pairs, compile its network,
+/// equalize the suggestions a few sweeps, export.
+void onnxFile(const std::uint8_t* data, std::size_t size);
 /// The bytes as a pair list ("a,b;c,d") and as a pairs file (JSON).
 void pairsFile(const std::uint8_t* data, std::size_t size);
 /// The bytes as layer names (any bytes, not only UTF-8) in a run report.

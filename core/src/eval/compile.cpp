@@ -10,6 +10,7 @@
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 #include "program.h"
+#include "eval/onnx_compile.h"
 
 namespace cle::core::eval {
 
@@ -296,6 +297,7 @@ bool Compiler::simple(const Node& n, Op& op) {
 }
 
 Program compile(const std::string& path, const Model& model, const NetworkOptions& options) {
+    if (model.info.format == Format::Onnx) return compileOnnx(path, model, options);
     if (model.info.format != Format::Keras2 && model.info.format != Format::Keras3)
         throw inputError("'" + path + "' is not a Keras file with a layer graph, so its " +
                          "network cannot be evaluated");

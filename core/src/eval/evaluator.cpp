@@ -51,6 +51,7 @@ Tensor runOp(const Op& op, const std::vector<const Tensor*>& in, bool noSoftmax)
         case Kind::Flatten: case Kind::Reshape: case Kind::Permute: return reshape(op, x);
         case Kind::UpSample: return upSample(op, x);
         case Kind::Input: case Kind::Identity: return x;
+        case Kind::Constant: return op.kernel;
     }
     activate(op.activation, y, noSoftmax);
     return y;

@@ -14,7 +14,8 @@ namespace cle::core::eval {
 enum class Kind {
     Input, Conv, Depthwise, Separable, Dense, BatchNorm, Activation, Relu, Elu, ThresholdedRelu,
     PRelu, Softmax, Pad, Crop, MaxPool, AvgPool, GlobalAvg, GlobalMax, Merge, Concat, Flatten,
-    Reshape, Permute, Identity, UpSample, Rescale
+    Reshape, Permute, Identity, UpSample, Rescale,
+    Constant  ///< a fixed tensor (op.kernel), whatever its input
 };
 
 /// Window geometry of convolutions and pooling (1D layers use height 1).

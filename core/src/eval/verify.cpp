@@ -12,6 +12,8 @@
 #include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
+#include "eval/onnx_compile.h"
+#include "formats/onnx/onnx_file.h"
 
 namespace cle::core {
 
@@ -332,7 +334,10 @@ void relaxedLayers(const json& a, const json& b, std::vector<std::string>& names
 Verification verifyFiles(const std::string& original, const std::string& candidate,
                          const VerifyOptions& options) {
     std::vector<std::string> relaxed;
-    relaxedLayers(modelConfig(original), modelConfig(candidate), relaxed, candidate);
+    if (onnxfmt::isOnnxPath(original) || onnxfmt::isOnnxPath(candidate))
+        relaxed = eval::onnxRelaxedNodes(original, candidate);
+    else
+        relaxedLayers(modelConfig(original), modelConfig(candidate), relaxed, candidate);
     Model origModel = loadModel(original);
     Network orig = Network::load(original, origModel);
     Network cand = Network::load(candidate, loadModel(candidate));

@@ -22,6 +22,8 @@
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
 #include "formats/sharded_weights.h"
+#include "formats/onnx/onnx_export.h"
+#include "formats/onnx/onnx_file.h"
 #include "support/temp_file.h"
 
 namespace cle::core {
@@ -257,6 +259,28 @@ std::vector<std::unique_ptr<TempFile>> editShards(const std::string& input,
     return shards;
 }
 
+// The edited model in `temp` and its external data files, each in a temporary file beside its
+// destination (committed before the model, as shards are).
+std::vector<std::unique_ptr<TempFile>> editOnnx(const std::string& input,
+                                                const std::vector<Layer>& layers,
+                                                const std::string& output, TempFile& temp,
+                                                const ExportOptions& options) {
+    if (options.inputIdentity && fileIdentity(input) != options.inputIdentity)
+        throw inputError("'" + input + "' changed while it was being equalized; nothing written");
+    auto edited = onnxfmt::editModel(input, layers, options.extras, output);
+    std::vector<std::unique_ptr<TempFile>> files;
+    for (const auto& data : edited.dataFiles) {
+        checkOutputPath(input, data.destination, options.force);
+        for (const auto& other : edited.dataFiles)  // never over one of the input's data files
+            checkOutputPath(other.source, data.destination, options.force);
+        files.push_back(std::make_unique<TempFile>(data.destination));
+        files.back()->write(data.bytes.data(), data.bytes.size(), 0644);
+        checkCancel(options);
+    }
+    temp.write(edited.model.data(), edited.model.size(), 0644);
+    return files;
+}
+
 }  // namespace
 
 void exportWeights(const std::string& input, const std::vector<Layer>& layers,
@@ -265,7 +289,9 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
     if (!options.reportPath.empty()) checkOutputPath(input, options.reportPath, options.force);
     TempFile temp(output);
     std::vector<std::unique_ptr<TempFile>> shards;  // committed before the output (an index)
-    if (sharded::isIndex(input)) {
+    if (onnxfmt::isOnnxPath(input)) {
+        shards = editOnnx(input, layers, output, temp, options);
+    } else if (sharded::isIndex(input)) {
         shards = editShards(input, layers, output, temp, options);
     } else if (archive::isZip(input)) {
         auto bytes = editArchive(input, layers, output, options);

@@ -10,6 +10,7 @@
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
+#include "formats/onnx/onnx_file.h"
 #include "hdf5/dtype_io.h"
 #include "formats/open_input.h"
 #include "hdf5/h5.h"
@@ -77,6 +78,25 @@ void checkClaimedSize(const ModelInfo& info, std::int64_t maxBytes) {
 }  // namespace
 
 Model loadModel(const std::string& path, std::optional<Layout> layout, std::int64_t maxBytes) {
+    if (onnxfmt::isOnnxPath(path)) {
+        Model model;
+        model.info = inspectFile(path, layout);
+        checkClaimedSize(model.info, maxBytes);
+        for (const auto& info : model.info.layers) {
+            Layer layer;
+            layer.info = info;
+            if (info.supported) {
+                layer.weight = readDataset(path, info.weightPath);
+                if (info.hasBias()) layer.bias = readDataset(path, info.biasPath);
+            } else {
+                layer.weight.shape = info.shape;
+            }
+            model.layers.push_back(std::move(layer));
+        }
+        if (fileIdentity(path) != model.info.identity)
+            throw inputError("'" + path + "' changed while it was being read");
+        return model;
+    }
     h5::Silence quiet;
     const auto identity = fileIdentity(path);
     h5::Handle file = h5::openExisting(path, false);  // the only time the input is opened

@@ -8,6 +8,8 @@
 #include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "formats/keras_archive.h"
+#include "formats/onnx/onnx_file.h"
+#include "formats/onnx/onnx_graph.h"
 
 namespace cle::core {
 
@@ -17,6 +19,7 @@ std::string toString(Format f) {
         case Format::Keras2: return "keras2";
         case Format::Keras3: return "keras3";
         case Format::Generic: return "generic";
+        case Format::Onnx: return "onnx";
     }
     return "?";
 }
@@ -73,6 +76,7 @@ void ModelInfo::indexLayers() {
 }
 
 ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
+    if (onnxfmt::isOnnxPath(path)) return onnxfmt::inspect(path);  // each layer has its layout
     h5::Silence quiet;
     const auto identity = fileIdentity(path);
     h5::Handle file = h5::openExisting(path, false);
@@ -113,6 +117,7 @@ ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optiona
 void muteHdf5Diagnostics() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 Tensor readDataset(const std::string& file, const std::string& dataset) {
+    if (onnxfmt::isOnnxPath(file)) return onnxfmt::OnnxFile::open(file)->read(dataset);
     h5::Silence quiet;
     h5::Handle f = h5::openExisting(file, false);
     return io::readTensor(f.get(), dataset, file);

@@ -6,6 +6,7 @@
 #include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
+#include "formats/onnx/onnx_pairs.h"
 
 namespace cle::core {
 
@@ -19,6 +20,7 @@ int LayerGraph::find(const std::string& name) const {
 }
 
 std::optional<LayerGraph> readLayerGraph(const ModelInfo& info) {
+    if (info.format == Format::Onnx) return onnxfmt::layerGraph(info);
     if (info.format != Format::Keras2 && info.format != Format::Keras3) return std::nullopt;
     std::string text;
     {
@@ -30,6 +32,7 @@ std::optional<LayerGraph> readLayerGraph(const ModelInfo& info) {
 }
 
 std::optional<LayerGraph> readLayerGraph(const ModelInfo& info, const std::string& text) {
+    if (info.format == Format::Onnx) return onnxfmt::layerGraph(info);  // the node graph
     if (info.format != Format::Keras2 && info.format != Format::Keras3) return std::nullopt;
     if (text.empty()) return std::nullopt;
     const keras::Graph graph = keras::Graph::parse(text, info.path);

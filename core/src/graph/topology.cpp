@@ -14,6 +14,7 @@
 #include "graph/keras_graph.h"
 #include "support/json_text.h"
 #include "graph/topology_detail.h"
+#include "formats/onnx/onnx_pairs.h"
 
 namespace cle::core {
 
@@ -74,6 +75,15 @@ std::optional<keras::Graph> kerasGraph(hid_t file, const std::string& path) {
 Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) {
     if (options.bnEpsilon && !(*options.bnEpsilon > 0 && std::isfinite(*options.bnEpsilon)))
         throw usageError("--bn-epsilon must be a positive number");
+    if (info.format == Format::Onnx) {
+        if (!options.foldBn.empty() || options.bnEpsilon)
+            throw usageError("--fold-bn and --bn-epsilon are for files without a layer graph; '" +
+                             info.path + "' has one, which places its batch norms and gives their "
+                             "epsilon");
+        Topology t;
+        onnxfmt::analysePairs(info, t);
+        return t;
+    }
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(info.path, false);
     return detail::buildTopology(info, file.get(), options);

@@ -9,6 +9,7 @@
 #include "formats/formats.h"
 #include "graph/topology_detail.h"
 #include "formats/open_input.h"
+#include "formats/onnx/onnx_file.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {
@@ -122,14 +123,20 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
     feedback.setProgress(Stage::Load, 0);
     h5::Silence quiet;
     const std::string& path = request.path;
+    const bool onnx = onnxfmt::isOnnxPath(path);  // read through its own parsed copy
     const auto identity = fileIdentity(path);
     // The input is opened here once; every reader below works on this handle, and no later stage
     // opens it again except the exporter copying it.
-    h5::Handle file = h5::openExisting(path, false);
-    ModelInfo info = formats::inspectOpen(file.get(), path, request.layout);
-    info.identity = identity;
-    auto model = std::make_shared<Model>(formats::readModel(file.get(), std::move(info),
-                                                            request.maxBytes));
+    h5::Handle file = onnx ? h5::Handle() : h5::openExisting(path, false);
+    std::shared_ptr<Model> model;
+    if (onnx) {
+        model = std::make_shared<Model>(loadModel(path, request.layout, request.maxBytes));
+    } else {
+        ModelInfo info = formats::inspectOpen(file.get(), path, request.layout);
+        info.identity = identity;
+        model = std::make_shared<Model>(
+            formats::readModel(file.get(), std::move(info), request.maxBytes));
+    }
     if (fileIdentity(path) != identity)
         throw inputError("'" + path + "' changed while it was being read");
     if (feedback.isCancelled()) throw Error(ErrorKind::Cancelled, "cancelled");
@@ -137,7 +144,8 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
     LoadedInput in;
     try {
         in.topology = std::make_shared<const Topology>(
-            detail::buildTopology(model->info, file.get(), request.topology));
+            onnx ? Topology::build(model->info, request.topology)
+                 : detail::buildTopology(model->info, file.get(), request.topology));
     } catch (const Error& e) {
         // A usage error (options that do not fit the file) stops the run; an unreadable graph
         // leaves the weights worth inspecting, and planning says why it cannot go on.

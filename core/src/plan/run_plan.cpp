@@ -251,7 +251,9 @@ ExportExtras exportExtras(const Model& model, const RunPlan& plan,
             extras.datasets.emplace_back(
                 bn.betaPath, it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
     }
-    if (!plan.relu6.empty()) {
+    if (!plan.relu6.empty() && info.format == Format::Onnx) {
+        extras.relaxedNodes = plan.relu6;
+    } else if (!plan.relu6.empty()) {
         std::vector<std::string> text;
         if (model.parametersLoaded) {
             if (!model.modelConfig.empty()) text.push_back(model.modelConfig);

@@ -14,6 +14,7 @@ namespace cle::core {
 struct ExportExtras {
     std::vector<std::pair<std::string, Tensor>> datasets;  ///< dataset path -> new values
     std::optional<std::string> modelConfig;  ///< new text of the root attribute model_config
+    std::vector<std::string> relaxedNodes;   ///< ONNX: Clip nodes (ReLU6) exported without max
 };
 
 }  // namespace cle::core

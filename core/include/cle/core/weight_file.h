@@ -13,7 +13,7 @@
 
 namespace cle::core {
 
-enum class Format { PyTorch, Keras2, Keras3, Generic };
+enum class Format { PyTorch, Keras2, Keras3, Generic, Onnx };
 /// Torch: weights are [out, in, k...]. Keras: channels-last, [k..., in, out].
 enum class Layout { Torch, Keras };
 

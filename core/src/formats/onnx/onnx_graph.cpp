@@ -1,0 +1,198 @@
+#include "formats/onnx/onnx_graph.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <set>
+
+#include "cle/core/error.h"
+#include "formats/formats.h"
+
+namespace cle::core::onnxfmt {
+
+namespace {
+
+const onnx::AttributeProto* attribute(const onnx::NodeProto& n, const std::string& name) {
+    for (const auto& a : n.attribute())
+        if (a.name() == name) return &a;
+    return nullptr;
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+long attrInt(const onnx::NodeProto& n, const std::string& name, long fallback) {
+    const auto* a = attribute(n, name);
+    return a && a->type() == onnx::AttributeProto::INT ? long(a->i()) : fallback;
+}
+
+float attrFloat(const onnx::NodeProto& n, const std::string& name, float fallback) {
+    const auto* a = attribute(n, name);
+    return a && a->type() == onnx::AttributeProto::FLOAT ? a->f() : fallback;
+}
+
+std::string attrString(const onnx::NodeProto& n, const std::string& name,
+                       const std::string& fallback) {
+    const auto* a = attribute(n, name);
+    return a && a->type() == onnx::AttributeProto::STRING ? a->s() : fallback;
+}
+
+std::optional<std::vector<std::int64_t>> attrInts(const onnx::NodeProto& n,
+                                                  const std::string& name) {
+    const auto* a = attribute(n, name);
+    if (!a || a->type() != onnx::AttributeProto::INTS) return std::nullopt;
+    return std::vector<std::int64_t>(a->ints().begin(), a->ints().end());
+}
+
+bool hasAttr(const onnx::NodeProto& n, const std::string& name) {
+    return attribute(n, name) != nullptr;
+}
+
+Graph::Graph(const OnnxFile& file) : file_(file) {
+    const auto& model = file.model();
+    for (const auto& o : model.opset_import())
+        if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = long(o.version());
+    const auto& g = model.graph();
+    for (const auto& o : g.output()) outputs_.emplace(o.name(), 0);
+    nodes_.reserve(size_t(g.node_size()));
+    for (const auto& p : g.node()) {
+        Node n;
+        n.proto = &p;
+        n.op = p.domain().empty() || p.domain() == "ai.onnx" ? p.op_type()
+                                                             : p.domain() + ":" + p.op_type();
+        n.inputs.assign(p.input().begin(), p.input().end());
+        n.outputs.assign(p.output().begin(), p.output().end());
+        n.name = !p.name().empty() ? p.name()
+                 : !n.outputs.empty() ? n.outputs.front()
+                                      : n.op + "_" + std::to_string(nodes_.size());
+        if (byName_.count(n.name)) n.name += "#" + std::to_string(nodes_.size());
+        const int index = int(nodes_.size());
+        byName_.emplace(n.name, index);
+        for (const auto& o : n.outputs)
+            if (!o.empty()) producer_.emplace(o, index);
+        for (const auto& i : n.inputs)
+            if (!i.empty()) consumers_[i].push_back(index);
+        nodes_.push_back(std::move(n));
+    }
+    for (int i = 0; i < int(nodes_.size()); ++i) addLayer(i);
+    // One tensor serving two layers (or a layer's weight and another's bias) is shared storage.
+    std::map<std::string, std::vector<LayerInfo*>> users;
+    for (auto& l : layers_) {
+        users[l.weightPath].push_back(&l);
+        if (l.hasBias()) users[l.biasPath].push_back(&l);
+    }
+    for (auto& [tensor, list] : users) {
+        if (list.size() < 2) continue;
+        for (LayerInfo* l : list) {
+            if (!l->supported) continue;
+            l->supported = false;
+            l->unsupportedReason = "its weights or bias are tensor " + quote(tensor) +
+                                   ", which another layer uses too (shared storage)";
+        }
+    }
+}
+
+int Graph::producer(const std::string& tensor) const {
+    auto it = producer_.find(tensor);
+    return it == producer_.end() ? -1 : it->second;
+}
+
+const std::vector<int>& Graph::consumers(const std::string& tensor) const {
+    static const std::vector<int> none;
+    auto it = consumers_.find(tensor);
+    return it == consumers_.end() ? none : it->second;
+}
+
+int Graph::nodeOfLayer(const std::string& name) const {
+    auto it = layerNode_.find(name);
+    return it == layerNode_.end() ? -1 : it->second;
+}
+
+int Graph::find(const std::string& name) const {
+    auto it = byName_.find(name);
+    return it == byName_.end() ? -1 : it->second;
+}
+
+// A node with a weight tensor stored in the file becomes a listed layer.
+void Graph::addLayer(int index) {
+    Node& n = nodes_[size_t(index)];
+    const onnx::NodeProto& p = *n.proto;
+    static const std::set<std::string> kinds = {"Conv", "Gemm", "MatMul", "ConvTranspose"};
+    if (!kinds.count(n.op) || n.inputs.size() < 2) return;
+    const onnx::TensorProto* w = file_.tensor(n.inputs[1]);
+    if (!w) return;  // weights computed in the graph: not a layer of the file
+    LayerInfo l;
+    l.name = !p.name().empty() ? p.name() : n.inputs[1];
+    if (p.name().empty() && l.name.size() > 7 && l.name.ends_with(".weight"))
+        l.name.resize(l.name.size() - 7);  // PyTorch: the state dict's layer name
+    while (layerNode_.count(l.name)) l.name += "#" + std::to_string(index);
+    l.kind = n.op;
+    l.layout = Layout::Torch;
+    l.weightPath = n.inputs[1];
+    auto refuse = [&](const std::string& why) {
+        if (!l.supported) return;
+        l.supported = false;
+        l.unsupportedReason = why;
+    };
+    try {
+        l.shape = file_.dims(*w);
+    } catch (const Error&) {
+        refuse("its weights have impossible dimensions");
+    }
+    if (auto type = OnnxFile::floatType(*w)) l.dtype = *type;
+    else refuse("its weights are not floating-point numbers");
+    if (auto problem = file_.storageProblem(*w)) refuse("its weights cannot be read: " + *problem);
+    const std::string biasName = n.op == "Gemm" ? (n.inputs.size() > 2 ? n.inputs[2] : "")
+                                 : n.op == "MatMul" ? ""
+                                                    : (n.inputs.size() > 2 ? n.inputs[2] : "");
+    if (!biasName.empty()) {
+        const onnx::TensorProto* b = file_.tensor(biasName);
+        if (b && OnnxFile::floatType(*b) && b->dims_size() == 1 && !file_.storageProblem(*b)) {
+            l.biasPath = biasName;
+            l.biasDtype = *OnnxFile::floatType(*b);
+            l.biasSize = b->dims(0);
+        } else {
+            refuse("its bias (" + biasName + ") is not a vector of floating-point numbers stored "
+                   "in the file");
+        }
+    }
+    if (n.op == "ConvTranspose") refuse("transposed convolution");
+    if (n.op == "Gemm") {
+        if (attrInt(p, "transA", 0) != 0) refuse("Gemm with transA is not supported");
+        if (attrInt(p, "transB", 0) == 0) l.layout = Layout::Keras;  // [in, out]
+    }
+    if (n.op == "MatMul") {
+        l.layout = Layout::Keras;  // x [.., in] times W [in, out]
+        if (l.shape.size() != 2) refuse("MatMul with a weight of rank other than 2");
+    }
+    if (n.op == "Conv" && l.shape.size() >= 3) {
+        const long groups = attrInt(p, "group", 1);
+        if (groups > 1 && l.shape[1] == 1 && l.shape[0] == groups) {
+            l.depthwise = true;
+        } else if (groups > 1 && l.shape[1] == 1 && l.shape[0] % groups == 0) {
+            refuse("depth multiplier " + std::to_string(l.shape[0] / groups) +
+                   " (only 1 can be equalized)");
+        } else if (groups > 1) {
+            refuse("grouped convolution (groups=" + std::to_string(groups) + ")");
+        }
+    }
+    formats::finishLayer(l, file_.path());
+    n.layer = l.name;
+    layerNode_.emplace(l.name, index);
+    layers_.push_back(std::move(l));
+}
+
+ModelInfo inspect(const std::string& path) {
+    ModelInfo info;
+    info.path = path;
+    info.identity = fileIdentity(path);
+    info.format = Format::Onnx;
+    info.layout = Layout::Torch;
+    auto file = OnnxFile::open(path);
+    Graph graph(*file);
+    info.layers = graph.layers();
+    info.indexLayers();
+    return info;
+}
+
+}  // namespace cle::core::onnxfmt
