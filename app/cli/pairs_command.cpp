@@ -55,7 +55,17 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     out << "\nnot suggested (" << plan.rejected.size() << "):\n";
     for (const auto& r : plan.rejected)
         out << "  " << joined(r.layers, " -> ") << ": " << r.reason << "\n";
-    if (!plan.suggested.empty())
+    out << "\nregions (" << plan.regions.size() << "):\n";
+    for (const auto& r : plan.regions)
+        out << "  " << joined(r.region.sources, ", ") << " => " << joined(r.region.sinks, ", ")
+            << " (" << r.region.channels << " channels)\n";
+    if (!plan.rejectedRegions.empty()) {
+        out << "\nregions not equalized (" << plan.rejectedRegions.size() << "):\n";
+        for (const auto& r : plan.rejectedRegions)
+            out << "  " << joined(r.region.sources, ", ") << " => "
+                << joined(r.region.sinks, ", ") << ": " << r.reason << "\n";
+    }
+    if (!plan.suggested.empty() || !plan.regions.empty())
         out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"
             << (topology.known() ? "" : " --accept-guesses")
             << (a.allowRelu6 ? " --allow-relu6" : "") << foldBnText(a) << "\n";

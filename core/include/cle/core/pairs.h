@@ -13,6 +13,20 @@ namespace cle::core {
 using Group = std::vector<std::string>;
 using LayerPair = std::pair<std::string, std::string>;
 
+/// Source layers whose output channels are divided by a per-channel factor and sink layers whose
+/// input channels are multiplied by it, joined only by operations that commute with a positive
+/// per-channel scale (Add, Concatenate, ReLU, pooling, ...). Channels are numbered over the
+/// region: the inputs of an Add share their channels, a Concatenate's inputs own their slices.
+struct Region {
+    std::vector<std::string> sources;
+    std::vector<std::string> sinks;
+    /// sourceChannels[i][c]: the region channel of output channel c of sources[i].
+    std::vector<std::vector<int>> sourceChannels;
+    /// sinkChannels[j][k]: the region channel feeding input channel k of sinks[j].
+    std::vector<std::vector<int>> sinkChannels;
+    int channels = 0;  ///< number of region channels
+};
+
 /// Parses "a,b,c;d,e". Whitespace around names is ignored. Throws a usage Error for an empty list
 /// or a group of fewer than two names.
 std::vector<Group> parseGroups(const std::string& text);
