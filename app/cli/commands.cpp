@@ -150,6 +150,19 @@ void printSummary(const core::Summary& s, std::ostream& out) {
         out << "\n";
         if (!p.amplifiedBias.empty()) printAmplifiedBias(p, out);
     }
+    for (const auto& r : s.regions) {
+        out << "  region of " << r.region.sources.size() << " source(s) (" << r.region.sources.front()
+            << ", ...) and " << r.region.sinks.size() << " sink(s), " << r.region.channels
+            << " channels: source range imbalance "
+            << number(core::rangeImbalance(r.states.front().out)) << " -> "
+            << number(core::rangeImbalance(r.states.back().out));
+        if (!r.deadChannels.empty())
+            out << "; " << r.deadChannels.size() << " dead channel(s) left unscaled";
+        if (!r.constantInputChannels.empty())
+            out << "; " << r.constantInputChannels.size()
+                << " constant input channel(s) left unscaled";
+        out << "\n";
+    }
 }
 
 }  // namespace
@@ -240,7 +253,10 @@ core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
     core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
     if (a.autoPairs) return core::planSuggested(info, topology, a.allowRelu6, a.acceptGuesses);
     auto groups = a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
-    return core::planPairs(info, topology, core::expandGroups(groups), a.allowRelu6);
+    core::RunPlan plan = core::planPairs(info, topology, core::expandGroups(groups), a.allowRelu6);
+    if (!a.pairsFile.empty())
+        core::planRegions(info, topology, core::readRegionsFile(a.pairsFile), a.allowRelu6, plan);
+    return plan;
 }
 
 }  // namespace
@@ -273,9 +289,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     core::foldBatchNorms(model, plan);
     t.load = secondsSince(start);
     start = Clock::now();
-    std::vector<std::string> names;
-    for (const auto& [first, second] : plan.pairs) names.insert(names.end(), {first, second});
-    core::QuantizationReport quantization = core::quantizationBefore(model, names);
+    core::QuantizationReport quantization = core::quantizationBefore(model, core::planLayers(plan));
     t.quantization = secondsSince(start);
     if (!a.quiet) printPlan(plan, relu6, err);
 
@@ -288,7 +302,8 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                 << a.threshold << ")\n";
         return !(cancel && cancel->load());
     };
-    core::EqualizeResult result = core::equalize(std::move(model), plan.pairs, options, progress);
+    core::EqualizeResult result = core::equalize(std::move(model), plan.pairs, plan.regions, options,
+                                                 progress);
     t.equalize = secondsSince(start);
     if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
     start = Clock::now();

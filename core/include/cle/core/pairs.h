@@ -27,12 +27,22 @@ struct Region {
     int channels = 0;  ///< number of region channels
 };
 
+/// A region as a pairs file names it: {"sources": [...], "sinks": [...]}.
+struct RegionNames {
+    std::vector<std::string> sources;
+    std::vector<std::string> sinks;
+};
+
 /// Parses "a,b,c;d,e". Whitespace around names is ignored. Throws a usage Error for an empty list
 /// or a group of fewer than two names.
 std::vector<Group> parseGroups(const std::string& text);
 /// Reads the JSON pairs file. Accepts {"groups": [[...], ...]} and the `cle pairs --json` form
-/// {"suggested": [{"layers": [...]}, ...]}. Throws Error naming the file on failure.
+/// {"suggested": [{"layers": [...]}, ...]}; either may also hold "regions" (readRegionsFile),
+/// and a file with regions may have no groups. Throws Error naming the file on failure.
 std::vector<Group> readGroupsFile(const std::string& path);
+/// The "regions" of a pairs file ({"regions": [{"sources": [...], "sinks": [...]}]}), empty when
+/// it has none. Throws Error naming the file for a malformed entry.
+std::vector<RegionNames> readRegionsFile(const std::string& path);
 /// Writes {"groups": [...]} atomically.
 void writeGroupsFile(const std::string& path, const std::vector<Group>& groups);
 /// [a, b, c] -> (a, b), (b, c). Throws a usage Error for a group of fewer than two names.
