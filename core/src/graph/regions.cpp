@@ -161,7 +161,8 @@ bool Finder::checkStep(const Node& n) {
 }
 
 void Finder::expand(const Node& n) {
-    if (!checkStep(n)) return;
+    // A refused Add or Concatenate is still followed, so that the refusal names the whole region.
+    if (!checkStep(n) && !isMerge(n)) return;
     for (const auto& name : n.inputs)
         if (const Node* p = node(name)) reachBack(*p);
     for (const auto& name : n.consumers)
@@ -221,9 +222,11 @@ std::vector<int> Finder::ids(const Node& n) {
 }
 
 void Finder::finish(Topology& t) {
-    bool merges = std::any_of(nodeOrder_.begin(), nodeOrder_.end(),
-                              [](const Node* n) { return isMerge(*n); });
-    if (!merges && sourceOrder_.size() <= 1 && sinkOrder_.size() <= 1) return;  // a chain
+    auto branches = [](const Node* n) { return n->inputs.size() > 1 || n->consumers.size() > 1; };
+    bool chain = sourceOrder_.size() <= 1 && sinkOrder_.size() <= 1 &&
+                 std::none_of(nodeOrder_.begin(), nodeOrder_.end(), branches) &&
+                 std::none_of(sourceOrder_.begin(), sourceOrder_.end(), branches);
+    if (chain) return;  // a pair: the pair finder has it
     Region r;
     for (const Node* s : sourceOrder_) r.sources.push_back(c_.lastLayer(*s));
     for (const Node* s : sinkOrder_) r.sinks.push_back(c_.firstLayer(*s));
