@@ -52,7 +52,11 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
         << "\n\nsuggested chains (" << plan.suggested.size() << "):\n";
     for (const auto& s : plan.suggested)
         out << "  " << joined(s.layers, " -> ") << (s.guessed ? "   [guessed]" : "") << "\n";
-    out << "\nnot suggested (" << plan.rejected.size() << "):\n";
+    size_t inRegions = 0;
+    for (const auto& r : plan.rejected) inRegions += r.reason.ends_with(core::kInRegion);
+    out << "\nnot suggested as pairs (" << plan.rejected.size();
+    if (inRegions) out << ", " << inRegions << " of them equalized in regions";
+    out << "):\n";
     for (const auto& r : plan.rejected)
         out << "  " << joined(r.layers, " -> ") << ": " << r.reason << "\n";
     out << "\nregions (" << plan.regions.size() << "):\n";

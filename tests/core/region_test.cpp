@@ -83,7 +83,10 @@ TEST(Region, ResidualBasicBlockIsOneRegionAndKeepsItsFunction) {
     auto plan = pairsJson(in);
     ASSERT_NE(findRegion(plan["regions"], {"stem", "conv2"}, {"conv1", "head"}), nullptr)
         << plan.dump(1);
-    EXPECT_TRUE(plan["rejected"].empty()) << plan.dump(1);  // the region covers every candidate
+    for (const auto& r : plan["rejected"])  // the region covers every candidate
+        EXPECT_NE(r["reason"].get<std::string>().find("equalized in a region instead"),
+                  std::string::npos)
+            << r;
     auto report = equalizeKeepsFunction(in, dir);
     ASSERT_EQ(report["regions"].size(), 1u);
     const auto& r = report["regions"][0];

@@ -122,7 +122,7 @@ PairPlan Topology::suggest(bool allowRelu6) const {
         else
             plan.regions.push_back(r);
     }
-    // A candidate pair that an admitted region equalizes is no longer a rejection.
+    // A candidate pair that an admitted region equalizes stays refused as a pair, and says so.
     auto covered = [&](const Rejection& r) {
         if (r.layers.size() != 2) return false;
         return std::any_of(plan.regions.begin(), plan.regions.end(), [&](const RegionLink& g) {
@@ -132,8 +132,10 @@ PairPlan Topology::suggest(bool allowRelu6) const {
                    std::find(snk.begin(), snk.end(), r.layers[1]) != snk.end();
         });
     };
-    for (const auto& r : rejected_)
-        if (!covered(r)) plan.rejected.push_back(r);
+    for (const auto& r : rejected_) {
+        plan.rejected.push_back(r);
+        if (covered(r)) plan.rejected.back().reason += "; " + std::string(kInRegion);
+    }
     auto key = [&](const Rejection& r) {
         return std::pair{position(r.layers.empty() ? "" : r.layers.front()),
                          position(r.layers.size() < 2 ? "" : r.layers[1])};

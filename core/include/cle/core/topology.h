@@ -57,6 +57,9 @@ struct RegionRejection {
     std::string reason;
 };
 
+/// Ends the reason of a rejected pair that an admitted region equalizes.
+inline constexpr const char* kInRegion = "equalized in a region instead";
+
 struct PairPlan {
     std::vector<Suggestion> suggested;
     std::vector<Rejection> rejected;
