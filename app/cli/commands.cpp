@@ -9,6 +9,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
@@ -249,6 +250,19 @@ void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
     line("per channel:", q.perChannelBefore, q.perChannelAfter);
 }
 
+void printAbsorbed(const std::vector<core::AbsorbedBias>& absorbed, std::ostream& out) {
+    if (absorbed.empty())
+        out << "high-bias absorption: no pair has a batch norm and a ReLU after its first layer\n";
+    for (const auto& r : absorbed) {
+        out << "high-bias absorption " << r.first << " -> " << r.second << ": ";
+        if (!r.skipped.empty())
+            out << "skipped, " << r.skipped << "\n";
+        else
+            out << r.channels << " of " << r.absorbed.size() << " channels, largest "
+                << number(r.largest) << "\n";
+    }
+}
+
 core::RunPlan makePlan(const EqualizeArgs& a, const core::ModelInfo& info) {
     core::Topology topology = core::Topology::build(info, topologyOptions(a.foldBn, a.bnEpsilon));
     if (a.autoPairs) return core::planSuggested(info, topology, a.allowRelu6, a.acceptGuesses);
@@ -306,6 +320,8 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                                                  progress);
     t.equalize = secondsSince(start);
     if (result.summary.cancelled) throw core::Error(core::ErrorKind::Cancelled, "cancelled");
+    std::vector<core::AbsorbedBias> absorbed;
+    if (a.absorbBias) absorbed = core::absorbHighBias(info, plan, result.summary, result.layers);
     start = Clock::now();
     core::quantizationAfter(quantization, result.layers);
     t.quantization += secondsSince(start);
@@ -329,13 +345,15 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
         t.save = secondsSince(start);
         return core::reportJson(info, result.summary, t,
                                 {&plan, &quantization, &relu6,
-                                 verification ? &*verification : nullptr});
+                                 verification ? &*verification : nullptr,
+                                 a.absorbBias ? &absorbed : nullptr});
     };
     core::exportWeights(a.input, result.layers, a.output, exportOptions);
     t.save = secondsSince(start);
 
     printSummary(result.summary, out);
     printChanges(plan, relu6, out);
+    if (a.absorbBias) printAbsorbed(absorbed, out);
     printQuantization(quantization, out);
     if (verification) printVerification(*verification, out);
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "

@@ -156,6 +156,16 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
         auto p = planJsonPart(*extras.plan);
         for (auto& [k, v] : p.items()) j[k] = v;
     }
+    if (extras.absorbedBias) {
+        json absorbed = json::array();
+        for (const auto& r : *extras.absorbedBias) {
+            json e = {{"first", r.first}, {"second", r.second}};
+            if (!r.skipped.empty()) e["skipped"] = r.skipped;
+            else e.update({{"channels", r.channels}, {"largest", r.largest}, {"absorbed", r.absorbed}});
+            absorbed.push_back(e);
+        }
+        j["absorbed_bias"] = absorbed;
+    }
     if (extras.relu6Costs) j["relu6_cost"] = relu6CostJson(*extras.relu6Costs);
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
     if (extras.verification)

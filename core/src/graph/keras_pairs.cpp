@@ -492,11 +492,31 @@ std::optional<std::string> KerasPairs::boundaryProblem(const Candidate& c, Link&
     return nestedBoundaryReason(link.first, link.second, model->name);
 }
 
+// conv -> batch norm -> ReLU -> (pooling, dropout, padding)* -> conv: the DFQ high-bias
+// absorption applies.
+bool reluAfterBatchNorm(const std::vector<const Node*>& path) {
+    auto isRelu = [](const Node& n) {
+        if (n.cls == "ReLU") return !n.config.contains("threshold") ||
+                                    !n.config["threshold"].is_number() ||
+                                    n.config["threshold"].get<double>() == 0.0;
+        if (n.cls == "ReLU6") return true;
+        auto act = n.cls == "Activation" ? keras::activationOf(n) : std::string();
+        return act == "relu" || act == "relu6";
+    };
+    if (path.size() < 2 || !isRelu(*path[1])) return false;
+    for (size_t i = 2; i < path.size(); ++i) {
+        const std::string& c = path[i]->cls;
+        if (c == "Activation" || c.find("ReLU") != std::string::npos || c == "PReLU") return false;
+    }
+    return true;
+}
+
 std::optional<std::string> KerasPairs::candidateProblem(const Candidate& c, Link& link) const {
     if (auto p = endsProblem(c, link)) return p;
     if (auto p = fanOut(*c.from)) return p;
     for (size_t i = 0; i < c.path.size(); ++i)
         if (auto p = stepProblem(c, i, link)) return p;
+    link.reluAfterBatchNorm = link.batchNorm && reluAfterBatchNorm(c.path);
     return std::nullopt;
 }
 

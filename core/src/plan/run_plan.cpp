@@ -43,6 +43,7 @@ std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunP
     }
     plan.guessed = plan.guessed || link.guessed;
     plan.pairs.emplace_back(link.first, link.second);
+    if (link.reluAfterBatchNorm) plan.absorbable.emplace_back(link.first, link.second);
     return std::nullopt;
 }
 

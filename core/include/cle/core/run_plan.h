@@ -17,6 +17,9 @@ namespace cle::core {
 struct RunPlan {
     std::vector<LayerPair> pairs;          ///< what the engine equalizes
     std::vector<Region> regions;           ///< equalized in the same sweeps, after the pairs
+    /// Pairs whose first layer is followed by a folded batch norm and a ReLU (Link::
+    /// reluAfterBatchNorm): candidates for high-bias absorption.
+    std::vector<LayerPair> absorbable;
     std::vector<Rejection> skipped;        ///< pairs left out, each with its reason
     std::vector<BatchNormRef> batchNorms;  ///< folded into the layer named `after`
     std::vector<std::string> relu6;        ///< ReLU6 layers turned into ReLU on export

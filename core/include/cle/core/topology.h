@@ -32,6 +32,9 @@ struct Link {
     std::optional<BatchNormRef> batchNorm;  ///< folded into `first` before equalizing
     std::vector<std::string> relu6;         ///< ReLU6 / max_value activations crossed
     bool guessed = false;                   ///< no graph: inferred from names and shapes
+    /// The batch norm is followed by a ReLU (or a relaxed ReLU6) and then only by steps that
+    /// commute with subtracting a constant per channel: high biases can be absorbed.
+    bool reluAfterBatchNorm = false;
 };
 
 struct Suggestion {
