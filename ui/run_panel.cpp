@@ -248,6 +248,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
       maxSweeps_(new QSpinBox(this)),
       continue_(new QCheckBox(tr("Continue"), this)),
       allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
+      absorbBias_(new QCheckBox(tr("Absorb high biases"), this)),
       relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
@@ -274,6 +275,14 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
         QSettings().setValue(QStringLiteral("run/allowRelu6"), allow);
         emit allowRelu6Changed(allow);
     });
+    absorbBias_->setToolTip(
+        tr("After equalizing, move max(0, beta - 3|gamma|) of each channel's bias past a batch "
+           "norm and ReLU into the next layer's bias (DFQ, section 4.2). Exact only where the "
+           "pre-activation stays above that amount and where the next layer pads no zeros at "
+           "the borders: the network check shows what it changed."));
+    connect(absorbBias_, &QCheckBox::toggled, this, [](bool on) {
+        QSettings().setValue(QStringLiteral("run/absorbBias"), on);
+    });
     progress_->setTextVisible(true);
     progress_->setFormat(tr("idle"));
     progress_->setValue(0);
@@ -293,6 +302,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     settings->addWidget(allowRelu6_);
     settings->addWidget(relu6Cost_);
     relu6Cost_->hide();
+    settings->addWidget(absorbBias_);
     settings->addSpacing(8);
     settings->addWidget(buttonFor(run, this));
     settings->addWidget(buttonFor(cancel, this));
@@ -321,6 +331,8 @@ void RunPanel::setOptions(double threshold, int maxSweeps)
 }
 
 bool RunPanel::allowRelu6() const { return allowRelu6_->isChecked(); }
+
+bool RunPanel::absorbBias() const { return absorbBias_->isChecked(); }
 
 bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
 
@@ -416,6 +428,7 @@ void RunPanel::loadSettings()
     setOptions(s.value(QStringLiteral("run/threshold"), 1e-4).toDouble(),
                s.value(QStringLiteral("run/maxSweeps"), 1000).toInt());
     allowRelu6_->setChecked(s.value(QStringLiteral("run/allowRelu6"), false).toBool());
+    absorbBias_->setChecked(s.value(QStringLiteral("run/absorbBias"), false).toBool());
 }
 
 void RunPanel::saveSettings() const

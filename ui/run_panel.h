@@ -34,6 +34,9 @@ public:
     bool allowRelu6() const;
     QCheckBox* continueBox() const { return continue_; }
     QCheckBox* allowRelu6Box() const { return allowRelu6_; }
+    /// "Absorb high biases": high-bias absorption after equalizing (`cle --absorb-bias`).
+    bool absorbBias() const;
+    QCheckBox* absorbBiasBox() const { return absorbBias_; }
     QLineEdit* thresholdEdit() const { return threshold_; }
     QSpinBox* maxSweepsBox() const { return maxSweeps_; }
     /// The outcome currently shown: the summary line, then every message ("" when none).
@@ -69,6 +72,7 @@ private:
     QSpinBox* maxSweeps_;
     QCheckBox* continue_;
     QCheckBox* allowRelu6_;
+    QCheckBox* absorbBias_;
     QLabel* relu6Cost_;
     QProgressBar* progress_;
     QLabel* status_;

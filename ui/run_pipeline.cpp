@@ -35,6 +35,9 @@ core::RunPlan mergePlans(const core::RunPlan& earlier, const core::RunPlan& late
 {
     core::RunPlan out = earlier;
     appendMissing(out.pairs, later.pairs, std::equal_to<core::LayerPair>());
+    appendMissing(out.regions, later.regions, [](const core::Region& a, const core::Region& b) {
+        return a.sources == b.sources && a.sinks == b.sinks;
+    });
     appendMissing(out.batchNorms, later.batchNorms,
                   [](const core::BatchNormRef& a, const core::BatchNormRef& b) {
                       return a.name == b.name;
@@ -68,7 +71,7 @@ RunResult runPipeline(const RunInput& input, const core::ProgressCallback& progr
     out.relu6Costs = core::relu6Costs(input.model->info, out.plan);
     core::Model model = *input.model;
     core::foldBatchNorms(model, out.plan);
-    out.quantization = core::quantizationBefore(model, pairLayerNames(out.plan.pairs));
+    out.quantization = core::quantizationBefore(model, core::planLayers(out.plan));
     if (!input.startLayers.empty()) {
         core::applyLayers(model, input.startLayers);
         // The start layers carry the earlier plan's folds; a batch norm only this run folds
@@ -84,10 +87,14 @@ RunResult runPipeline(const RunInput& input, const core::ProgressCallback& progr
     }
     // The copy is not needed afterwards: the core may take its layers instead of copying.
     core::EqualizeResult result =
-        core::equalize(std::move(model), input.plan.pairs, input.options, progress);
+        core::equalize(std::move(model), input.plan.pairs, input.plan.regions, input.options,
+                       progress);
     out.summary = std::move(result.summary);
     out.cancelled = out.summary.cancelled;
     if (out.cancelled) return out;
+    if (input.absorbBias)
+        out.absorbed =
+            core::absorbHighBias(input.model->info, input.plan, out.summary, result.layers);
     out.layers = mergeLayers(input.startLayers, std::move(result.layers));
     core::quantizationAfter(out.quantization, out.layers);
     return out;

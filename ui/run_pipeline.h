@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
@@ -20,6 +21,7 @@ struct RunInput {
     core::RunPlan previousPlan;
     std::vector<core::Layer> startLayers;
     core::EqualizeOptions options;
+    bool absorbBias = false;  ///< high-bias absorption after equalizing (core::absorbHighBias)
 };
 
 struct RunResult {
@@ -29,6 +31,7 @@ struct RunResult {
     core::RunPlan plan;  ///< this run's plan merged with the previous one: what export needs
     core::QuantizationReport quantization;  ///< "before" is the loaded weights, folded
     std::vector<core::Relu6Cost> relu6Costs;  ///< one per ReLU6 the plan relaxes
+    std::vector<core::AbsorbedBias> absorbed;  ///< with RunInput::absorbBias: what moved
     bool cancelled = false;
 };
 

@@ -87,16 +87,19 @@ void Session::onLoadDone()
 
 QString Session::startRun(const std::vector<core::LayerPair>& pairs,
                           const core::EqualizeOptions& options, bool allowRelu6,
-                          bool continueFromResult)
+                          bool continueFromResult,
+                          const std::vector<core::RegionNames>& regions, bool absorbBias)
 {
     if (!model_) return tr("Open a model first.");
     if (isBusy()) return tr("Wait for the current operation to finish.");
-    if (pairs.empty()) return tr("Add at least one pair of layers to equalize.");
+    if (pairs.empty() && regions.empty())
+        return tr("Add at least one pair of layers to equalize.");
     if (!model_->topology)
         return tr("The pairs cannot be checked against the network: %1").arg(model_->topologyError);
     RunInput input;
     try {
         input.plan = core::planPairs(model_->model.info, *model_->topology, pairs, allowRelu6);
+        core::planRegions(model_->model.info, *model_->topology, regions, allowRelu6, input.plan);
     } catch (const std::exception& e) {
         return describe(e);
     }
@@ -108,6 +111,8 @@ QString Session::startRun(const std::vector<core::LayerPair>& pairs,
     // Shares the loaded model with the worker (read-only), keeping the whole LoadedModel alive.
     input.model = std::shared_ptr<const core::Model>(model_, &model_->model);
     input.options = options;
+    input.absorbBias = absorbBias;
+    absorbed_.clear();
     resultLayers_.clear();
     imbalance_.clear();
     quantization_ = {};
@@ -144,6 +149,7 @@ void Session::onRunDone()
         plan_ = resultPlan_ = std::move(out.result->plan);
         quantization_ = std::move(out.result->quantization);
         relu6Costs_ = std::move(out.result->relu6Costs);
+        absorbed_ = std::move(out.result->absorbed);
         imbalance_ = std::move(out.equalizedImbalance);
         emit runFinished();
         emit resultChanged();
@@ -190,6 +196,7 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
     auto plan = resultPlan_;
     auto quantization = quantization_;
     auto relu6 = relu6Costs_;
+    auto absorbed = absorbed_;
     auto cancel = exportCancel_;
     const double runSeconds = runSeconds_;
     exportWatcher_.setFuture(QtConcurrent::run([=]() -> ExportOutcome {
@@ -210,7 +217,9 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
                 timings.save = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                              start).count();
                 return core::reportJson(info, summary, timings,
-                                        core::ReportExtras{&plan, &quantization, &relu6});
+                                        core::ReportExtras{&plan, &quantization, &relu6, nullptr,
+                                                           absorbed.empty() ? nullptr
+                                                                            : &absorbed});
             };
             core::exportWeights(info.path, layers, weightsPath.toStdString(), options);
             out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

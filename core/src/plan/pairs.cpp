@@ -108,9 +108,12 @@ std::vector<RegionNames> readRegionsFile(const std::string& path) {
     return regions;
 }
 
-void writeGroupsFile(const std::string& path, const std::vector<Group>& groups) {
+void writeGroupsFile(const std::string& path, const std::vector<Group>& groups,
+                     const std::vector<RegionNames>& regions) {
     nlohmann::json j;
     j["groups"] = groups;
+    for (const auto& r : regions)
+        j["regions"].push_back({{"sources", r.sources}, {"sinks", r.sinks}});
     writeTextFileAtomically(path, json_text::dump(j, 2) + "\n");
 }
 

@@ -43,8 +43,9 @@ std::vector<Group> readGroupsFile(const std::string& path);
 /// The "regions" of a pairs file ({"regions": [{"sources": [...], "sinks": [...]}]}), empty when
 /// it has none. Throws Error naming the file for a malformed entry.
 std::vector<RegionNames> readRegionsFile(const std::string& path);
-/// Writes {"groups": [...]} atomically.
-void writeGroupsFile(const std::string& path, const std::vector<Group>& groups);
+/// Writes {"groups": [...]} atomically, with "regions" when there are any.
+void writeGroupsFile(const std::string& path, const std::vector<Group>& groups,
+                     const std::vector<RegionNames>& regions = {});
 /// [a, b, c] -> (a, b), (b, c). Throws a usage Error for a group of fewer than two names.
 std::vector<LayerPair> expandGroups(const std::vector<Group>& groups);
 
