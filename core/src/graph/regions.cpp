@@ -227,6 +227,8 @@ void Finder::finish(Topology& t) {
                  std::none_of(nodeOrder_.begin(), nodeOrder_.end(), branches) &&
                  std::none_of(sourceOrder_.begin(), sourceOrder_.end(), branches);
     if (chain) return;  // a pair: the pair finder has it
+    // Nothing reached a sink: the candidates the pair finder refuses say why already.
+    if (problem_ && sinkOrder_.empty()) return;
     Region r;
     for (const Node* s : sourceOrder_) r.sources.push_back(c_.lastLayer(*s));
     for (const Node* s : sinkOrder_) r.sinks.push_back(c_.firstLayer(*s));
