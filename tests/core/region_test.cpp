@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cle/core/equalizer.h"
 #include "cli_runner.h"
 #include "keras_forward.h"
 #include "keras_model.h"
@@ -261,4 +263,113 @@ TEST(Region, MultiplyIsRefused) {
         << (*r)["reason"];
     auto eq = test::runCle({"equalize", in, "-o", dir.file("o.h5"), "--auto"});
     EXPECT_EQ(eq.code, 1);  // nothing left to equalize
+}
+
+namespace {
+
+core::Layer linear(const std::string& name, int out, int in, unsigned seed) {
+    core::Layer l;
+    l.info.name = name;
+    l.info.kind = "Linear";
+    l.info.shape = {out, in};
+    l.info.weightPath = "/" + name + ".weight";
+    l.info.biasPath = "/" + name + ".bias";
+    l.weight.shape = {out, in};
+    auto v = test::randomValues(size_t(out * in), 1.0, seed);
+    for (int o = 0; o < out; ++o)  // very different channel scales
+        for (int i = 0; i < in; ++i) v[size_t(o * in + i)] *= std::pow(3.0, (o + seed) % 4);
+    l.weight.values.assign(v.begin(), v.end());
+    auto b = test::randomValues(size_t(out), 1.0, seed + 100);
+    l.bias = core::Tensor{{out}, std::vector<float>(b.begin(), b.end())};
+    return l;
+}
+
+core::Model model(std::vector<core::Layer> layers) {
+    core::Model m;
+    for (auto& l : layers) {
+        m.info.layers.push_back(l.info);
+        m.layers.push_back(std::move(l));
+    }
+    return m;
+}
+
+const core::Layer& layer(const std::vector<core::Layer>& layers, const std::string& name) {
+    return *std::find_if(layers.begin(), layers.end(),
+                         [&](const core::Layer& l) { return l.info.name == name; });
+}
+
+// W_c (relu(W_a x + b_a) + relu(W_b x + b_b)) + b_c in double.
+std::vector<double> residual(const std::vector<core::Layer>& ls, const std::vector<double>& x) {
+    auto dense = [](const core::Layer& l, const std::vector<double>& in, bool relu) {
+        const auto out = size_t(l.weight.shape[0]), n = size_t(l.weight.shape[1]);
+        std::vector<double> y(out);
+        for (size_t o = 0; o < out; ++o) {
+            double s = l.bias->values[o];
+            for (size_t i = 0; i < n; ++i) s += double(l.weight.values[o * n + i]) * in[i];
+            y[o] = relu ? std::max(0.0, s) : s;
+        }
+        return y;
+    };
+    auto a = dense(layer(ls, "a"), x, true), b = dense(layer(ls, "b"), x, true);
+    for (size_t k = 0; k < a.size(); ++k) a[k] += b[k];
+    return dense(layer(ls, "c"), a, false);
+}
+
+core::Region addRegion() {
+    core::Region r;
+    r.sources = {"a", "b"};
+    r.sinks = {"c"};
+    r.sourceChannels = {{0, 1, 2, 3}, {0, 1, 2, 3}};
+    r.sinkChannels = {{0, 1, 2, 3}};
+    r.channels = 4;
+    return r;
+}
+
+}  // namespace
+
+TEST(RegionEngine, FactorUsesTheLargestSourceRangeAndKeepsTheFunction) {
+    core::Model m = model({linear("a", 4, 3, 1), linear("b", 4, 3, 2), linear("c", 2, 4, 3)});
+    core::EqualizeOptions one;
+    one.maxSweeps = 1;
+    auto result = core::equalize(m, {}, {addRegion()}, one);
+    ASSERT_EQ(result.summary.regions.size(), 1u);
+    const auto& h = result.summary.regions[0];
+    for (size_t c = 0; c < 4; ++c) {
+        auto range = [](const core::Layer& l, size_t row) {
+            const auto n = size_t(l.weight.shape[1]);
+            auto first = l.weight.values.begin() + long(row * n);
+            auto [lo, hi] = std::minmax_element(first, first + long(n));
+            return double(*hi - *lo);
+        };
+        double src = std::max(range(m.layers[0], c), range(m.layers[1], c));
+        // Input channel c of the sink is column c of its [2, 4] weight.
+        const auto& w = m.layers[2].weight.values;
+        const double sink = std::fabs(double(w[c]) - double(w[4 + c]));
+        EXPECT_NEAR(h.scale[c], std::sqrt(src / sink), 1e-5 * std::sqrt(src / sink)) << c;
+    }
+    auto converged = core::equalize(m, {}, {addRegion()});
+    EXPECT_TRUE(converged.summary.converged);
+    for (unsigned seed : {5u, 6u}) {
+        auto x = test::randomValues(3, 1.0, seed);
+        auto before = residual(m.layers, x), after = residual(converged.layers, x);
+        for (size_t k = 0; k < before.size(); ++k)
+            EXPECT_NEAR(after[k], before[k], 1e-6 * (1 + std::fabs(before[k]))) << k;
+    }
+}
+
+TEST(RegionEngine, AChainAsARegionGivesThePairsNumbers) {
+    core::Model m = model({linear("a", 6, 3, 1), linear("c", 2, 6, 3)});
+    core::Region r;
+    r.sources = {"a"};
+    r.sinks = {"c"};
+    r.sourceChannels = {{0, 1, 2, 3, 4, 5}};
+    r.sinkChannels = {{0, 1, 2, 3, 4, 5}};
+    r.channels = 6;
+    auto pair = core::equalize(m, {{"a", "c"}});
+    auto region = core::equalize(m, {}, {r});
+    EXPECT_EQ(pair.summary.sweeps, region.summary.sweeps);
+    EXPECT_EQ(pair.summary.deltas, region.summary.deltas);
+    for (const char* name : {"a", "c"})
+        EXPECT_EQ(layer(pair.layers, name).weight.values, layer(region.layers, name).weight.values)
+            << name;
 }
