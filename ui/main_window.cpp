@@ -298,7 +298,7 @@ void MainWindow::onRunFinished()
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
     runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
-                        session_->relu6Costs());
+                        session_->relu6Costs(), session_->absorbed());
     showQuantization(session_->quantization());
     comparison_ = {};  // shown once, for the run right after the pair was dropped
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());

@@ -138,6 +138,32 @@ std::vector<Message> outcomeMessages(const core::Summary& s)
     return out;
 }
 
+std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& absorbed)
+{
+    if (absorbed.empty()) return {};
+    int channels = 0;
+    Message m{Message::Information, {}, {}};
+    for (const auto& a : absorbed) {
+        const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(a.first),
+                                                            QString::fromStdString(a.second));
+        if (!a.skipped.empty()) {
+            m.details << QObject::tr("%1: skipped, %2").arg(pair, QString::fromStdString(a.skipped));
+            continue;
+        }
+        channels += a.channels;
+        m.details << QObject::tr("%1: %2 of %3 channels, largest %4")
+                         .arg(pair)
+                         .arg(a.channels)
+                         .arg(a.absorbed.size())
+                         .arg(num(a.largest));
+    }
+    m.text = QObject::tr("High-bias absorption moved the bias of %n channel(s) into the next "
+                         "layer (exact only where the pre-activation stays above it and the next "
+                         "layer pads no zeros).",
+                         nullptr, channels);
+    return {m};
+}
+
 std::vector<Message> planMessages(const core::RunPlan& plan)
 {
     std::vector<Message> out;
@@ -359,7 +385,8 @@ void RunPanel::progressed(int sweep, float delta)
 
 void RunPanel::finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
                         const core::QuantizationReport* quantization,
-                        const std::vector<core::Relu6Cost>& relu6)
+                        const std::vector<core::Relu6Cost>& relu6,
+                        const std::vector<core::AbsorbedBias>& absorbed)
 {
     QString details;
     relu6Cost_->setText(describeRelu6Costs(relu6, &details));
@@ -376,6 +403,8 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
     std::vector<Message> messages = outcomeMessages(summary);
     const auto planned = planMessages(plan);
     messages.insert(messages.end(), planned.begin(), planned.end());
+    const auto absorption = absorptionMessages(absorbed);
+    messages.insert(messages.end(), absorption.begin(), absorption.end());
     if (quantization) {
         if (const Message c = collapseMessage(*quantization); !c.text.isEmpty())
             messages.insert(messages.begin(), c);

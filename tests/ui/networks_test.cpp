@@ -28,6 +28,7 @@
 #include "test_support.h"
 #include "test_util.h"
 #include "ui/main_window.h"
+#include "ui/message_panel.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/quantization_plot.h"
 #include "ui/quantization_view.h"
@@ -281,6 +282,8 @@ void NetworksTest::absorbBiasOptionReachesTheRun()
     QVERIFY(runAndWait(*w));
     QCOMPARE(w->session()->absorbed().size(), size_t(1));
     QCOMPARE(w->session()->absorbed().front().first, std::string("a"));
+    const QString text = w->runPanel()->messagePanel()->text();
+    QVERIFY2(text.contains("High-bias absorption") && text.contains("a → b"), qPrintable(text));
 }
 
 void NetworksTest::quantizationTabAfterRun()
