@@ -298,7 +298,7 @@ void MainWindow::onRunFinished()
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
     runPanel_->finished(*s, session_->runSeconds(), session_->plan(), session_->quantization(),
-                        session_->relu6Costs());
+                        session_->relu6Costs(), session_->absorbed());
     showQuantization(session_->quantization());
     comparison_ = {};  // shown once, for the run right after the pair was dropped
     layersPanel_->tableModel()->setEqualizedImbalance(session_->equalizedImbalance());
@@ -445,7 +445,8 @@ QString MainWindow::runNow()
 {
     if (session_->isRunning()) return tr("A run is already going on.");
     const auto pairs = pairsPanel_->pairs();
-    if (pairs.empty()) {
+    const auto regions = pairsPanel_->regions();
+    if (pairs.empty() && regions.empty()) {
         return pairsPanel_->hasSuggestions()
                    ? tr("Accept the suggested chains (or build a chain) before running.")
                    : tr("Add at least one pair: pick layers in the Pairs panel or press "
@@ -458,7 +459,8 @@ QString MainWindow::runNow()
     // Leave a core to the GUI thread; the results do not depend on the thread count.
     options.threads = std::max(1, QThread::idealThreadCount() - 1);
     return session_->startRun(pairs, options, runPanel_->allowRelu6(),
-                              runPanel_->continueFromResult());
+                              runPanel_->continueFromResult(), regions,
+                              runPanel_->absorbBias());
 }
 
 void MainWindow::cancelRun()

@@ -121,25 +121,58 @@ void PairView::setSummary(const core::Summary* summary, bool live)
     refreshPlots();
 }
 
+namespace {
+
+std::string joined(const std::vector<std::string>& names)
+{
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
+}  // namespace
+
+QString PairView::label(int index) const
+{
+    const size_t pairs = summary_->pairs.size();
+    if (size_t(index) < pairs) {
+        const auto& p = summary_->pairs[size_t(index)];
+        return QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
+                                              QString::fromStdString(p.second));
+    }
+    const auto& r = summary_->regions[size_t(index) - pairs].region;
+    return tr("Region: %1 ⇒ %2").arg(QString::fromStdString(joined(r.sources)),
+                                     QString::fromStdString(joined(r.sinks)));
+}
+
+const core::PairHistory* PairView::history(int index)
+{
+    if (!summary_ || index < 0) return nullptr;
+    const size_t pairs = summary_->pairs.size();
+    if (size_t(index) < pairs) return &summary_->pairs[size_t(index)];
+    if (size_t(index) - pairs >= summary_->regions.size()) return nullptr;
+    const auto& r = summary_->regions[size_t(index) - pairs];
+    regionShown_ = {};
+    regionShown_.first = joined(r.region.sources);
+    regionShown_.second = joined(r.region.sinks);
+    regionShown_.states = r.states;
+    regionShown_.scale = r.scale;
+    regionShown_.deadChannels = r.deadChannels;
+    regionShown_.constantInputChannels = r.constantInputChannels;
+    return &regionShown_;
+}
+
 void PairView::refreshPairList()
 {
-    const int count = summary_ ? static_cast<int>(summary_->pairs.size()) : 0;
+    const int count =
+        summary_ ? static_cast<int>(summary_->pairs.size() + summary_->regions.size()) : 0;
     bool same = count == pairBox_->count();
-    for (int i = 0; same && i < count; ++i) {
-        const auto& p = summary_->pairs[static_cast<size_t>(i)];
-        same = pairBox_->itemText(i) == QStringLiteral("%1 → %2").arg(
-                                             QString::fromStdString(p.first),
-                                             QString::fromStdString(p.second));
-    }
+    for (int i = 0; same && i < count; ++i) same = pairBox_->itemText(i) == label(i);
     if (same) return;
     const QSignalBlocker block(pairBox_);
     const int previous = pairBox_->currentIndex();
     pairBox_->clear();
-    for (int i = 0; i < count; ++i) {
-        const auto& p = summary_->pairs[static_cast<size_t>(i)];
-        pairBox_->addItem(QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
-                                                        QString::fromStdString(p.second)));
-    }
+    for (int i = 0; i < count; ++i) pairBox_->addItem(label(i));
     pairBox_->setCurrentIndex(previous >= 0 && previous < count ? previous : (count ? 0 : -1));
 }
 
@@ -178,8 +211,8 @@ std::vector<int> PairView::channelOrder(const core::PairHistory& pair) const
 
 void PairView::refreshPlots()
 {
-    const int index = pairBox_->currentIndex();
-    if (!summary_ || index < 0 || index >= static_cast<int>(summary_->pairs.size())) {
+    const core::PairHistory* shown = history(pairBox_->currentIndex());
+    if (!shown) {
         const QSignalBlocker b1(slider_), b2(spin_);
         slider_->setRange(0, 0);
         spin_->setRange(0, 0);
@@ -187,7 +220,7 @@ void PairView::refreshPlots()
         if (summary_) rangePlot_->clear(tr("Waiting for the first sweep…"));
         return;
     }
-    const auto& pair = summary_->pairs[static_cast<size_t>(index)];
+    const auto& pair = *shown;
     const int last = std::max(0, static_cast<int>(pair.states.size()) - 1);
     const bool atEnd = slider_->value() >= slider_->maximum();
     {

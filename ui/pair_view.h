@@ -52,8 +52,13 @@ private:
     void refreshPlots();
     void onSweepChosen(int k);
     std::vector<int> channelOrder(const core::PairHistory& pair) const;
+    /// Entry `index` of the chooser: the pairs, then the regions (shown as a pair of the
+    /// sources' largest output ranges and the sinks' largest input ranges per region channel).
+    const core::PairHistory* history(int index);
+    QString label(int index) const;
 
     const core::Summary* summary_ = nullptr;
+    core::PairHistory regionShown_;  ///< the chosen region in the form the plots take
     bool follow_ = true;
     QComboBox* pairBox_;
     QSlider* slider_;

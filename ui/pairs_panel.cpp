@@ -219,6 +219,17 @@ QString PairsPanel::setGroups(const std::vector<core::Group>& groups)
     return problems.join('\n');
 }
 
+namespace {
+
+QString listText(const std::vector<std::string>& names)
+{
+    QStringList parts;
+    for (const auto& n : names) parts << QString::fromStdString(n);
+    return parts.join(QStringLiteral(", "));
+}
+
+}  // namespace
+
 int PairsPanel::suggest()
 {
     if (!model_) return 0;
@@ -254,10 +265,18 @@ int PairsPanel::suggest()
         entries_.push_back({s.layers, !wasAccepted, s.guessed, true});
         if (!wasAccepted) ++waiting;
     }
+    for (const auto& r : plan.regions) {
+        Entry e{r.region.sources, true, false, true, core::RegionNames{r.region.sources,
+                                                                       r.region.sinks}};
+        e.layers.insert(e.layers.end(), r.region.sinks.begin(), r.region.sinks.end());
+        e.suggested = !accepted.count(e.layers);
+        if (e.suggested) ++waiting;
+        entries_.push_back(std::move(e));
+    }
     rejected_ = plan.rejected;
     rejectedList_->setRejections(rejected_);
     rebuildList();
-    if (plan.suggested.empty())
+    if (plan.suggested.empty() && plan.regions.empty())
         showProblem(tr("The layer graph offers no pair that can be equalized without changing "
                        "the network's function; see \"Not suggested\" for the reasons."));
     else if (overlapping > 0)
@@ -332,7 +351,7 @@ bool PairsPanel::dropPair(const std::string& first, const std::string& second)
 {
     for (size_t e = 0; e < entries_.size(); ++e) {
         const Entry entry = entries_[e];
-        if (entry.suggested) continue;
+        if (entry.suggested || entry.region) continue;
         for (size_t i = 0; i + 1 < entry.layers.size(); ++i) {
             if (entry.layers[i] != first || entry.layers[i + 1] != second) continue;
             entries_.erase(entries_.begin() + long(e));
@@ -371,7 +390,15 @@ std::vector<core::Group> PairsPanel::confirmedGroups() const
 {
     std::vector<core::Group> out;
     for (const auto& e : entries_)
-        if (!e.suggested) out.push_back(e.layers);
+        if (!e.suggested && !e.region) out.push_back(e.layers);
+    return out;
+}
+
+std::vector<core::RegionNames> PairsPanel::regions() const
+{
+    std::vector<core::RegionNames> out;
+    for (const auto& e : entries_)
+        if (!e.suggested && e.region) out.push_back(*e.region);
     return out;
 }
 
@@ -379,7 +406,7 @@ std::vector<core::Group> PairsPanel::suggestedGroups() const
 {
     std::vector<core::Group> out;
     for (const auto& e : entries_)
-        if (e.suggested) out.push_back(e.layers);
+        if (e.suggested && !e.region) out.push_back(e.layers);
     return out;
 }
 
@@ -415,7 +442,15 @@ QString PairsPanel::problemText() const
 QString PairsPanel::loadFile(const QString& path)
 {
     try {
-        return setGroups(core::readGroupsFile(path.toStdString()));
+        const auto regions = core::readRegionsFile(path.toStdString());
+        QString problems = setGroups(core::readGroupsFile(path.toStdString()));
+        for (const auto& r : regions) {
+            Entry e{r.sources, false, false, false, r};
+            e.layers.insert(e.layers.end(), r.sinks.begin(), r.sinks.end());
+            entries_.push_back(std::move(e));
+        }
+        if (!regions.empty()) rebuildList();
+        return problems;
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());
     }
@@ -424,7 +459,7 @@ QString PairsPanel::loadFile(const QString& path)
 QString PairsPanel::saveFile(const QString& path) const
 {
     try {
-        core::writeGroupsFile(path.toStdString(), confirmedGroups());
+        core::writeGroupsFile(path.toStdString(), confirmedGroups(), regions());
     } catch (const std::exception& e) {
         return QString::fromStdString(e.what());
     }
@@ -452,7 +487,7 @@ void PairsPanel::updateButtons()
     downButton_->setEnabled(!busy_ && selected && row + 1 < static_cast<int>(entries_.size()));
     clearButton_->setEnabled(!busy_ && !entries_.empty());
     loadButton_->setEnabled(!busy_ && model_);
-    saveButton_->setEnabled(!confirmedGroups().empty());
+    saveButton_->setEnabled(!confirmedGroups().empty() || !regions().empty());
 }
 
 void PairsPanel::rebuildList()
@@ -465,6 +500,9 @@ void PairsPanel::rebuildList()
         auto* item = new QListWidgetItem(list_);
         const int pairs = static_cast<int>(e.layers.size()) - 1;
         item->setText(tr("%1   (%n pair(s))", nullptr, pairs).arg(displayText(e.layers)));
+        if (e.region)
+            item->setText(tr("Region: %1 => %2").arg(listText(e.region->sources),
+                                                     listText(e.region->sinks)));
         if (!e.suggested) continue;
         guessed = guessed || e.guessed;
         item->setText((e.guessed ? tr("Suggested, guessed from names: %1")

@@ -3,6 +3,7 @@
 // the group list (with the topology's suggestions kept apart until accepted one by one or all
 // together), the candidates not suggested with their reasons, and the pairs file.
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <QWidget>
@@ -61,6 +62,8 @@ public:
     /// The suggestions not accepted yet.
     std::vector<core::Group> suggestedGroups() const;
     std::vector<core::LayerPair> pairs() const;
+    /// The accepted regions (suggested by suggest() or loaded from a pairs file).
+    std::vector<core::RegionNames> regions() const;
     bool hasSuggestions() const;
     bool isSuggestion(int row) const;
     bool isGuessed(int row) const;
@@ -93,6 +96,8 @@ private:
         bool suggested = false;
         bool guessed = false;  ///< suggested from names and shapes, not from a layer graph
         bool fromSuggest = false;  ///< proposed by suggest() (accepted or not)
+        /// A region rather than a chain: `layers` then lists its sources and sinks for display.
+        std::optional<core::RegionNames> region;
     };
     QString problemFor(const core::Group& chain, const std::string& name) const;
     void refreshCandidates();

@@ -138,6 +138,32 @@ std::vector<Message> outcomeMessages(const core::Summary& s)
     return out;
 }
 
+std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& absorbed)
+{
+    if (absorbed.empty()) return {};
+    int channels = 0;
+    Message m{Message::Information, {}, {}};
+    for (const auto& a : absorbed) {
+        const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(a.first),
+                                                            QString::fromStdString(a.second));
+        if (!a.skipped.empty()) {
+            m.details << QObject::tr("%1: skipped, %2").arg(pair, QString::fromStdString(a.skipped));
+            continue;
+        }
+        channels += a.channels;
+        m.details << QObject::tr("%1: %2 of %3 channels, largest %4")
+                         .arg(pair)
+                         .arg(a.channels)
+                         .arg(a.absorbed.size())
+                         .arg(num(a.largest));
+    }
+    m.text = QObject::tr("High-bias absorption moved the bias of %n channel(s) into the next "
+                         "layer (exact only where the pre-activation stays above it and the next "
+                         "layer pads no zeros).",
+                         nullptr, channels);
+    return {m};
+}
+
 std::vector<Message> planMessages(const core::RunPlan& plan)
 {
     std::vector<Message> out;
@@ -248,6 +274,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
       maxSweeps_(new QSpinBox(this)),
       continue_(new QCheckBox(tr("Continue"), this)),
       allowRelu6_(new QCheckBox(tr("Allow ReLU6"), this)),
+      absorbBias_(new QCheckBox(tr("Absorb high biases"), this)),
       relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
@@ -274,6 +301,14 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
         QSettings().setValue(QStringLiteral("run/allowRelu6"), allow);
         emit allowRelu6Changed(allow);
     });
+    absorbBias_->setToolTip(
+        tr("After equalizing, move max(0, beta - 3|gamma|) of each channel's bias past a batch "
+           "norm and ReLU into the next layer's bias (DFQ, section 4.2). Exact only where the "
+           "pre-activation stays above that amount and where the next layer pads no zeros at "
+           "the borders: the network check shows what it changed."));
+    connect(absorbBias_, &QCheckBox::toggled, this, [](bool on) {
+        QSettings().setValue(QStringLiteral("run/absorbBias"), on);
+    });
     progress_->setTextVisible(true);
     progress_->setFormat(tr("idle"));
     progress_->setValue(0);
@@ -293,6 +328,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     settings->addWidget(allowRelu6_);
     settings->addWidget(relu6Cost_);
     relu6Cost_->hide();
+    settings->addWidget(absorbBias_);
     settings->addSpacing(8);
     settings->addWidget(buttonFor(run, this));
     settings->addWidget(buttonFor(cancel, this));
@@ -322,6 +358,8 @@ void RunPanel::setOptions(double threshold, int maxSweeps)
 
 bool RunPanel::allowRelu6() const { return allowRelu6_->isChecked(); }
 
+bool RunPanel::absorbBias() const { return absorbBias_->isChecked(); }
+
 bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
 
 QString RunPanel::outcomeText() const { return messages_->text(); }
@@ -347,7 +385,8 @@ void RunPanel::progressed(int sweep, float delta)
 
 void RunPanel::finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
                         const core::QuantizationReport* quantization,
-                        const std::vector<core::Relu6Cost>& relu6)
+                        const std::vector<core::Relu6Cost>& relu6,
+                        const std::vector<core::AbsorbedBias>& absorbed)
 {
     QString details;
     relu6Cost_->setText(describeRelu6Costs(relu6, &details));
@@ -364,6 +403,8 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
     std::vector<Message> messages = outcomeMessages(summary);
     const auto planned = planMessages(plan);
     messages.insert(messages.end(), planned.begin(), planned.end());
+    const auto absorption = absorptionMessages(absorbed);
+    messages.insert(messages.end(), absorption.begin(), absorption.end());
     if (quantization) {
         if (const Message c = collapseMessage(*quantization); !c.text.isEmpty())
             messages.insert(messages.begin(), c);
@@ -416,6 +457,7 @@ void RunPanel::loadSettings()
     setOptions(s.value(QStringLiteral("run/threshold"), 1e-4).toDouble(),
                s.value(QStringLiteral("run/maxSweeps"), 1000).toInt());
     allowRelu6_->setChecked(s.value(QStringLiteral("run/allowRelu6"), false).toBool());
+    absorbBias_->setChecked(s.value(QStringLiteral("run/absorbBias"), false).toBool());
 }
 
 void RunPanel::saveSettings() const

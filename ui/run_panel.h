@@ -6,6 +6,7 @@
 
 #include "ui/message_panel.h"
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
@@ -34,6 +35,9 @@ public:
     bool allowRelu6() const;
     QCheckBox* continueBox() const { return continue_; }
     QCheckBox* allowRelu6Box() const { return allowRelu6_; }
+    /// "Absorb high biases": high-bias absorption after equalizing (`cle --absorb-bias`).
+    bool absorbBias() const;
+    QCheckBox* absorbBiasBox() const { return absorbBias_; }
     QLineEdit* thresholdEdit() const { return threshold_; }
     QSpinBox* maxSweepsBox() const { return maxSweeps_; }
     /// The outcome currently shown: the summary line, then every message ("" when none).
@@ -48,7 +52,8 @@ public:
     /// plan folded or relaxed, and the quantization gain.
     void finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
                   const core::QuantizationReport* quantization,
-                  const std::vector<core::Relu6Cost>& relu6 = {});
+                  const std::vector<core::Relu6Cost>& relu6 = {},
+                  const std::vector<core::AbsorbedBias>& absorbed = {});
     /// What relaxing ReLU6 cost in the last run, shown next to "Allow ReLU6" ("" when none).
     QString relu6CostText() const;
     void cancelled(int sweepsDone);
@@ -69,6 +74,7 @@ private:
     QSpinBox* maxSweeps_;
     QCheckBox* continue_;
     QCheckBox* allowRelu6_;
+    QCheckBox* absorbBias_;
     QLabel* relu6Cost_;
     QProgressBar* progress_;
     QLabel* status_;
@@ -85,6 +91,8 @@ int stalledSweeps(const std::vector<float>& deltas);
 /// What the plan changed besides equalizing: folded batch norms, ReLU6 → ReLU on export, guessed
 /// links; one message each, with one detail line per layer.
 std::vector<Message> planMessages(const core::RunPlan& plan);
+/// One message for high-bias absorption: how many channels moved per pair (none when empty).
+std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& absorbed);
 /// "2 ReLU6 relaxed · ≤6.2% of inputs above 6", or "" when none; `details` receives one line per
 /// layer (for the tooltip).
 QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details = nullptr);

@@ -65,6 +65,12 @@ const std::vector<core::Relu6Cost>& Session::relu6Costs() const
     return hasResult() ? result_->outcome.relu6Costs : kNoCosts;
 }
 
+const std::vector<core::AbsorbedBias>& Session::absorbed() const
+{
+    static const std::vector<core::AbsorbedBias> none;
+    return hasResult() ? result_->outcome.absorbed : none;
+}
+
 void Session::clearResult()
 {
     live_.reset();
@@ -104,16 +110,20 @@ void Session::onLoadDone()
 
 QString Session::startRun(const std::vector<core::LayerPair>& pairs,
                           const core::EqualizeOptions& options, bool allowRelu6,
-                          bool continueFromResult)
+                          bool continueFromResult,
+                          const std::vector<core::RegionNames>& regions, bool absorbBias)
 {
     if (!model_) return tr("Open a model first.");
     if (isBusy()) return tr("Wait for the current operation to finish.");
-    if (pairs.empty()) return tr("Add at least one pair of layers to equalize.");
+    if (pairs.empty() && regions.empty())
+        return tr("Add at least one pair of layers to equalize.");
     if (!model_->topology)
         return tr("The pairs cannot be checked against the network: %1").arg(model_->topologyError);
     core::RunRequest request;
     const QString refused = runCatching(tr("check the pairs"), [&] {
         request.plan = core::planPairs(model_->model.info, *model_->topology, pairs, allowRelu6);
+        core::planRegions(model_->model.info, *model_->topology, regions, allowRelu6,
+                          request.plan);
     });
     if (!refused.isEmpty()) return refused;
     if (continueFromResult && hasResult())
@@ -124,6 +134,7 @@ QString Session::startRun(const std::vector<core::LayerPair>& pairs,
     // the run copies only the layers it changes.
     request.model = std::shared_ptr<const core::Model>(model_, &model_->model);
     request.options = options;
+    request.absorbBias = absorbBias;
     request.loadSeconds = model_->seconds;
     live_.emplace();
     live_->threshold = options.threshold;

@@ -41,7 +41,9 @@ public:
     /// string on success, otherwise why the run cannot start (nothing runs).
     QString startRun(const std::vector<core::LayerPair>& pairs,
                      const core::EqualizeOptions& options, bool allowRelu6,
-                     bool continueFromResult);
+                     bool continueFromResult,
+                     const std::vector<core::RegionNames>& regions = {},
+                     bool absorbBias = false);
     void cancelRun();
     bool isRunning() const { return job_.isRunning(); }
     /// The history of the current or last run (live while running); null before any run.
@@ -59,6 +61,8 @@ public:
     const core::RunPlan& plan() const;
     /// What relaxing each ReLU6 of the result's plan costs (empty without a result).
     const std::vector<core::Relu6Cost>& relu6Costs() const;
+    /// What high-bias absorption moved in the last run (empty when it was not asked for).
+    const std::vector<core::AbsorbedBias>& absorbed() const;
     /// INT8 quantization figures of the equalized layers; null without a result.
     const core::QuantizationReport* quantization() const
     {

@@ -50,8 +50,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_option("IN", ea.input, "HDF5 weight file to read (never modified)")->required();
     eq->add_option("-o,--output", ea.output, "File to write")->required();
     auto* pairs = eq->add_option("--pairs", ea.pairs, "Layer groups, e.g. \"a,b,c;d,e\"");
-    auto* pairsFile = eq->add_option("--pairs-file", ea.pairsFile,
-                                     "JSON file {\"groups\": [[\"a\",\"b\",\"c\"], ...]}");
+    auto* pairsFile = eq->add_option(
+        "--pairs-file", ea.pairsFile,
+        "JSON file {\"groups\": [[\"a\",\"b\",\"c\"], ...], \"regions\": [{\"sources\": [...], "
+        "\"sinks\": [...]}]}");
     pairs->excludes(pairsFile);
     eq->add_option("--threshold", ea.threshold, "Convergence threshold (default 1e-4)");
     eq->add_option("--max-sweeps", ea.maxSweeps, "Stop after this many sweeps (default 1000)");
@@ -68,6 +70,11 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_flag("--allow-relu6", ea.allowRelu6,
                  "Pair across ReLU6; the exported Keras config turns those into ReLU");
     addBatchNormOptions(eq, ea.foldBn, ea.bnEpsilon);
+    eq->add_flag("--absorb-bias", ea.absorbBias,
+                 "After equalizing, move max(0, beta - 3|gamma|) of each channel's bias past a "
+                 "batch norm + ReLU into the next layer's bias (DFQ 4.2). Exact only where the "
+                 "pre-activation stays above that amount and the next layer pads no zeros at the "
+                 "borders");
     eq->add_option("--max-memory", ea.maxMemoryMb,
                    "Refuse files whose weights need more MB (default: memory available)")
         ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));

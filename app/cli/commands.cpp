@@ -8,6 +8,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
@@ -144,6 +145,19 @@ void printSummary(const core::Summary& s, std::ostream& out) {
         out << "\n";
         if (!p.amplifiedBias.empty()) printAmplifiedBias(p, out);
     }
+    for (const auto& r : s.regions) {
+        out << "  region of " << r.region.sources.size() << " source(s) (" << r.region.sources.front()
+            << ", ...) and " << r.region.sinks.size() << " sink(s), " << r.region.channels
+            << " channels: source range imbalance "
+            << number(core::rangeImbalance(r.states.front().out)) << " -> "
+            << number(core::rangeImbalance(r.states.back().out));
+        if (!r.deadChannels.empty())
+            out << "; " << r.deadChannels.size() << " dead channel(s) left unscaled";
+        if (!r.constantInputChannels.empty())
+            out << "; " << r.constantInputChannels.size()
+                << " constant input channel(s) left unscaled";
+        out << "\n";
+    }
 }
 
 }  // namespace
@@ -230,6 +244,19 @@ void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
     line("per channel:", q.perChannelBefore, q.perChannelAfter);
 }
 
+void printAbsorbed(const std::vector<core::AbsorbedBias>& absorbed, std::ostream& out) {
+    if (absorbed.empty())
+        out << "high-bias absorption: no pair has a batch norm and a ReLU after its first layer\n";
+    for (const auto& r : absorbed) {
+        out << "high-bias absorption " << r.first << " -> " << r.second << ": ";
+        if (!r.skipped.empty())
+            out << "skipped, " << r.skipped << "\n";
+        else
+            out << r.channels << " of " << r.absorbed.size() << " channels, largest "
+                << number(r.largest) << "\n";
+    }
+}
+
 core::PairChoice pairChoice(const EqualizeArgs& a) {
     core::PairChoice choice;
     choice.suggest = a.autoPairs;
@@ -239,6 +266,7 @@ core::PairChoice pairChoice(const EqualizeArgs& a) {
         auto groups =
             a.pairs.empty() ? core::readGroupsFile(a.pairsFile) : core::parseGroups(a.pairs);
         choice.pairs = core::expandGroups(groups);
+        if (!a.pairsFile.empty()) choice.regions = core::readRegionsFile(a.pairsFile);
     }
     return choice;
 }
@@ -247,6 +275,7 @@ core::PairChoice pairChoice(const EqualizeArgs& a) {
 void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream& out) {
     printSummary(o.summary, out);
     printChanges(o.plan, o.relu6Costs, out);
+    if (o.absorbAsked) printAbsorbed(o.absorbed, out);
     printQuantization(o.quantization, out);
     if (o.verification) printVerification(*o.verification, out);
     const core::Timings t = o.seconds.report();
@@ -279,6 +308,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     topologyOptions(a.foldBn, a.bnEpsilon)};
     request.pairs = pairChoice(a);
     request.options = {a.threshold, a.maxSweeps};
+    request.absorbBias = a.absorbBias;
     request.output = {a.output, a.report, a.force};
     std::optional<ResultCheck> check;
     request.planned = [&](const core::LoadedInput& input, const core::RunOutcome& planned) {

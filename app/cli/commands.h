@@ -39,6 +39,7 @@ struct EqualizeArgs {
     bool verify = false;        ///< run both networks before writing
     std::string verifyInputs;   ///< --inputs
     double verifyTolerance = 1e-4;
+    bool absorbBias = false;    ///< --absorb-bias: high-bias absorption after equalizing
 };
 
 struct PairsArgs {

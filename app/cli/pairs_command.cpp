@@ -53,10 +53,24 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
         << "\n\nsuggested chains (" << plan.suggested.size() << "):\n";
     for (const auto& s : plan.suggested)
         out << "  " << joined(s.layers, " -> ") << (s.guessed ? "   [guessed]" : "") << "\n";
-    out << "\nnot suggested (" << plan.rejected.size() << "):\n";
+    size_t inRegions = 0;
+    for (const auto& r : plan.rejected) inRegions += r.reason.ends_with(core::kInRegion);
+    out << "\nnot suggested as pairs (" << plan.rejected.size();
+    if (inRegions) out << ", " << inRegions << " of them equalized in regions";
+    out << "):\n";
     for (const auto& r : plan.rejected)
         out << "  " << joined(r.layers, " -> ") << ": " << r.reason << "\n";
-    if (!plan.suggested.empty())
+    out << "\nregions (" << plan.regions.size() << "):\n";
+    for (const auto& r : plan.regions)
+        out << "  " << joined(r.region.sources, ", ") << " => " << joined(r.region.sinks, ", ")
+            << " (" << r.region.channels << " channels)\n";
+    if (!plan.rejectedRegions.empty()) {
+        out << "\nregions not equalized (" << plan.rejectedRegions.size() << "):\n";
+        for (const auto& r : plan.rejectedRegions)
+            out << "  " << joined(r.region.sources, ", ") << " => "
+                << joined(r.region.sinks, ", ") << ": " << r.reason << "\n";
+    }
+    if (!plan.suggested.empty() || !plan.regions.empty())
         out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"
             << (topology.known() ? "" : " --accept-guesses")
             << (a.allowRelu6 ? " --allow-relu6" : "") << foldBnText(a) << "\n";

@@ -163,6 +163,20 @@ Image apply(const Context& ctx, const json& layer, const std::vector<Image>& in)
             for (size_t i = 0; i < y.v.size(); ++i) y.v[i] += in[k].v[i];
         return y;
     }
+    if (cls == "Multiply") {
+        Image y = in[0];
+        for (size_t k = 1; k < in.size(); ++k)
+            for (size_t i = 0; i < y.v.size(); ++i) y.v[i] *= in[k].v[i];
+        return y;
+    }
+    if (cls == "Concatenate") {  // along the channels (the last axis)
+        Image y{in[0].h, in[0].w, 0, {}};
+        for (const auto& part : in) y.c += part.c;
+        for (long p = 0; p < y.h * y.w; ++p)
+            for (const auto& part : in)
+                for (long c = 0; c < part.c; ++c) y.v.push_back(part.v[size_t(p * part.c + c)]);
+        return y;
+    }
     if (cls == "GlobalAveragePooling2D") {
         Image y{1, 1, in[0].c, std::vector<double>(size_t(in[0].c), 0.0)};
         for (size_t i = 0; i < in[0].v.size(); ++i)

@@ -3,7 +3,8 @@
 // that an exported file computes the same function: InputLayer, Conv2D and DepthwiseConv2D
 // (stride 1, 'same' or 'valid', channels_last or channels_first), SeparableConv2D,
 // BatchNormalization over the channel axis, Activation / ReLU (relu, relu6, max_value, linear),
-// LeakyReLU, MaxPooling2D, Add, GlobalAveragePooling2D, Dense and nested functional models.
+// LeakyReLU, MaxPooling2D, Add, Multiply, Concatenate (channels), GlobalAveragePooling2D, Dense
+// and nested functional models.
 #include <string>
 #include <vector>
 

@@ -1,5 +1,7 @@
 #pragma once
 // A Keras 2 (or 3-style) model built layer by layer in a test and written as a legacy .h5 file.
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -67,6 +69,11 @@ public:
         layers_.back().weights = w;
         return *this;
     }
+    /// Values of one weight of the last layer added, instead of random ones.
+    KerasModel& values(const std::string& weight, std::vector<double> v) {
+        layers_.back().values[weight] = std::move(v);
+        return *this;
+    }
     KerasModel& outputs(const Names& names) {
         outputs_ = names;
         return *this;
@@ -111,8 +118,11 @@ public:
             for (const auto& [wn, shape] : l.weights) {
                 std::string full = l.name + "/" + wn + ":0";
                 weightNames.push_back(full);
-                w.dataset("/model_weights/" + l.name + "/" + full, shape,
-                          test::randomValues(size_t(count(shape)), 1.0, seed++));
+                auto v = test::randomValues(size_t(count(shape)), 1.0, seed++);
+                if (wn == "moving_variance")  // a variance is positive
+                    for (auto& x : v) x = 0.5 + std::abs(x);
+                if (auto it = l.values.find(wn); it != l.values.end()) v = it->second;
+                w.dataset("/model_weights/" + l.name + "/" + full, shape, v);
             }
             w.strings("/model_weights/" + l.name, "weight_names", weightNames, false);
         }
@@ -125,6 +135,7 @@ private:
         json config;
         Names inputs;
         std::vector<std::pair<std::string, Shape>> weights;
+        std::map<std::string, std::vector<double>> values;
     };
 
     static json inbound(const Layer& l, Style style) {

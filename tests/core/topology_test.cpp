@@ -109,10 +109,17 @@ TEST_F(Topology, PlanJsonHasTheDocumentedShape) {
     core::PairPlan p;
     p.suggested.push_back({{"a", "b", "c"}, false});
     p.rejected.push_back({{"x", "y"}, "because"});
+    core::Region r;
+    r.sources = {"s1", "s2"};
+    r.sinks = {"k"};
+    p.regions.push_back({r, {}, {}});
+    p.rejectedRegions.push_back({r, "why"});
     auto text = core::planJson(p);
     EXPECT_EQ(text.find("\"suggested\""), text.find('"'));  // first key
     EXPECT_EQ(json::parse(text), json::parse(R"({"suggested": [{"layers": ["a", "b", "c"],
-        "guessed": false}], "rejected": [{"layers": ["x", "y"], "reason": "because"}]})"));
+        "guessed": false}], "rejected": [{"layers": ["x", "y"], "reason": "because"}],
+        "regions": [{"sources": ["s1", "s2"], "sinks": ["k"]}],
+        "rejected_regions": [{"sources": ["s1", "s2"], "sinks": ["k"], "reason": "why"}]})"));
 }
 
 // --- Admissible paths ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -15,6 +16,7 @@
 #include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -26,6 +28,7 @@
 #include "test_support.h"
 #include "test_util.h"
 #include "ui/main_window.h"
+#include "ui/message_panel.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/quantization_plot.h"
 #include "ui/quantization_view.h"
@@ -101,6 +104,8 @@ private slots:
     void suggestionsFollowTheTopology();
     void guessedSuggestionsAreMarked();
     void rejectedCandidatesAreListed();
+    void regionsAreSuggestedRunAndPlotted();
+    void absorbBiasOptionReachesTheRun();
     void quantizationTabAfterRun();
     void batchNormFoldedExportMatchesCommandLine();
     void relu6NeedsPermission();
@@ -197,8 +202,10 @@ void NetworksTest::rejectedCandidatesAreListed()
     auto w = openWindow(path);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
-    QCOMPARE(pairs->suggest(), 1);
+    QCOMPARE(pairs->suggest(), 2);  // the chain b -> c and the region around the Add
     QVERIFY(pairs->list()->item(0)->text().contains("b → c"));
+    QVERIFY2(pairs->list()->item(1)->text().contains("Region: p, a => a, b"),
+             qPrintable(pairs->list()->item(1)->text()));
     QVERIFY(!pairs->rejected().empty());
     ui::RejectedList* list = pairs->rejectedList();
     QCOMPARE(list->count(), int(pairs->rejected().size()));
@@ -221,6 +228,62 @@ void NetworksTest::rejectedCandidatesAreListed()
     // "Next layer" proposes only what can follow a: nothing here (its output goes to the Add).
     QVERIFY(!pairs->candidates().contains("b"));
     QVERIFY(!pairs->candidates().contains("c"));
+}
+
+void NetworksTest::regionsAreSuggestedRunAndPlotted()
+{
+    const QString path = dir_.filePath("residual.h5");
+    test::writeKerasModel(path.toStdString(),
+                          {input(), conv("p", 3, 8), conv("a", 8, 8),
+                           {"Add", "add", {}, {"a", "p"}, {}}, conv("b", 8, 4), conv("c", 4, 4)});
+    auto w = openWindow(path);
+    QVERIFY(w);
+    ui::PairsPanel* pairs = w->pairsPanel();
+    QCOMPARE(pairs->suggest(), 2);
+    QVERIFY(pairs->regions().empty());  // a suggested region runs only once accepted
+    pairs->confirmAll();
+    QCOMPARE(pairs->regions().size(), size_t(1));
+    QVERIFY(pairs->regions().front().sinks == (std::vector<std::string>{"a", "b"}));
+    QCOMPARE(pairs->pairs().size(), size_t(1));  // the region is no pair of its own
+    QVERIFY(runAndWait(*w));
+    const auto* summary = w->session()->summary();
+    QVERIFY(summary);
+    QCOMPARE(summary->regions.size(), size_t(1));
+    QVERIFY(summary->regions.front().states.size() >= 2);
+
+    // The plots offer the region after the pairs: sources' against sinks' ranges.
+    ui::PairView* view = w->pairView();
+    QCOMPARE(view->pairBox()->count(), 2);
+    QVERIFY(view->pairBox()->itemText(1).startsWith("Region: p, a"));
+    view->setPair(1);
+    QCOMPARE(view->pair(), 1);
+    QCOMPARE(view->slider()->maximum(), int(summary->regions.front().states.size()) - 1);
+
+    // Saved and loaded with the pairs file, as `cle --pairs-file` reads it.
+    const QString file = dir_.filePath("with-region.json");
+    QCOMPARE(pairs->saveFile(file), QString());
+    pairs->clear();
+    QCOMPARE(pairs->loadFile(file), QString());
+    QCOMPARE(pairs->regions().size(), size_t(1));
+}
+
+void NetworksTest::absorbBiasOptionReachesTheRun()
+{
+    const QString in = dir_.filePath("bn-relu.h5");
+    test::writeKerasModel(in.toStdString(), {input(), conv("a", 3, 8), batchNorm("bn", 8),
+                                             {"ReLU", "relu", {}, {}, {}}, conv("b", 8, 4)});
+    auto w = openWindow(in);
+    QVERIFY(w);
+    QCOMPARE(w->pairsPanel()->suggest(), 1);
+    w->pairsPanel()->confirmAll();
+    QVERIFY(runAndWait(*w));
+    QVERIFY(w->session()->absorbed().empty());  // off by default
+    w->runPanel()->absorbBiasBox()->setChecked(true);
+    QVERIFY(runAndWait(*w));
+    QCOMPARE(w->session()->absorbed().size(), size_t(1));
+    QCOMPARE(w->session()->absorbed().front().first, std::string("a"));
+    const QString text = w->runPanel()->messagePanel()->text();
+    QVERIFY2(text.contains("High-bias absorption") && text.contains("a → b"), qPrintable(text));
 }
 
 void NetworksTest::quantizationTabAfterRun()

@@ -78,6 +78,30 @@ nlohmann::json relu6CostJson(const std::vector<Relu6Cost>& costs) {
     return out;
 }
 
+// Per region: its layers, factors per region channel, ranges before and after (sources' largest
+// output range and sinks' largest input range per region channel).
+nlohmann::json regionsJson(const std::vector<RegionHistory>& regions) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : regions) {
+        const auto& before = r.states.front();
+        const auto& after = r.states.back();
+        auto ratio = [](const std::vector<float>& v) {
+            double x = rangeImbalance(v);
+            return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr);
+        };
+        out.push_back({{"sources", r.region.sources},
+                       {"sinks", r.region.sinks},
+                       {"channels", r.region.channels},
+                       {"scales", r.scale},
+                       {"ranges", {{"before", {{"out", before.out}, {"in", before.in}}},
+                                   {"after", {{"out", after.out}, {"in", after.in}}}}},
+                       {"imbalance", {{"before", ratio(before.out)}, {"after", ratio(after.out)}}},
+                       {"dead_channels", r.deadChannels},
+                       {"constant_input_channels", r.constantInputChannels}});
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string reportJson(const ModelInfo& model, const Summary& summary, const Timings& timings,
@@ -127,9 +151,20 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     j["scales"] = scales;
     j["ranges"] = ranges;
     j["imbalance"] = imbalance;
+    j["regions"] = regionsJson(summary.regions);
     if (extras.plan) {
         auto p = planJsonPart(*extras.plan);
         for (auto& [k, v] : p.items()) j[k] = v;
+    }
+    if (extras.absorbedBias) {
+        json absorbed = json::array();
+        for (const auto& r : *extras.absorbedBias) {
+            json e = {{"first", r.first}, {"second", r.second}};
+            if (!r.skipped.empty()) e["skipped"] = r.skipped;
+            else e.update({{"channels", r.channels}, {"largest", r.largest}, {"absorbed", r.absorbed}});
+            absorbed.push_back(e);
+        }
+        j["absorbed_bias"] = absorbed;
     }
     if (extras.relu6Costs) j["relu6_cost"] = relu6CostJson(*extras.relu6Costs);
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);

@@ -7,6 +7,7 @@
 #include "cle/core/layer_pair.h"
 #include "formats/formats.h"
 #include "hdf5/h5.h"
+#include "graph/regions.h"
 #include "graph/topology_detail.h"
 
 namespace cle::core::detail {
@@ -201,6 +202,8 @@ private:
     std::optional<std::string> boundaryProblem(const Candidate& c, Link& link) const;
     bool analysable(const Node& n) const { return n.nested && n.inner; }
     void addSeparable(const Node& n, Topology& t) const;
+    void addRegions(Topology& t) const;
+    std::optional<std::string> regionLayerProblem(const Node& n, bool asSource) const;
     void addCandidate(const Candidate& c, Topology& t) const;
     std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
     std::optional<std::string> endsProblem(const Candidate& c, Link& link) const;
@@ -332,6 +335,48 @@ void KerasPairs::run(Topology& t) const {
         walk(n, n, path, seen, candidates);
         for (const auto& c : candidates) addCandidate(c, t);
     }
+    addRegions(t);
+}
+
+void KerasPairs::addRegions(Topology& t) const {
+    detail::RegionContext context{info_, graph_, {}, {}, {}, {}, {}, {}, {}};
+    context.terminal = [this](const Node& n) { return terminal(n); };
+    context.firstLayer = [this](const Node& n) { return firstLayer(n); };
+    context.lastLayer = [this](const Node& n) { return lastLayer(n); };
+    context.layerProblem = [this](const Node& n, bool asSource) {
+        return regionLayerProblem(n, asSource);
+    };
+    context.classify = [](const Node& n, std::string& reason) {
+        switch (classify(n, reason)) {
+            case Step::Reject: return RegionStep::Reject;
+            case Step::Relu6: return RegionStep::Relu6;
+            case Step::BatchNorm: return RegionStep::BatchNorm;
+            default: return RegionStep::Pass;  // global pooling commutes with a channel scale
+        }
+    };
+    context.foldBatchNorm = [this](const Node& layer, const Node& bn, std::string* problem) {
+        return batchNormAfter(layer, bn, problem);
+    };
+    context.activation = [](const Node& n) { return keras::activationOf(n); };
+    findRegions(context, t);
+}
+
+// Why a weighted layer cannot be a region's source (its outputs scaled) or sink (its inputs).
+std::optional<std::string> KerasPairs::regionLayerProblem(const Node& n, bool asSource) const {
+    if (n.nested || opaque(n))
+        return quote(n.name) + " (" + n.cls + ") is not analysed, so regions with it are not "
+                               "equalized";
+    if (auto p = kindProblem(n, asSource)) return p;
+    if (n.calls > 1)
+        return quote(n.name) + " is called " + std::to_string(n.calls) + " times (a shared layer)";
+    const std::string name = asSource ? lastLayer(n) : firstLayer(n);
+    const LayerInfo* l = info_.find(name);
+    if (!l) return quote(name) + " is not a layer with weights in the file";
+    if (!l->supported) return "layer " + quote(name) + " cannot be equalized: " + l->unsupportedReason;
+    if (!asSource && l->depthwise)
+        return "layer " + quote(name) + " is depthwise: its input channels cannot be scaled "
+               "apart from its outputs, so it cannot end a region";
+    return std::nullopt;
 }
 
 // A nested model's graph is analysed like the outer one; its layers are "model/layer".
@@ -447,11 +492,31 @@ std::optional<std::string> KerasPairs::boundaryProblem(const Candidate& c, Link&
     return nestedBoundaryReason(link.first, link.second, model->name);
 }
 
+// conv -> batch norm -> ReLU -> (pooling, dropout, padding)* -> conv: the DFQ high-bias
+// absorption applies.
+bool reluAfterBatchNorm(const std::vector<const Node*>& path) {
+    auto isRelu = [](const Node& n) {
+        if (n.cls == "ReLU") return !n.config.contains("threshold") ||
+                                    !n.config["threshold"].is_number() ||
+                                    n.config["threshold"].get<double>() == 0.0;
+        if (n.cls == "ReLU6") return true;
+        auto act = n.cls == "Activation" ? keras::activationOf(n) : std::string();
+        return act == "relu" || act == "relu6";
+    };
+    if (path.size() < 2 || !isRelu(*path[1])) return false;
+    for (size_t i = 2; i < path.size(); ++i) {
+        const std::string& c = path[i]->cls;
+        if (c == "Activation" || c.find("ReLU") != std::string::npos || c == "PReLU") return false;
+    }
+    return true;
+}
+
 std::optional<std::string> KerasPairs::candidateProblem(const Candidate& c, Link& link) const {
     if (auto p = endsProblem(c, link)) return p;
     if (auto p = fanOut(*c.from)) return p;
     for (size_t i = 0; i < c.path.size(); ++i)
         if (auto p = stepProblem(c, i, link)) return p;
+    link.reluAfterBatchNorm = link.batchNorm && reluAfterBatchNorm(c.path);
     return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 #include "support/json_text.h"
+#include "graph/regions.h"
 #include "graph/topology_detail.h"
 #include "formats/onnx/onnx_pairs.h"
 
@@ -132,7 +133,27 @@ PairPlan Topology::suggest(bool allowRelu6) const {
         return position(a->first) < position(b->first);
     });
     plan.suggested = chains(admitted);
-    plan.rejected.insert(plan.rejected.end(), rejected_.begin(), rejected_.end());
+    plan.rejectedRegions = rejectedRegions_;
+    for (const auto& r : regions_) {
+        if (!r.relu6.empty() && !allowRelu6)
+            plan.rejectedRegions.push_back({r.region, detail::regionRelu6Reason(r.relu6)});
+        else
+            plan.regions.push_back(r);
+    }
+    // A candidate pair that an admitted region equalizes stays refused as a pair, and says so.
+    auto covered = [&](const Rejection& r) {
+        if (r.layers.size() != 2) return false;
+        return std::any_of(plan.regions.begin(), plan.regions.end(), [&](const RegionLink& g) {
+            const auto& src = g.region.sources;
+            const auto& snk = g.region.sinks;
+            return std::find(src.begin(), src.end(), r.layers[0]) != src.end() &&
+                   std::find(snk.begin(), snk.end(), r.layers[1]) != snk.end();
+        });
+    };
+    for (const auto& r : rejected_) {
+        plan.rejected.push_back(r);
+        if (covered(r)) plan.rejected.back().reason += "; " + std::string(kInRegion);
+    }
     auto key = [&](const Rejection& r) {
         return std::pair{position(r.layers.empty() ? "" : r.layers.front()),
                          position(r.layers.size() < 2 ? "" : r.layers[1])};
@@ -181,6 +202,30 @@ std::optional<Link> Topology::link(const std::string& first, const std::string& 
                   "are on different branches)");
 }
 
+std::optional<RegionLink> Topology::region(const std::vector<std::string>& sources,
+                                           const std::vector<std::string>& sinks, bool allowRelu6,
+                                           std::string* reason) const {
+    auto same = [](std::vector<std::string> a, std::vector<std::string> b) {
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        return a == b;
+    };
+    auto refuse = [&](const std::string& why) -> std::optional<RegionLink> {
+        if (reason) *reason = why;
+        return std::nullopt;
+    };
+    for (const auto& r : regions_) {
+        if (!same(r.region.sources, sources) || !same(r.region.sinks, sinks)) continue;
+        if (!r.relu6.empty() && !allowRelu6) return refuse(detail::regionRelu6Reason(r.relu6));
+        return r;
+    }
+    for (const auto& r : rejectedRegions_)
+        if (same(r.region.sources, sources) && same(r.region.sinks, sinks)) return refuse(r.reason);
+    return refuse(known_ ? "the layer graph has no region with exactly these sources and sinks "
+                           "(see 'cle pairs')"
+                         : "the file has no layer graph, so regions cannot be checked");
+}
+
 const BatchNormRef* Topology::batchNormAfter(const std::string& layer) const {
     for (const auto& bn : batchNorms_)
         if (bn.after == layer) return &bn;
@@ -208,6 +253,21 @@ std::string planJson(const PairPlan& plan) {
         e["layers"] = r.layers;
         e["reason"] = r.reason;
         j["rejected"].push_back(std::move(e));
+    }
+    j["regions"] = nlohmann::ordered_json::array();
+    for (const auto& r : plan.regions) {
+        nlohmann::ordered_json e;
+        e["sources"] = r.region.sources;
+        e["sinks"] = r.region.sinks;
+        j["regions"].push_back(std::move(e));
+    }
+    j["rejected_regions"] = nlohmann::ordered_json::array();
+    for (const auto& r : plan.rejectedRegions) {
+        nlohmann::ordered_json e;
+        e["sources"] = r.region.sources;
+        e["sinks"] = r.region.sinks;
+        e["reason"] = r.reason;
+        j["rejected_regions"].push_back(std::move(e));
     }
     return json_text::dump(j, 2);
 }

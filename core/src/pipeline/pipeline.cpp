@@ -39,7 +39,7 @@ bool hasLayer(const std::vector<Layer>& layers, const std::string& name) {
 Model foldedLayers(const RunRequest& r, const RunPlan& merged) {
     Model folded;
     folded.info = r.model->info;
-    for (const auto& name : pairLayerNames(merged.pairs))
+    for (const auto& name : planLayers(merged))
         if (const Layer* l = r.model->find(name)) folded.layers.push_back(*l);
     copyBatchNormVectors(*r.model, merged, folded);
     foldBatchNorms(folded, merged);
@@ -79,6 +79,11 @@ SweepEvent sweepEvent(const Summary& s, int sweep, float delta) {
         e.pairs.push_back(std::move(p));
     }
     return e;
+}
+
+// The report's absorbed biases: only when absorption was asked for.
+const std::vector<AbsorbedBias>* reportedAbsorption(const RunOutcome& outcome) {
+    return outcome.absorbAsked ? &outcome.absorbed : nullptr;
 }
 
 std::string endingMessage(const Summary& s) {
@@ -163,7 +168,10 @@ RunPlan planRun(const LoadedInput& input, const PairChoice& choice) {
     if (choice.suggest)
         return planSuggested(input.model->info, *input.topology, choice.allowRelu6,
                              choice.acceptGuesses);
-    return planPairs(input.model->info, *input.topology, choice.pairs, choice.allowRelu6);
+    RunPlan plan = planPairs(input.model->info, *input.topology, choice.pairs, choice.allowRelu6);
+    if (!choice.regions.empty())
+        planRegions(input.model->info, *input.topology, choice.regions, choice.allowRelu6, plan);
+    return plan;
 }
 
 RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
@@ -178,7 +186,7 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
 
     start = Clock::now();
     feedback.setProgress(Stage::Preview, 0);
-    out.quantization = quantizationBefore(work, pairLayerNames(out.plan.pairs), r.options.threads);
+    out.quantization = quantizationBefore(work, planLayers(out.plan), r.options.threads);
     out.seconds.preview = secondsSince(start);
 
     start = Clock::now();
@@ -195,13 +203,16 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
         }
         return !feedback.isCancelled();
     };
-    EqualizeResult result = equalize(std::move(work), r.plan.pairs, r.options, progress);
+    EqualizeResult result =
+        equalize(std::move(work), r.plan.pairs, r.plan.regions, r.options, progress);
     out.seconds.equalize = secondsSince(start);
     out.summary = std::move(result.summary);
     if (out.summary.cancelled) out.ending = Ending::Cancelled;
     else out.ending = out.summary.converged ? Ending::Converged : Ending::SweepLimit;
     out.message = endingMessage(out.summary);
     if (out.ending == Ending::Cancelled) return out;
+    out.absorbAsked = r.absorbBias;
+    if (r.absorbBias) out.absorbed = absorbHighBias(*r.model, r.plan, out.summary, result.layers);
 
     start = Clock::now();
     feedback.setProgress(Stage::Preview, 0.5);
@@ -228,7 +239,8 @@ double exportOutcome(const Model& loaded, const RunOutcome& outcome,
         seconds.exported = secondsSince(start);
         return reportJson(input, outcome.summary, seconds.report(),
                           {&outcome.plan, &outcome.quantization, &outcome.relu6Costs,
-                           outcome.verification ? &*outcome.verification : nullptr});
+                           outcome.verification ? &*outcome.verification : nullptr,
+                           reportedAbsorption(outcome)});
     };
     exportWeights(input.path, outcome.layers, request.output, options);
     feedback.setProgress(Stage::Export, 1);
@@ -243,6 +255,7 @@ RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback)
     run.plan = planRun(input, request.pairs);
     run.options = request.options;
     run.loadSeconds = input.seconds;
+    run.absorbBias = request.absorbBias;
     const double planSeconds = secondsSince(start);
     if (request.planned) {
         RunOutcome planned;
@@ -262,6 +275,9 @@ RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback)
 RunPlan mergePlans(const RunPlan& earlier, const RunPlan& later) {
     RunPlan out = earlier;
     appendMissing(out.pairs, later.pairs, std::equal_to<LayerPair>());
+    appendMissing(out.regions, later.regions, [](const Region& a, const Region& b) {
+        return a.sources == b.sources && a.sinks == b.sinks;
+    });
     appendMissing(out.batchNorms, later.batchNorms,
                   [](const BatchNormRef& a, const BatchNormRef& b) { return a.name == b.name; });
     appendMissing(out.relu6, later.relu6, std::equal_to<std::string>());

@@ -69,21 +69,51 @@ std::vector<Group> readGroupsFile(const std::string& path) {
         checkGroup(g);
         groups.push_back(std::move(g));
     };
+    const bool regions = j.is_object() && j.contains("regions") && j["regions"].is_array() &&
+                         !j["regions"].empty();
     if (j.is_object() && j.contains("groups") && j["groups"].is_array()) {
         for (const auto& g : j["groups"]) take(g);
     } else if (j.is_object() && j.contains("suggested") && j["suggested"].is_array()) {
         for (const auto& s : j["suggested"])
             if (s.is_object() && s.contains("layers")) take(s["layers"]);
-    } else {
+    } else if (!regions) {
         throw inputError("pairs file '" + path + "' has no \"groups\" list");
     }
-    if (groups.empty()) throw usageError("pairs file '" + path + "' lists no groups");
+    if (groups.empty() && !regions) throw usageError("pairs file '" + path + "' lists no groups");
     return groups;
 }
 
-void writeGroupsFile(const std::string& path, const std::vector<Group>& groups) {
+std::vector<RegionNames> readRegionsFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw inputError("cannot open pairs file '" + path + "'");
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) throw inputError("pairs file '" + path + "' is not valid JSON");
+    std::vector<RegionNames> regions;
+    if (!j.is_object() || !j.contains("regions")) return regions;
+    auto names = [&](const nlohmann::json& r, const char* key) {
+        if (!r.is_object() || !r.contains(key) || !r[key].is_array() || r[key].empty())
+            throw inputError("pairs file '" + path + "': a region needs a non-empty \"" + key +
+                             "\" list");
+        std::vector<std::string> out;
+        for (const auto& n : r[key]) {
+            if (!n.is_string())
+                throw inputError("pairs file '" + path + "': layer names must be strings");
+            out.push_back(n.get<std::string>());
+        }
+        return out;
+    };
+    if (!j["regions"].is_array())
+        throw inputError("pairs file '" + path + "': \"regions\" is not a list");
+    for (const auto& r : j["regions"]) regions.push_back({names(r, "sources"), names(r, "sinks")});
+    return regions;
+}
+
+void writeGroupsFile(const std::string& path, const std::vector<Group>& groups,
+                     const std::vector<RegionNames>& regions) {
     nlohmann::json j;
     j["groups"] = groups;
+    for (const auto& r : regions)
+        j["regions"].push_back({{"sources", r.sources}, {"sinks", r.sinks}});
     writeTextFileAtomically(path, json_text::dump(j, 2) + "\n");
 }
 

@@ -44,21 +44,71 @@ std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunP
     }
     plan.guessed = plan.guessed || link.guessed;
     plan.pairs.emplace_back(link.first, link.second);
+    if (link.reluAfterBatchNorm) plan.absorbable.emplace_back(link.first, link.second);
+    return std::nullopt;
+}
+
+// Adds a region with its batch norms and ReLU6; returns the reason when it must be left out.
+std::optional<std::string> addRegionLink(const ModelInfo& info, const RegionLink& link,
+                                         RunPlan& plan) {
+    for (const auto& bn : link.batchNorms)
+        if (auto problem = foldProblem(info, bn)) return problem;
+    for (const auto& bn : link.batchNorms)
+        if (!hasBatchNorm(plan, bn.name)) plan.batchNorms.push_back(bn);
+    for (const auto& r : link.relu6)
+        if (std::find(plan.relu6.begin(), plan.relu6.end(), r) == plan.relu6.end())
+            plan.relu6.push_back(r);
+    plan.regions.push_back(link.region);
     return std::nullopt;
 }
 
 }  // namespace
 
+std::vector<std::string> planLayers(const RunPlan& plan) {
+    std::vector<std::string> names;
+    auto add = [&](const std::string& n) {
+        if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    };
+    for (const auto& [a, b] : plan.pairs) {
+        add(a);
+        add(b);
+    }
+    for (const auto& r : plan.regions) {
+        for (const auto& n : r.sources) add(n);
+        for (const auto& n : r.sinks) add(n);
+    }
+    return names;
+}
+
 void addLayerBatchNorms(const ModelInfo& info, const Topology& topology, RunPlan& plan) {
-    for (const auto& pair : plan.pairs) {
-        const BatchNormRef* bn = topology.batchNormAfter(pair.second);
+    std::vector<std::string> measured;
+    for (const auto& pair : plan.pairs) measured.push_back(pair.second);
+    for (const auto& r : plan.regions)
+        measured.insert(measured.end(), r.sinks.begin(), r.sinks.end());
+    for (const auto& name : measured) {
+        const BatchNormRef* bn = topology.batchNormAfter(name);
         if (!bn || hasBatchNorm(plan, bn->name)) continue;
-        if (auto problem = foldProblem(info, *bn))
-            plan.notes.push_back("'" + pair.second + "' is measured without its batch norm: " +
-                                 *problem);
-        else
+        if (auto problem = foldProblem(info, *bn)) {
+            std::string note = "'" + name + "' is measured without its batch norm: " + *problem;
+            if (std::find(plan.notes.begin(), plan.notes.end(), note) == plan.notes.end())
+                plan.notes.push_back(note);
+        } else
             plan.batchNorms.push_back(*bn);
     }
+}
+
+void planRegions(const ModelInfo& info, const Topology& topology,
+                 const std::vector<RegionNames>& regions, bool allowRelu6, RunPlan& plan) {
+    for (const auto& r : regions) {
+        std::string reason;
+        auto link = topology.region(r.sources, r.sinks, allowRelu6, &reason);
+        std::string what = "cannot equalize the region of sources " +
+                           nlohmann::json(r.sources).dump() + " and sinks " +
+                           nlohmann::json(r.sinks).dump() + ": ";
+        if (!link) throw inputError(what + reason);
+        if (auto why = addRegionLink(info, *link, plan)) throw inputError(what + *why);
+    }
+    addLayerBatchNorms(info, topology, plan);
 }
 
 RunPlan planPairs(const ModelInfo& info, const Topology& topology,
@@ -98,7 +148,13 @@ RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allo
                 plan.skipped.push_back({{link->first, link->second}, *why});
         }
     }
-    if (plan.pairs.empty()) {
+    for (const auto& r : suggested.regions)
+        if (auto why = addRegionLink(info, r, plan)) {
+            std::vector<std::string> layers = r.region.sources;
+            layers.insert(layers.end(), r.region.sinks.begin(), r.region.sinks.end());
+            plan.skipped.push_back({layers, *why});
+        }
+    if (plan.pairs.empty() && plan.regions.empty()) {
         std::string why;
         for (const auto& r : plan.skipped)
             why += "; " + r.layers.front() + " -> " + r.layers.back() + ": " + r.reason;

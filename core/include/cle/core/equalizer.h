@@ -57,6 +57,17 @@ struct PairHistory {
     std::vector<AmplifiedChannel> amplifiedBias;
 };
 
+/// One region over a run. Region channel ch has the range `out[ch]` = the largest output-channel
+/// range over the sources feeding it and `in[ch]` = the largest input-channel range over the
+/// sinks it feeds; its factor is sqrt(out / (in + 1e-9)), as for a pair.
+struct RegionHistory {
+    Region region;
+    std::vector<RangeState> states;  ///< sweeps + 1 entries, per region channel
+    std::vector<float> scale;        ///< cumulative factor per region channel
+    std::vector<int> deadChannels;   ///< region channels whose sources all have zero range
+    std::vector<int> constantInputChannels;  ///< region channels whose sinks all have zero range
+};
+
 struct Summary {
     double threshold = 0;
     int sweeps = 0;          ///< sweeps executed, the last included
@@ -64,13 +75,14 @@ struct Summary {
     bool cancelled = false;
     std::vector<float> deltas;  ///< summed change norm of each sweep (float32, as compared)
     std::vector<PairHistory> pairs;
+    std::vector<RegionHistory> regions;
     float lastDelta() const { return deltas.empty() ? 0.f : deltas.back(); }
 };
 
 struct Progress {
     int sweep = 0;          ///< 1-based sweep under way (or just finished)
     int pairIndex = 0;      ///< pairs done in this sweep
-    int pairCount = 0;
+    int pairCount = 0;      ///< pairs and regions
     bool sweepDone = false;  ///< true once per sweep, after its delta is known
     float delta = 0;         ///< the sweep's delta when sweepDone
     const Summary* summary = nullptr;  ///< the history so far; valid during the call only
@@ -95,6 +107,16 @@ EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
 /// need the loaded weights (halves peak memory). `model`'s layers named in pairs are left empty.
 EqualizeResult equalize(Model&& model, const std::vector<LayerPair>& pairs,
                         const EqualizeOptions& options = {},
+                        const ProgressCallback& progress = {});
+
+/// Pairs and regions in one sweep loop: every sweep applies the pairs in order, then the regions
+/// in order; the delta sums the change of every layer over the last pair or region naming it.
+/// With no regions this is exactly equalize(model, pairs). A region's sink must not be depthwise.
+EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
+                        const std::vector<Region>& regions, const EqualizeOptions& options = {},
+                        const ProgressCallback& progress = {});
+EqualizeResult equalize(Model&& model, const std::vector<LayerPair>& pairs,
+                        const std::vector<Region>& regions, const EqualizeOptions& options = {},
                         const ProgressCallback& progress = {});
 
 }  // namespace cle::core

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/feedback.h"
 #include "cle/core/model.h"
@@ -46,6 +47,7 @@ struct PairChoice {
     bool suggest = false;
     bool acceptGuesses = false;  ///< suggestions guessed without a layer graph are accepted
     bool allowRelu6 = false;
+    std::vector<RegionNames> regions;  ///< regions named by the user; ignored when `suggest`
 };
 
 /// How a run ended, in the manner of Ceres' Summary::termination_type.
@@ -69,6 +71,7 @@ struct RunRequest {
     /// When continuing: the earlier outcome this run starts from (its plan and changed layers).
     std::shared_ptr<const RunOutcome> previous;
     double loadSeconds = 0;  ///< the load stage's time, carried into the outcome
+    bool absorbBias = false;  ///< high-bias absorption after equalizing (absorbHighBias)
 };
 
 /// Everything a run produced, as one value (shared read-only once complete).
@@ -81,6 +84,8 @@ struct RunOutcome {
     std::vector<Layer> layers;
     QuantizationReport quantization;  ///< "before" is the loaded weights, folded
     std::vector<Relu6Cost> relu6Costs;  ///< one per ReLU6 the plan relaxes
+    std::vector<AbsorbedBias> absorbed;  ///< with RunRequest::absorbBias: what moved
+    bool absorbAsked = false;            ///< RunRequest::absorbBias was set
     std::optional<Verification> verification;  ///< the network-level check, when one ran
     StageTimes seconds;
     bool exported = false;  ///< the export stage wrote the output
@@ -119,6 +124,7 @@ struct PipelineRequest {
     LoadRequest load;
     PairChoice pairs;
     EqualizeOptions options;
+    bool absorbBias = false;
     ExportRequest output;
     /// Called once the plan is known, before folding (the loaded, unfolded model).
     std::function<void(const LoadedInput&, const RunOutcome&)> planned;
@@ -130,7 +136,7 @@ struct PipelineRequest {
 /// export; errors are thrown as each stage throws them.
 RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback);
 
-/// `earlier` followed by what `later` adds (pairs, batch norms, ReLU6 layers, skipped pairs).
+/// `earlier` followed by what `later` adds (pairs, regions, batch norms, ReLU6 layers, skipped pairs).
 RunPlan mergePlans(const RunPlan& earlier, const RunPlan& later);
 /// `base` with every layer of `newer` replacing (or joining) the one of the same name.
 std::vector<Layer> mergeLayers(std::vector<Layer> base, std::vector<Layer> newer);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/text_file.h"
 #include "cle/core/quantization.h"
@@ -26,6 +27,7 @@ struct ReportExtras {
     const QuantizationReport* quantization = nullptr;
     const std::vector<Relu6Cost>* relu6Costs = nullptr;
     const Verification* verification = nullptr;  ///< the network-level check (`verification`)
+    const std::vector<AbsorbedBias>* absorbedBias = nullptr;  ///< `absorbed_bias`, --absorb-bias
 };
 
 /// The report as JSON text (format, pairs, threshold, sweeps, converged, deltas, dead_channels,

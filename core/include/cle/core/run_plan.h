@@ -16,6 +16,10 @@ namespace cle::core {
 
 struct RunPlan {
     std::vector<LayerPair> pairs;          ///< what the engine equalizes
+    std::vector<Region> regions;           ///< equalized in the same sweeps, after the pairs
+    /// Pairs whose first layer is followed by a folded batch norm and a ReLU (Link::
+    /// reluAfterBatchNorm): candidates for high-bias absorption.
+    std::vector<LayerPair> absorbable;
     std::vector<Rejection> skipped;        ///< pairs left out, each with its reason
     std::vector<BatchNormRef> batchNorms;  ///< folded into the layer named `after`
     std::vector<std::string> relu6;        ///< ReLU6 layers turned into ReLU on export
@@ -48,7 +52,15 @@ std::vector<Relu6Cost> relu6Costs(const ModelInfo& info, const RunPlan& plan);
 RunPlan planPairs(const ModelInfo& info, const Topology& topology,
                   const std::vector<LayerPair>& pairs, bool allowRelu6);
 
-/// The topology's suggestions. Guessed suggestions (no layer graph) need `acceptGuesses`,
+/// Adds the named regions, checked against the layer graph: one the graph does not admit is an
+/// input Error with the reason.
+void planRegions(const ModelInfo& info, const Topology& topology,
+                 const std::vector<RegionNames>& regions, bool allowRelu6, RunPlan& plan);
+
+/// The layers a plan equalizes (pairs and regions), each once, in plan order.
+std::vector<std::string> planLayers(const RunPlan& plan);
+
+/// The topology's suggestions, regions included. Guessed suggestions (no layer graph) need `acceptGuesses`,
 /// otherwise a usage Error says so. No suggestion at all is an input Error.
 RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allowRelu6,
                       bool acceptGuesses);

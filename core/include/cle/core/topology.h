@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "cle/core/pairs.h"
 #include "cle/core/weight_file.h"
 
 namespace cle::core {
@@ -31,6 +32,9 @@ struct Link {
     std::optional<BatchNormRef> batchNorm;  ///< folded into `first` before equalizing
     std::vector<std::string> relu6;         ///< ReLU6 / max_value activations crossed
     bool guessed = false;                   ///< no graph: inferred from names and shapes
+    /// The batch norm is followed by a ReLU (or a relaxed ReLU6) and then only by steps that
+    /// commute with subtracting a constant per channel: high biases can be absorbed.
+    bool reluAfterBatchNorm = false;
 };
 
 struct Suggestion {
@@ -43,9 +47,27 @@ struct Rejection {
     std::string reason;               ///< one sentence a person can act on
 };
 
+/// A region the graph admits, with what has to be folded or relaxed for it.
+struct RegionLink {
+    Region region;
+    std::vector<BatchNormRef> batchNorms;  ///< folded into sources before equalizing
+    std::vector<std::string> relu6;        ///< ReLU6 / max_value activations crossed
+};
+
+/// A region that equalizing would change the function of, with the reason.
+struct RegionRejection {
+    Region region;  ///< the sources and sinks found before the reason stopped the search
+    std::string reason;
+};
+
+/// Ends the reason of a rejected pair that an admitted region equalizes.
+inline constexpr const char* kInRegion = "equalized in a region instead";
+
 struct PairPlan {
     std::vector<Suggestion> suggested;
     std::vector<Rejection> rejected;
+    std::vector<RegionLink> regions;  ///< admitted regions (see Topology::regions_)
+    std::vector<RegionRejection> rejectedRegions;
 };
 
 /// What the user tells Topology::build about a file without a layer graph.
@@ -90,6 +112,11 @@ public:
     const std::vector<Link>& links() const { return links_; }
     /// The batch norm that directly follows `layer` and can be folded into it, if any.
     const BatchNormRef* batchNormAfter(const std::string& layer) const;
+    /// The admitted region with exactly these sources and sinks (in any order), or the reason
+    /// there is none (a ReLU6 crossed without `allowRelu6`, a rejected region, no such region).
+    std::optional<RegionLink> region(const std::vector<std::string>& sources,
+                                     const std::vector<std::string>& sinks, bool allowRelu6,
+                                     std::string* reason) const;
 
     // Filled by build(); public for the implementation's helpers.
     bool known_ = false;
@@ -104,10 +131,15 @@ public:
     std::map<std::string, std::string> nestedIn_;
     /// Files without a graph: normalization parameter sets no layer claims.
     std::vector<UnattributedNorm> unattributed_;
+    /// Regions through Adds, Concatenates and fan-outs (a plain chain is a Link instead), and the
+    /// ones refused with their reason.
+    std::vector<RegionLink> regions_;
+    std::vector<RegionRejection> rejectedRegions_;
 };
 
 /// `json` text: {"suggested": [{"layers": [...], "guessed": false}], "rejected": [{"layers":
-/// [...], "reason": "..."}]} as `cle pairs --json` prints it.
+/// [...], "reason": "..."}], "regions": [{"sources": [...], "sinks": [...]}], "rejected_regions":
+/// [{"sources": [...], "sinks": [...], "reason": "..."}]} as `cle pairs --json` prints it.
 std::string planJson(const PairPlan& plan);
 
 }  // namespace cle::core
