@@ -389,10 +389,8 @@ void checkRegion(const ModelInfo& info, const Region& r) {
     for (size_t i = 0; i < r.sources.size(); ++i)
         check(r.sourceChannels[i], layer(r.sources[i]).outChannels(), r.sources[i]);
     for (size_t j = 0; j < r.sinks.size(); ++j) {
-        const LayerInfo& l = layer(r.sinks[j]);
-        if (l.depthwise)
-            throw inputError("layer '" + r.sinks[j] + "' is depthwise, so it cannot end a region");
-        check(r.sinkChannels[j], l.inChannels(), r.sinks[j]);
+        // A depthwise sink's input channels are its one channel axis.
+        check(r.sinkChannels[j], layer(r.sinks[j]).inChannels(), r.sinks[j]);
     }
 }
 
