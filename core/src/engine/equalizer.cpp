@@ -260,8 +260,14 @@ private:
             h.constantInputChannels.assign(pairs_[i].constantInputs.begin(),
                                            pairs_[i].constantInputs.end());
         }
-        for (size_t i = 0; i < regions_.size(); ++i)
-            summary_.regions[i].states.push_back(regionRanges(regions_[i]));
+        for (size_t i = 0; i < regions_.size(); ++i) {
+            auto& h = summary_.regions[i];
+            h.states.push_back(regionRanges(regions_[i]));
+            h.scale.assign(regions_[i].scale.begin(), regions_[i].scale.end());
+            h.deadChannels.assign(regions_[i].dead.begin(), regions_[i].dead.end());
+            h.constantInputChannels.assign(regions_[i].constantInputs.begin(),
+                                           regions_[i].constantInputs.end());
+        }
     }
 
     void finishPairs() {
