@@ -92,14 +92,14 @@ std::string OnnxRegions::producerNode(const OnnxNode& reader, const std::string&
     const int p = g_.producer(tensor);
     const bool stored = g_.file().tensor(tensor) != nullptr;
     if (p >= 0 && !stored) return g_.nodes()[size_t(p)].name;
+    // A tensor's own node; named after the tensor unless a node of the graph has that name.
+    const std::string own = onnxIndex_.count(tensor) ? "tensor " + tensor : tensor;
     if (!stored && p < 0) {  // a graph input
-        if (!find(tensor)) {
-            add({tensor, "InputLayer", {}, {}, readers(tensor), 1, false, false, nullptr});
-        }
-        return tensor;
+        if (!find(own)) add({own, "InputLayer", {}, {}, readers(tensor), 1, false, false, nullptr});
+        return own;
     }
     if (reader.op != "Concat") return "";
-    const std::string name = p >= 0 ? g_.nodes()[size_t(p)].name : tensor;
+    const std::string name = p >= 0 ? g_.nodes()[size_t(p)].name : own;
     if (!find(name)) {
         auto zeros = zeroChannels(tensor);
         keras::Node n{name, zeros ? kZeroConstant : kConstant, {}, {}, {reader.name}, 1,
