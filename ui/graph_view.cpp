@@ -125,7 +125,9 @@ GraphView::GraphView(QWidget* parent)
            "<span style='background:#fde2c4'>&nbsp;Add / Concatenate&nbsp;</span> "
            "<span style='color:#008c6e'><b>━</b> chain</span> "
            "<span style='color:#c88200'><b>┅</b> suggested</span> "
-           "<span style='color:#c82828'><b>┅</b> rejected (hover)</span>"));
+           "<span style='color:#c82828'><b>┅</b> rejected (hover)</span> "
+           "<span style='color:#7b3fa0'><b>▢</b> region sources</span> "
+           "<span style='color:#0a8fa8'><b>▢</b> sinks</span>"));
     placeholder_->setAlignment(Qt::AlignCenter);
     placeholder_->setWordWrap(true);
 
@@ -164,6 +166,7 @@ void GraphView::setModel(std::shared_ptr<const LoadedModel> model)
     suggested_.clear();
     rejected_.clear();
     gains_.clear();
+    region_.reset();
     highlighted_ = 0;
     const bool graph = model_ && model_->graph && !model_->graph->nodes.empty();
     placeholder_->setText(!model_ ? tr("Open a model to see its layer graph.")
@@ -207,9 +210,7 @@ void GraphView::buildScene()
         QPainterPath shape;
         shape.addRoundedRect(layout_->nodes[i], 5, 5);
         const bool weighted = !node.weighted.empty();
-        const QPen pen(weighted ? QColor(31, 119, 180) : QColor(140, 140, 140),
-                       weighted ? 1.6 : 1.0);
-        auto* item = scene_->addPath(shape, pen, QBrush(nodeFill(node)));
+        auto* item = scene_->addPath(shape, nodePen(node), QBrush(nodeFill(node)));
         item->setZValue(2);
         item->setData(kNodeRole, int(i));
         item->setFlag(QGraphicsItem::ItemIsSelectable);
@@ -236,6 +237,14 @@ void GraphView::buildScene()
     find_->setCompleter(completer);
     drawOverlays();
     colourNodes();
+    outlineRegion(graph, nodeItems_, region_ ? &*region_ : nullptr);
+}
+
+void GraphView::showRegion(const core::Region* region)
+{
+    region_.reset();
+    if (region) region_ = *region;
+    if (layout_ && layout_->valid()) outlineRegion(*model_->graph, nodeItems_, region);
 }
 
 std::vector<int> GraphView::pathEdges(int from, int to) const
@@ -455,6 +464,13 @@ QColor GraphView::nodeColor(const QString& layer) const
     if (!model_ || !model_->graph || nodeItems_.empty()) return {};
     const int node = model_->graph->find(layer.toStdString());
     return node < 0 ? QColor() : nodeItems_[size_t(node)]->brush().color();
+}
+
+QColor GraphView::nodeOutline(const QString& layer) const
+{
+    if (!model_ || !model_->graph || nodeItems_.empty()) return {};
+    const int node = model_->graph->find(layer.toStdString());
+    return node < 0 ? QColor() : nodeItems_[size_t(node)]->pen().color();
 }
 
 QString GraphView::selectedLayer() const

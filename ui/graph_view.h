@@ -3,7 +3,8 @@
 // Graphviz, weighted layers set apart from activations, pools, batch norms, Adds and
 // Concatenates; the chains to equalize drawn as highlighted paths (suggestions dashed), the
 // rejected candidates as red dashed paths whose tooltip gives the reason, and after a run each
-// weighted layer coloured by its INT8 change. Zoom (wheel), pan (drag), fit, find (Ctrl+F) and
+// weighted layer coloured by its INT8 change; the sources and sinks of the region the plots show
+// outlined in their colours. Zoom (wheel), pan (drag), fit, find (Ctrl+F) and
 // export as PNG or SVG.
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "cle/core/quantization.h"
 #include "cle/core/topology.h"
 #include "ui/graph_layout.h"
+#include "ui/graph_region.h"
 #include "ui/loaded_model.h"
 
 class QGraphicsPathItem;
@@ -42,6 +44,8 @@ public:
     void setPairs(const std::vector<core::Group>& accepted,
                   const std::vector<core::Group>& suggested,
                   const std::vector<core::Rejection>& rejected);
+    /// Outlines the nodes of `region`'s sources and sinks (null: none).
+    void showRegion(const core::Region* region);
     /// Colours weighted layers by their per-tensor INT8 change (null: plain again).
     void setQuantization(const core::QuantizationReport* report);
     /// Selects and centres the node holding `layer`, without emitting layerSelected.
@@ -62,6 +66,8 @@ public:
     QStringList rejectedTips() const;
     /// Fill colour of the node holding `layer` (invalid when none).
     QColor nodeColor(const QString& layer) const;
+    /// Outline colour of the node holding `layer` (invalid when none).
+    QColor nodeOutline(const QString& layer) const;
     QString selectedLayer() const;
     QString placeholderText() const;
     QLineEdit* findEdit() const { return find_; }
@@ -97,6 +103,7 @@ private:
     std::vector<core::Group> accepted_, suggested_;
     std::vector<core::Rejection> rejected_;
     std::map<std::string, double> gains_;  ///< weighted layer -> per-tensor dB change
+    std::optional<core::Region> region_;   ///< the region outlined
     int highlighted_ = 0;
     bool selecting_ = false;
 };

@@ -6,6 +6,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QKeyEvent>
@@ -188,6 +189,14 @@ void MainWindow::connectPanels()
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
     connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
     connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
+    // The region the plots show is outlined in the graph.
+    connect(pairView_->pairBox(), &QComboBox::currentIndexChanged, this, [this](int index) {
+        const core::Summary* s = session_->summary();
+        const size_t pairs = s ? s->pairs.size() : 0;
+        const bool region = s && index >= 0 && size_t(index) - pairs < s->regions.size() &&
+                            size_t(index) >= pairs;
+        graphView_->showRegion(region ? &s->regions[size_t(index) - pairs].region : nullptr);
+    });
     connect(quantizationView_, &QuantizationView::dropPairRequested, this,
             [this](const QString& first, const QString& second) {
                 const QString why = dropPairAndRun(first, second);

@@ -316,8 +316,11 @@ TEST(Onnx, RejectionsNameTheirReason) {
     EXPECT_TRUE(plan.suggested.empty());
     std::map<std::string, std::string> why;
     for (const auto& r : plan.rejected) why[r.layers[0] + ">" + r.layers[1]] = r.reason;
-    EXPECT_EQ(why["conv1>conv2"], "the output of 'relu' is used by 2 layers (branch or fan-out)");
-    EXPECT_EQ(why["conv2>conv3"], "residual Add 'add' joins another branch to the path");
+    // conv1 and conv2 feed conv2 and conv3 through the Add: a region equalizes them.
+    EXPECT_EQ(why["conv1>conv2"], "the output of 'relu' is used by 2 layers (branch or fan-out); "
+                                  "equalized in a region instead");
+    EXPECT_EQ(why["conv2>conv3"], "residual Add 'add' joins another branch to the path; "
+                                  "equalized in a region instead");
     EXPECT_EQ(why["conv3>grouped"],
               "layer 'grouped' cannot be equalized: grouped convolution (groups=2)");
     EXPECT_EQ(why["grouped>fc"],

@@ -73,6 +73,48 @@ TEST(Pipeline, SweepEventsRebuildTheHistoryAndCarryScalesDuringTheRun) {
     }
 }
 
+// Two sources sharing their channels (as at an Add) and one sink: the region's ranges and scales
+// travel with every sweep, so a live history has them before the run ends.
+TEST(Pipeline, SweepEventsCarryRegionsDuringTheRun) {
+    auto m = std::make_shared<core::Model>();
+    for (auto l : {linear("a", 8, 6, 1), linear("d", 8, 6, 5), linear("b", 7, 8, 2)}) {
+        m->info.layers.push_back(l.info);
+        m->layers.push_back(std::move(l));
+    }
+    m->info.indexLayers();
+    core::RunRequest r;
+    r.model = m;
+    std::vector<int> channels{0, 1, 2, 3, 4, 5, 6, 7};
+    r.plan.regions = {{{"a", "d"}, {"b"}, {channels, channels}, {channels}, 8}};
+    core::Feedback feedback;
+    std::vector<core::SweepEvent> events;
+    feedback.onSweep = [&](const core::SweepEvent& e) { events.push_back(e); };
+    const core::RunOutcome out = core::runEqualization(r, feedback);
+    ASSERT_EQ(out.ending, core::Ending::Converged) << out.message;
+    ASSERT_GE(out.summary.sweeps, 2);
+    ASSERT_EQ(events.size(), size_t(out.summary.sweeps) + 1);
+    ASSERT_EQ(events[1].regions.size(), 1u);
+    EXPECT_EQ(events[1].regions[0].region.sources, (std::vector<std::string>{"a", "d"}));
+    EXPECT_EQ(events[1].regions[0].outRange.size(), 8u);
+    EXPECT_NE(events[1].regions[0].scale, std::vector<float>(8, 1.f));
+    EXPECT_NE(events[1].regions[0].scale, events.back().regions[0].scale);
+    EXPECT_EQ(events[0].regions[0].scale, std::vector<float>(8, 1.f));
+
+    core::Summary history;
+    for (const auto& e : events) core::appendSweep(history, e);
+    ASSERT_EQ(history.regions.size(), 1u);
+    const auto& h = history.regions[0];
+    const auto& want = out.summary.regions[0];
+    EXPECT_EQ(h.region.sinks, want.region.sinks);
+    EXPECT_EQ(h.region.channels, 8);
+    ASSERT_EQ(h.states.size(), want.states.size());
+    for (size_t k = 0; k < h.states.size(); ++k) {
+        EXPECT_EQ(h.states[k].out, want.states[k].out);
+        EXPECT_EQ(h.states[k].in, want.states[k].in);
+    }
+    EXPECT_EQ(h.scale, want.scale);
+}
+
 TEST(Pipeline, EndsAtTheSweepLimitAndSaysSo) {
     core::Feedback feedback;
     const core::RunOutcome out = core::runEqualization(request(chain(), 1), feedback);

@@ -373,3 +373,24 @@ TEST(RegionEngine, AChainAsARegionGivesThePairsNumbers) {
         EXPECT_EQ(layer(pair.layers, name).weight.values, layer(region.layers, name).weight.values)
             << name;
 }
+
+// A depthwise convolution reading the shortcut is a sink: its kernel's channel c takes channel
+// c's factor (its bias stays), and the network keeps its function.
+TEST(Region, DepthwiseSinkReadsTheShortcut) {
+    test::TempDir dir;
+    const std::string in = dir.file("dw.h5");
+    KerasModel m;
+    m.conv("stem", 3, 8, same()).batchNorm("bn_s", 8).activation("relu_s", "relu");
+    m.layer("DepthwiseConv2D", "dw", same()).weights({{"depthwise_kernel", {3, 3, 8, 1}},
+                                                       {"bias", {8}}});
+    m.activation("relu_d", "relu");
+    m.conv("project", 8, 8, same()).batchNorm("bn_p", 8);
+    m.layer("Add", "add", {}, Names{"bn_p", "relu_s"});
+    m.conv("head", 8, 4, same());
+    m.write(in);
+    auto plan = pairsJson(in);
+    ASSERT_NE(findRegion(plan["regions"], {"stem", "project"}, {"dw", "head"}), nullptr)
+        << plan.dump(1);
+    auto report = equalizeKeepsFunction(in, dir);
+    ASSERT_EQ(report["regions"].size(), 1u);
+}

@@ -1,6 +1,7 @@
 // The graph view: the file's layers laid out by Graphviz, chains and rejected candidates drawn,
 // INT8 change as colour after a run, selection shared with the table and the plots, find and
 // export; a graph of about 300 nodes; files without a graph say so.
+#include <algorithm>
 #include <memory>
 
 #include <QCheckBox>
@@ -46,6 +47,7 @@ private slots:
     void init();
     void graphShowsChainsRejectionsAndGains();
     void selectionIsShared();
+    void regionIsOutlined();
     void findAndExport();
     void largeGraph();
     void noGraphIsExplained();
@@ -131,6 +133,36 @@ void GraphTest::selectionIsShared()
     // And back: a layer chosen in the table is selected in the graph.
     w->layersPanel()->selectLayer("Conv1");
     QCOMPARE(w->graphView()->selectedLayer(), QStringLiteral("Conv1"));
+}
+
+// The region chosen in the plots has its sources and sinks outlined in the graph; a pair clears it.
+void GraphTest::regionIsOutlined()
+{
+    auto w = openWindow(network_, QSize(1400, 900));
+    QVERIFY(w);
+    w->runPanel()->allowRelu6Box()->setChecked(true);
+    QVERIFY(w->pairsPanel()->suggest() > 0);
+    w->pairsPanel()->confirmAll();
+    QVERIFY(!w->pairsPanel()->regions().empty());
+    QSignalSpy finished(w->session(), &ui::Session::runFinished);
+    QCOMPARE(w->runNow(), QString());
+    QVERIFY(finished.wait(kTimeoutMs));
+    ui::GraphView* graph = w->graphView();
+    QVERIFY(graph->ensureLayout());
+    const auto* summary = w->session()->summary();
+    QVERIFY(summary && !summary->regions.empty());
+    const auto& region = summary->regions.front().region;
+    const QString source = QString::fromStdString(region.sources.front());
+    const QString sink = QString::fromStdString(region.sinks.back());
+    const QColor plain = graph->nodeOutline(source);
+    w->pairView()->setPair(int(summary->pairs.size()));  // the first region
+    QCOMPARE(graph->nodeOutline(source), ui::kRegionSource);
+    if (std::find(region.sources.begin(), region.sources.end(), region.sinks.back()) ==
+        region.sources.end())
+        QCOMPARE(graph->nodeOutline(sink), ui::kRegionSink);
+    w->pairView()->setPair(0);
+    QCOMPARE(graph->nodeOutline(source), plain);
+    QVERIFY(plain != ui::kRegionSource);
 }
 
 void GraphTest::findAndExport()

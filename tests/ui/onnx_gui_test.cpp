@@ -56,15 +56,17 @@ void OnnxGuiTest::opensSuggestsRunsAndExports()
     QVERIFY(w->graphView()->ensureLayout());
     QCOMPARE(w->graphView()->nodeCount(), int(model.graph->nodes.size()));
 
-    QCOMPARE(w->pairsPanel()->suggest(), 16);
+    QCOMPARE(w->pairsPanel()->suggest(), 17);  // 16 chains and the backbone's region
     w->pairsPanel()->confirmAll();
     QCOMPARE(w->pairsPanel()->confirmedGroups().size(), size_t(16));
+    QCOMPARE(w->pairsPanel()->regions().size(), size_t(1));
     QSignalSpy finished(w->session(), &ui::Session::runFinished);
     QSignalSpy checked(w->verifyJob(), &ui::VerifyJob::finished);
     QVERIFY(w->runNow().isEmpty());
     QVERIFY(finished.wait(kTimeoutMs));
     QVERIFY(w->session()->summary());
     QCOMPARE(w->session()->summary()->pairs.size(), size_t(16));
+    QCOMPARE(w->session()->summary()->regions.size(), size_t(1));
     QVERIFY(checked.wait(kTimeoutMs));
     QVERIFY2(w->verificationPanel()->headlineText().contains("function kept"),
              qPrintable(w->verificationPanel()->headlineText()));

@@ -260,8 +260,14 @@ private:
             h.constantInputChannels.assign(pairs_[i].constantInputs.begin(),
                                            pairs_[i].constantInputs.end());
         }
-        for (size_t i = 0; i < regions_.size(); ++i)
-            summary_.regions[i].states.push_back(regionRanges(regions_[i]));
+        for (size_t i = 0; i < regions_.size(); ++i) {
+            auto& h = summary_.regions[i];
+            h.states.push_back(regionRanges(regions_[i]));
+            h.scale.assign(regions_[i].scale.begin(), regions_[i].scale.end());
+            h.deadChannels.assign(regions_[i].dead.begin(), regions_[i].dead.end());
+            h.constantInputChannels.assign(regions_[i].constantInputs.begin(),
+                                           regions_[i].constantInputs.end());
+        }
     }
 
     void finishPairs() {
@@ -389,10 +395,8 @@ void checkRegion(const ModelInfo& info, const Region& r) {
     for (size_t i = 0; i < r.sources.size(); ++i)
         check(r.sourceChannels[i], layer(r.sources[i]).outChannels(), r.sources[i]);
     for (size_t j = 0; j < r.sinks.size(); ++j) {
-        const LayerInfo& l = layer(r.sinks[j]);
-        if (l.depthwise)
-            throw inputError("layer '" + r.sinks[j] + "' is depthwise, so it cannot end a region");
-        check(r.sinkChannels[j], l.inChannels(), r.sinks[j]);
+        // A depthwise sink's input channels are its one channel axis.
+        check(r.sinkChannels[j], layer(r.sinks[j]).inChannels(), r.sinks[j]);
     }
 }
 

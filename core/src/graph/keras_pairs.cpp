@@ -339,7 +339,8 @@ void KerasPairs::run(Topology& t) const {
 }
 
 void KerasPairs::addRegions(Topology& t) const {
-    detail::RegionContext context{info_, graph_, {}, {}, {}, {}, {}, {}, {}};
+    detail::RegionContext context{info_, graph_.nodes(), {}, {}, {}, {}, {}, {}, {}, {}, {}};
+    context.find = [this](const std::string& name) { return graph_.find(name); };
     context.terminal = [this](const Node& n) { return terminal(n); };
     context.firstLayer = [this](const Node& n) { return firstLayer(n); };
     context.lastLayer = [this](const Node& n) { return lastLayer(n); };
@@ -373,9 +374,6 @@ std::optional<std::string> KerasPairs::regionLayerProblem(const Node& n, bool as
     const LayerInfo* l = info_.find(name);
     if (!l) return quote(name) + " is not a layer with weights in the file";
     if (!l->supported) return "layer " + quote(name) + " cannot be equalized: " + l->unsupportedReason;
-    if (!asSource && l->depthwise)
-        return "layer " + quote(name) + " is depthwise: its input channels cannot be scaled "
-               "apart from its outputs, so it cannot end a region";
     return std::nullopt;
 }
 

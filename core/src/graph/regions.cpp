@@ -42,7 +42,7 @@ private:
     void fail(const std::string& why) {
         if (!problem_) problem_ = why;
     }
-    const Node* node(const std::string& name) const { return c_.graph.find(name); }
+    const Node* node(const std::string& name) const { return c_.find(name); }
 
     void addSource(const Node& w) {
         if (!sources_.insert(w.name).second) return;
@@ -76,7 +76,8 @@ private:
     // A producer of a tensor in the region.
     void reachBack(const Node& n) {
         if (c_.terminal(n)) addSource(n);
-        else if (n.inputs.empty() || n.cls == "InputLayer")
+        else if (n.cls == kZeroConstant) zeros_.insert(n.name);  // stays zero under any scale
+        else if (n.cls == "InputLayer" || (n.inputs.empty() && n.cls != kConstant))
             fail("the network input " + quote(n.name) + " reaches the region (an identity "
                  "shortcut from the input), and it has no layer whose channels could be scaled");
         else join(n);
@@ -97,7 +98,7 @@ private:
 
     const RegionContext& c_;
     std::set<std::string> visitedSources_;  // over all components
-    std::set<std::string> sources_, sinks_, nodes_;
+    std::set<std::string> sources_, sinks_, nodes_, zeros_;
     std::vector<const Node*> sourceOrder_, sinkOrder_, nodeOrder_;
     std::deque<const Node*> queue_;
     std::optional<std::string> problem_;
@@ -111,6 +112,7 @@ public:
         sources_.clear();
         sinks_.clear();
         nodes_.clear();
+        zeros_.clear();
         sourceOrder_.clear();
         sinkOrder_.clear();
         nodeOrder_.clear();
@@ -179,10 +181,15 @@ void Finder::fresh(std::int64_t count, std::vector<int>& out) {
 // A Concatenate joins along the channel axis: -1, or the last axis of the sources' outputs (a
 // convolution's output has as many axes as its kernel, a Dense layer's two).
 bool Finder::channelAxis(const Node& concat) {
-    long axis = keras::configInt(concat, "axis", -1);
-    if (axis == -1) return true;
     const LayerInfo* l = sourceOrder_.empty() ? nullptr
                                               : c_.info.find(c_.lastLayer(*sourceOrder_.front()));
+    if (c_.concatProblem) {
+        auto problem = c_.concatProblem(concat, l);
+        if (problem) fail(*problem);
+        return !problem;
+    }
+    long axis = keras::configInt(concat, "axis", -1);
+    if (axis == -1) return true;
     if (l && axis == l->rank() - 1) return true;
     fail("Concatenate " + quote(concat.name) + " joins along axis " + std::to_string(axis) +
          ", not the channel axis");
@@ -197,6 +204,8 @@ std::vector<int> Finder::ids(const Node& n) {
     if (sources_.count(n.name)) {
         const LayerInfo* l = c_.info.find(c_.lastLayer(n));
         if (l) fresh(l->outChannels(), out);
+    } else if (zeros_.count(n.name)) {
+        fresh(keras::configInt(n, "channels", 0), out);
     } else if (n.cls == "Concatenate") {
         channelAxis(n);
         for (const auto& in : n.inputs) {
@@ -264,7 +273,7 @@ void Finder::finish(Topology& t) {
 
 void findRegions(const RegionContext& context, Topology& topology) {
     Finder finder(context);
-    for (const auto& n : context.graph.nodes()) {
+    for (const auto& n : context.nodes) {
         if (!context.terminal(n)) continue;
         finder.reset();
         if (finder.grow(n)) finder.finish(topology);

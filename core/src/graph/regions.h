@@ -1,6 +1,7 @@
 #pragma once
-// Regions of a Keras layer graph: the layers whose outputs meet at Adds, Concatenates or fan-outs
-// and the layers that read them, equalized together with one factor per channel.
+// Regions of a layer graph: the layers whose outputs meet at Adds, Concatenates or fan-outs and the
+// layers that read them, equalized together with one factor per channel. The finder reads the
+// graph as keras::Node values; other graphs (ONNX) are presented in that form.
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,10 +14,18 @@ namespace cle::core::detail {
 /// How a layer without weights relates to a positive per-channel scale.
 enum class RegionStep { Pass, Relu6, BatchNorm, Reject };
 
+/// The class of a node that stands for a constant zero tensor joined by a Concatenate (its
+/// config's "channels" gives how many channels it adds; they stay zero under any scale).
+inline constexpr const char* kZeroConstant = "ZeroConstant";
+/// The class of a node that stands for any other constant joined by a Concatenate.
+inline constexpr const char* kConstant = "Constant";
+
 /// What the region finder needs to know about the graph's layers from the pair finder.
 struct RegionContext {
     const ModelInfo& info;
-    const keras::Graph& graph;
+    /// Every node (the seeds are its terminal ones) and a node by name (nullptr when none).
+    const std::vector<keras::Node>& nodes;
+    std::function<const keras::Node*(const std::string&)> find;
     /// A layer with weights (or an opaque one): regions end at it.
     std::function<bool(const keras::Node&)> terminal;
     /// The weighted layer that reads a node's input / writes its output.
@@ -32,6 +41,10 @@ struct RegionContext {
         foldBatchNorm;
     /// The activation a weighted layer applies itself ("linear" when none).
     std::function<std::string(const keras::Node&)> activation;
+    /// Why a Concatenate does not join along the channel axis, or nullopt; `source` is a source
+    /// layer of the region (nullptr when unknown). Unset: Keras' rule (axis -1 or the last axis).
+    std::function<std::optional<std::string>(const keras::Node& concat, const LayerInfo* source)>
+        concatProblem;
 };
 
 /// Adds every region of `context.graph` that is more than a plain chain (several sources, several

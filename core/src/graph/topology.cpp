@@ -13,8 +13,10 @@
 #include "hdf5/h5.h"
 #include "graph/keras_graph.h"
 #include "support/json_text.h"
+#include "graph/onnx_regions.h"
 #include "graph/regions.h"
 #include "graph/topology_detail.h"
+#include "formats/onnx/onnx_graph.h"
 #include "formats/onnx/onnx_pairs.h"
 
 namespace cle::core {
@@ -82,7 +84,10 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
                              info.path + "' has one, which places its batch norms and gives their "
                              "epsilon");
         Topology t;
-        onnxfmt::analysePairs(info, t);
+        auto file = onnxfmt::OnnxFile::open(info.path);
+        onnxfmt::Graph graph(*file);
+        onnxfmt::analysePairs(info, graph, t);
+        detail::findOnnxRegions(info, graph, t);
         return t;
     }
     h5::Silence quiet;

@@ -78,6 +78,15 @@ SweepEvent sweepEvent(const Summary& s, int sweep, float delta) {
         }
         e.pairs.push_back(std::move(p));
     }
+    e.regions.reserve(s.regions.size());
+    for (const auto& h : s.regions) {
+        RegionSweep r{h.region, {}, {}, h.scale, h.deadChannels, h.constantInputChannels};
+        if (!h.states.empty()) {
+            r.outRange = h.states.back().out;
+            r.inRange = h.states.back().in;
+        }
+        e.regions.push_back(std::move(r));
+    }
     return e;
 }
 
@@ -324,6 +333,16 @@ void appendSweep(Summary& history, const SweepEvent& event) {
         h.scale = p.scale;
         h.deadChannels = p.deadChannels;
         h.constantInputChannels = p.constantInputChannels;
+    }
+    if (history.regions.size() < event.regions.size()) history.regions.resize(event.regions.size());
+    for (size_t i = 0; i < event.regions.size(); ++i) {
+        auto& h = history.regions[i];
+        const auto& r = event.regions[i];
+        h.region = r.region;
+        h.states.push_back({r.outRange, r.inRange});
+        h.scale = r.scale;
+        h.deadChannels = r.deadChannels;
+        h.constantInputChannels = r.constantInputChannels;
     }
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/pairs.h"
+
 namespace cle::core {
 
 /// The stages of a run, in order.
@@ -25,6 +27,16 @@ struct PairSweep {
     std::vector<int> constantInputChannels;  ///< left unscaled so far
 };
 
+/// One region as it stands after a sweep, per region channel (see RegionHistory).
+struct RegionSweep {
+    Region region;
+    std::vector<float> outRange;  ///< the sources' largest output-channel range
+    std::vector<float> inRange;   ///< the sinks' largest input-channel range
+    std::vector<float> scale;     ///< cumulative factor so far
+    std::vector<int> deadChannels;           ///< left unscaled so far
+    std::vector<int> constantInputChannels;  ///< left unscaled so far
+};
+
 /// What the engine reports after each sweep: a value, complete in itself, that a front end
 /// appends to its own history (see appendSweep in equalizer.h).
 struct SweepEvent {
@@ -32,6 +44,7 @@ struct SweepEvent {
     float delta = 0;   ///< the sweep's summed change norm (0 for sweep 0)
     double threshold = 0;
     std::vector<PairSweep> pairs;
+    std::vector<RegionSweep> regions;
 };
 
 class Feedback {

@@ -25,10 +25,6 @@ struct Candidate {
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
-bool weightedOp(const std::string& op) {
-    return op == "Conv" || op == "Gemm" || op == "MatMul" || op == "ConvTranspose";
-}
-
 class Pairs {
 public:
     Pairs(const ModelInfo& info, const Graph& g) : info_(info), g_(g) {}
@@ -48,7 +44,9 @@ private:
     std::optional<std::string> mergeProblem(const Node& n) const;
     std::optional<std::string> stepProblem(const Candidate& c, size_t i, Link& link) const;
     std::optional<BatchNormRef> batchNormAfter(const Node& layer, const Node& bn,
-                                               std::string* problem) const;
+                                               std::string* problem) const {
+        return foldableBatchNorm(info_, g_, layer, bn, problem);
+    }
 
     const ModelInfo& info_;
     const Graph& g_;
@@ -159,15 +157,8 @@ void Pairs::addCandidate(const Candidate& c, Topology& t) const {
 }
 
 std::optional<std::string> Pairs::candidateProblem(const Candidate& c, Link& link) const {
-    for (int i : {c.from, c.to}) {
-        const Node& n = node(i);
-        if (n.layer.empty())
-            return quote(n.name) + " (" + n.op + ") takes its weights from the graph, not from "
-                   "a tensor stored in the file";
-        const LayerInfo* l = info_.find(n.layer);
-        if (l && !l->supported)
-            return "layer " + quote(n.layer) + " cannot be equalized: " + l->unsupportedReason;
-    }
+    for (int i : {c.from, c.to})
+        if (auto p = layerNodeProblem(info_, node(i))) return p;
     const Node& to = node(c.to);
     if (to.inputs.empty() || to.inputs[0] != c.arriving)
         return quote(to.name) + " takes several inputs";
@@ -215,13 +206,30 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
     return fanOut(n);
 }
 
-std::optional<BatchNormRef> Pairs::batchNormAfter(const Node& layer, const Node& bn,
-                                                  std::string* problem) const {
+}  // namespace
+
+bool weightedOp(const std::string& op) {
+    return op == "Conv" || op == "Gemm" || op == "MatMul" || op == "ConvTranspose";
+}
+
+std::optional<std::string> layerNodeProblem(const ModelInfo& info, const Node& n) {
+    if (n.layer.empty())
+        return quote(n.name) + " (" + n.op + ") takes its weights from the graph, not from a "
+               "tensor stored in the file";
+    const LayerInfo* l = info.find(n.layer);
+    if (l && !l->supported)
+        return "layer " + quote(n.layer) + " cannot be equalized: " + l->unsupportedReason;
+    return std::nullopt;
+}
+
+std::optional<BatchNormRef> foldableBatchNorm(const ModelInfo& model, const Graph& g,
+                                              const Node& layer, const Node& bn,
+                                              std::string* problem) {
     auto refuse = [&](const std::string& why) -> std::optional<BatchNormRef> {
         if (problem) *problem = why;
         return std::nullopt;
     };
-    const LayerInfo* info = info_.find(layer.layer);
+    const LayerInfo* info = model.find(layer.layer);
     if (!info) return refuse(quote(layer.name) + " is not a layer with weights in the file");
     if (layer.op == "MatMul")
         return refuse("batch norm " + quote(bn.name) + " normalizes axis 1, which need not be "
@@ -232,8 +240,8 @@ std::optional<BatchNormRef> Pairs::batchNormAfter(const Node& layer, const Node&
                       "folded into " + quote(layer.name));
     if (bn.inputs.size() < 5) return refuse("batch norm " + quote(bn.name) + " lacks parameters");
     for (size_t k = 1; k < 5; ++k) {
-        const onnx::TensorProto* t = g_.file().tensor(bn.inputs[k]);
-        auto d = t && !g_.file().storageProblem(*t) && OnnxFile::floatType(*t)
+        const onnx::TensorProto* t = g.file().tensor(bn.inputs[k]);
+        auto d = t && !g.file().storageProblem(*t) && OnnxFile::floatType(*t)
                      ? std::vector<std::int64_t>(t->dims().begin(), t->dims().end())
                      : std::vector<std::int64_t>{};
         if (d.size() != 1 || d[0] != info->outChannels())
@@ -254,12 +262,14 @@ std::optional<BatchNormRef> Pairs::batchNormAfter(const Node& layer, const Node&
     return ref;
 }
 
-}  // namespace
-
 void analysePairs(const ModelInfo& info, Topology& topology) {
     auto file = OnnxFile::open(info.path);
     Graph g(*file);
     Pairs(info, g).run(topology);
+}
+
+void analysePairs(const ModelInfo& info, const Graph& graph, Topology& topology) {
+    Pairs(info, graph).run(topology);
 }
 
 LayerGraph layerGraph(const ModelInfo& info) {
