@@ -262,6 +262,7 @@ private:
         }
         for (size_t i = 0; i < regions_.size(); ++i)
             summary_.regions[i].states.push_back(regionRanges(regions_[i]));
+        recordStateSweep(summary_, summary_.sweeps);  // bounded for long runs
     }
 
     void finishPairs() {

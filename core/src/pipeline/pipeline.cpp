@@ -325,6 +325,7 @@ void appendSweep(Summary& history, const SweepEvent& event) {
         h.deadChannels = p.deadChannels;
         h.constantInputChannels = p.constantInputChannels;
     }
+    recordStateSweep(history, event.sweep);  // thinned as the engine thins its own
 }
 
 }  // namespace cle::core
