@@ -211,4 +211,19 @@ void PlotsTest::longRunSliderShowsRecordedSweeps()
     view.setSweep(s.stateSweeps[5] + 1);  // a sweep between two states: the one before
     QCOMPARE(view.sweep(), s.stateSweeps[5]);
     QCOMPARE(view.slider()->value(), 5);
+
+    // A live run goes on and its history is thinned again: the view keeps the sweep it showed
+    // (or the recorded one before it), not the slider position.
+    const int shown = view.sweep();
+    const int stride = s.stateStride;
+    for (int k = 20001; s.stateStride == stride; ++k) {
+        s.deltas.push_back(1.f / float(k));
+        s.sweeps = k;
+        s.pairs[0].states.push_back({{float(k), 1.f, 2.f}, {1.f, float(k), 2.f}});
+        core::recordStateSweep(s, k);
+    }
+    view.setSummary(&s, true);
+    QCOMPARE(view.sweep(), s.stateSweeps[s.stateIndex(shown)]);
+    QVERIFY(view.sweep() <= shown && view.sweep() > shown - s.stateStride);
+    QCOMPARE(view.rangePlot()->afterOut().front(), double(view.sweep()));
 }

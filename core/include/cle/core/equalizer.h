@@ -39,7 +39,8 @@ struct RangeState {
 struct PairHistory {
     std::string first;
     std::string second;
-    /// states[0] is before the first sweep, states[k] after sweep k: sweeps + 1 entries.
+    /// states[0] is before the first sweep, states[i] after sweep Summary::stateSweeps[i]: up to
+    /// kMaxRecordedStates sweeps, states[k] after sweep k (sweeps + 1 entries); beyond, thinned.
     std::vector<RangeState> states;
     /// Cumulative per-channel factor s: the first layer's output channel c was divided by scale[c]
     /// and the second layer's input channel c multiplied by it, over all sweeps (so far, during
@@ -62,7 +63,7 @@ struct PairHistory {
 /// sinks it feeds; its factor is sqrt(out / (in + 1e-9)), as for a pair.
 struct RegionHistory {
     Region region;
-    std::vector<RangeState> states;  ///< sweeps + 1 entries, per region channel
+    std::vector<RangeState> states;  ///< per region channel, as PairHistory::states
     std::vector<float> scale;        ///< cumulative factor per region channel
     std::vector<int> deadChannels;   ///< region channels whose sources all have zero range
     std::vector<int> constantInputChannels;  ///< region channels whose sinks all have zero range
