@@ -40,14 +40,17 @@ PairView::PairView(QWidget* parent)
     slider_->setRange(0, 0);
     slider_->setPageStep(1);
     slider_->setTickPosition(QSlider::TicksBelow);
-    slider_->setToolTip(tr("State shown: 0 is before the first sweep, k is after sweep k"));
+    slider_->setToolTip(tr("State shown: 0 is before the first sweep, k is after sweep k (a run "
+                           "of thousands of sweeps keeps an evenly thinned set of them)"));
     spin_->setRange(0, 0);
     spin_->setToolTip(slider_->toolTip());
+    // The spin box holds a sweep number; it is mapped to a recorded state once entered.
+    spin_->setKeyboardTracking(false);
     spin_->setFixedWidth(spin_->fontMetrics().horizontalAdvance(QStringLiteral("000000")) + 24);
     // Fixed widths: a label that grows with the sweep count would re-layout (and replot) the
     // whole view on every update of a live run.
     sweepLabel_->setFixedWidth(
-        sweepLabel_->fontMetrics().horizontalAdvance(tr("after sweep 0000 of 0000")));
+        sweepLabel_->fontMetrics().horizontalAdvance(tr("after sweep 00000 of 00000")));
     logBox_->setToolTip(tr("Logarithmic range axis"));
     sortBox_->setToolTip(tr("Order channels by the first layer's original output range, largest "
                             "first"));
@@ -96,7 +99,7 @@ PairView::PairView(QWidget* parent)
     });
     connect(summaryTable_, &SummaryTable::pairChosen, this, &PairView::setPair);
     connect(slider_, &QSlider::valueChanged, this, &PairView::onSweepChosen);
-    connect(spin_, &QSpinBox::valueChanged, slider_, &QSlider::setValue);
+    connect(spin_, &QSpinBox::valueChanged, this, &PairView::onSpinChosen);
     connect(logBox_, &QCheckBox::toggled, this, &PairView::setLogY);
     connect(sortBox_, &QCheckBox::toggled, this, [this] { refreshPlots(); });
     setSummary(nullptr, false);
@@ -183,9 +186,28 @@ void PairView::setPair(int index)
 
 int PairView::pair() const { return pairBox_->currentIndex(); }
 
-int PairView::sweep() const { return slider_->value(); }
+int PairView::sweep() const { return sweepOf(slider_->value()); }
 
-void PairView::setSweep(int k) { slider_->setValue(k); }
+void PairView::setSweep(int k) { slider_->setValue(summary_ ? int(summary_->stateIndex(k)) : k); }
+
+int PairView::sweepOf(int index) const
+{
+    return summary_ ? summary_->stateSweep(size_t(std::max(index, 0))) : index;
+}
+
+void PairView::onSpinChosen(int k)
+{
+    if (!summary_) return;
+    // Stepping up from a state moves to the next recorded one, stepping down to the one before.
+    int index = int(summary_->stateIndex(k));
+    if (k > sweepOf(slider_->value()) && sweepOf(index) < k) ++index;
+    index = std::min(index, slider_->maximum());
+    if (index == slider_->value()) {
+        const QSignalBlocker block(spin_);
+        spin_->setValue(sweepOf(index));
+    }
+    slider_->setValue(index);
+}
 
 void PairView::setLogY(bool log)
 {
@@ -226,16 +248,22 @@ void PairView::refreshPlots()
     {
         const QSignalBlocker b1(slider_), b2(spin_);
         slider_->setRange(0, last);
-        spin_->setRange(0, last);
+        spin_->setRange(0, sweepOf(last));
         slider_->setTickInterval(std::max(1, last / 20));
-        if (follow_ && atEnd) slider_->setValue(last);
-        spin_->setValue(slider_->value());
+        if (follow_ && atEnd)
+            slider_->setValue(last);
+        else if (summary_)  // the same sweep, wherever thinning moved its state
+            slider_->setValue(int(summary_->stateIndex(shownSweep_)));
+        shownSweep_ = sweepOf(slider_->value());
+        spin_->setValue(shownSweep_);
     }
-    const int k = slider_->value();
-    sweepLabel_->setText(k == 0 ? tr("before (of %n sweep(s))", nullptr, last)
-                                : tr("after sweep %1 of %2").arg(k).arg(last));
+    const int index = slider_->value();
+    const int k = sweepOf(index);
+    const int lastSweep = sweepOf(last);
+    sweepLabel_->setText(k == 0 ? tr("before (of %n sweep(s))", nullptr, lastSweep)
+                                : tr("after sweep %1 of %2").arg(k).arg(lastSweep));
     const auto order = channelOrder(pair);
-    rangePlot_->setData(pair, k, order);
+    rangePlot_->setData(pair, index, order, k, lastSweep);
     scalePlot_->setData(pair, order);
     convergencePlot_->setMarker(k);
     const QString x = sortBox_->isChecked() ? tr("Channels, sorted by original output range")
@@ -244,13 +272,14 @@ void PairView::refreshPlots()
     scalePlot_->plot()->xAxis->setLabel(x);
 }
 
-void PairView::onSweepChosen(int k)
+void PairView::onSweepChosen(int index)
 {
     // Moving back from the newest state stops following the live run; moving to it resumes.
-    follow_ = k >= slider_->maximum();
+    follow_ = index >= slider_->maximum();
+    shownSweep_ = sweepOf(index);
     {
         const QSignalBlocker block(spin_);
-        spin_->setValue(k);
+        spin_->setValue(sweepOf(index));
     }
     refreshPlots();
 }

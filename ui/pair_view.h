@@ -33,8 +33,11 @@ public:
     void setSummary(const core::Summary* summary, bool live);
     void setPair(int index);
     int pair() const;
-    /// The shown state k (0 = before the first sweep).
+    /// The sweep of the shown state (0 = before the first sweep). The slider runs over the
+    /// recorded states (every sweep, or an evenly thinned set in a long run), the spin box over
+    /// their sweep numbers.
     int sweep() const;
+    /// Shows the last recorded state at or before sweep k.
     void setSweep(int k);
     void setLogY(bool log);
     void setSortByRange(bool sort);
@@ -50,7 +53,10 @@ public:
 private:
     void refreshPairList();
     void refreshPlots();
-    void onSweepChosen(int k);
+    void onSweepChosen(int index);
+    void onSpinChosen(int k);
+    /// The sweep of recorded state `index` of the summary shown.
+    int sweepOf(int index) const;
     std::vector<int> channelOrder(const core::PairHistory& pair) const;
     /// Entry `index` of the chooser: the pairs, then the regions (shown as a pair of the
     /// sources' largest output ranges and the sinks' largest input ranges per region channel).
@@ -60,6 +66,7 @@ private:
     const core::Summary* summary_ = nullptr;
     core::PairHistory regionShown_;  ///< the chosen region in the form the plots take
     bool follow_ = true;
+    int shownSweep_ = 0;  ///< the sweep of the state shown
     QComboBox* pairBox_;
     QSlider* slider_;
     QSpinBox* spin_;

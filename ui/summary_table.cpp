@@ -90,7 +90,8 @@ void SummaryTable::setSummary(const core::Summary* summary)
                                      core::rangeImbalance(p.states.back().out))
                                : QString(),
                            true));
-        setItem(r, 4, cell(QString::number(std::max(0, int(p.states.size()) - 1)), true));
+        setItem(r, 4, cell(QString::number(has ? summary->stateSweep(p.states.size() - 1) : 0),
+                           true));
         auto* dead = cell(channels(p.deadChannels));
         if (!p.deadChannels.empty()) dead->setForeground(QColor(179, 38, 30));
         setItem(r, 5, dead);

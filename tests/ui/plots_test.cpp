@@ -7,6 +7,8 @@
 #include <QHelpEvent>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QToolTip>
 #include <QtTest>
@@ -33,6 +35,7 @@ private slots:
     void quantizationChartShowsTheChange();
     void hoverValueStays();
     void emptyPlotsTicksAndHeadroom();
+    void longRunSliderShowsRecordedSweeps();
 
 private:
     QTemporaryDir dir_;
@@ -165,3 +168,62 @@ void PlotsTest::emptyPlotsTicksAndHeadroom()
 
 QTEST_MAIN(PlotsTest)
 #include "plots_test.moc"
+
+// A run of 20000 sweeps keeps a thinned set of states: the slider runs over them, the spin box,
+// the label and the plots name the real sweep of each.
+void PlotsTest::longRunSliderShowsRecordedSweeps()
+{
+    core::Summary s;
+    s.threshold = 1e-4;
+    s.pairs.resize(1);
+    s.pairs[0].first = "a";
+    s.pairs[0].second = "b";
+    s.pairs[0].scale = {1.f, 1.f, 1.f};
+    for (int k = 0; k <= 20000; ++k) {
+        if (k > 0) s.deltas.push_back(1.f / float(k));
+        s.sweeps = k;
+        s.pairs[0].states.push_back({{float(k), 1.f, 2.f}, {1.f, float(k), 2.f}});
+        core::recordStateSweep(s, k);
+    }
+    const size_t n = s.stateSweeps.size();
+    QVERIFY(n <= core::kMaxRecordedStates && s.stateSweeps.back() == 20000);
+    ui::PairView view;
+    view.setSummary(&s, false);
+    QCOMPARE(view.slider()->maximum(), int(n) - 1);
+    QCOMPARE(view.spin()->maximum(), 20000);
+    QCOMPARE(view.sweep(), 20000);
+    QCOMPARE(view.rangePlot()->sweep(), 20000);
+
+    view.slider()->setValue(3);
+    const int third = s.stateSweeps[3];
+    QVERIFY(third > 3);  // a real sweep number, not the state's index
+    QCOMPARE(view.sweep(), third);
+    QCOMPARE(view.spin()->value(), third);
+    QCOMPARE(view.rangePlot()->sweep(), third);
+    QCOMPARE(view.rangePlot()->afterOut().front(), double(third));  // the state of that sweep
+    QVERIFY(view.rangePlot()->csv().contains(QStringLiteral("first_out_after_sweep_%1,").arg(third)));
+
+    // The spin box steps to the next recorded state up, the one before down.
+    view.spin()->setValue(third + 1);
+    QCOMPARE(view.sweep(), s.stateSweeps[4]);
+    view.spin()->setValue(s.stateSweeps[4] - 1);
+    QCOMPARE(view.sweep(), third);
+    view.setSweep(s.stateSweeps[5] + 1);  // a sweep between two states: the one before
+    QCOMPARE(view.sweep(), s.stateSweeps[5]);
+    QCOMPARE(view.slider()->value(), 5);
+
+    // A live run goes on and its history is thinned again: the view keeps the sweep it showed
+    // (or the recorded one before it), not the slider position.
+    const int shown = view.sweep();
+    const int stride = s.stateStride;
+    for (int k = 20001; s.stateStride == stride; ++k) {
+        s.deltas.push_back(1.f / float(k));
+        s.sweeps = k;
+        s.pairs[0].states.push_back({{float(k), 1.f, 2.f}, {1.f, float(k), 2.f}});
+        core::recordStateSweep(s, k);
+    }
+    view.setSummary(&s, true);
+    QCOMPARE(view.sweep(), s.stateSweeps[s.stateIndex(shown)]);
+    QVERIFY(view.sweep() <= shown && view.sweep() > shown - s.stateStride);
+    QCOMPARE(view.rangePlot()->afterOut().front(), double(view.sweep()));
+}

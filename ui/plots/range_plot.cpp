@@ -83,19 +83,23 @@ void RangePlot::clear(const QString& placeholder)
     replotLater();
 }
 
-void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<int>& order)
+void RangePlot::setData(const core::PairHistory& pair, int index, const std::vector<int>& order,
+                        int sweep, int lastSweep)
 {
     if (pair.states.empty()) {
         clear(tr("Waiting for the first sweep…"));
         return;
     }
-    k = std::clamp(k, 0, static_cast<int>(pair.states.size()) - 1);
+    const int lastIndex = static_cast<int>(pair.states.size()) - 1;
+    index = std::clamp(index, 0, lastIndex);
+    const int k = sweep >= 0 ? sweep : index;
+    if (lastSweep < 0) lastSweep = lastIndex;
     k_ = k;
     first_ = pair.first;
     second_ = pair.second;
     order_ = order;
     const auto& before = pair.states.front();
-    const auto& after = pair.states[static_cast<size_t>(k)];
+    const auto& after = pair.states[static_cast<size_t>(index)];
     beforeOut_ = pick(before.out, order);
     beforeIn_ = pick(before.in, order);
     afterOut_ = pick(after.out, order);
@@ -141,7 +145,7 @@ void RangePlot::setData(const core::PairHistory& pair, int k, const std::vector<
     }
     setTitleText(tr("%1 → %2: channel ranges, before and %3 of %4")
                      .arg(a, b, k == 0 ? tr("at the start") : tr("after sweep %1").arg(k))
-                     .arg(static_cast<int>(pair.states.size()) - 1));
+                     .arg(lastSweep));
     setPlaceholder({});
     p->xAxis->setRange(-0.5, std::max<double>(static_cast<double>(order.size()), 1.0) - 0.5);
     p->yAxis->rescale();

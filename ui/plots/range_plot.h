@@ -13,8 +13,11 @@ class RangePlot : public PlotWidget {
 public:
     explicit RangePlot(QWidget* parent = nullptr);
 
-    /// Shows states[0] and states[k] of `pair`; `order[i]` is the channel drawn at x = i.
-    void setData(const core::PairHistory& pair, int k, const std::vector<int>& order);
+    /// Shows states[0] and states[index] of `pair`; `order[i]` is the channel drawn at x = i.
+    /// `sweep` is the sweep whose state states[index] is, `lastSweep` that of the newest state
+    /// (a long run keeps a thinned set of states); negative: the index itself, as many states.
+    void setData(const core::PairHistory& pair, int index, const std::vector<int>& order,
+                 int sweep = -1, int lastSweep = -1);
     void clear(const QString& placeholder);
     void setLogY(bool log);
     bool logY() const { return logY_; }

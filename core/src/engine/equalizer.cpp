@@ -268,6 +268,7 @@ private:
             h.constantInputChannels.assign(regions_[i].constantInputs.begin(),
                                            regions_[i].constantInputs.end());
         }
+        recordStateSweep(summary_, summary_.sweeps);  // bounded for long runs
     }
 
     void finishPairs() {

@@ -344,6 +344,7 @@ void appendSweep(Summary& history, const SweepEvent& event) {
         h.deadChannels = r.deadChannels;
         h.constantInputChannels = r.constantInputChannels;
     }
+    recordStateSweep(history, event.sweep);  // thinned as the engine thins its own
 }
 
 }  // namespace cle::core

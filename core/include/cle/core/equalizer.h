@@ -39,7 +39,8 @@ struct RangeState {
 struct PairHistory {
     std::string first;
     std::string second;
-    /// states[0] is before the first sweep, states[k] after sweep k: sweeps + 1 entries.
+    /// states[0] is before the first sweep, states[i] after sweep Summary::stateSweeps[i]: up to
+    /// kMaxRecordedStates sweeps, states[k] after sweep k (sweeps + 1 entries); beyond, thinned.
     std::vector<RangeState> states;
     /// Cumulative per-channel factor s: the first layer's output channel c was divided by scale[c]
     /// and the second layer's input channel c multiplied by it, over all sweeps (so far, during
@@ -62,11 +63,14 @@ struct PairHistory {
 /// sinks it feeds; its factor is sqrt(out / (in + 1e-9)), as for a pair.
 struct RegionHistory {
     Region region;
-    std::vector<RangeState> states;  ///< sweeps + 1 entries, per region channel
+    std::vector<RangeState> states;  ///< per region channel, as PairHistory::states
     std::vector<float> scale;        ///< cumulative factor per region channel
     std::vector<int> deadChannels;   ///< region channels whose sources all have zero range
     std::vector<int> constantInputChannels;  ///< region channels whose sinks all have zero range
 };
+
+/// A run keeps at most this many recorded states per pair and region (see recordStateSweep).
+inline constexpr size_t kMaxRecordedStates = 2048;
 
 struct Summary {
     double threshold = 0;
@@ -76,8 +80,23 @@ struct Summary {
     std::vector<float> deltas;  ///< summed change norm of each sweep (float32, as compared)
     std::vector<PairHistory> pairs;
     std::vector<RegionHistory> regions;
+    /// The sweep of each recorded state: states[i] of every pair and region is the state after
+    /// sweep stateSweeps[i] (0: before the first). Every sweep while there are at most
+    /// kMaxRecordedStates; beyond, the first, the last and every stateStride-th sweep, each
+    /// exactly as recorded. Empty in a history built by hand: states[i] is then sweep i.
+    std::vector<int> stateSweeps;
+    int stateStride = 1;
     float lastDelta() const { return deltas.empty() ? 0.f : deltas.back(); }
+    /// The sweep of recorded state `index`.
+    int stateSweep(size_t index) const;
+    /// The index of the last recorded state at or before `sweep` (0 if none).
+    size_t stateIndex(int sweep) const;
 };
+
+/// Notes that every pair and region of `history` has just recorded its state after `sweep`,
+/// then keeps the history within `limit` states: the newest state is kept until a newer one
+/// arrives, the first always, and beyond `limit` states the stride between the kept ones doubles.
+void recordStateSweep(Summary& history, int sweep, size_t limit = kMaxRecordedStates);
 
 struct Progress {
     int sweep = 0;          ///< 1-based sweep under way (or just finished)
