@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <set>
+#include <unordered_set>
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
@@ -74,6 +75,7 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
             if (!i.empty()) consumers_[i].push_back(index);
         nodes_.push_back(std::move(n));
     }
+    checkOrder();
     for (int i = 0; i < int(nodes_.size()); ++i) addLayer(i);
     // One tensor serving two layers (or a layer's weight and another's bias) is shared storage.
     std::map<std::string, std::vector<LayerInfo*>> users;
@@ -89,6 +91,27 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
             l->unsupportedReason = "its weights or bias are tensor " + quote(tensor) +
                                    ", which another layer uses too (shared storage)";
         }
+    }
+}
+
+// ONNX requires every node's inputs to exist before it: graph inputs, initializers or the outputs
+// of earlier nodes. A graph that breaks this (a cycle, a missing tensor) is refused as a whole.
+void Graph::checkOrder() const {
+    const auto& g = file_.model().graph();
+    std::unordered_set<std::string> known;
+    for (const auto& v : g.input()) known.insert(v.name());
+    for (const auto& t : g.initializer()) known.insert(t.name());
+    for (const auto& t : g.sparse_initializer()) known.insert(t.values().name());
+    for (const Node& n : nodes_) {
+        for (const auto& i : n.inputs) {
+            if (i.empty() || known.count(i)) continue;
+            const std::string why = producer(i) >= 0
+                ? "which only a later node computes (the nodes are out of order or form a cycle)"
+                : "which no node, graph input or initializer provides";
+            throw inputError("'" + file_.path() + "' is not a valid ONNX graph: node " +
+                             quote(n.name) + " (" + n.op + ") reads " + quote(i) + ", " + why);
+        }
+        for (const auto& o : n.outputs) known.insert(o);
     }
 }
 
@@ -159,6 +182,11 @@ void Graph::addLayer(int index) {
     if (n.op == "ConvTranspose") refuse("transposed convolution");
     if (n.op == "Gemm") {
         if (attrInt(p, "transA", 0) != 0) refuse("Gemm with transA is not supported");
+        // Folded batch norms and absorbed biases are written as plain weights and bias: a
+        // scaled product (alpha) or bias (beta) would scale them again.
+        const bool scaledBias = !biasName.empty() && attrFloat(p, "beta", 1.f) != 1.f;
+        if (attrFloat(p, "alpha", 1.f) != 1.f || scaledBias)
+            refuse("Gemm with alpha or beta other than 1 is not supported");
         if (attrInt(p, "transB", 0) == 0) l.layout = Layout::Keras;  // [in, out]
     }
     if (n.op == "MatMul") {

@@ -44,6 +44,7 @@ public:
 
 private:
     void addLayer(int index);
+    void checkOrder() const;
 
     const OnnxFile& file_;
     std::vector<Node> nodes_;

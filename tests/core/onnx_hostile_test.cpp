@@ -1,0 +1,113 @@
+// Crafted ONNX models: graphs that break ONNX's own rules and layers whose attributes would make
+// an equalized copy compute something else are refused with a sentence naming the file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cle/core/error.h"
+#include "cle/core/layer_graph.h"
+#include "cle/core/model.h"
+#include "cle/core/topology.h"
+#include "cli_runner.h"
+#include "onnx_builder.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace cle;
+using test::OnnxBuilder;
+
+// conv1 -> Relu -> conv2, with `firstInput` as conv1's input.
+void convReluConv(const std::string& path, const std::string& firstInput = "x",
+                  const std::string& reluInput = "c1") {
+    OnnxBuilder b;
+    b.input("x", {1, 3, 8, 8});
+    b.conv("conv1", firstInput, "c1", 4, 3, 3, 1);
+    b.node("Relu", "relu", {reluInput}, {"r1"});
+    b.conv("conv2", "r1", "y", 5, 4, 1, 2);
+    b.output("y");
+    b.save(path);
+}
+
+std::string errorOf(const std::string& path) {
+    try {
+        core::inspectFile(path);
+    } catch (const core::Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(OnnxHostile, CycleIsRefusedBeforeAnyWork) {
+    test::TempDir dir;
+    const auto in = dir.file("cycle.onnx");
+    convReluConv(in, "y");  // conv1 reads conv2's output
+    const auto what = errorOf(in);
+    EXPECT_NE(what.find("cycle.onnx' is not a valid ONNX graph"), std::string::npos) << what;
+    EXPECT_NE(what.find("'conv1' (Conv) reads 'y'"), std::string::npos) << what;
+    EXPECT_NE(what.find("cycle"), std::string::npos) << what;
+    auto r = test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q"});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("not a valid ONNX graph"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("checker"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out.onnx")));
+}
+
+TEST(OnnxHostile, MissingInputIsNamed) {
+    test::TempDir dir;
+    const auto in = dir.file("missing.onnx");
+    convReluConv(in, "x", "nothere");
+    const auto what = errorOf(in);
+    EXPECT_NE(what.find("'relu' (Relu) reads 'nothere', which no node, graph input or "
+                        "initializer provides"),
+              std::string::npos)
+        << what;
+}
+
+// Gemm(beta) -> BatchNormalization -> Relu -> Gemm: folding the batch norm into a bias that
+// Gemm multiplies by beta would change the function.
+void gemmBnGemm(const std::string& path, float alpha, float beta) {
+    OnnxBuilder b;
+    b.input("x", {2, 6});
+    b.init("fc1.weight", {4, 6}, OnnxBuilder::random(24, 1));
+    b.init("fc1.bias", {4}, OnnxBuilder::random(4, 2));
+    auto& g1 = b.node("Gemm", "fc1", {"x", "fc1.weight", "fc1.bias"}, {"a"});
+    OnnxBuilder::attr(g1, "transB", std::int64_t(1));
+    OnnxBuilder::attr(g1, "alpha", alpha);
+    OnnxBuilder::attr(g1, "beta", beta);
+    b.init("bn.scale", {4}, {1.5f, 0.5f, 2.f, 1.f});
+    b.init("bn.bias", {4}, {0.1f, -0.2f, 0.3f, 0.f});
+    b.init("bn.mean", {4}, {0.05f, -0.1f, 0.2f, 0.f});
+    b.init("bn.var", {4}, {1.2f, 0.8f, 2.f, 0.5f});
+    b.node("BatchNormalization", "bn", {"a", "bn.scale", "bn.bias", "bn.mean", "bn.var"}, {"n"});
+    b.node("Relu", "relu", {"n"}, {"r"});
+    b.init("fc2.weight", {3, 4}, OnnxBuilder::random(12, 3));
+    auto& g2 = b.node("Gemm", "fc2", {"r", "fc2.weight"}, {"y"});
+    OnnxBuilder::attr(g2, "transB", std::int64_t(1));
+    b.output("y");
+    b.save(path);
+}
+
+TEST(OnnxHostile, GemmWithScaledBiasIsNotEqualized) {
+    test::TempDir dir;
+    for (auto [alpha, beta] : {std::pair{1.f, 0.5f}, std::pair{2.f, 1.f}}) {
+        const auto in = dir.file("gemm.onnx");
+        gemmBnGemm(in, alpha, beta);
+        auto info = core::inspectFile(in);
+        ASSERT_EQ(info.layers.size(), 2u);
+        EXPECT_FALSE(info.layers[0].supported);
+        EXPECT_NE(info.layers[0].unsupportedReason.find("alpha or beta"), std::string::npos);
+        auto r = test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q",
+                               "--force"});
+        EXPECT_NE(r.code, 0) << r.out;
+    }
+    // alpha = beta = 1 is the plain layer: it is paired and keeps the function.
+    const auto in = dir.file("plain.onnx");
+    gemmBnGemm(in, 1.f, 1.f);
+    EXPECT_TRUE(core::inspectFile(in).layers[0].supported);
+    const auto out = dir.file("plain_eq.onnx");
+    ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "-q"}).code, 0);
+    EXPECT_EQ(test::runCle({"verify", in, out}).code, 0);
+}
+
+}  // namespace
