@@ -2,6 +2,7 @@
 // an equalized copy compute something else are refused with a sentence naming the file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "cle/core/error.h"
@@ -108,6 +109,39 @@ TEST(OnnxHostile, GemmWithScaledBiasIsNotEqualized) {
     const auto out = dir.file("plain_eq.onnx");
     ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "-q"}).code, 0);
     EXPECT_EQ(test::runCle({"verify", in, out}).code, 0);
+}
+
+// Conv -> BatchNormalization (variance `var` in channel 0, `epsilon`) -> Relu -> Conv.
+void convBnReluConv(const std::string& path, float var, float epsilon) {
+    OnnxBuilder b;
+    b.input("x", {1, 3, 8, 8});
+    b.conv("conv1", "x", "c1", 4, 3, 3, 1);
+    b.init("bn.scale", {4}, {1.5f, 0.5f, 2.f, 1.f});
+    b.init("bn.bias", {4}, {0.1f, -0.2f, 0.3f, 0.f});
+    b.init("bn.mean", {4}, {0.05f, -0.1f, 0.2f, 0.f});
+    b.init("bn.var", {4}, {var, 0.8f, 2.f, 0.5f});
+    auto& bn = b.node("BatchNormalization", "bn",
+                      {"c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"}, {"b1"});
+    OnnxBuilder::attr(bn, "epsilon", epsilon);
+    b.node("Relu", "relu", {"b1"}, {"r1"});
+    b.conv("conv2", "r1", "y", 5, 4, 1, 2);
+    b.output("y");
+    b.save(path);
+}
+
+TEST(OnnxHostile, BatchNormWithoutPositiveVarianceNamesFileAndChannel) {
+    test::TempDir dir;
+    const auto in = dir.file("bn.onnx"), out = dir.file("out.onnx");
+    for (auto [var, eps] : {std::pair{-0.5f, 1e-5f}, std::pair{1.f, -5.f},
+                            std::pair{std::nanf(""), 1e-5f}}) {
+        convBnReluConv(in, var, eps);
+        auto r = test::runCle({"equalize", in, "-o", out, "--auto", "-q", "--absorb-bias"});
+        EXPECT_NE(r.code, 0);
+        EXPECT_NE(r.err.find("batch norm 'bn' of '" + in + "' cannot be folded"),
+                  std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("not a positive number in channel 0"), std::string::npos) << r.err;
+        EXPECT_FALSE(std::filesystem::exists(out));
+    }
 }
 
 }  // namespace
