@@ -144,4 +144,22 @@ TEST(OnnxHostile, BatchNormWithoutPositiveVarianceNamesFileAndChannel) {
     }
 }
 
+TEST(OnnxHostile, OutputSuffixMustMatchTheFormat) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    convReluConv(in);
+    // An ONNX model named .h5 could not be opened again, nor an HDF5 file named .onnx.
+    auto r = test::runCle({"equalize", in, "-o", dir.file("out.h5"), "--auto", "-q"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("give it the suffix .onnx"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out.h5")));
+    const auto keras = test::samplePath("tiny_face_detector_keras.h5");
+    r = test::runCle({"equalize", keras, "-o", dir.file("out.onnx"), "--auto", "-q"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("which is not an ONNX model"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out.onnx")));
+    // The suffix in any case is fine.
+    EXPECT_EQ(test::runCle({"equalize", in, "-o", dir.file("out.ONNX"), "--auto", "-q"}).code, 0);
+}
+
 }  // namespace
