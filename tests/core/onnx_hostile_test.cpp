@@ -162,4 +162,66 @@ TEST(OnnxHostile, OutputSuffixMustMatchTheFormat) {
     EXPECT_EQ(test::runCle({"equalize", in, "-o", dir.file("out.ONNX"), "--auto", "-q"}).code, 0);
 }
 
+// conv1 -> `mid` -> conv2, conv1 with extra attributes set by `edit`.
+template <typename Edit>
+std::string evaluationError(const std::string& path, Edit edit) {
+    OnnxBuilder b;
+    b.input("x", {1, 3, 8, 8});
+    b.conv("conv1", "x", "c1", 4, 3, 3, 1);
+    edit(b);
+    b.conv("conv2", "r1", "y", 5, 4, 1, 2);
+    b.output("y");
+    b.save(path);
+    auto r = test::runCle({"verify", path, path, "--samples", "2"});
+    EXPECT_EQ(r.code, 1) << r.out;
+    return r.err;
+}
+
+void setInts(onnx::NodeProto& n, const std::string& name, const std::vector<std::int64_t>& v) {
+    for (auto& a : *n.mutable_attribute())
+        if (a.name() == name) {
+            a.clear_ints();
+            for (auto x : v) a.add_ints(x);
+            return;
+        }
+    OnnxBuilder::attr(n, name, v);
+}
+
+// Zero strides divided by zero and negative pads wrote outside the padded tensor.
+TEST(OnnxHostile, WindowsAndPadsOutOfRangeAreErrorsNotCrashes) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    auto conv1 = [](OnnxBuilder& b) -> onnx::NodeProto& {
+        return *b.model().mutable_graph()->mutable_node(0);
+    };
+    auto err = evaluationError(in, [&](OnnxBuilder& b) {
+        setInts(conv1(b), "strides", {0, 1});
+        b.node("Relu", "relu", {"c1"}, {"r1"});
+    });
+    EXPECT_NE(err.find("'conv1' has a window size, stride or dilation below 1"), std::string::npos)
+        << err;
+    err = evaluationError(in, [&](OnnxBuilder& b) {
+        setInts(conv1(b), "pads", {-1, -1, -1, -1});
+        b.node("Relu", "relu", {"c1"}, {"r1"});
+    });
+    EXPECT_NE(err.find("negative padding"), std::string::npos) << err;
+    err = evaluationError(in, [&](OnnxBuilder& b) {
+        b.init("pads", {8}, {});
+        auto& t = *b.model().mutable_graph()->mutable_initializer(
+            b.model().graph().initializer_size() - 1);
+        t.set_data_type(onnx::TensorProto::INT64);
+        for (std::int64_t v : {0, 0, -1, -1, 0, 0, -1, -1}) t.add_int64_data(v);
+        t.clear_raw_data();
+        b.node("Pad", "pad", {"c1", "pads"}, {"r1"});
+    });
+    EXPECT_NE(err.find("'pad' (Pad) has a negative padding"), std::string::npos) << err;
+    err = evaluationError(in, [&](OnnxBuilder& b) {
+        auto& pool = b.node("MaxPool", "pool", {"c1"}, {"r1"});
+        OnnxBuilder::attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+        OnnxBuilder::attr(pool, "strides", std::vector<std::int64_t>{0, 0});
+    });
+    EXPECT_NE(err.find("'pool' has a window size, stride or dilation below 1"), std::string::npos)
+        << err;
+}
+
 }  // namespace
