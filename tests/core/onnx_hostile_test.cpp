@@ -224,4 +224,16 @@ TEST(OnnxHostile, WindowsAndPadsOutOfRangeAreErrorsNotCrashes) {
         << err;
 }
 
+// Joining tensors whose other axes differ made a tensor smaller than its shape.
+TEST(OnnxHostile, ConcatOfMismatchedShapesIsAnError) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    auto err = evaluationError(in, [&](OnnxBuilder& b) {
+        b.conv("convb", "x", "cb", 5, 3, 3, 3);
+        auto& cat = b.node("Concat", "cat", {"c1", "cb"}, {"r1"});
+        OnnxBuilder::attr(cat, "axis", std::int64_t(2));
+    });
+    EXPECT_NE(err.find("Concatenate 'cat' gets tensors of other shapes"), std::string::npos) << err;
+}
+
 }  // namespace
