@@ -236,4 +236,47 @@ TEST(OnnxHostile, ConcatOfMismatchedShapesIsAnError) {
     EXPECT_NE(err.find("Concatenate 'cat' gets tensors of other shapes"), std::string::npos) << err;
 }
 
+// Equalizing rewrites a layer's weights and bias and folding rewrites a batch norm's tensors:
+// a tensor another node reads as well would change that node's result.
+TEST(OnnxHostile, TensorsReadByOtherNodesAreNotRewritten) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    {
+        OnnxBuilder b;  // conv1's bias is also added to the output
+        b.input("x", {1, 3, 8, 8});
+        b.conv("conv1", "x", "c1", 4, 3, 3, 1);
+        b.node("Relu", "relu", {"c1"}, {"r1"});
+        b.conv("conv2", "r1", "z", 4, 4, 1, 2);
+        b.node("Add", "add", {"z", "conv1.bias"}, {"y"});
+        b.output("y");
+        b.save(in);
+    }
+    auto info = core::inspectFile(in);
+    EXPECT_FALSE(info.layers[0].supported);
+    EXPECT_NE(info.layers[0].unsupportedReason.find("which node 'add' reads too"),
+              std::string::npos) << info.layers[0].unsupportedReason;
+    EXPECT_NE(test::runCle({"equalize", in, "-o", dir.file("a.onnx"), "--auto", "-q"}).code, 0);
+    {
+        OnnxBuilder b;  // the batch norm's scale also multiplies the output
+        b.input("x", {1, 3, 8, 8});
+        b.conv("conv1", "x", "c1", 4, 3, 3, 1);
+        b.init("bn.scale", {4}, {1.5f, 0.5f, 2.f, 1.f});
+        b.init("bn.bias", {4}, {0.1f, -0.2f, 0.3f, 0.f});
+        b.init("bn.mean", {4}, {0.05f, -0.1f, 0.2f, 0.f});
+        b.init("bn.var", {4}, {1.2f, 0.8f, 2.f, 0.5f});
+        b.node("BatchNormalization", "bn", {"c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"},
+               {"b1"});
+        b.node("Relu", "relu", {"b1"}, {"r1"});
+        b.conv("conv2", "r1", "z", 4, 4, 1, 2);
+        b.node("Mul", "mul", {"z", "bn.scale"}, {"y"});
+        b.output("y");
+        b.save(in);
+    }
+    auto plan = core::Topology::build(core::inspectFile(in)).suggest(false);
+    EXPECT_TRUE(plan.suggested.empty());
+    ASSERT_EQ(plan.rejected.size(), 1u);
+    EXPECT_NE(plan.rejected[0].reason.find("shares its tensor 'bn.scale' with node 'mul'"),
+              std::string::npos) << plan.rejected[0].reason;
+}
+
 }  // namespace

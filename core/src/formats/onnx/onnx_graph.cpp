@@ -83,6 +83,16 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
         users[l.weightPath].push_back(&l);
         if (l.hasBias()) users[l.biasPath].push_back(&l);
     }
+    for (auto& l : layers_) {  // a weight or bias that another node reads too
+        for (const std::string* t : {&l.weightPath, &l.biasPath}) {
+            if (t->empty() || !l.supported) continue;
+            const std::string other = otherReader(*t, layerNode_.at(l.name));
+            if (other.empty()) continue;
+            l.supported = false;
+            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", which " +
+                                  other + " reads too (shared storage)";
+        }
+    }
     for (auto& [tensor, list] : users) {
         if (list.size() < 2) continue;
         for (LayerInfo* l : list) {
@@ -113,6 +123,13 @@ void Graph::checkOrder() const {
         }
         for (const auto& o : n.outputs) known.insert(o);
     }
+}
+
+std::string Graph::otherReader(const std::string& tensor, int node) const {
+    if (isGraphOutput(tensor)) return "a model output";
+    for (int c : consumers(tensor))
+        if (c != node) return "node " + quote(nodes_[size_t(c)].name);
+    return "";
 }
 
 int Graph::producer(const std::string& tensor) const {

@@ -257,6 +257,10 @@ std::optional<BatchNormRef> Pairs::batchNormAfter(const Node& layer, const Node&
                           std::to_string(info->outChannels()) +
                           " output channels, so it cannot be folded into it");
     }
+    for (size_t k = 1; k < 5; ++k)  // folding rewrites them: no other node may read them
+        if (auto other = g_.otherReader(bn.inputs[k], g_.find(bn.name)); !other.empty())
+            return refuse("batch norm " + quote(bn.name) + " shares its tensor " +
+                          quote(bn.inputs[k]) + " with " + other + ", so it cannot be folded");
     BatchNormRef ref;
     ref.name = bn.name;
     ref.after = layer.layer;
