@@ -279,4 +279,10 @@ TEST(OnnxHostile, TensorsReadByOtherNodesAreNotRewritten) {
               std::string::npos) << plan.rejected[0].reason;
 }
 
+TEST(OnnxHostile, HelpNamesOnnxModels) {
+    auto r = test::runCle({"--help"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE((r.out + r.err).find("HDF5 files and ONNX models"), std::string::npos) << r.out;
+}
+
 }  // namespace

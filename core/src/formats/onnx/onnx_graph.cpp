@@ -90,7 +90,9 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
             if (other.empty()) continue;
             l.supported = false;
             l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", which " +
-                                  other + " reads too (shared storage)";
+                                  (other == "a model output" ? "is also a model output"
+                                                             : other + " reads too") +
+                                  " (shared storage)";
         }
     }
     for (auto& [tensor, list] : users) {
