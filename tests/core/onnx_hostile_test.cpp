@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "cle/core/error.h"
 #include "cle/core/layer_graph.h"
@@ -283,6 +284,54 @@ TEST(OnnxHostile, HelpNamesOnnxModels) {
     auto r = test::runCle({"--help"});
     EXPECT_EQ(r.code, 0);
     EXPECT_NE((r.out + r.err).find("HDF5 files and ONNX models"), std::string::npos) << r.out;
+}
+
+// conv1 -> Relu -> conv2 -> Relu -> conv3 with every weight in external data; conv2's bytes
+// start `shift` bytes into conv1's (0: the same bytes).
+void aliasedExternalWeights(const std::string& dir, const std::string& path, long shift) {
+    OnnxBuilder b;
+    b.input("x", {1, 4, 8, 8});
+    b.conv("conv1", "x", "c1", 4, 4, 3, 1, 1, false);
+    b.node("Relu", "relu1", {"c1"}, {"r1"});
+    b.conv("conv2", "r1", "c2", 4, 4, 3, 2, 1, false);
+    b.node("Relu", "relu2", {"c2"}, {"r2"});
+    b.conv("conv3", "r2", "y", 3, 4, 3, 3, 1, false);
+    b.output("y");
+    std::string data;
+    long previous = 0;
+    for (auto& t : *b.model().mutable_graph()->mutable_initializer()) {
+        const long offset = t.name() == "conv2.weight" ? previous + shift : long(data.size());
+        previous = long(data.size());
+        auto* loc = t.add_external_data();
+        loc->set_key("location");
+        loc->set_value("w.data");
+        auto* off = t.add_external_data();
+        off->set_key("offset");
+        off->set_value(std::to_string(offset));
+        data += t.raw_data();
+        t.clear_raw_data();
+        t.set_data_location(onnx::TensorProto::EXTERNAL);
+    }
+    std::ofstream(dir + "/w.data", std::ios::binary) << data;
+    b.save(path);
+}
+
+// Rewriting one of two tensors stored in the same bytes rewrote the other.
+TEST(OnnxHostile, ExternalDataSharedByTwoLayersIsNotRewritten) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    for (long shift : {0L, 64L}) {
+        aliasedExternalWeights(dir.file(""), in, shift);
+        auto info = core::inspectFile(in);
+        ASSERT_EQ(info.layers.size(), 3u);
+        EXPECT_FALSE(info.layers[0].supported);
+        EXPECT_FALSE(info.layers[1].supported);
+        EXPECT_NE(info.layers[1].unsupportedReason.find("shares bytes with tensor 'conv1.weight'"),
+                  std::string::npos) << info.layers[1].unsupportedReason;
+        EXPECT_TRUE(info.layers[2].supported);
+        EXPECT_NE(test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q"}).code,
+                  0);
+    }
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <unordered_set>
 
 #include "cle/core/error.h"
@@ -19,6 +21,47 @@ const onnx::AttributeProto* attribute(const onnx::NodeProto& n, const std::strin
 }
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// External tensors whose bytes overlap another's in the same data file, each with the other's
+// name: rewriting one would rewrite the other.
+std::map<std::string, std::string> overlappingExternalData(const OnnxFile& file) {
+    struct Range {
+        std::string file;
+        std::int64_t begin, end;
+        std::string name;
+    };
+    std::vector<Range> ranges;
+    for (const auto& t : file.model().graph().initializer()) {
+        if (t.data_location() != onnx::TensorProto::EXTERNAL) continue;
+        try {
+            std::int64_t bytes = elementSize(t.data_type());
+            for (auto d : file.dims(t)) bytes *= d;
+            auto [offset, length] = file.externalRange(t);
+            if (length >= 0) bytes = length;
+            ranges.push_back({file.externalPath(t), offset, offset + bytes, t.name()});
+        } catch (const Error&) {
+            // unreadable: the layer says why when it is listed
+        }
+    }
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+        return std::tie(a.file, a.begin) < std::tie(b.file, b.begin);
+    });
+    std::map<std::string, std::string> out;
+    for (size_t i = 1, widest = 0; i < ranges.size(); ++i) {
+        const Range& r = ranges[i];
+        if (r.file != ranges[widest].file) {
+            widest = i;
+            continue;
+        }
+        const Range& w = ranges[widest];
+        if (r.begin < w.end && r.end > r.begin && w.end > w.begin) {
+            out.emplace(r.name, w.name);
+            out.emplace(w.name, r.name);
+        }
+        if (r.end > w.end) widest = i;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -82,6 +125,17 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
     for (auto& l : layers_) {
         users[l.weightPath].push_back(&l);
         if (l.hasBias()) users[l.biasPath].push_back(&l);
+    }
+    const auto overlapping = overlappingExternalData(file_);
+    for (auto& l : layers_) {
+        for (const std::string* t : {&l.weightPath, &l.biasPath}) {
+            auto it = overlapping.find(*t);
+            if (t->empty() || !l.supported || it == overlapping.end()) continue;
+            l.supported = false;
+            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", whose "
+                                  "external data shares bytes with tensor " +
+                                  quote(it->second) + " (shared storage)";
+        }
     }
     for (auto& l : layers_) {  // a weight or bias that another node reads too
         for (const std::string* t : {&l.weightPath, &l.biasPath}) {
