@@ -120,6 +120,11 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
     }
     checkOrder();
     for (int i = 0; i < int(nodes_.size()); ++i) addLayer(i);
+    markSharedStorage();
+}
+
+// A layer whose weight or bias is read or stored elsewhere as well cannot be rewritten.
+void Graph::markSharedStorage() {
     // One tensor serving two layers (or a layer's weight and another's bias) is shared storage.
     std::map<std::string, std::vector<LayerInfo*>> users;
     for (auto& l : layers_) {

@@ -48,6 +48,7 @@ public:
 private:
     void addLayer(int index);
     void checkOrder() const;
+    void markSharedStorage();
 
     const OnnxFile& file_;
     std::vector<Node> nodes_;
