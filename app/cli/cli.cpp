@@ -31,7 +31,7 @@ void addBatchNormOptions(CLI::App* cmd, std::vector<std::string>& foldBn,
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
         const std::atomic<bool>* cancel) {
-    CLI::App app{"cle: cross-layer equalization of neural-network weights in HDF5 files", "cle"};
+    CLI::App app{"cle: cross-layer equalization of neural-network weights in HDF5 files and ONNX models", "cle"};
     app.set_version_flag("--version", std::string("cle ") + CLE_VERSION);
     app.require_subcommand(1);
 

@@ -13,6 +13,7 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "cle/core/model.h"
+#include "cle/core/output_name.h"
 #include "cle/core/pipeline.h"
 #include "cle/core/quantization.h"
 #include "cle/core/report.h"
@@ -296,6 +297,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
         if (a.pairs.empty()) core::readGroupsFile(a.pairsFile);
         else core::expandGroups(core::parseGroups(a.pairs));
     }
+    core::checkOutputSuffix(a.input, a.output);
     core::checkOutputPath(a.input, a.output, a.force);
     if (!a.report.empty()) {
         core::checkOutputPath(a.input, a.report, a.force);

@@ -53,7 +53,10 @@ std::vector<AbsorbedBias> absorbHighBias(const Model& model, const RunPlan& plan
                                          const Summary& summary, std::vector<Layer>& layers) {
     const ModelInfo& info = model.info;
     std::vector<AbsorbedBias> out;
-    for (const auto& [a, b] : plan.absorbable) {
+    for (const auto& pairNames : plan.absorbable) {
+        // Named references, not structured bindings: lambdas capture them under clang too.
+        const std::string& a = pairNames.first;
+        const std::string& b = pairNames.second;
         AbsorbedBias r{a, b, {}, 0, 0, ""};
         auto bn = std::find_if(plan.batchNorms.begin(), plan.batchNorms.end(),
                                [&](const BatchNormRef& x) { return x.after == a; });

@@ -65,6 +65,9 @@ Geometry geometryOf(const Window& w, bool oneD, const Tensor& x, const std::stri
         throw inputError("layer '" + layer + "' expects inputs of rank " +
                          std::to_string(oneD ? 3 : 4) + " (with the batch axis), got rank " +
                          std::to_string(x.rank() + 1));
+    for (int a = 0; a < 2; ++a)
+        if (w.kernel[a] < 1 || w.stride[a] < 1 || w.dilation[a] < 1)
+            throw inputError("layer '" + layer + "' has a window size, stride or dilation below 1");
     Geometry g;
     g.h = oneD ? 1 : x.shape[0];
     g.w = x.shape[oneD ? 0 : 1];

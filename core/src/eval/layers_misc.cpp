@@ -123,8 +123,10 @@ Tensor combine(const Op& op, const std::vector<const Tensor*>& in) {
         y.shape = in[0]->shape;
         std::vector<long> widths;
         for (const Tensor* t : in) {
-            if (t->rank() != rank || long(t->values.size()) % outer)
-                throw inputError("Concatenate '" + op.name + "' gets tensors of other shapes");
+            bool same = t->rank() == rank;  // every axis but the joined one
+            for (int a = 0; same && a < rank; ++a)
+                same = a == axis || t->shape[size_t(a)] == in[0]->shape[size_t(a)];
+            if (!same) throw inputError("Concatenate '" + op.name + "' gets tensors of other shapes");
             widths.push_back(long(t->values.size()) / outer);
             total += widths.back();
         }

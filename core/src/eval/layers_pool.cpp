@@ -1,5 +1,6 @@
 // Pooling, global pooling, zero padding, cropping and up-sampling.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -82,6 +83,9 @@ Tensor padOrCrop(const Op& op, const Tensor& x) {
     if (x.rank() != (oneD ? 2 : 3))
         throw inputError("layer '" + op.name + "' (" + op.cls + ") got an input of rank " +
                          std::to_string(x.rank() + 1));
+    if (std::any_of(op.pad.begin(), op.pad.end(), [](long p) { return p < 0; }))
+        throw inputError("layer '" + op.name + "' (" + op.cls + ") has a negative padding or "
+                         "cropping");
     const long h = oneD ? 1 : x.shape[0], w = x.shape[oneD ? 0 : 1], c = x.shape.back();
     const long sign = op.kind == Kind::Pad ? 1 : -1;
     const long oh = oneD ? 1 : h + sign * (op.pad[0] + op.pad[1]);

@@ -251,8 +251,11 @@ void foldBatchNorms(Model& model, const RunPlan& plan) {
         auto var = readVector(model, bn.varPath, n, 1.f);
         std::vector<double> factor(static_cast<size_t>(n), 0.0);
         for (size_t c = 0; c < factor.size(); ++c) {
-            if (!(var[c] + bn.epsilon > 0))
-                throw inputError("batch norm '" + bn.name + "' has a negative variance");
+            if (!(var[c] + bn.epsilon > 0) || !std::isfinite(var[c] + bn.epsilon))
+                throw inputError("batch norm '" + bn.name + "' of '" + model.info.path +
+                                 "' cannot be folded: its variance plus epsilon (" +
+                                 std::to_string(var[c]) + " + " + std::to_string(bn.epsilon) +
+                                 ") is not a positive number in channel " + std::to_string(c));
             factor[c] = double(gamma[c]) / std::sqrt(double(var[c]) + bn.epsilon);
         }
         scaleAxis(layer->weight, layer->info.outAxis(), factor);

@@ -2,7 +2,10 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <set>
+#include <tuple>
+#include <unordered_set>
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
@@ -18,6 +21,47 @@ const onnx::AttributeProto* attribute(const onnx::NodeProto& n, const std::strin
 }
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// External tensors whose bytes overlap another's in the same data file, each with the other's
+// name: rewriting one would rewrite the other.
+std::map<std::string, std::string> overlappingExternalData(const OnnxFile& file) {
+    struct Range {
+        std::string file;
+        std::int64_t begin, end;
+        std::string name;
+    };
+    std::vector<Range> ranges;
+    for (const auto& t : file.model().graph().initializer()) {
+        if (t.data_location() != onnx::TensorProto::EXTERNAL) continue;
+        try {
+            std::int64_t bytes = elementSize(t.data_type());
+            for (auto d : file.dims(t)) bytes *= d;
+            auto [offset, length] = file.externalRange(t);
+            if (length >= 0) bytes = length;
+            ranges.push_back({file.externalPath(t), offset, offset + bytes, t.name()});
+        } catch (const Error&) {
+            // unreadable: the layer says why when it is listed
+        }
+    }
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+        return std::tie(a.file, a.begin) < std::tie(b.file, b.begin);
+    });
+    std::map<std::string, std::string> out;
+    for (size_t i = 1, widest = 0; i < ranges.size(); ++i) {
+        const Range& r = ranges[i];
+        if (r.file != ranges[widest].file) {
+            widest = i;
+            continue;
+        }
+        const Range& w = ranges[widest];
+        if (r.begin < w.end && r.end > r.begin && w.end > w.begin) {
+            out.emplace(r.name, w.name);
+            out.emplace(w.name, r.name);
+        }
+        if (r.end > w.end) widest = i;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -74,12 +118,41 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
             if (!i.empty()) consumers_[i].push_back(index);
         nodes_.push_back(std::move(n));
     }
+    checkOrder();
     for (int i = 0; i < int(nodes_.size()); ++i) addLayer(i);
+    markSharedStorage();
+}
+
+// A layer whose weight or bias is read or stored elsewhere as well cannot be rewritten.
+void Graph::markSharedStorage() {
     // One tensor serving two layers (or a layer's weight and another's bias) is shared storage.
     std::map<std::string, std::vector<LayerInfo*>> users;
     for (auto& l : layers_) {
         users[l.weightPath].push_back(&l);
         if (l.hasBias()) users[l.biasPath].push_back(&l);
+    }
+    const auto overlapping = overlappingExternalData(file_);
+    for (auto& l : layers_) {
+        for (const std::string* t : {&l.weightPath, &l.biasPath}) {
+            auto it = overlapping.find(*t);
+            if (t->empty() || !l.supported || it == overlapping.end()) continue;
+            l.supported = false;
+            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", whose "
+                                  "external data shares bytes with tensor " +
+                                  quote(it->second) + " (shared storage)";
+        }
+    }
+    for (auto& l : layers_) {  // a weight or bias that another node reads too
+        for (const std::string* t : {&l.weightPath, &l.biasPath}) {
+            if (t->empty() || !l.supported) continue;
+            const std::string other = otherReader(*t, layerNode_.at(l.name));
+            if (other.empty()) continue;
+            l.supported = false;
+            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", which " +
+                                  (other == "a model output" ? "is also a model output"
+                                                             : other + " reads too") +
+                                  " (shared storage)";
+        }
     }
     for (auto& [tensor, list] : users) {
         if (list.size() < 2) continue;
@@ -90,6 +163,34 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
                                    ", which another layer uses too (shared storage)";
         }
     }
+}
+
+// ONNX requires every node's inputs to exist before it: graph inputs, initializers or the outputs
+// of earlier nodes. A graph that breaks this (a cycle, a missing tensor) is refused as a whole.
+void Graph::checkOrder() const {
+    const auto& g = file_.model().graph();
+    std::unordered_set<std::string> known;
+    for (const auto& v : g.input()) known.insert(v.name());
+    for (const auto& t : g.initializer()) known.insert(t.name());
+    for (const auto& t : g.sparse_initializer()) known.insert(t.values().name());
+    for (const Node& n : nodes_) {
+        for (const auto& i : n.inputs) {
+            if (i.empty() || known.count(i)) continue;
+            const std::string why = producer(i) >= 0
+                ? "which only a later node computes (the nodes are out of order or form a cycle)"
+                : "which no node, graph input or initializer provides";
+            throw inputError("'" + file_.path() + "' is not a valid ONNX graph: node " +
+                             quote(n.name) + " (" + n.op + ") reads " + quote(i) + ", " + why);
+        }
+        for (const auto& o : n.outputs) known.insert(o);
+    }
+}
+
+std::string Graph::otherReader(const std::string& tensor, int node) const {
+    if (isGraphOutput(tensor)) return "a model output";
+    for (int c : consumers(tensor))
+        if (c != node) return "node " + quote(nodes_[size_t(c)].name);
+    return "";
 }
 
 int Graph::producer(const std::string& tensor) const {
@@ -159,6 +260,11 @@ void Graph::addLayer(int index) {
     if (n.op == "ConvTranspose") refuse("transposed convolution");
     if (n.op == "Gemm") {
         if (attrInt(p, "transA", 0) != 0) refuse("Gemm with transA is not supported");
+        // Folded batch norms and absorbed biases are written as plain weights and bias: a
+        // scaled product (alpha) or bias (beta) would scale them again.
+        const bool scaledBias = !biasName.empty() && attrFloat(p, "beta", 1.f) != 1.f;
+        if (attrFloat(p, "alpha", 1.f) != 1.f || scaledBias)
+            refuse("Gemm with alpha or beta other than 1 is not supported");
         if (attrInt(p, "transB", 0) == 0) l.layout = Layout::Keras;  // [in, out]
     }
     if (n.op == "MatMul") {

@@ -33,6 +33,9 @@ public:
     /// The nodes reading `tensor`, one entry per reading input.
     const std::vector<int>& consumers(const std::string& tensor) const;
     bool isGraphOutput(const std::string& tensor) const { return outputs_.count(tensor) > 0; }
+    /// A node other than `node` that reads `tensor` (by name; "a model output" when it is one),
+    /// or "" when `node` alone reads it: a stored tensor read elsewhere cannot be rewritten.
+    std::string otherReader(const std::string& tensor, int node) const;
     /// The model's default-domain opset version (1 when absent).
     long opset() const { return opset_; }
     /// The layers with weights in node order, each naming its node (by Node::layer).
@@ -44,6 +47,8 @@ public:
 
 private:
     void addLayer(int index);
+    void checkOrder() const;
+    void markSharedStorage();
 
     const OnnxFile& file_;
     std::vector<Node> nodes_;

@@ -41,6 +41,7 @@ private:
     void addCandidate(const Candidate& c, Topology& t) const;
     std::optional<std::string> candidateProblem(const Candidate& c, Link& link) const;
     std::optional<std::string> fanOut(const Node& n) const;
+    bool reluAfterBatchNorm(const Candidate& c) const;
     std::optional<std::string> mergeProblem(const Node& n) const;
     std::optional<std::string> stepProblem(const Candidate& c, size_t i, Link& link) const;
     std::optional<BatchNormRef> batchNormAfter(const Node& layer, const Node& bn,
@@ -165,7 +166,20 @@ std::optional<std::string> Pairs::candidateProblem(const Candidate& c, Link& lin
     if (auto p = fanOut(node(c.from))) return p;
     for (size_t i = 0; i < c.path.size(); ++i)
         if (auto p = stepProblem(c, i, link)) return p;
+    link.reluAfterBatchNorm = link.batchNorm && reluAfterBatchNorm(c);
     return std::nullopt;
+}
+
+// layer -> batch norm -> Relu (or a relaxed ReLU6 Clip) -> steps without another activation ->
+// layer: the DFQ high-bias absorption applies, as for Keras graphs.
+bool Pairs::reluAfterBatchNorm(const Candidate& c) const {
+    static const std::set<std::string> activations = {"Relu", "LeakyRelu", "PRelu", "Clip"};
+    if (c.path.size() < 2) return false;
+    const std::string& relu = node(c.path[1]).op;  // a Clip here passed as a ReLU or ReLU6
+    if (relu != "Relu" && relu != "Clip") return false;
+    for (size_t i = 2; i < c.path.size(); ++i)
+        if (activations.count(node(c.path[i]).op)) return false;
+    return true;
 }
 
 std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link& link) const {
@@ -251,6 +265,10 @@ std::optional<BatchNormRef> foldableBatchNorm(const ModelInfo& model, const Grap
                           std::to_string(info->outChannels()) +
                           " output channels, so it cannot be folded into it");
     }
+    for (size_t k = 1; k < 5; ++k)  // folding rewrites them: no other node may read them
+        if (auto other = g.otherReader(bn.inputs[k], g.find(bn.name)); !other.empty())
+            return refuse("batch norm " + quote(bn.name) + " shares its tensor " +
+                          quote(bn.inputs[k]) + " with " + other + ", so it cannot be folded");
     BatchNormRef ref;
     ref.name = bn.name;
     ref.after = layer.layer;
