@@ -122,7 +122,7 @@ MainWindow::~MainWindow()
 QWidget* MainWindow::createCentralArea()
 {
     layersPanel_ = new LayersPanel(this);
-    pairsPanel_ = new PairsPanel(this);
+    pairsPanel_ = new PairsPanel(session_->pairList(), this);
     runPanel_ = new RunPanel(runAction_, cancelAction_, resetAction_, this);
     pairView_ = new PairView(this);
     channelPlot_ = new ChannelStatsPlot(this);
@@ -182,19 +182,21 @@ void MainWindow::connectPanels()
 {
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
-        const QString problem = pairsPanel_->appendToChain(name);
+        const QString problem = session_->pairList()->appendToChain(name.toStdString());
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 8000);
     });
-    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
-    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
+    PairList* pairs = session_->pairList();
+    connect(pairs, &PairList::groupsChanged, this, &MainWindow::updateActions);
+    connect(pairs, &PairList::groupsChanged, this, &MainWindow::updateGraphPairs);
+    connect(pairs, &PairList::rejectedChanged, this, &MainWindow::updateGraphPairs);
     connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
     connect(quantizationView_, &QuantizationView::dropPairRequested, this,
             [this](const QString& first, const QString& second) {
                 const QString why = dropPairAndRun(first, second);
                 if (!why.isEmpty()) showError(tr("Run again"), why);
             });
-    pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
-    connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
+    pairs->setAllowRelu6(runPanel_->allowRelu6());
+    connect(runPanel_, &RunPanel::allowRelu6Changed, pairs, &PairList::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
 }
@@ -268,7 +270,6 @@ void MainWindow::onModelLoaded()
     QSettings().setValue(QStringLiteral("files/lastFolder"), QFileInfo(model->path).absolutePath());
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
-    pairsPanel_->setModel(model);
     graphView_->setModel(model);
     pairView_->setSummary(nullptr, false);
     showQuantization(nullptr);
@@ -356,7 +357,7 @@ QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
 {
     const core::QuantizationReport* q = session_->quantization();
     if (!q) return tr("Run an equalization first.");
-    if (!pairsPanel_->dropPair(first.toStdString(), second.toStdString()))
+    if (!session_->pairList()->dropPair(first.toStdString(), second.toStdString()))
         return tr("The pair %1 → %2 is not among the accepted groups.").arg(first, second);
     comparison_ = {std::make_shared<core::QuantizationReport>(*q),
                    QStringLiteral("%1 → %2").arg(first, second)};
@@ -437,17 +438,17 @@ void MainWindow::onGraphNodeSelected(const QString& name)
 
 void MainWindow::updateGraphPairs()
 {
-    graphView_->setPairs(pairsPanel_->confirmedGroups(), pairsPanel_->suggestedGroups(),
-                         pairsPanel_->rejected());
+    const PairList* pairs = session_->pairList();
+    graphView_->setPairs(pairs->confirmedGroups(), pairs->suggestedGroups(), pairs->rejected());
 }
 
 QString MainWindow::runNow()
 {
     if (session_->isRunning()) return tr("A run is already going on.");
-    const auto pairs = pairsPanel_->pairs();
-    const auto regions = pairsPanel_->regions();
+    const auto pairs = session_->pairList()->pairs();
+    const auto regions = session_->pairList()->regions();
     if (pairs.empty() && regions.empty()) {
-        return pairsPanel_->hasSuggestions()
+        return session_->pairList()->hasSuggestions()
                    ? tr("Accept the suggested chains (or build a chain) before running.")
                    : tr("Add at least one pair: pick layers in the Pairs panel or press "
                         "Suggest.");
@@ -515,12 +516,12 @@ void MainWindow::updateActions()
     const bool busy = session_->isBusy();
     const bool running = session_->isRunning();
     openAction_->setEnabled(!busy);
-    runAction_->setEnabled(!busy && session_->model() && !pairsPanel_->pairs().empty());
+    runAction_->setEnabled(!busy && session_->model() && !session_->pairList()->pairs().empty());
     cancelAction_->setEnabled(running);
     resetAction_->setEnabled(!busy && session_->summary());
     exportAction_->setEnabled(!busy && session_->hasResult());
     loadPairsAction_->setEnabled(!busy && session_->model());
-    savePairsAction_->setEnabled(!pairsPanel_->confirmedGroups().empty());
+    savePairsAction_->setEnabled(!session_->pairList()->confirmedGroups().empty());
     runPanel_->setResultAvailable(!busy && session_->hasResult());
 }
 
