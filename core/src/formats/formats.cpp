@@ -10,7 +10,6 @@
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
 #include "hdf5/h5.h"
-#include "support/json_text.h"
 
 namespace cle::core::formats {
 
@@ -93,7 +92,7 @@ struct KerasClass {
 };
 
 // Keras layer name -> class name, from the model_config JSON (nested models included).
-void collectClasses(const nlohmann::json& j, std::map<std::string, KerasClass>& out) {
+void collectClasses(const nlohmann::ordered_json& j, std::map<std::string, KerasClass>& out) {
     if (j.is_object()) {
         if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
             const auto& cfg = j["config"];
@@ -118,13 +117,10 @@ std::string fileName(hid_t file) {
     return name;
 }
 
-std::map<std::string, KerasClass> kerasClasses(hid_t file) {
+std::map<std::string, KerasClass> kerasClasses(const KerasConfig* config) {
     std::map<std::string, KerasClass> classes;
-
-    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
-    auto text = h5::readStringsAttribute(root.get(), "model_config");
-    if (text.empty()) return classes;
-    auto j = json_text::parseModelConfig(text.front(), fileName(file));
+    if (!config) return classes;
+    const auto& j = parsed(*config);
     if (!j.is_discarded()) collectClasses(j, classes);
     return classes;
 }
@@ -212,8 +208,8 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
     return layers;
 }
 
-std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
-    auto classes = kerasClasses(file);
+std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const KerasConfig* config) {
+    auto classes = kerasClasses(config);
     h5::Handle rootGroup(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
     std::vector<LayerInfo> layers;
     for (const auto& layerName : h5::readSplitStrings(rootGroup.get(), "layer_names")) {

@@ -8,22 +8,28 @@
 
 #include "cle/core/model.h"
 #include "cle/core/weight_file.h"
+#include "formats/keras_config.h"
 
 namespace cle::core::formats {
 
-/// inspectFile on a file already open (`path` names it in messages and identifies it).
-ModelInfo inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout);
+/// inspectFile on a file already open (`path` names it in messages and identifies it). `config`
+/// is the file's model_config as readKerasConfig() returned it, read here when null.
+ModelInfo inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout,
+                      const KerasConfig* config = nullptr);
 
 /// Reads what `info` lists from the open `file`: every supported layer's weights and bias, the
-/// 1-D datasets no layer owns (batch-norm vectors) and the root attribute model_config, after
-/// comparing the memory the weights claim with `maxBytes` (0: what is available).
-Model readModel(hid_t file, ModelInfo info, std::int64_t maxBytes);
+/// 1-D datasets no layer owns (batch-norm vectors), after comparing the memory the weights claim
+/// with `maxBytes` (0: what is available). The model keeps `config` (readKerasConfig() of the
+/// same file, null when it has none) as its model_config.
+Model readModel(hid_t file, ModelInfo info, std::int64_t maxBytes,
+                std::shared_ptr<const KerasConfig> config);
 
 /// Detects the format; for Keras 2 sets `kerasRoot` to the group holding `layer_names`.
 Format detect(hid_t file, std::string& kerasRoot);
 
 std::vector<LayerInfo> listPyTorch(hid_t file);
-std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root);
+/// Keras 2 layers; `config` (may be null) gives their classes and graph order.
+std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const KerasConfig* config);
 std::vector<LayerInfo> listKeras3(hid_t file);
 std::vector<LayerInfo> listGeneric(hid_t file);
 

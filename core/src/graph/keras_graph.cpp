@@ -116,6 +116,13 @@ Graph Graph::parse(const std::string& source, const std::string& file) {
     return fromJson(j, file);
 }
 
+Graph Graph::fromConfig(const KerasConfig& config, const std::string& file) {
+    const auto& j = formats::parsed(config);
+    if (j.is_discarded())
+        throw inputError("cannot read the model_config of '" + file + "': it is not valid JSON");
+    return fromJson(json(j), file);
+}
+
 Graph Graph::fromJson(const json& j, const std::string& file) {
     auto bad = [&](const std::string& why) {
         return inputError("cannot read the model_config of '" + file + "': " + why);
