@@ -208,25 +208,47 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
     return layers;
 }
 
+std::vector<KerasWeight> keras2Weights(hid_t file, const std::string& root,
+                                       const std::string& group) {
+    std::vector<KerasWeight> weights;
+    if (!h5::isGroup(file, group)) return weights;
+    h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+    for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
+        std::string path = join(group, wn);
+        if (!h5::isDataset(file, path)) path = join(root, wn);
+        if (!h5::isDataset(file, path)) continue;
+        auto slash = wn.find_last_of('/');
+        weights.push_back({slash == std::string::npos ? "" : wn.substr(0, slash),
+                           stripSuffix(lastComponent(wn)), path});
+    }
+    return weights;
+}
+
+std::vector<std::string> keras3Weights(hid_t file, const std::string& group) {
+    std::vector<std::string> paths;
+    std::string vars = group + "/vars";
+    if (!h5::isGroup(file, vars)) return paths;
+    auto names = h5::listChildren(file, vars);
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
+    });
+    for (const auto& n : names) paths.push_back(vars + "/" + n);
+    return paths;
+}
+
 std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const KerasConfig* config) {
     auto classes = kerasClasses(config);
     h5::Handle rootGroup(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
     std::vector<LayerInfo> layers;
     for (const auto& layerName : h5::readSplitStrings(rootGroup.get(), "layer_names")) {
         std::string group = join(root, layerName);
-        if (!h5::isGroup(file, group)) continue;
-        h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
         // Weight names grouped by the layer they belong to (a nested model holds several).
         std::map<std::string, std::map<std::string, std::string>> owners;
         std::vector<std::string> order;
-        for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
-            std::string path = join(group, wn);
-            if (!h5::isDataset(file, path)) path = join(root, wn);
-            if (!h5::isDataset(file, path)) continue;
-            auto slash = wn.find_last_of('/');
-            std::string owner = slash == std::string::npos ? layerName : wn.substr(0, slash);
+        for (const auto& w : keras2Weights(file, root, group)) {
+            const std::string& owner = w.owner.empty() ? layerName : w.owner;
             if (!owners.count(owner)) order.push_back(owner);
-            owners[owner][stripSuffix(lastComponent(wn))] = path;
+            owners[owner][w.variable] = w.path;
         }
         // A nested model lists trainable weights first, not layer by layer: use graph order.
         auto position = [&](const std::string& owner) {
@@ -288,14 +310,8 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         throw inputError("cannot read the layers of '" + fileName(file) +
                          "': its groups are nested more than " + std::to_string(kMaxKeras3Depth) +
                          " levels deep");
-    std::string vars = group + "/vars";
-    if (h5::isGroup(file, vars)) {
-        auto names = h5::listChildren(file, vars);
-        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-            return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
-        });
-        std::vector<std::string> paths;
-        for (const auto& n : names) paths.push_back(vars + "/" + n);
+    {
+        const std::vector<std::string> paths = keras3Weights(file, group);
         if (!paths.empty()) {
             auto v0 = facts(file, paths[0]);
             auto v1 = paths.size() > 1 ? facts(file, paths[1]) : DatasetFacts{};

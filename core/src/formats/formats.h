@@ -33,6 +33,20 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const Ker
 std::vector<LayerInfo> listKeras3(hid_t file);
 std::vector<LayerInfo> listGeneric(hid_t file);
 
+/// One weight of a Keras 2 layer group as its `weight_names` list it.
+struct KerasWeight {
+    std::string owner;     ///< the name's part before its last '/' ("" when it has none)
+    std::string variable;  ///< the last part without its ":0" ("kernel", "moving_mean", ...)
+    std::string path;      ///< the dataset: the name under `group`, else under the root group
+};
+/// The weights the Keras 2 layer group `group` lists that exist in the file, in listed order
+/// (none when `group` is not a group). `root` is the group holding layer_names.
+std::vector<KerasWeight> keras2Weights(hid_t file, const std::string& root,
+                                       const std::string& group);
+/// The datasets of a Keras 3 layer group's `vars`, in the order the layer created them (vars/0,
+/// vars/1, ..., "2" before "10"); none without `vars`.
+std::vector<std::string> keras3Weights(hid_t file, const std::string& group);
+
 /// tf.keras 2.13 to 2.15 store a Keras 3 style file's layers under this group instead of `layers`.
 inline constexpr const char* kLegacyLayers = "_layer_checkpoint_dependencies";
 /// The group holding a Keras 3 file's layers: "layers", kLegacyLayers, or "" for neither.
