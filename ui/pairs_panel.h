@@ -37,6 +37,12 @@ public:
     std::vector<core::Group> suggestedGroups() const { return pairs_->suggestedGroups(); }
     std::vector<core::LayerPair> pairs() const { return pairs_->pairs(); }
     bool hasSuggestions() const { return pairs_->hasSuggestions(); }
+    bool isSuggestion(int row) const { return pairs_->isSuggestion(row); }
+    bool isGuessed(int row) const { return pairs_->isGuessed(row); }
+    bool acceptSuggestion(int row) { return pairs_->acceptSuggestion(row); }
+    bool dropSuggestion(int row) { return pairs_->dropSuggestion(row); }
+    std::vector<core::RegionNames> regions() const { return pairs_->regions(); }
+    const std::vector<core::Rejection>& rejected() const { return pairs_->rejected(); }
     QStringList candidates() const { return pairs_->candidates(); }
     QString loadFile(const QString& path) { return pairs_->loadFile(path); }
     QString saveFile(const QString& path) const { return pairs_->saveFile(path); }
