@@ -138,10 +138,16 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
     if (input.topology) loaded->topology = *input.topology;
     loaded->topologyError = QString::fromStdString(input.topologyError);
     foldedStats(*loaded);
-    try {
-        loaded->graph = core::readLayerGraph(loaded->model.info, loaded->model.modelConfig);
-    } catch (const std::exception&) {
-        // Unreadable graphs are already explained by topologyError.
+    // A Keras graph comes with the load (built from the one parse of model_config); an ONNX
+    // file's is read from its own parsed copy.
+    if (input.graph) {
+        loaded->graph = *input.graph;
+    } else if (loaded->model.info.format == core::Format::Onnx) {
+        try {
+            loaded->graph = core::readLayerGraph(loaded->model.info);
+        } catch (const std::exception&) {
+            // Unreadable graphs are already explained by topologyError.
+        }
     }
     std::vector<std::string> names;
     for (const auto& layer : loaded->model.layers) names.push_back(layer.info.name);

@@ -123,7 +123,7 @@ MainWindow::~MainWindow()
 QWidget* MainWindow::createCentralArea()
 {
     layersPanel_ = new LayersPanel(this);
-    pairsPanel_ = new PairsPanel(this);
+    pairsPanel_ = new PairsPanel(session_->pairList(), this);
     runPanel_ = new RunPanel(runAction_, cancelAction_, resetAction_, this);
     pairView_ = new PairView(this);
     channelPlot_ = new ChannelStatsPlot(this);
@@ -183,11 +183,13 @@ void MainWindow::connectPanels()
 {
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
-        const QString problem = pairsPanel_->appendToChain(name);
+        const QString problem = session_->pairList()->appendToChain(name.toStdString());
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 8000);
     });
-    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateActions);
-    connect(pairsPanel_, &PairsPanel::groupsChanged, this, &MainWindow::updateGraphPairs);
+    PairList* pairs = session_->pairList();
+    connect(pairs, &PairList::groupsChanged, this, &MainWindow::updateActions);
+    connect(pairs, &PairList::groupsChanged, this, &MainWindow::updateGraphPairs);
+    connect(pairs, &PairList::rejectedChanged, this, &MainWindow::updateGraphPairs);
     connect(graphView_, &GraphView::layerSelected, this, &MainWindow::onGraphNodeSelected);
     // The region the plots show is outlined in the graph.
     connect(pairView_->pairBox(), &QComboBox::currentIndexChanged, this, [this](int index) {
@@ -202,8 +204,8 @@ void MainWindow::connectPanels()
                 const QString why = dropPairAndRun(first, second);
                 if (!why.isEmpty()) showError(tr("Run again"), why);
             });
-    pairsPanel_->setAllowRelu6(runPanel_->allowRelu6());
-    connect(runPanel_, &RunPanel::allowRelu6Changed, pairsPanel_, &PairsPanel::setAllowRelu6);
+    pairs->setAllowRelu6(runPanel_->allowRelu6());
+    connect(runPanel_, &RunPanel::allowRelu6Changed, pairs, &PairList::setAllowRelu6);
     connect(pairsPanel_, &PairsPanel::loadRequested, this, &MainWindow::promptLoadPairs);
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
 }
@@ -277,7 +279,6 @@ void MainWindow::onModelLoaded()
     QSettings().setValue(QStringLiteral("files/lastFolder"), QFileInfo(model->path).absolutePath());
     setWindowTitle(tr("%1 — CLE Studio").arg(QFileInfo(model->path).fileName()));
     layersPanel_->setModel(model);
-    pairsPanel_->setModel(model);
     graphView_->setModel(model);
     pairView_->setSummary(nullptr, false);
     showQuantization(nullptr);
@@ -365,7 +366,7 @@ QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
 {
     const core::QuantizationReport* q = session_->quantization();
     if (!q) return tr("Run an equalization first.");
-    if (!pairsPanel_->dropPair(first.toStdString(), second.toStdString()))
+    if (!session_->pairList()->dropPair(first.toStdString(), second.toStdString()))
         return tr("The pair %1 → %2 is not among the accepted groups.").arg(first, second);
     comparison_ = {std::make_shared<core::QuantizationReport>(*q),
                    QStringLiteral("%1 → %2").arg(first, second)};
@@ -446,17 +447,17 @@ void MainWindow::onGraphNodeSelected(const QString& name)
 
 void MainWindow::updateGraphPairs()
 {
-    graphView_->setPairs(pairsPanel_->confirmedGroups(), pairsPanel_->suggestedGroups(),
-                         pairsPanel_->rejected());
+    const PairList* pairs = session_->pairList();
+    graphView_->setPairs(pairs->confirmedGroups(), pairs->suggestedGroups(), pairs->rejected());
 }
 
 QString MainWindow::runNow()
 {
     if (session_->isRunning()) return tr("A run is already going on.");
-    const auto pairs = pairsPanel_->pairs();
-    const auto regions = pairsPanel_->regions();
+    const auto pairs = session_->pairList()->pairs();
+    const auto regions = session_->pairList()->regions();
     if (pairs.empty() && regions.empty()) {
-        return pairsPanel_->hasSuggestions()
+        return session_->pairList()->hasSuggestions()
                    ? tr("Accept the suggested chains (or build a chain) before running.")
                    : tr("Add at least one pair: pick layers in the Pairs panel or press "
                         "Suggest.");
@@ -524,12 +525,12 @@ void MainWindow::updateActions()
     const bool busy = session_->isBusy();
     const bool running = session_->isRunning();
     openAction_->setEnabled(!busy);
-    runAction_->setEnabled(!busy && session_->model() && !pairsPanel_->pairs().empty());
+    runAction_->setEnabled(!busy && session_->model() && !session_->pairList()->pairs().empty());
     cancelAction_->setEnabled(running);
     resetAction_->setEnabled(!busy && session_->summary());
     exportAction_->setEnabled(!busy && session_->hasResult());
     loadPairsAction_->setEnabled(!busy && session_->model());
-    savePairsAction_->setEnabled(!pairsPanel_->confirmedGroups().empty());
+    savePairsAction_->setEnabled(!session_->pairList()->confirmedGroups().empty());
     runPanel_->setResultAvailable(!busy && session_->hasResult());
 }
 

@@ -148,13 +148,13 @@ void MainWindow::promptLoadPairs()
     const QString path = Prompter::instance().openFileName(this, tr("Load Pairs"),
                                                            tr("Pairs JSON (*.json)"));
     if (path.isEmpty()) return;
-    const QString error = pairsPanel_->loadFile(path);
+    const QString error = session_->pairList()->loadFile(path);
     if (!error.isEmpty()) showError(tr("Load pairs"), error);
 }
 
 void MainWindow::promptSavePairs()
 {
-    if (pairsPanel_->confirmedGroups().empty()) {
+    if (session_->pairList()->confirmedGroups().empty()) {
         showError(tr("Save pairs"), tr("There are no confirmed groups to save."));
         return;
     }
@@ -162,7 +162,7 @@ void MainWindow::promptSavePairs()
                                                            tr("Pairs JSON (*.json)"),
                                                            QStringLiteral("pairs.json"));
     if (path.isEmpty()) return;
-    const QString error = pairsPanel_->saveFile(path);
+    const QString error = session_->pairList()->saveFile(path);
     if (!error.isEmpty()) showError(tr("Save pairs"), error);
 }
 

@@ -1,10 +1,8 @@
 #include "ui/session.h"
 
 #include <QFileInfo>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include "cle/core/exporter.h"
-#include "ui/background.h"
 
 namespace cle::ui {
 
@@ -16,12 +14,13 @@ const std::vector<core::Relu6Cost> kNoCosts;
 
 }  // namespace
 
-Session::Session(QObject* parent) : QObject(parent)
+Session::Session(QObject* parent)
+    : QObject(parent),
+      loadTask_(this, [this](LoadTask::Outcome out) { onLoadDone(std::move(out)); }),
+      exportTask_(this, [this](const ExportTask::Outcome& out) { onExportDone(out); })
 {
-    connect(&loadWatcher_, &QFutureWatcher<LoadOutcome>::finished, this, &Session::onLoadDone);
     connect(&job_, &EqualizeJob::progressed, this, &Session::onRunProgress);
     connect(&job_, &EqualizeJob::finished, this, &Session::onRunDone);
-    connect(&exportWatcher_, &QFutureWatcher<QString>::finished, this, &Session::onExportDone);
 }
 
 Session::~Session()
@@ -33,10 +32,9 @@ Session::~Session()
 
 void Session::waitForIdle()
 {
-    // A watcher that never got a future would wait forever on its empty one.
-    if (loadWatcher_.isRunning()) loadWatcher_.waitForFinished();
+    loadTask_.wait();
     job_.wait();
-    if (exportWatcher_.isRunning()) exportWatcher_.waitForFinished();
+    exportTask_.wait();
 }
 
 const core::Summary* Session::summary() const
@@ -84,25 +82,19 @@ bool Session::open(const QString& path)
     pendingPath_ = path;
     emit loadStarted(path);
     emit busyChanged(true);
-    loadWatcher_.setFuture(QtConcurrent::run([path]() -> LoadOutcome {
-        LoadOutcome out;
-        out.error =
-            runCatching(tr("load %1").arg(path), [&] { out.model = loadModelWithStats(path); });
-        if (!out.model && out.error.isEmpty()) out.error = tr("Could not load %1.").arg(path);
-        return out;
-    }));
+    loadTask_.start(tr("load %1").arg(path), [path] { return loadModelWithStats(path); });
     return true;
 }
 
-void Session::onLoadDone()
+void Session::onLoadDone(LoadTask::Outcome out)
 {
-    LoadOutcome out = loadWatcher_.future().takeResult();
     emit busyChanged(isBusy());
-    if (!out.model) {
-        emit loadFailed(out.error);
+    if (!out.value || !*out.value) {
+        emit loadFailed(out.value ? tr("Could not load %1.").arg(pendingPath_) : out.error);
         return;
     }
-    model_ = std::move(out.model);
+    model_ = std::move(*out.value);
+    pairs_.setModel(model_);
     clearResult();
     emit modelLoaded();
     emit resultChanged();
@@ -193,22 +185,19 @@ QString Session::startExport(const QString& weightsPath, const QString& reportPa
     auto result = result_;
     auto feedback = exportFeedback_;
     const core::ExportRequest request{weightsPath.toStdString(), reportPath.toStdString(), force};
-    exportWatcher_.setFuture(QtConcurrent::run([model, result, feedback, request]() {
-        return runCatching(tr("export"), [&] {
-            core::exportOutcome(model->model, result->outcome, request, *feedback);
-        });
-    }));
+    exportTask_.start(tr("export"), [model, result, feedback, request] {
+        core::exportOutcome(model->model, result->outcome, request, *feedback);
+    });
     return {};
 }
 
-void Session::onExportDone()
+void Session::onExportDone(const ExportTask::Outcome& out)
 {
-    const QString error = exportWatcher_.future().takeResult();
     emit busyChanged(isBusy());
-    if (error.isEmpty())
+    if (out.value)
         emit exportFinished(exportPath_);
     else
-        emit exportFailed(error);
+        emit exportFailed(out.error);
 }
 
 }  // namespace cle::ui

@@ -5,17 +5,19 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <variant>
 #include <vector>
 
-#include <QFutureWatcher>
 #include <QObject>
 #include <QString>
 
 #include "cle/core/feedback.h"
 #include "cle/core/pairs.h"
 #include "cle/core/pipeline.h"
+#include "ui/background.h"
 #include "ui/equalize_job.h"
 #include "ui/loaded_model.h"
+#include "ui/pair_list.h"
 
 namespace cle::ui {
 
@@ -30,9 +32,13 @@ public:
     /// Starts loading `path` in the background. The open model stays until the new one loads;
     /// a failed load keeps it. Ignored (returns false) while a run or another load is going on.
     bool open(const QString& path);
-    bool isLoading() const { return loadWatcher_.isRunning(); }
+    bool isLoading() const { return loadTask_.isRunning(); }
     /// The model as loaded from disk; null before the first successful load.
     std::shared_ptr<const LoadedModel> model() const { return model_; }
+
+    /// The pair list to equalize; a new load clears it.
+    PairList* pairList() { return &pairs_; }
+    const PairList* pairList() const { return &pairs_; }
 
     // --- running ---------------------------------------------------------------------------
     /// Checks `pairs` against the layer graph (core::planPairs, as `cle equalize` does) and
@@ -76,7 +82,7 @@ public:
     /// Writes the equalized weights (and the report when `reportPath` is not empty) in the
     /// background; exportFinished or exportFailed follows. Returns why it cannot start, or "".
     QString startExport(const QString& weightsPath, const QString& reportPath, bool force);
-    bool isExporting() const { return exportWatcher_.isRunning(); }
+    bool isExporting() const { return exportTask_.isRunning(); }
 
     bool isBusy() const { return isLoading() || isRunning() || isExporting(); }
     /// Blocks until every background job has returned.
@@ -100,20 +106,19 @@ signals:
     void busyChanged(bool busy);
 
 private:
-    struct LoadOutcome {
-        std::shared_ptr<const LoadedModel> model;
-        QString error;
-    };
-    void onLoadDone();
+    using LoadTask = BackgroundTask<std::shared_ptr<const LoadedModel>>;
+    using ExportTask = BackgroundTask<std::monostate>;
+    void onLoadDone(LoadTask::Outcome out);
     void onRunProgress(const std::vector<core::SweepEvent>& events);
     void onRunDone();
-    void onExportDone();
+    void onExportDone(const ExportTask::Outcome& out);
     /// Forgets the result and the live history (a new load, a reset).
     void clearResult();
 
     std::shared_ptr<const LoadedModel> model_;
+    PairList pairs_;
     QString pendingPath_;
-    QFutureWatcher<LoadOutcome> loadWatcher_;
+    LoadTask loadTask_;
 
     EqualizeJob job_;
     /// The run under way: its history as the sweep events arrive, and its (merged) plan.
@@ -122,7 +127,7 @@ private:
     /// The last finished run (completed, cancelled or failed), shared with the export.
     std::shared_ptr<const RunRecord> result_;
 
-    QFutureWatcher<QString> exportWatcher_;
+    ExportTask exportTask_;
     QString exportPath_;
     /// Cancelled when the session goes away: an export under way stops and leaves no file.
     std::shared_ptr<core::Feedback> exportFeedback_ = std::make_shared<core::Feedback>();

@@ -127,15 +127,15 @@ void applyStartupOptions(MainWindow& window, const StartupOptions& options)
         [w, o] {
             if (!o.pairs.isEmpty()) {
                 try {
-                    const QString problems =
-                        w->pairsPanel()->setGroups(core::parseGroups(o.pairs.toStdString()));
+                    const QString problems = w->session()->pairList()->setGroups(
+                        core::parseGroups(o.pairs.toStdString()));
                     if (!problems.isEmpty()) qWarning("%s", qPrintable(problems));
                 } catch (const std::exception& e) {
                     qWarning("%s", e.what());
                 }
             } else if (o.suggest) {
-                w->pairsPanel()->suggest();
-                w->pairsPanel()->confirmAll();
+                w->session()->pairList()->suggest();
+                w->session()->pairList()->confirmAll();
             }
             w->pairView()->setLogY(o.logY);
             w->pairView()->setSortByRange(o.sortByRange);

@@ -6,16 +6,27 @@
 #include <unistd.h>
 #endif
 
-#include <QtConcurrent/QtConcurrentRun>
+#include <utility>
 
 #include "cle/core/error.h"
 
 namespace cle::ui {
 
-VerifyJob::VerifyJob(QObject* parent) : QObject(parent)
+VerifyJob::VerifyJob(QObject* parent)
+    : QObject(parent),
+      task_(this, [this](BackgroundTask<VerifyOutcome>::Outcome out) { onDone(std::move(out)); },
+            &pool_)
 {
     pool_.setMaxThreadCount(1);
-    connect(&watcher_, &QFutureWatcher<VerifyOutcome>::finished, this, &VerifyJob::finished);
+}
+
+void VerifyJob::onDone(BackgroundTask<VerifyOutcome>::Outcome out)
+{
+    if (out.value)
+        outcome_ = std::move(*out.value);
+    else
+        outcome_ = {{}, false, false, out.error};
+    emit finished();
 }
 
 VerifyJob::~VerifyJob()
@@ -66,13 +77,13 @@ void VerifyJob::start(VerifyInput input)
     cancel();
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     auto flag = cancel_;
-    watcher_.setFuture(QtConcurrent::run(&pool_, [flag, input = std::move(input)] {
+    task_.start(tr("check the network"), [flag, input = std::move(input)] {
 #ifdef __linux__
         // Yield to the GUI thread on a busy machine; the evaluator's threads inherit this.
         setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
         return check(input, flag.get());
-    }));
+    });
 }
 
 void VerifyJob::cancel()
@@ -80,17 +91,10 @@ void VerifyJob::cancel()
     if (cancel_) cancel_->store(true);
 }
 
-void VerifyJob::wait()
-{
-    if (watcher_.isRunning()) watcher_.waitForFinished();
-}
+void VerifyJob::wait() { task_.wait(); }
 
-bool VerifyJob::isRunning() const { return watcher_.isRunning(); }
+bool VerifyJob::isRunning() const { return task_.isRunning(); }
 
-VerifyOutcome VerifyJob::takeOutcome()
-{
-    if (!watcher_.future().isValid() || watcher_.future().resultCount() == 0) return {};
-    return watcher_.future().takeResult();
-}
+VerifyOutcome VerifyJob::takeOutcome() { return std::exchange(outcome_, {}); }
 
 }  // namespace cle::ui

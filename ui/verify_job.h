@@ -8,7 +8,6 @@
 #include <optional>
 #include <vector>
 
-#include <QFutureWatcher>
 #include <QObject>
 #include <QString>
 #include <QThreadPool>
@@ -16,6 +15,7 @@
 #include "cle/core/model.h"
 #include "cle/core/run_plan.h"
 #include "cle/core/verification.h"
+#include "ui/background.h"
 
 namespace cle::ui {
 
@@ -55,8 +55,11 @@ signals:
     void finished();
 
 private:
+    void onDone(BackgroundTask<VerifyOutcome>::Outcome out);
+
     QThreadPool pool_;
-    QFutureWatcher<VerifyOutcome> watcher_;
+    BackgroundTask<VerifyOutcome> task_;
+    VerifyOutcome outcome_;
     std::shared_ptr<std::atomic<bool>> cancel_;
 };
 

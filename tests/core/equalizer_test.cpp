@@ -234,3 +234,35 @@ TEST(Equalizer, GroupOfOneNameIsAUsageError) {
 }
 
 }  // namespace
+
+// Per-channel statistics come from the engine's measuring pass; they are the plain minimum and
+// maximum over every other axis, bit for bit, whatever the shape and axis (odd sizes leave
+// remainders after the kernel's 8-wide lanes).
+TEST(ChannelStats, MatchAPlainLoopOnEveryAxis) {
+    const std::vector<std::vector<std::int64_t>> shapes = {
+        {13}, {5, 11}, {3, 7, 9}, {3, 3, 17, 10}, {2, 5, 3, 4, 19}};
+    unsigned seed = 7;
+    for (const auto& shape : shapes) {
+        core::Tensor t;
+        t.shape = shape;
+        const auto values = test::randomValues(size_t(t.size()), 3.0, seed++);
+        t.values.assign(values.begin(), values.end());
+        t.values[t.values.size() / 2] = -0.0f;
+        for (int axis = 0; axis < t.rank(); ++axis) {
+            std::int64_t outer = 1, inner = 1, channels = shape[size_t(axis)];
+            for (int i = 0; i < axis; ++i) outer *= shape[size_t(i)];
+            for (int i = axis + 1; i < t.rank(); ++i) inner *= shape[size_t(i)];
+            std::vector<float> lo(size_t(channels), INFINITY), hi(size_t(channels), -INFINITY);
+            const float* p = t.values.data();
+            for (std::int64_t o = 0; o < outer; ++o)
+                for (std::int64_t c = 0; c < channels; ++c)
+                    for (std::int64_t i = 0; i < inner; ++i, ++p) {
+                        lo[size_t(c)] = std::min(lo[size_t(c)], *p);
+                        hi[size_t(c)] = std::max(hi[size_t(c)], *p);
+                    }
+            const core::ChannelStats s = core::channelStats(t, axis);
+            EXPECT_EQ(s.min, lo) << "rank " << t.rank() << " axis " << axis;
+            EXPECT_EQ(s.max, hi) << "rank " << t.rank() << " axis " << axis;
+        }
+    }
+}

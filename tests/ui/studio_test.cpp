@@ -88,6 +88,7 @@ private slots:
     void layerTableSortsAndFilters();
     void pairsPanelExplainsInvalidChoices();
     void pairsFileRoundTrip();
+    void pairListBelongsToTheSession();
     void runChainOnSample();
     void corruptFileKeepsModel();
     void cancelMidRunLeavesModelUnchanged();
@@ -223,6 +224,36 @@ void StudioTest::pairsFileRoundTrip()
     QVERIFY(w->pairsPanel()->confirmedGroups().empty());
     QCOMPARE(w->pairsPanel()->loadFile(path), QString());
     QVERIFY(w->pairsPanel()->confirmedGroups() == groups);
+}
+
+void StudioTest::pairListBelongsToTheSession()
+{
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    ui::PairList* pairs = w->session()->pairList();
+    QCOMPARE(w->pairsPanel()->pairList(), pairs);
+    // Edits made on the session's list, with no widget involved, are what the panel shows and
+    // what a run equalizes.
+    const core::Group chain = sampleChain(*w, 3);
+    QVERIFY(chain.size() == 3);
+    QCOMPARE(pairs->addGroup(chain), QString());
+    QCOMPARE(w->pairsPanel()->list()->count(), 1);
+    QVERIFY(w->pairsPanel()->pairs() == pairs->pairs());
+    QCOMPARE(pairs->pairs().size(), size_t(2));
+    QVERIFY(runAndWait(*w));
+    QCOMPARE(w->session()->plan().pairs.size(), size_t(2));
+    // A refused layer is explained by the list and shown by the panel.
+    QCOMPARE(pairs->appendToChain(chain[0]), QString());
+    const QString problem = pairs->appendToChain("no such layer");
+    QVERIFY(!problem.isEmpty());
+    QCOMPARE(w->pairsPanel()->problemText(), problem);
+    // A new load empties the list.
+    QSignalSpy loaded(w->session(), &ui::Session::modelLoaded);
+    QVERIFY(w->session()->open(kSample));
+    QVERIFY(loaded.wait(kRunTimeoutMs));
+    QVERIFY(pairs->entries().empty());
+    QVERIFY(pairs->chain().empty());
+    QCOMPARE(w->pairsPanel()->list()->count(), 0);
 }
 
 void StudioTest::runChainOnSample()

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <utility>
+
+#include "engine/channel_kernel.h"
 
 namespace cle::core {
 
@@ -14,24 +17,11 @@ std::vector<float> ChannelStats::range() const {
 
 ChannelStats channelStats(const Tensor& t, int axis) {
     if (axis < 0 || axis >= t.rank()) throw std::out_of_range("channelStats: axis out of range");
-    std::int64_t outer = 1, inner = 1, channels = t.shape[static_cast<size_t>(axis)];
-    for (int i = 0; i < axis; ++i) outer *= t.shape[static_cast<size_t>(i)];
-    for (int i = axis + 1; i < t.rank(); ++i) inner *= t.shape[static_cast<size_t>(i)];
+    // The engine's own measuring pass, seen with one channel axis.
+    kernel::Stats k = kernel::measure(t.values.data(), kernel::makeView(t.shape, axis, axis), 1);
     ChannelStats s;
-    s.min.assign(static_cast<size_t>(channels), std::numeric_limits<float>::infinity());
-    s.max.assign(static_cast<size_t>(channels), -std::numeric_limits<float>::infinity());
-    const float* p = t.values.data();
-    for (std::int64_t o = 0; o < outer; ++o) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-            float lo = s.min[static_cast<size_t>(c)], hi = s.max[static_cast<size_t>(c)];
-            for (std::int64_t i = 0; i < inner; ++i, ++p) {
-                lo = std::min(lo, *p);
-                hi = std::max(hi, *p);
-            }
-            s.min[static_cast<size_t>(c)] = lo;
-            s.max[static_cast<size_t>(c)] = hi;
-        }
-    }
+    s.min = std::move(k.outMin);
+    s.max = std::move(k.outMax);
     return s;
 }
 

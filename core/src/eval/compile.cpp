@@ -303,11 +303,14 @@ Program compile(const std::string& path, const Model& model, const NetworkOption
                          "network cannot be evaluated");
     h5::Silence quiet;
     h5::Handle file = h5::openExisting(path, false);
-    std::string text = keras::readRootString(file.get(), "model_config");
-    if (text.empty())
+    // The model_config parsed when `model` was loaded from this file, else the file's own.
+    const bool loaded = model.config && model.info.path == path;
+    std::string text = loaded ? std::string() : keras::readRootString(file.get(), "model_config");
+    if (!loaded && text.empty())
         throw inputError("'" + path + "' has no layer graph (model_config), so its network " +
                          "cannot be evaluated");
-    keras::Graph g = keras::Graph::parse(text, path);
+    keras::Graph g = loaded ? keras::Graph::fromConfig(*model.config, path)
+                            : keras::Graph::parse(text, path);
     std::string root;
     formats::detect(file.get(), root);
     Program p;

@@ -10,7 +10,6 @@
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
 #include "hdf5/h5.h"
-#include "support/json_text.h"
 
 namespace cle::core::formats {
 
@@ -93,7 +92,7 @@ struct KerasClass {
 };
 
 // Keras layer name -> class name, from the model_config JSON (nested models included).
-void collectClasses(const nlohmann::json& j, std::map<std::string, KerasClass>& out) {
+void collectClasses(const nlohmann::ordered_json& j, std::map<std::string, KerasClass>& out) {
     if (j.is_object()) {
         if (j.contains("class_name") && j.contains("config") && j["config"].is_object()) {
             const auto& cfg = j["config"];
@@ -118,13 +117,10 @@ std::string fileName(hid_t file) {
     return name;
 }
 
-std::map<std::string, KerasClass> kerasClasses(hid_t file) {
+std::map<std::string, KerasClass> kerasClasses(const KerasConfig* config) {
     std::map<std::string, KerasClass> classes;
-
-    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
-    auto text = h5::readStringsAttribute(root.get(), "model_config");
-    if (text.empty()) return classes;
-    auto j = json_text::parseModelConfig(text.front(), fileName(file));
+    if (!config) return classes;
+    const auto& j = parsed(*config);
     if (!j.is_discarded()) collectClasses(j, classes);
     return classes;
 }
@@ -212,25 +208,47 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
     return layers;
 }
 
-std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root) {
-    auto classes = kerasClasses(file);
+std::vector<KerasWeight> keras2Weights(hid_t file, const std::string& root,
+                                       const std::string& group) {
+    std::vector<KerasWeight> weights;
+    if (!h5::isGroup(file, group)) return weights;
+    h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+    for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
+        std::string path = join(group, wn);
+        if (!h5::isDataset(file, path)) path = join(root, wn);
+        if (!h5::isDataset(file, path)) continue;
+        auto slash = wn.find_last_of('/');
+        weights.push_back({slash == std::string::npos ? "" : wn.substr(0, slash),
+                           stripSuffix(lastComponent(wn)), path});
+    }
+    return weights;
+}
+
+std::vector<std::string> keras3Weights(hid_t file, const std::string& group) {
+    std::vector<std::string> paths;
+    std::string vars = group + "/vars";
+    if (!h5::isGroup(file, vars)) return paths;
+    auto names = h5::listChildren(file, vars);
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
+    });
+    for (const auto& n : names) paths.push_back(vars + "/" + n);
+    return paths;
+}
+
+std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const KerasConfig* config) {
+    auto classes = kerasClasses(config);
     h5::Handle rootGroup(H5Gopen2(file, root.c_str(), H5P_DEFAULT));
     std::vector<LayerInfo> layers;
     for (const auto& layerName : h5::readSplitStrings(rootGroup.get(), "layer_names")) {
         std::string group = join(root, layerName);
-        if (!h5::isGroup(file, group)) continue;
-        h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
         // Weight names grouped by the layer they belong to (a nested model holds several).
         std::map<std::string, std::map<std::string, std::string>> owners;
         std::vector<std::string> order;
-        for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
-            std::string path = join(group, wn);
-            if (!h5::isDataset(file, path)) path = join(root, wn);
-            if (!h5::isDataset(file, path)) continue;
-            auto slash = wn.find_last_of('/');
-            std::string owner = slash == std::string::npos ? layerName : wn.substr(0, slash);
+        for (const auto& w : keras2Weights(file, root, group)) {
+            const std::string& owner = w.owner.empty() ? layerName : w.owner;
             if (!owners.count(owner)) order.push_back(owner);
-            owners[owner][stripSuffix(lastComponent(wn))] = path;
+            owners[owner][w.variable] = w.path;
         }
         // A nested model lists trainable weights first, not layer by layer: use graph order.
         auto position = [&](const std::string& owner) {
@@ -292,14 +310,8 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
         throw inputError("cannot read the layers of '" + fileName(file) +
                          "': its groups are nested more than " + std::to_string(kMaxKeras3Depth) +
                          " levels deep");
-    std::string vars = group + "/vars";
-    if (h5::isGroup(file, vars)) {
-        auto names = h5::listChildren(file, vars);
-        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-            return a.size() != b.size() ? a.size() < b.size() : a < b;  // "2" before "10"
-        });
-        std::vector<std::string> paths;
-        for (const auto& n : names) paths.push_back(vars + "/" + n);
+    {
+        const std::vector<std::string> paths = keras3Weights(file, group);
         if (!paths.empty()) {
             auto v0 = facts(file, paths[0]);
             auto v1 = paths.size() > 1 ? facts(file, paths[1]) : DatasetFacts{};

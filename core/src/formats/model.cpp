@@ -100,9 +100,10 @@ Model loadModel(const std::string& path, std::optional<Layout> layout, std::int6
     h5::Silence quiet;
     const auto identity = fileIdentity(path);
     h5::Handle file = h5::openExisting(path, false);  // the only time the input is opened
-    ModelInfo info = formats::inspectOpen(file.get(), path, layout);
+    auto config = formats::readKerasConfig(file.get(), path);
+    ModelInfo info = formats::inspectOpen(file.get(), path, layout, config.get());
     info.identity = identity;
-    Model model = formats::readModel(file.get(), std::move(info), maxBytes);
+    Model model = formats::readModel(file.get(), std::move(info), maxBytes, std::move(config));
     if (fileIdentity(path) != model.info.identity)
         throw inputError("'" + path + "' changed while it was being read");
     return model;
@@ -126,7 +127,8 @@ void readParameters(hid_t file, Model& model) {
 
 }  // namespace
 
-Model formats::readModel(hid_t file, ModelInfo info, std::int64_t maxBytes) {
+Model formats::readModel(hid_t file, ModelInfo info, std::int64_t maxBytes,
+                         std::shared_ptr<const KerasConfig> config) {
     checkClaimedSize(info, maxBytes);
     Model model;
     model.info = std::move(info);
@@ -145,11 +147,8 @@ Model formats::readModel(hid_t file, ModelInfo info, std::int64_t maxBytes) {
         model.layers.push_back(std::move(layer));
     }
     readParameters(file, model);
-    h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
-    if (root && h5::hasAttribute(root.get(), "model_config")) {
-        auto text = h5::readStringsAttribute(root.get(), "model_config");
-        if (!text.empty()) model.modelConfig = std::move(text.front());
-    }
+    if (config) model.modelConfig = config->text;
+    model.config = std::move(config);
     model.parametersLoaded = true;
     return model;
 }

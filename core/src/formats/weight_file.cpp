@@ -85,7 +85,8 @@ ModelInfo inspectFile(const std::string& path, std::optional<Layout> layout) {
     return info;
 }
 
-ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout) {
+ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optional<Layout> layout,
+                               const KerasConfig* config) {
     h5::Silence quiet;
     ModelInfo info;
     info.path = path;
@@ -99,7 +100,12 @@ ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optiona
     info.format = formats::detect(file, kerasRoot);
     switch (info.format) {
         case Format::PyTorch: info.layers = formats::listPyTorch(file); break;
-        case Format::Keras2: info.layers = formats::listKeras2(file, kerasRoot); break;
+        case Format::Keras2: {
+            std::shared_ptr<const KerasConfig> own;
+            if (!config) own = formats::readKerasConfig(file, path);
+            info.layers = formats::listKeras2(file, kerasRoot, config ? config : own.get());
+            break;
+        }
         case Format::Keras3: info.layers = formats::listKeras3(file); break;
         case Format::Generic: info.layers = formats::listGeneric(file); break;
     }

@@ -66,19 +66,8 @@ std::string join(const std::string& a, const std::string& b) {
 std::map<std::string, std::string> keras2Vars(hid_t file, const std::string& root,
                                               const std::string& group, const std::string& owner) {
     std::map<std::string, std::string> vars;
-    if (!h5::isGroup(file, group)) return vars;
-    h5::Handle g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
-    for (const auto& wn : h5::readSplitStrings(g.get(), "weight_names")) {
-        auto slash = wn.find_last_of('/');
-        std::string from = slash == std::string::npos ? "" : lastComponent(wn.substr(0, slash));
-        if (!owner.empty() && from != owner) continue;
-        std::string path = join(group, wn);
-        if (!h5::isDataset(file, path)) path = join(root, wn);
-        if (!h5::isDataset(file, path)) continue;
-        std::string key = lastComponent(wn);
-        if (auto colon = key.rfind(':'); colon != std::string::npos) key.erase(colon);
-        vars[key] = path;
-    }
+    for (const auto& w : formats::keras2Weights(file, root, group))
+        if (owner.empty() || lastComponent(w.owner) == owner) vars[w.variable] = w.path;
     return vars;
 }
 
@@ -86,19 +75,13 @@ std::map<std::string, std::string> keras2Vars(hid_t file, const std::string& roo
 std::map<std::string, std::string> keras3Vars(hid_t file, const std::string& group, bool scale,
                                               bool center) {
     std::map<std::string, std::string> vars;
-    std::string dir = group + "/vars";
-    if (!h5::isGroup(file, dir)) return vars;
-    auto names = h5::listChildren(file, dir);
-    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-        return a.size() != b.size() ? a.size() < b.size() : a < b;
-    });
+    const std::vector<std::string> paths = formats::keras3Weights(file, group);
     std::vector<std::string> keys;
     if (scale) keys.push_back("gamma");
     if (center) keys.push_back("beta");
     keys.push_back("moving_mean");
     keys.push_back("moving_variance");
-    for (size_t i = 0; i < keys.size() && i < names.size(); ++i)
-        vars[keys[i]] = dir + "/" + names[i];
+    for (size_t i = 0; i < keys.size() && i < paths.size(); ++i) vars[keys[i]] = paths[i];
     return vars;
 }
 
@@ -114,6 +97,13 @@ Graph Graph::parse(const std::string& source, const std::string& file) {
     if (j.is_discarded())
         throw inputError("cannot read the model_config of '" + file + "': it is not valid JSON");
     return fromJson(j, file);
+}
+
+Graph Graph::fromConfig(const KerasConfig& config, const std::string& file) {
+    const auto& j = formats::parsed(config);
+    if (j.is_discarded())
+        throw inputError("cannot read the model_config of '" + file + "': it is not valid JSON");
+    return fromJson(json(j), file);
 }
 
 Graph Graph::fromJson(const json& j, const std::string& file) {

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "cle/core/layer_graph.h"
 #include "cle/core/topology.h"
+#include "formats/keras_config.h"
 
 namespace cle::core::keras {
 
@@ -38,6 +40,8 @@ public:
     static Graph parse(const std::string& text, const std::string& file);
     /// The same from parsed JSON (`{"class_name": ..., "config": {...}}`).
     static Graph fromJson(const nlohmann::json& model, const std::string& file);
+    /// The same from the model_config read at load (no second parse of its text).
+    static Graph fromConfig(const KerasConfig& config, const std::string& file);
 
     const std::vector<Node>& nodes() const { return nodes_; }
     /// nullptr when no layer has that name.
@@ -52,6 +56,10 @@ private:
     std::vector<Node> nodes_;
     std::map<std::string, size_t> index_;
 };
+
+/// The graph view of `graph`: its layers with the weighted layers of `info` they hold, and the
+/// edges between them.
+LayerGraph layerGraph(const ModelInfo& info, const Graph& graph);
 
 /// The root string attribute `name` (`model_config`, or `config`), "" when absent.
 std::string readRootString(hid_t file, const std::string& name);

@@ -35,7 +35,10 @@ std::optional<LayerGraph> readLayerGraph(const ModelInfo& info, const std::strin
     if (info.format == Format::Onnx) return onnxfmt::layerGraph(info);  // the node graph
     if (info.format != Format::Keras2 && info.format != Format::Keras3) return std::nullopt;
     if (text.empty()) return std::nullopt;
-    const keras::Graph graph = keras::Graph::parse(text, info.path);
+    return keras::layerGraph(info, keras::Graph::parse(text, info.path));
+}
+
+LayerGraph keras::layerGraph(const ModelInfo& info, const Graph& graph) {
     LayerGraph out;
     std::map<std::string, int> index;
     for (const auto& node : graph.nodes()) {

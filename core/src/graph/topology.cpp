@@ -95,12 +95,15 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
     return detail::buildTopology(info, file.get(), options);
 }
 
-Topology detail::buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options) {
+Topology detail::buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options,
+                               const keras::Graph* built) {
     if (options.bnEpsilon && !(*options.bnEpsilon > 0 && std::isfinite(*options.bnEpsilon)))
         throw usageError("--bn-epsilon must be a positive number");
     h5::Silence quiet;
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
-    if (auto graph = keras ? kerasGraph(file, info.path) : std::nullopt) {
+    std::optional<keras::Graph> read;
+    if (keras && !built) read = kerasGraph(file, info.path);
+    if (const keras::Graph* graph = built ? built : read ? &*read : nullptr) {
         std::string root;
         formats::detect(file, root);
         Topology t;

@@ -11,8 +11,11 @@
 
 namespace cle::core::detail {
 
-/// Topology::build on a file already open (the load stage opens the input once).
-Topology buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options);
+/// Topology::build on a file already open (the load stage opens the input once). `graph` is the
+/// file's Keras graph when the caller has built it from the model_config read at load; when
+/// null the file's own model_config (or `config`) is read.
+Topology buildTopology(const ModelInfo& info, hid_t file, const TopologyOptions& options,
+                       const keras::Graph* graph = nullptr);
 
 /// Fills `topology` from the graph of a Keras file. `root` is the group holding layer_names
 /// (Keras 2); `keras3` selects Keras 3's storage naming. Returns false, leaving `topology`

@@ -146,10 +146,12 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
     if (onnx) {
         model = std::make_shared<Model>(loadModel(path, request.layout, request.maxBytes));
     } else {
-        ModelInfo info = formats::inspectOpen(file.get(), path, request.layout);
+        // model_config is read and parsed here once; listing, topology and graph share it.
+        auto config = formats::readKerasConfig(file.get(), path);
+        ModelInfo info = formats::inspectOpen(file.get(), path, request.layout, config.get());
         info.identity = identity;
         model = std::make_shared<Model>(
-            formats::readModel(file.get(), std::move(info), request.maxBytes));
+            formats::readModel(file.get(), std::move(info), request.maxBytes, std::move(config)));
     }
     if (fileIdentity(path) != identity)
         throw inputError("'" + path + "' changed while it was being read");
@@ -157,9 +159,16 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
     feedback.setProgress(Stage::Load, 0.9);
     LoadedInput in;
     try {
+        const Format format = model->info.format;
+        std::optional<keras::Graph> graph;
+        if ((format == Format::Keras2 || format == Format::Keras3) && model->config) {
+            graph = keras::Graph::fromConfig(*model->config, path);
+            in.graph = std::make_shared<const LayerGraph>(keras::layerGraph(model->info, *graph));
+        }
         in.topology = std::make_shared<const Topology>(
             onnx ? Topology::build(model->info, request.topology)
-                 : detail::buildTopology(model->info, file.get(), request.topology));
+                 : detail::buildTopology(model->info, file.get(), request.topology,
+                                         graph ? &*graph : nullptr));
     } catch (const Error& e) {
         // A usage error (options that do not fit the file) stops the run; an unreadable graph
         // leaves the weights worth inspecting, and planning says why it cannot go on.

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "formats/keras_config.h"
 #include "formats/open_input.h"
 #include "hdf5/h5.h"
 #include "support/json_text.h"
@@ -313,23 +314,22 @@ ExportExtras exportExtras(const Model& model, const RunPlan& plan,
     if (!plan.relu6.empty() && info.format == Format::Onnx) {
         extras.relaxedNodes = plan.relu6;
     } else if (!plan.relu6.empty()) {
-        std::vector<std::string> text;
-        if (model.parametersLoaded) {
-            if (!model.modelConfig.empty()) text.push_back(model.modelConfig);
-        } else {
+        // The config parsed at load; a model put together in memory reads it now.
+        std::shared_ptr<const KerasConfig> config = model.config;
+        if (!config && model.parametersLoaded && !model.modelConfig.empty()) {
+            auto own = std::make_shared<KerasConfig>();
+            own->text = model.modelConfig;
+            own->json = json_text::parseOrderedModelConfig(own->text, info.path);
+            config = std::move(own);
+        } else if (!config && !model.parametersLoaded) {
             h5::Silence quiet;
             h5::Handle file = h5::openExisting(info.path, false);
-            h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
-            text = h5::readStringsAttribute(root.get(), "model_config");
+            config = formats::readKerasConfig(file.get(), info.path);
         }
-        if (!text.empty()) {
-            // Parsed once with the depth bound, then again keeping the order of the keys.
-            auto checked = json_text::parseModelConfig(text.front(), info.path);
-            auto j = nlohmann::ordered_json::parse(text.front(), nullptr, false);
-            if (!checked.is_discarded() && !j.is_discarded()) {
-                relaxRelu6(j, plan.relu6);
-                extras.modelConfig = json_text::dump(j);
-            }
+        if (config && !formats::parsed(*config).is_discarded()) {
+            auto j = config->json;
+            relaxRelu6(j, plan.relu6);
+            extras.modelConfig = json_text::dump(j);
         }
     }
     return extras;

@@ -6,21 +6,31 @@ namespace cle::core::json_text {
 
 namespace {
 struct TooDeep {};
-}  // namespace
 
-nlohmann::json parseModelConfig(const std::string& text, const std::string& file) {
+template <typename Json>
+Json parseBounded(const std::string& text, const std::string& file) {
     // The parser itself is iterative; the callback stops it before the value grows too deep.
-    auto bound = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    auto bound = [](int depth, typename Json::parse_event_t, Json&) {
         if (depth > kMaxDepth) throw TooDeep{};
         return true;
     };
     try {
-        return nlohmann::json::parse(text, bound, false);
+        return Json::parse(text, bound, false);
     } catch (const TooDeep&) {
         throw inputError("cannot read the model_config of '" + file +
                          "': it is nested too deeply (more than " + std::to_string(kMaxDepth) +
                          " levels)");
     }
+}
+
+}  // namespace
+
+nlohmann::json parseModelConfig(const std::string& text, const std::string& file) {
+    return parseBounded<nlohmann::json>(text, file);
+}
+
+nlohmann::ordered_json parseOrderedModelConfig(const std::string& text, const std::string& file) {
+    return parseBounded<nlohmann::ordered_json>(text, file);
 }
 
 std::string dump(const nlohmann::json& j, int indent) {

@@ -13,6 +13,8 @@ constexpr int kMaxDepth = 512;
 /// nlohmann::json::parse without exceptions does); nesting deeper than kMaxDepth throws an Error
 /// naming the file, so no walker over the result can exhaust the stack.
 nlohmann::json parseModelConfig(const std::string& text, const std::string& file);
+/// The same keeping the keys in their stored order (for a config written back).
+nlohmann::ordered_json parseOrderedModelConfig(const std::string& text, const std::string& file);
 
 /// Serializes with invalid UTF-8 replaced by U+FFFD instead of throwing.
 std::string dump(const nlohmann::json& j, int indent = -1);

@@ -1,6 +1,7 @@
 #pragma once
 // A weight file loaded into memory: its layer list and every layer's weight and bias.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,9 @@
 #include "cle/core/weight_file.h"
 
 namespace cle::core {
+
+/// model_config parsed (formats/keras_config.h).
+struct KerasConfig;
 
 struct Layer {
     LayerInfo info;
@@ -24,6 +28,9 @@ struct Model {
     std::map<std::string, Tensor> parameters;
     /// The file's layer graph as stored (root attribute model_config), "" when it has none.
     std::string modelConfig;
+    /// modelConfig parsed once when it was read (null when the file has none or the model was
+    /// put together in memory); every later reader shares it.
+    std::shared_ptr<const KerasConfig> config;
     /// True when parameters and modelConfig were read with the weights (loadModel); false for a
     /// model put together in memory, whose stages read the file named by info.path instead.
     bool parametersLoaded = false;

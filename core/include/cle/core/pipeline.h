@@ -13,6 +13,7 @@
 #include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
 #include "cle/core/feedback.h"
+#include "cle/core/layer_graph.h"
 #include "cle/core/model.h"
 #include "cle/core/quantization.h"
 #include "cle/core/report.h"
@@ -38,6 +39,9 @@ struct LoadedInput {
     /// The layer graph (or the guessed one); null when it cannot be read, with the reason.
     std::shared_ptr<const Topology> topology;
     std::string topologyError;
+    /// The layer graph of a Keras file's model_config, built from the same parse as the
+    /// topology; null without one or when it cannot be read (topologyError says why).
+    std::shared_ptr<const LayerGraph> graph;
     double seconds = 0;  ///< wall time of the load
 };
 
