@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang (AddressSanitizer + UndefinedBehaviorSanitizer) into
 # build-fuzz and runs each for a fixed number of inputs from a fixed seed, so that a run is
 # repeatable. An input that fails is kept in build-fuzz/findings/TARGET/ to be added to
-# tests/fuzz/regressions/TARGET/. Usage: scripts/fuzz.sh [RUNS_SCALE] (default 1).
+# tests/fuzz/regressions/TARGET/. Usage: scripts/fuzz.sh [RUNS_SCALE [TARGET...]] (default 1, every
+# target: pairs_file report keras_config onnx_file weight_file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -13,6 +14,10 @@ command -v clang++ >/dev/null || {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang
 }
 scale=${1:-1}
+shift $(($# > 0 ? 1 : 0))
+targets=("$@")
+((${#targets[@]})) || targets=(pairs_file report keras_config onnx_file weight_file)
+wanted() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None \
@@ -37,11 +42,15 @@ fuzz() {  # TARGET RUNS SEED_DIRS...
         -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$findings/" \
         -print_final_stats=1 "$corpus" "$@" 2>&1 | tail -n 12
 }
-fuzz pairs_file 100000 tests/fuzz/corpus/pairs_file tests/fuzz/regressions/pairs_file
-fuzz report 5000 tests/fuzz/corpus/report tests/fuzz/regressions/report
-fuzz keras_config 4000 tests/fuzz/corpus/keras_config tests/fuzz/regressions/keras_config
-fuzz onnx_file 4000 tests/fuzz/corpus/onnx_file tests/fuzz/regressions/onnx_file
-seeds=build-fuzz/seeds/weight_file
-mkdir -p "$seeds"
-find tests/data resources -name '*.h5' -size -200k -exec cp {} "$seeds/" \;
-fuzz weight_file 4000 "$seeds" tests/fuzz/regressions/weight_file
+wanted pairs_file &&
+    fuzz pairs_file 100000 tests/fuzz/corpus/pairs_file tests/fuzz/regressions/pairs_file
+wanted report && fuzz report 5000 tests/fuzz/corpus/report tests/fuzz/regressions/report
+wanted keras_config &&
+    fuzz keras_config 4000 tests/fuzz/corpus/keras_config tests/fuzz/regressions/keras_config
+wanted onnx_file && fuzz onnx_file 4000 tests/fuzz/corpus/onnx_file tests/fuzz/regressions/onnx_file
+if wanted weight_file; then
+    seeds=build-fuzz/seeds/weight_file
+    mkdir -p "$seeds"
+    find tests/data resources -name '*.h5' -size -200k -exec cp {} "$seeds/" \;
+    fuzz weight_file 4000 "$seeds" tests/fuzz/regressions/weight_file
+fi
