@@ -63,8 +63,12 @@ void EqualizeJob::start(core::RunRequest request)
     auto lastPost = std::make_shared<Clock::time_point>(Clock::now() - std::chrono::hours(1));
     // Events queue up on the worker; a delivery is posted only when the GUI took the previous
     // one and the interval has passed: a slow GUI thread gets fewer, larger batches.
-    shared->feedback.onSweep = [this, self, shared, generation,
+    // The callback lives in `shared` (its feedback): it holds `shared` weakly, not in a cycle.
+    std::weak_ptr<Shared> weak = shared;
+    shared->feedback.onSweep = [this, self, weak, generation,
                                 lastPost](const core::SweepEvent& event) {
+        const auto shared = weak.lock();
+        if (!shared) return;
         std::lock_guard lock(shared->mutex);
         shared->pending.push_back(event);
         const auto now = Clock::now();
