@@ -41,7 +41,7 @@ LayersPanel::LayersPanel(QWidget* parent)
     view_->setSelectionMode(QAbstractItemView::SingleSelection);
     view_->setAlternatingRowColors(true);
     view_->setWordWrap(false);
-    view_->setTextElideMode(Qt::ElideRight);
+    view_->setTextElideMode(Qt::ElideMiddle);  // long exported names differ at their ends
     view_->verticalHeader()->setVisible(false);
     view_->verticalHeader()->setDefaultSectionSize(view_->fontMetrics().height() + 6);
     view_->horizontalHeader()->setStretchLastSection(true);
@@ -76,6 +76,10 @@ void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model)
     model_->setModel(std::move(model));
     updateShown();
     view_->resizeColumnsToContents();
+    // Names of exported graphs run to 60 characters and more: the kind, shape and channels stay
+    // in view, and the elided name keeps its distinguishing end.
+    const int nameWidth = view_->fontMetrics().averageCharWidth() * 34;
+    if (view_->columnWidth(0) > nameWidth) view_->setColumnWidth(0, nameWidth);
     // Long kinds (SeparableConv2D/depthwise) would push the numbers out of view; the full text
     // is in the tooltip.
     const int kindWidth =
