@@ -7,8 +7,7 @@
 #include "ui/main_window.h"
 #include "ui/startup.h"
 
-int main(int argc, char* argv[])
-{
+int main(int argc, char* argv[]) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("CLE Studio"));
     QApplication::setApplicationName(QStringLiteral("cle-studio"));

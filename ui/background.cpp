@@ -8,8 +8,7 @@
 
 namespace cle::ui {
 
-QString failureMessage(const std::exception_ptr& error, const QString& action)
-{
+QString failureMessage(const std::exception_ptr& error, const QString& action) {
     auto tr = [](const char* text) { return QCoreApplication::translate("cle::ui", text); };
     try {
         std::rethrow_exception(error);

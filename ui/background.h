@@ -24,8 +24,7 @@ QString failureMessage(const std::exception_ptr& error, const QString& action);
 
 /// Runs `work` and returns "" or, when it throws, failureMessage(). For a worker thread.
 template <typename Work>
-QString runCatching(const QString& action, Work&& work)
-{
+QString runCatching(const QString& action, Work&& work) {
     try {
         work();
         return {};
@@ -52,8 +51,7 @@ public:
 
     BackgroundTask(QObject* context, std::function<void(Outcome)> done,
                    QThreadPool* pool = QThreadPool::globalInstance())
-        : pool_(pool), done_(std::move(done))
-    {
+        : pool_(pool), done_(std::move(done)) {
         QObject::connect(&watcher_, &QFutureWatcherBase::finished, context,
                          [this] { done_(watcher_.future().takeResult()); });
     }
@@ -65,8 +63,7 @@ public:
     /// Starts `work` (which the task must not be running); `action` names it in the error
     /// sentence ("load %1", "export").
     template <typename Work>
-    void start(const QString& action, Work work)
-    {
+    void start(const QString& action, Work work) {
         watcher_.setFuture(QtConcurrent::run(pool_, [action, work = std::move(work)]() mutable {
             Outcome out;
             out.error = runCatching(action, [&] {
@@ -82,8 +79,7 @@ public:
     }
     bool isRunning() const { return watcher_.isRunning(); }
     /// Blocks until the work has returned (at once when none was started).
-    void wait()
-    {
+    void wait() {
         // A watcher that never got a future would wait forever on its empty one.
         if (watcher_.isRunning()) watcher_.waitForFinished();
     }

@@ -23,15 +23,13 @@ using Clock = std::chrono::steady_clock;
 
 /// Makes the calling (worker) thread yield to the GUI thread when the cores are busy, so that
 /// the window stays responsive on a loaded machine. Linux threads have their own nice value.
-void lowerThreadPriority()
-{
+void lowerThreadPriority() {
 #ifdef __linux__
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
 }
 
-std::map<std::string, double> imbalances(const std::vector<core::Layer>& layers)
-{
+std::map<std::string, double> imbalances(const std::vector<core::Layer>& layers) {
     std::map<std::string, double> out;
     for (const auto& layer : layers) {
         const LayerStats s = outputStats(layer);
@@ -42,21 +40,18 @@ std::map<std::string, double> imbalances(const std::vector<core::Layer>& layers)
 
 }  // namespace
 
-EqualizeJob::EqualizeJob(QObject* parent) : QObject(parent)
-{
+EqualizeJob::EqualizeJob(QObject* parent) : QObject(parent) {
     pool_.setMaxThreadCount(1);
     connect(&watcher_, &QFutureWatcher<std::shared_ptr<const RunRecord>>::finished, this,
             &EqualizeJob::finished);
 }
 
-EqualizeJob::~EqualizeJob()
-{
+EqualizeJob::~EqualizeJob() {
     cancel();
     wait();
 }
 
-void EqualizeJob::start(core::RunRequest request)
-{
+void EqualizeJob::start(core::RunRequest request) {
     auto shared = shared_ = std::make_shared<Shared>();
     const int generation = ++generation_;
     QPointer<EqualizeJob> self(this);
@@ -92,8 +87,8 @@ void EqualizeJob::start(core::RunRequest request)
             record->outcome = core::runEqualization(request, shared->feedback);
         });
         if (!error.isEmpty()) {
-            record->outcome.ending = shared->feedback.isCancelled() ? core::Ending::Cancelled
-                                                                    : core::Ending::Failed;
+            record->outcome.ending =
+                shared->feedback.isCancelled() ? core::Ending::Cancelled : core::Ending::Failed;
             record->outcome.message = error.toStdString();
         }
         if (record->outcome.completed())
@@ -104,8 +99,7 @@ void EqualizeJob::start(core::RunRequest request)
     watcher_.setFuture(QtConcurrent::run(&pool_, std::move(work)));
 }
 
-void EqualizeJob::deliver(const std::shared_ptr<Shared>& shared)
-{
+void EqualizeJob::deliver(const std::shared_ptr<Shared>& shared) {
     std::vector<core::SweepEvent> events;
     {
         std::lock_guard lock(shared->mutex);
@@ -115,20 +109,17 @@ void EqualizeJob::deliver(const std::shared_ptr<Shared>& shared)
     if (!events.empty()) emit progressed(events);
 }
 
-void EqualizeJob::cancel()
-{
+void EqualizeJob::cancel() {
     if (shared_) shared_->feedback.cancel();
 }
 
-void EqualizeJob::wait()
-{
+void EqualizeJob::wait() {
     if (watcher_.isRunning()) watcher_.waitForFinished();
 }
 
 bool EqualizeJob::isRunning() const { return watcher_.isRunning(); }
 
-std::shared_ptr<const RunRecord> EqualizeJob::takeRecord()
-{
+std::shared_ptr<const RunRecord> EqualizeJob::takeRecord() {
     if (!watcher_.future().isValid() || watcher_.future().resultCount() == 0) return {};
     return watcher_.future().takeResult();
 }

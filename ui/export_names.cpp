@@ -9,12 +9,11 @@ namespace cle::ui {
 namespace {
 // Longest first: "x.weights.h5" is "x" + ".weights.h5", not "x.weights" + ".h5".
 const QStringList kSuffixes{QStringLiteral(".weights.json"), QStringLiteral(".weights.h5"),
-                            QStringLiteral(".keras"), QStringLiteral(".hdf5"),
-                            QStringLiteral(".h5"), QStringLiteral(".onnx")};
-}
+                            QStringLiteral(".keras"),        QStringLiteral(".hdf5"),
+                            QStringLiteral(".h5"),           QStringLiteral(".onnx")};
+}  // namespace
 
-QString defaultExportName(const QString& input)
-{
+QString defaultExportName(const QString& input) {
     const QFileInfo info(input);
     QString name = info.fileName();
     for (const QString& suffix : kSuffixes) {
@@ -26,8 +25,7 @@ QString defaultExportName(const QString& input)
     return info.dir().filePath(name + QStringLiteral("_cle.h5"));
 }
 
-QString reportPathFor(const QString& weights)
-{
+QString reportPathFor(const QString& weights) {
     QString report = weights;
     for (const QString& suffix : kSuffixes) {
         if (report.endsWith(suffix, Qt::CaseInsensitive)) {

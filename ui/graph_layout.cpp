@@ -4,31 +4,28 @@
 #include <mutex>
 #include <string>
 
-#include <QFont>
-#include <QObject>
-#include <QFontMetricsF>
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
+#include <QFont>
+#include <QFontMetricsF>
+#include <QObject>
 
 namespace cle::ui {
 
 namespace {
 
 // Graphviz keeps global state; one layout at a time.
-std::mutex& graphvizMutex()
-{
+std::mutex& graphvizMutex() {
     static std::mutex m;
     return m;
 }
 
-void set(void* object, const char* name, const std::string& value)
-{
+void set(void* object, const char* name, const std::string& value) {
     agsafeset(object, const_cast<char*>(name), const_cast<char*>(value.c_str()),
               const_cast<char*>(""));
 }
 
-QPainterPath edgePath(Agedge_t* e, double top)
-{
+QPainterPath edgePath(Agedge_t* e, double top) {
     QPainterPath path;
     const splines* spl = ED_spl(e);
     if (!spl) return path;
@@ -46,13 +43,11 @@ QPainterPath edgePath(Agedge_t* e, double top)
 
 }  // namespace
 
-QString nodeLabel(const core::GraphNode& node)
-{
+QString nodeLabel(const core::GraphNode& node) {
     return QString::fromStdString(node.name) + QLatin1Char('\n') + QString::fromStdString(node.cls);
 }
 
-GraphLayout layoutGraph(const core::LayerGraph& graph)
-{
+GraphLayout layoutGraph(const core::LayerGraph& graph) {
     GraphLayout out;
     if (graph.nodes.empty()) {
         out.error = QObject::tr("The model has no layers to draw.");

@@ -16,7 +16,7 @@ struct GraphLayout {
     std::vector<QRectF> nodes;        ///< same order as LayerGraph::nodes
     std::vector<QPainterPath> edges;  ///< same order as LayerGraph::edges
     QRectF bounds;
-    QString error;                    ///< why there is no layout ("" when laid out)
+    QString error;  ///< why there is no layout ("" when laid out)
 
     bool valid() const { return error.isEmpty() && !nodes.empty(); }
 };

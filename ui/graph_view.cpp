@@ -35,20 +35,17 @@ const QColor kAccepted(0, 140, 110);
 const QColor kSuggested(200, 130, 0);
 const QColor kRejected(200, 40, 40);
 
-bool isMerge(const std::string& cls)
-{
+bool isMerge(const std::string& cls) {
     return cls == "Add" || cls == "Concatenate" || cls == "Multiply" || cls == "Subtract" ||
            cls == "Average" || cls == "Maximum";
 }
 
-bool isActivation(const std::string& cls)
-{
+bool isActivation(const std::string& cls) {
     return cls == "ReLU" || cls == "Activation" || cls == "LeakyReLU" || cls == "PReLU" ||
            cls == "ELU" || cls == "Softmax" || cls == "ThresholdedReLU";
 }
 
-QPainterPath arrowHead(const QPainterPath& edge)
-{
+QPainterPath arrowHead(const QPainterPath& edge) {
     QPainterPath head;
     if (edge.elementCount() < 2) return head;
     const QPointF tip = edge.pointAtPercent(1), back = edge.pointAtPercent(0.97);
@@ -67,8 +64,7 @@ QPainterPath arrowHead(const QPainterPath& edge)
 
 }  // namespace
 
-QColor nodeFill(const core::GraphNode& node)
-{
+QColor nodeFill(const core::GraphNode& node) {
     if (!node.weighted.empty()) return QColor(0xdb, 0xe9, 0xf6);
     if (isMerge(node.cls)) return QColor(0xfd, 0xe2, 0xc4);
     if (isActivation(node.cls)) return QColor(0xee, 0xee, 0xee);
@@ -77,8 +73,7 @@ QColor nodeFill(const core::GraphNode& node)
     return QColor(Qt::white);
 }
 
-QColor gainFill(double db)
-{
+QColor gainFill(double db) {
     if (!std::isfinite(db)) db = db > 0 ? 6 : -6;
     const double t = std::clamp(std::fabs(db) / 6.0, 0.0, 1.0);
     const QColor full = db >= 0 ? QColor(60, 170, 80) : QColor(215, 60, 50);
@@ -92,8 +87,7 @@ GraphView::GraphView(QWidget* parent)
       view_(new QGraphicsView(scene_, this)),
       find_(new QLineEdit(this)),
       legend_(new QLabel(this)),
-      placeholder_(new QLabel(this))
-{
+      placeholder_(new QLabel(this)) {
     view_->setDragMode(QGraphicsView::ScrollHandDrag);
     view_->setRenderHints(QPainter::Antialiasing | QPainter::TextAntialiasing);
     view_->setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
@@ -149,13 +143,9 @@ GraphView::GraphView(QWidget* parent)
     setModel(nullptr);
 }
 
-GraphView::~GraphView()
-{
-    disconnect(scene_, nullptr, this, nullptr);
-}
+GraphView::~GraphView() { disconnect(scene_, nullptr, this, nullptr); }
 
-void GraphView::setModel(std::shared_ptr<const LoadedModel> model)
-{
+void GraphView::setModel(std::shared_ptr<const LoadedModel> model) {
     model_ = std::move(model);
     layout_.reset();
     scene_->clear();
@@ -178,8 +168,7 @@ void GraphView::setModel(std::shared_ptr<const LoadedModel> model)
     if (graph && isVisible()) ensureLayout();
 }
 
-bool GraphView::ensureLayout()
-{
+bool GraphView::ensureLayout() {
     if (layout_) return layout_->valid();
     if (!model_ || !model_->graph || model_->graph->nodes.empty()) return false;
     layout_ = layoutGraph(*model_->graph);
@@ -193,8 +182,7 @@ bool GraphView::ensureLayout()
     return true;
 }
 
-void GraphView::buildScene()
-{
+void GraphView::buildScene() {
     const auto& graph = *model_->graph;
     QFont bold = font();
     bold.setBold(true);
@@ -214,8 +202,9 @@ void GraphView::buildScene()
         item->setZValue(2);
         item->setData(kNodeRole, int(i));
         item->setFlag(QGraphicsItem::ItemIsSelectable);
-        QStringList tip{QStringLiteral("<b>%1</b> (%2)").arg(
-            QString::fromStdString(node.name).toHtmlEscaped(), QString::fromStdString(node.cls))};
+        QStringList tip{QStringLiteral("<b>%1</b> (%2)")
+                            .arg(QString::fromStdString(node.name).toHtmlEscaped(),
+                                 QString::fromStdString(node.cls))};
         for (const auto& w : node.weighted) tip << tr("weights: %1").arg(QString::fromStdString(w));
         item->setToolTip(tip.join(QStringLiteral("<br>")));
         auto* name = new QGraphicsSimpleTextItem(QString::fromStdString(node.name), item);
@@ -240,15 +229,13 @@ void GraphView::buildScene()
     outlineRegion(graph, nodeItems_, region_ ? &*region_ : nullptr);
 }
 
-void GraphView::showRegion(const core::Region* region)
-{
+void GraphView::showRegion(const core::Region* region) {
     region_.reset();
     if (region) region_ = *region;
     if (layout_ && layout_->valid()) outlineRegion(*model_->graph, nodeItems_, region);
 }
 
-std::vector<int> GraphView::pathEdges(int from, int to) const
-{
+std::vector<int> GraphView::pathEdges(int from, int to) const {
     // Breadth-first from `from` along the edges; the edges of the shortest path to `to`.
     const auto& edges = model_->graph->edges;
     std::vector<int> via(model_->graph->nodes.size(), -1);
@@ -273,16 +260,14 @@ std::vector<int> GraphView::pathEdges(int from, int to) const
 
 void GraphView::setPairs(const std::vector<core::Group>& accepted,
                          const std::vector<core::Group>& suggested,
-                         const std::vector<core::Rejection>& rejected)
-{
+                         const std::vector<core::Rejection>& rejected) {
     accepted_ = accepted;
     suggested_ = suggested;
     rejected_ = rejected;
     if (layout_ && layout_->valid()) drawOverlays();
 }
 
-void GraphView::drawOverlays()
-{
+void GraphView::drawOverlays() {
     for (auto* item : overlays_) {
         scene_->removeItem(item);
         delete item;
@@ -323,17 +308,14 @@ void GraphView::drawOverlays()
     }
 }
 
-void GraphView::setQuantization(const core::QuantizationReport* report)
-{
+void GraphView::setQuantization(const core::QuantizationReport* report) {
     gains_.clear();
     if (report)
-        for (const auto& l : report->layers)
-            gains_[l.name] = QuantizationPlot::gain(l);
+        for (const auto& l : report->layers) gains_[l.name] = QuantizationPlot::gain(l);
     if (layout_ && layout_->valid()) colourNodes();
 }
 
-void GraphView::colourNodes()
-{
+void GraphView::colourNodes() {
     const auto& graph = *model_->graph;
     for (size_t i = 0; i < nodeItems_.size(); ++i) {
         const auto& node = graph.nodes[i];
@@ -361,22 +343,19 @@ void GraphView::colourNodes()
     }
 }
 
-QString GraphView::nodeLayer(int node) const
-{
+QString GraphView::nodeLayer(int node) const {
     const auto& n = model_->graph->nodes[size_t(node)];
     return QString::fromStdString(n.weighted.empty() ? n.name : n.weighted.front());
 }
 
-void GraphView::onSelectionChanged()
-{
+void GraphView::onSelectionChanged() {
     if (selecting_) return;
     const auto items = scene_->selectedItems();
     if (items.isEmpty()) return;
     emit layerSelected(nodeLayer(items.front()->data(kNodeRole).toInt()));
 }
 
-void GraphView::selectLayer(const QString& layer)
-{
+void GraphView::selectLayer(const QString& layer) {
     if (!model_ || !model_->graph || !ensureLayout()) return;
     const int node = model_->graph->find(layer.toStdString());
     if (node < 0) return;
@@ -387,8 +366,7 @@ void GraphView::selectLayer(const QString& layer)
     view_->centerOn(nodeItems_[size_t(node)]);
 }
 
-bool GraphView::find(const QString& text)
-{
+bool GraphView::find(const QString& text) {
     if (text.isEmpty() || !ensureLayout()) return false;
     const auto& nodes = model_->graph->nodes;
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -403,8 +381,7 @@ bool GraphView::find(const QString& text)
     return false;
 }
 
-void GraphView::fit()
-{
+void GraphView::fit() {
     if (!layout_ || !layout_->valid()) return;
     view_->fitInView(scene_->sceneRect(), Qt::KeepAspectRatio);
     // A tall graph fitted whole is unreadable: never below a scale where names are legible.
@@ -414,8 +391,7 @@ void GraphView::fit()
     }
 }
 
-bool GraphView::exportImage(const QString& path)
-{
+bool GraphView::exportImage(const QString& path) {
     if (!ensureLayout()) return false;
     const QRectF source = scene_->sceneRect();
     scene_->clearSelection();
@@ -439,8 +415,7 @@ bool GraphView::exportImage(const QString& path)
     return image.save(path);
 }
 
-void GraphView::promptExport()
-{
+void GraphView::promptExport() {
     if (!layout_ || !layout_->valid()) return;
     QString path = Prompter::instance().saveFileName(this, tr("Export Graph"),
                                                      tr("PNG image (*.png);;SVG image (*.svg)"),
@@ -451,47 +426,40 @@ void GraphView::promptExport()
         Prompter::instance().error(this, tr("Export graph"), tr("Could not write %1.").arg(path));
 }
 
-QStringList GraphView::rejectedTips() const
-{
+QStringList GraphView::rejectedTips() const {
     QStringList tips;
     for (auto* item : overlays_)
         if (item->pen().color() == kRejected) tips << item->toolTip();
     return tips;
 }
 
-QColor GraphView::nodeColor(const QString& layer) const
-{
+QColor GraphView::nodeColor(const QString& layer) const {
     if (!model_ || !model_->graph || nodeItems_.empty()) return {};
     const int node = model_->graph->find(layer.toStdString());
     return node < 0 ? QColor() : nodeItems_[size_t(node)]->brush().color();
 }
 
-QColor GraphView::nodeOutline(const QString& layer) const
-{
+QColor GraphView::nodeOutline(const QString& layer) const {
     if (!model_ || !model_->graph || nodeItems_.empty()) return {};
     const int node = model_->graph->find(layer.toStdString());
     return node < 0 ? QColor() : nodeItems_[size_t(node)]->pen().color();
 }
 
-QString GraphView::selectedLayer() const
-{
+QString GraphView::selectedLayer() const {
     const auto items = scene_->selectedItems();
     return items.isEmpty() ? QString() : nodeLayer(items.front()->data(kNodeRole).toInt());
 }
 
-QString GraphView::placeholderText() const
-{
+QString GraphView::placeholderText() const {
     return placeholder_->isVisible() ? placeholder_->text() : QString();
 }
 
-void GraphView::showEvent(QShowEvent* event)
-{
+void GraphView::showEvent(QShowEvent* event) {
     QWidget::showEvent(event);
     ensureLayout();
 }
 
-bool GraphView::eventFilter(QObject* watched, QEvent* event)
-{
+bool GraphView::eventFilter(QObject* watched, QEvent* event) {
     if (watched == view_->viewport() && event->type() == QEvent::Wheel) {
         const auto* wheel = static_cast<QWheelEvent*>(event);
         const double factor = std::pow(1.0015, wheel->angleDelta().y());

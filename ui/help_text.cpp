@@ -4,8 +4,7 @@
 
 namespace cle::ui {
 
-QString shortcutsHelp()
-{
+QString shortcutsHelp() {
     const std::pair<const char*, const char*> rows[] = {
         {"Ctrl+O", "Open a weight file"},
         {"Ctrl+R", "Run the accepted pairs"},
@@ -23,8 +22,7 @@ QString shortcutsHelp()
     return html + QStringLiteral("</table>");
 }
 
-QString plotsHelp()
-{
+QString plotsHelp() {
     return QObject::tr(
         "<p><b>Channel ranges</b> (Equalization tab): for the selected pair, the range (max − "
         "min) of each output channel of the first layer and of each input channel of the second, "

@@ -19,8 +19,7 @@ LayersPanel::LayersPanel(QWidget* parent)
       proxy_(new QSortFilterProxyModel(this)),
       view_(new QTableView(this)),
       filter_(new QLineEdit(this)),
-      shown_(new QLabel(this))
-{
+      shown_(new QLabel(this)) {
     proxy_->setSourceModel(model_);
     proxy_->setSortRole(LayerTableModel::SortRole);
     proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
@@ -63,14 +62,12 @@ LayersPanel::LayersPanel(QWidget* parent)
     layout->addWidget(view_);
 }
 
-QString LayersPanel::nameAt(const QModelIndex& proxyIndex) const
-{
+QString LayersPanel::nameAt(const QModelIndex& proxyIndex) const {
     const QModelIndex source = proxy_->mapToSource(proxyIndex);
     return QString::fromStdString(model_->layerName(source.row()));
 }
 
-void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model)
-{
+void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model) {
     // A filter typed for the previous file would hide this one's layers.
     filter_->clear();
     model_->setModel(std::move(model));
@@ -90,16 +87,14 @@ void LayersPanel::setModel(std::shared_ptr<const LoadedModel> model)
 
 QString LayersPanel::shownText() const { return shown_->isHidden() ? QString() : shown_->text(); }
 
-void LayersPanel::updateShown()
-{
+void LayersPanel::updateShown() {
     const bool filtering = !filter_->text().isEmpty();
     shown_->setText(tr("%1 of %2 shown").arg(proxy_->rowCount()).arg(model_->rowCount()));
     shown_->setStyleSheet(proxy_->rowCount() == 0 ? QStringLiteral("color: #b3261e;") : QString());
     shown_->setVisible(filtering);
 }
 
-void LayersPanel::selectLayer(const QString& name)
-{
+void LayersPanel::selectLayer(const QString& name) {
     for (int row = 0; row < model_->rowCount(); ++row) {
         if (QString::fromStdString(model_->layerName(row)) != name) continue;
         QModelIndex index = proxy_->mapFromSource(model_->index(row, 0));
@@ -113,8 +108,7 @@ void LayersPanel::selectLayer(const QString& name)
     }
 }
 
-QString LayersPanel::selectedLayer() const
-{
+QString LayersPanel::selectedLayer() const {
     const QModelIndex current = view_->currentIndex();
     return current.isValid() ? nameAt(current) : QString();
 }

@@ -15,15 +15,13 @@
 
 namespace cle::ui {
 
-int LoadedModel::indexOf(const std::string& name) const
-{
+int LoadedModel::indexOf(const std::string& name) const {
     for (size_t i = 0; i < model.layers.size(); ++i)
         if (model.layers[i].info.name == name) return static_cast<int>(i);
     return -1;
 }
 
-LayerStats outputStats(const core::Layer& layer)
-{
+LayerStats outputStats(const core::Layer& layer) {
     LayerStats s;
     try {
         if (layer.weight.rank() < 1 || layer.weight.values.empty()) return s;
@@ -42,8 +40,7 @@ LayerStats outputStats(const core::Layer& layer)
     return s;
 }
 
-bool naturalLess(const std::string& a, const std::string& b)
-{
+bool naturalLess(const std::string& a, const std::string& b) {
     size_t i = 0, j = 0;
     while (i < a.size() && j < b.size()) {
         const bool da = std::isdigit(static_cast<unsigned char>(a[i]));
@@ -69,8 +66,7 @@ bool naturalLess(const std::string& a, const std::string& b)
     return a.size() - i < b.size() - j;
 }
 
-std::vector<int> naturalOrder(const std::vector<std::string>& names)
-{
+std::vector<int> naturalOrder(const std::vector<std::string>& names) {
     std::vector<int> order(names.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
@@ -81,8 +77,7 @@ std::vector<int> naturalOrder(const std::vector<std::string>& names)
 namespace {
 
 // Measures every layer with a foldable batch norm as the engine does: with it folded in.
-void foldedStats(LoadedModel& loaded)
-{
+void foldedStats(LoadedModel& loaded) {
     if (!loaded.topology) return;
     core::RunPlan plan;
     plan.batchNorms = loaded.topology->batchNorms_;
@@ -113,8 +108,7 @@ void foldedStats(LoadedModel& loaded)
 
 }  // namespace
 
-std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path)
-{
+std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path) {
     const auto start = std::chrono::steady_clock::now();
     const QFileInfo file(path);
     if (file.exists() && file.size() == 0)

@@ -21,7 +21,7 @@ struct LayerStats {
     double imbalance = 0;      ///< largest / smallest range (+inf when a range is 0)
     /// The batch norm folded into the weights measured (as a run measures them), "" when none.
     std::string foldedBatchNorm;
-    double rawImbalance = 0;   ///< imbalance of the stored weights, before any folding
+    double rawImbalance = 0;     ///< imbalance of the stored weights, before any folding
     std::int64_t nonFinite = 0;  ///< NaN or infinite weights
 };
 
@@ -35,7 +35,7 @@ struct LoadedModel {
     QString topologyError;
     /// Every layer and connection of the file's graph, for the graph view (none without one).
     std::optional<core::LayerGraph> graph;
-    double seconds = 0;             ///< wall time of the load
+    double seconds = 0;  ///< wall time of the load
     /// Indices into model.layers in the order the application lists them: the graph's order,
     /// or natural name order (block_2 before block_10) for files without a graph.
     std::vector<int> displayOrder;

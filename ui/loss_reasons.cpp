@@ -11,23 +11,24 @@ namespace {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
-QString imbalanceText(double v)
-{
+QString imbalanceText(double v) {
     return v >= 1000 ? QString::number(v, 'e', 2) : QString::number(v, 'f', 1);
 }
 
 // A cause found in one pair holding `layer`, or "".
-QString causeIn(const core::PairHistory& p, const std::string& layer, const core::ModelInfo& model)
-{
+QString causeIn(const core::PairHistory& p, const std::string& layer,
+                const core::ModelInfo& model) {
     if (p.first == layer && !p.deadChannels.empty())
-        return QObject::tr("%n dead output channel(s) of %1 were left unscaled while the others "
-                           "were balanced against %2",
-                           nullptr, int(p.deadChannels.size()))
+        return QObject::tr(
+                   "%n dead output channel(s) of %1 were left unscaled while the others "
+                   "were balanced against %2",
+                   nullptr, int(p.deadChannels.size()))
             .arg(q(layer), q(p.second));
     if (p.second == layer && !p.constantInputChannels.empty())
-        return QObject::tr("%n constant input channel(s) of %1 were left unscaled while the "
-                           "others were balanced against %2",
-                           nullptr, int(p.constantInputChannels.size()))
+        return QObject::tr(
+                   "%n constant input channel(s) of %1 were left unscaled while the "
+                   "others were balanced against %2",
+                   nullptr, int(p.constantInputChannels.size()))
             .arg(q(layer), q(p.first));
     const std::string& other = p.first == layer ? p.second : p.first;
     const core::LayerInfo* info = model.find(other);
@@ -35,9 +36,10 @@ QString causeIn(const core::PairHistory& p, const std::string& layer, const core
     // The depthwise layer's channels: its outputs when it comes first, its inputs otherwise.
     const auto& before = p.first == other ? p.states.front().out : p.states.front().in;
     const auto& after = p.first == other ? p.states.back().out : p.states.back().in;
-    return QObject::tr("the range imbalance of depthwise layer %1 (%2 → %3) was moved into %4: "
-                       "equalizing balances the pair's shared channels, and the depthwise "
-                       "layer's few weights per channel vary most")
+    return QObject::tr(
+               "the range imbalance of depthwise layer %1 (%2 → %3) was moved into %4: "
+               "equalizing balances the pair's shared channels, and the depthwise "
+               "layer's few weights per channel vary most")
         .arg(q(other), imbalanceText(core::rangeImbalance(before)),
              imbalanceText(core::rangeImbalance(after)), q(layer));
 }
@@ -45,8 +47,7 @@ QString causeIn(const core::PairHistory& p, const std::string& layer, const core
 }  // namespace
 
 std::vector<LossReason> explainLosses(const core::QuantizationReport& report,
-                                      const core::Summary& summary, const core::ModelInfo& model)
-{
+                                      const core::Summary& summary, const core::ModelInfo& model) {
     std::vector<LossReason> out;
     for (const auto& l : report.layers) {
         const double gain = QuantizationPlot::gain(l);

@@ -9,13 +9,13 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
-#include <QKeyEvent>
 #include <QGroupBox>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMimeData>
-#include <QScreen>
 #include <QProgressBar>
+#include <QScreen>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -53,8 +53,7 @@ namespace cle::ui {
 
 namespace {
 
-QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
-{
+QGroupBox* box(const QString& title, QWidget* content, QWidget* parent) {
     auto* group = new QGroupBox(title, parent);
     auto* layout = new QVBoxLayout(group);
     layout->setContentsMargins(6, 6, 6, 6);
@@ -63,8 +62,7 @@ QGroupBox* box(const QString& title, QWidget* content, QWidget* parent)
 }
 }  // namespace
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Session(this))
-{
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Session(this)) {
     setWindowTitle(tr("CLE Studio"));
     setAcceptDrops(true);
     createActions();
@@ -86,21 +84,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(new Sess
     qApp->installEventFilter(this);
 }
 
-void MainWindow::restoreLayout()
-{
+void MainWindow::restoreLayout() {
     QSettings s;
     if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) {
         // Fit the screen: 1500 x 950 where there is room, less on a laptop's 1280 x 800.
-        const QRect screen = this->screen() ? this->screen()->availableGeometry()
-                                            : QRect(0, 0, 1500, 950);
+        const QRect screen =
+            this->screen() ? this->screen()->availableGeometry() : QRect(0, 0, 1500, 950);
         resize(std::min(1500, screen.width() * 19 / 20), std::min(950, screen.height() * 19 / 20));
     }
     for (QSplitter* split : splitters())
         split->restoreState(s.value(QStringLiteral("window/") + split->objectName()).toByteArray());
 }
 
-void MainWindow::saveLayout() const
-{
+void MainWindow::saveLayout() const {
     QSettings s;
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     for (QSplitter* split : splitters())
@@ -109,19 +105,16 @@ void MainWindow::saveLayout() const
 
 QList<QSplitter*> MainWindow::splitters() const { return {mainSplit_, leftSplit_, rightSplit_}; }
 
-QString MainWindow::lastFolder()
-{
+QString MainWindow::lastFolder() {
     return QSettings().value(QStringLiteral("files/lastFolder")).toString();
 }
 
-MainWindow::~MainWindow()
-{
+MainWindow::~MainWindow() {
     session_->cancelRun();
     session_->waitForIdle();
 }
 
-QWidget* MainWindow::createCentralArea()
-{
+QWidget* MainWindow::createCentralArea() {
     layersPanel_ = new LayersPanel(this);
     pairsPanel_ = new PairsPanel(session_->pairList(), this);
     runPanel_ = new RunPanel(runAction_, cancelAction_, resetAction_, this);
@@ -179,8 +172,7 @@ QWidget* MainWindow::createCentralArea()
     return mainSplit_;
 }
 
-void MainWindow::connectPanels()
-{
+void MainWindow::connectPanels() {
     connect(layersPanel_, &LayersPanel::layerSelected, this, &MainWindow::onLayerSelected);
     connect(layersPanel_, &LayersPanel::layerActivated, this, [this](const QString& name) {
         const QString problem = session_->pairList()->appendToChain(name.toStdString());
@@ -195,8 +187,8 @@ void MainWindow::connectPanels()
     connect(pairView_->pairBox(), &QComboBox::currentIndexChanged, this, [this](int index) {
         const core::Summary* s = session_->summary();
         const size_t pairs = s ? s->pairs.size() : 0;
-        const bool region = s && index >= 0 && size_t(index) - pairs < s->regions.size() &&
-                            size_t(index) >= pairs;
+        const bool region =
+            s && index >= 0 && size_t(index) - pairs < s->regions.size() && size_t(index) >= pairs;
         graphView_->showRegion(region ? &s->regions[size_t(index) - pairs].region : nullptr);
     });
     connect(quantizationView_, &QuantizationView::dropPairRequested, this,
@@ -210,16 +202,15 @@ void MainWindow::connectPanels()
     connect(pairsPanel_, &PairsPanel::saveRequested, this, &MainWindow::promptSavePairs);
 }
 
-void MainWindow::connectSession()
-{
+void MainWindow::connectSession() {
     connect(session_, &Session::loadStarted, this, [this](const QString& path) {
         busyLabel_->setText(tr("Loading %1…").arg(QFileInfo(path).fileName()));
     });
     connect(session_, &Session::modelLoaded, this, &MainWindow::onModelLoaded);
     connect(session_, &Session::loadFailed, this, [this](const QString& message) {
-        showError(tr("Could not open the file"),
-                  session_->model() ? message + tr("\nThe model that was open stays loaded.")
-                                    : message);
+        showError(
+            tr("Could not open the file"),
+            session_->model() ? message + tr("\nThe model that was open stays loaded.") : message);
     });
     connect(session_, &Session::busyChanged, this, [this](bool) {
         const bool show = session_->isLoading() || session_->isExporting();
@@ -262,8 +253,7 @@ void MainWindow::connectSession()
             [this](const QString& message) { showError(tr("Export failed"), message); });
 }
 
-bool MainWindow::openFile(const QString& path)
-{
+bool MainWindow::openFile(const QString& path) {
     if (session_->isBusy()) {
         showError(tr("Open"), tr("Wait for the current operation to finish, or cancel the run."));
         return false;
@@ -272,8 +262,7 @@ bool MainWindow::openFile(const QString& path)
     return session_->open(path);
 }
 
-void MainWindow::onModelLoaded()
-{
+void MainWindow::onModelLoaded() {
     auto model = session_->model();
     RecentFiles::add(model->path);
     QSettings().setValue(QStringLiteral("files/lastFolder"), QFileInfo(model->path).absolutePath());
@@ -284,26 +273,27 @@ void MainWindow::onModelLoaded()
     showQuantization(nullptr);
     runPanel_->clearOutcome();
     channelPlot_->clear();
-    statusBar()->showMessage(tr("Loaded %1: %n layer(s), %2 format, in %3 s", nullptr,
-                                static_cast<int>(model->model.layers.size()))
-                                 .arg(QFileInfo(model->path).fileName(),
-                                      QString::fromStdString(core::toString(model->model.info.format)),
-                                      QString::number(model->seconds, 'f', 2)),
-                             10000);
+    statusBar()->showMessage(
+        tr("Loaded %1: %n layer(s), %2 format, in %3 s", nullptr,
+           static_cast<int>(model->model.layers.size()))
+            .arg(QFileInfo(model->path).fileName(),
+                 QString::fromStdString(core::toString(model->model.info.format)),
+                 QString::number(model->seconds, 'f', 2)),
+        10000);
     QStringList broken;
     for (size_t i = 0; i < model->stats.size(); ++i)
         if (model->stats[i].nonFinite > 0)
             broken << QString::fromStdString(model->model.layers[i].info.name);
     if (!broken.isEmpty())
         statusBar()->showMessage(tr("%n layer(s) hold NaN or infinite weights and cannot be "
-                                    "equalized: %1", nullptr, int(broken.size()))
+                                    "equalized: %1",
+                                    nullptr, int(broken.size()))
                                      .arg(broken.join(QStringLiteral(", "))),
                                  15000);
     updateActions();
 }
 
-void MainWindow::onRunFinished()
-{
+void MainWindow::onRunFinished() {
     exported_ = false;
     const core::Summary* s = session_->summary();
     pairView_->setSummary(s, false);
@@ -320,8 +310,7 @@ void MainWindow::onRunFinished()
                              8000);
 }
 
-void MainWindow::connectVerification()
-{
+void MainWindow::connectVerification() {
     verifyJob_ = new VerifyJob(this);
     connect(session_, &Session::runFinished, this, &MainWindow::startVerification);
     connect(session_, &Session::runStarted, this, &MainWindow::stopVerification);
@@ -345,8 +334,7 @@ void MainWindow::connectVerification()
     });
 }
 
-void MainWindow::startVerification()
-{
+void MainWindow::startVerification() {
     if (!session_->hasResult() || !session_->model()) return;
     auto model = session_->model();
     VerifyInput input{model->path.toStdString(),
@@ -356,14 +344,12 @@ void MainWindow::startVerification()
     verifyJob_->start(std::move(input));
 }
 
-void MainWindow::stopVerification()
-{
+void MainWindow::stopVerification() {
     verifyJob_->cancel();
     verificationPanel_->clear();
 }
 
-QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
-{
+QString MainWindow::dropPairAndRun(const QString& first, const QString& second) {
     const core::QuantizationReport* q = session_->quantization();
     if (!q) return tr("Run an equalization first.");
     if (!session_->pairList()->dropPair(first.toStdString(), second.toStdString()))
@@ -378,11 +364,11 @@ QString MainWindow::dropPairAndRun(const QString& first, const QString& second)
 namespace {
 
 QString comparisonText(const core::QuantizationReport& before,
-                       const core::QuantizationReport& after, const QString& pair)
-{
+                       const core::QuantizationReport& after, const QString& pair) {
     const auto db = [](double v) { return QString::number(v, 'f', 1); };
-    return QObject::tr("Without %1: per-tensor median %2 dB (was %3), worst %4 dB (was %5), "
-                       "weighted mean %6 dB (was %7).")
+    return QObject::tr(
+               "Without %1: per-tensor median %2 dB (was %3), worst %4 dB (was %5), "
+               "weighted mean %6 dB (was %7).")
         .arg(pair, db(after.perTensorAfter.median), db(before.perTensorAfter.median),
              db(after.perTensorAfter.worst), db(before.perTensorAfter.worst),
              db(after.perTensorAfter.weightedMean), db(before.perTensorAfter.weightedMean));
@@ -390,24 +376,23 @@ QString comparisonText(const core::QuantizationReport& before,
 
 }  // namespace
 
-void MainWindow::showQuantization(const core::QuantizationReport* report)
-{
+void MainWindow::showQuantization(const core::QuantizationReport* report) {
     quantizationView_->setReport(report);
     const core::Summary* summary = session_->summary();
     if (report && summary && session_->model())
         quantizationView_->setReasons(
             explainLosses(*report, *summary, session_->model()->model.info));
     quantizationView_->setComparison(
-        report && comparison_.before ? comparisonText(*comparison_.before, *report, comparison_.pair)
-                                     : QString());
+        report && comparison_.before
+            ? comparisonText(*comparison_.before, *report, comparison_.pair)
+            : QString());
     graphView_->setQuantization(report);
     const QString gain = quantizationView_->gainText();
     tabs_->setTabText(tabs_->indexOf(quantizationView_),
                       gain.isEmpty() ? tr("Quantization") : tr("Quantization (%1)").arg(gain));
 }
 
-void MainWindow::onLayerSelected(const QString& name)
-{
+void MainWindow::onLayerSelected(const QString& name) {
     if (!showLayerChannels(name)) return;
     graphView_->selectLayer(name);
     // The graph stays in view when the selection came from it.
@@ -415,8 +400,7 @@ void MainWindow::onLayerSelected(const QString& name)
         tabs_->setCurrentWidget(channelPlot_);
 }
 
-bool MainWindow::showLayerChannels(const QString& name)
-{
+bool MainWindow::showLayerChannels(const QString& name) {
     auto model = session_->model();
     if (!model) return false;
     const int index = model->indexOf(name.toStdString());
@@ -431,8 +415,7 @@ bool MainWindow::showLayerChannels(const QString& name)
     return true;
 }
 
-void MainWindow::onGraphNodeSelected(const QString& name)
-{
+void MainWindow::onGraphNodeSelected(const QString& name) {
     layersPanel_->selectLayer(name);
     // The pair holding the layer is the one the plots show.
     const std::string layer = name.toStdString();
@@ -445,14 +428,12 @@ void MainWindow::onGraphNodeSelected(const QString& name)
     }
 }
 
-void MainWindow::updateGraphPairs()
-{
+void MainWindow::updateGraphPairs() {
     const PairList* pairs = session_->pairList();
     graphView_->setPairs(pairs->confirmedGroups(), pairs->suggestedGroups(), pairs->rejected());
 }
 
-QString MainWindow::runNow()
-{
+QString MainWindow::runNow() {
     if (session_->isRunning()) return tr("A run is already going on.");
     const auto pairs = session_->pairList()->pairs();
     const auto regions = session_->pairList()->regions();
@@ -469,20 +450,17 @@ QString MainWindow::runNow()
     // Leave a core to the GUI thread; the results do not depend on the thread count.
     options.threads = std::max(1, QThread::idealThreadCount() - 1);
     return session_->startRun(pairs, options, runPanel_->allowRelu6(),
-                              runPanel_->continueFromResult(), regions,
-                              runPanel_->absorbBias());
+                              runPanel_->continueFromResult(), regions, runPanel_->absorbBias());
 }
 
-void MainWindow::cancelRun()
-{
+void MainWindow::cancelRun() {
     if (session_->isRunning()) {
         session_->cancelRun();
         statusBar()->showMessage(tr("Cancelling…"));
     }
 }
 
-void MainWindow::resetRun()
-{
+void MainWindow::resetRun() {
     if (session_->isRunning()) return;
     session_->reset();
     stopVerification();
@@ -494,15 +472,13 @@ void MainWindow::resetRun()
     statusBar()->showMessage(tr("Back to the loaded weights"), 5000);
 }
 
-QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPath, bool force)
-{
+QString MainWindow::exportTo(const QString& weightsPath, const QString& reportPath, bool force) {
     bool declined = false;
     return startExport(weightsPath, reportPath, force, declined);
 }
 
 QString MainWindow::startExport(const QString& weightsPath, const QString& reportPath, bool force,
-                                bool& declined)
-{
+                                bool& declined) {
     const core::Summary* s = session_->summary();
     if (!session_->hasResult() || !s) return tr("Run an equalization first.");
     if (!s->converged &&
@@ -520,8 +496,7 @@ QString MainWindow::startExport(const QString& weightsPath, const QString& repor
     return session_->startExport(weightsPath, reportPath, force);
 }
 
-void MainWindow::updateActions()
-{
+void MainWindow::updateActions() {
     const bool busy = session_->isBusy();
     const bool running = session_->isRunning();
     openAction_->setEnabled(!busy);
@@ -534,21 +509,18 @@ void MainWindow::updateActions()
     runPanel_->setResultAvailable(!busy && session_->hasResult());
 }
 
-void MainWindow::showError(const QString& title, const QString& message)
-{
+void MainWindow::showError(const QString& title, const QString& message) {
     statusBar()->showMessage(message.section('\n', 0, 0), 10000);
     emit errorShown(message);
     Prompter::instance().error(this, title, message);
 }
 
-QList<PlotWidget*> MainWindow::plots() const
-{
+QList<PlotWidget*> MainWindow::plots() const {
     return {pairView_->rangePlot(), pairView_->scalePlot(), pairView_->convergencePlot(),
             channelPlot_, quantizationView_->plot()};
 }
 
-void MainWindow::closeEvent(QCloseEvent* event)
-{
+void MainWindow::closeEvent(QCloseEvent* event) {
     if (session_->hasResult() && !exported_ &&
         !Prompter::instance().confirm(
             this, tr("Quit without exporting?"),
@@ -565,14 +537,12 @@ void MainWindow::closeEvent(QCloseEvent* event)
     event->accept();
 }
 
-void MainWindow::dragEnterEvent(QDragEnterEvent* event)
-{
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     const auto urls = event->mimeData()->urls();
     if (!urls.isEmpty() && urls.first().isLocalFile()) event->acceptProposedAction();
 }
 
-void MainWindow::dropEvent(QDropEvent* event)
-{
+void MainWindow::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
     if (urls.isEmpty() || !urls.first().isLocalFile()) return;
     event->acceptProposedAction();

@@ -27,8 +27,7 @@ const QString kModelFilter =
     QObject::tr("Weights (*.h5 *.hdf5 *.weights.h5 *.keras *.weights.json *.onnx);;All files (*)");
 }  // namespace
 
-void MainWindow::createActions()
-{
+void MainWindow::createActions() {
     auto* st = style();
     openAction_ = new QAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this);
     openAction_->setShortcut(QKeySequence::Open);
@@ -61,8 +60,7 @@ void MainWindow::createActions()
     connect(savePairsAction_, &QAction::triggered, this, &MainWindow::promptSavePairs);
 }
 
-void MainWindow::createMenus()
-{
+void MainWindow::createMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(openAction_);
     recentMenu_ = file->addMenu(tr("Open &Recent"));
@@ -123,12 +121,11 @@ void MainWindow::createMenus()
     bar->addAction(exportAction_);
 }
 
-void MainWindow::promptExport()
-{
+void MainWindow::promptExport() {
     if (!session_->hasResult()) return;
-    const QString path = Prompter::instance().saveFileName(
-        this, tr("Export Equalized Weights"), kModelFilter,
-        defaultExportName(session_->model()->path));
+    const QString path =
+        Prompter::instance().saveFileName(this, tr("Export Equalized Weights"), kModelFilter,
+                                          defaultExportName(session_->model()->path));
     if (path.isEmpty()) return;
     const QString report = reportAction_->isChecked() ? reportPathFor(path) : QString();
     // The file dialog has already asked about overwriting.
@@ -137,62 +134,58 @@ void MainWindow::promptExport()
     if (!why.isEmpty() && !declined) showError(tr("Export"), why);
 }
 
-void MainWindow::promptOpen()
-{
+void MainWindow::promptOpen() {
     const QString path = Prompter::instance().openFileName(this, tr("Open Weights"), kModelFilter);
     if (!path.isEmpty()) openFile(path);
 }
 
-void MainWindow::promptLoadPairs()
-{
-    const QString path = Prompter::instance().openFileName(this, tr("Load Pairs"),
-                                                           tr("Pairs JSON (*.json)"));
+void MainWindow::promptLoadPairs() {
+    const QString path =
+        Prompter::instance().openFileName(this, tr("Load Pairs"), tr("Pairs JSON (*.json)"));
     if (path.isEmpty()) return;
     const QString error = session_->pairList()->loadFile(path);
     if (!error.isEmpty()) showError(tr("Load pairs"), error);
 }
 
-void MainWindow::promptSavePairs()
-{
+void MainWindow::promptSavePairs() {
     if (session_->pairList()->confirmedGroups().empty()) {
         showError(tr("Save pairs"), tr("There are no confirmed groups to save."));
         return;
     }
-    const QString path = Prompter::instance().saveFileName(this, tr("Save Pairs"),
-                                                           tr("Pairs JSON (*.json)"),
-                                                           QStringLiteral("pairs.json"));
+    const QString path = Prompter::instance().saveFileName(
+        this, tr("Save Pairs"), tr("Pairs JSON (*.json)"), QStringLiteral("pairs.json"));
     if (path.isEmpty()) return;
     const QString error = session_->pairList()->saveFile(path);
     if (!error.isEmpty()) showError(tr("Save pairs"), error);
 }
 
-void MainWindow::rebuildRecentMenu()
-{
+void MainWindow::rebuildRecentMenu() {
     recentMenu_->clear();
     const QStringList files = RecentFiles::list();
     for (const QString& path : files) {
-        recentMenu_->addAction(recentEntryText(path), this, [this, path] {
-            if (!QFileInfo::exists(path)) {
-                RecentFiles::remove(path);
-                showError(tr("Open recent"), tr("%1 no longer exists.").arg(path));
-                return;
-            }
-            openFile(path);
-        })->setToolTip(path);
+        recentMenu_
+            ->addAction(recentEntryText(path), this,
+                        [this, path] {
+                            if (!QFileInfo::exists(path)) {
+                                RecentFiles::remove(path);
+                                showError(tr("Open recent"), tr("%1 no longer exists.").arg(path));
+                                return;
+                            }
+                            openFile(path);
+                        })
+            ->setToolTip(path);
     }
     if (files.isEmpty()) recentMenu_->addAction(tr("(none)"))->setEnabled(false);
     recentMenu_->addSeparator();
     recentMenu_->addAction(tr("Clear List"), this, [] { RecentFiles::clear(); });
 }
 
-QString MainWindow::recentEntryText(const QString& path)
-{
+QString MainWindow::recentEntryText(const QString& path) {
     const QFileInfo info(path);
     return tr("%1   (%2)").arg(info.fileName(), QDir::toNativeSeparators(info.absolutePath()));
 }
 
-bool MainWindow::eventFilter(QObject* watched, QEvent* event)
-{
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
     if (event->type() == QEvent::ShortcutOverride) {
         auto* key = static_cast<QKeyEvent*>(event);
         const QKeySequence pressed(key->keyCombination());

@@ -14,24 +14,28 @@ namespace cle::ui {
 
 namespace {
 
-QStyle::StandardPixmap levelIcon(Message::Level level)
-{
+QStyle::StandardPixmap levelIcon(Message::Level level) {
     switch (level) {
-    case Message::Error: return QStyle::SP_MessageBoxCritical;
-    case Message::Warning: return QStyle::SP_MessageBoxWarning;
-    case Message::Information: break;
+        case Message::Error:
+            return QStyle::SP_MessageBoxCritical;
+        case Message::Warning:
+            return QStyle::SP_MessageBoxWarning;
+        case Message::Information:
+            break;
     }
     return QStyle::SP_MessageBoxInformation;
 }
 
 }  // namespace
 
-QColor levelColor(Message::Level level)
-{
+QColor levelColor(Message::Level level) {
     switch (level) {
-    case Message::Error: return QColor(0xb3, 0x26, 0x1e);
-    case Message::Warning: return QColor(0x8a, 0x5a, 0x00);
-    case Message::Information: break;
+        case Message::Error:
+            return QColor(0xb3, 0x26, 0x1e);
+        case Message::Warning:
+            return QColor(0x8a, 0x5a, 0x00);
+        case Message::Information:
+            break;
     }
     return {};
 }
@@ -40,8 +44,7 @@ MessagePanel::MessagePanel(QWidget* parent)
     : QWidget(parent),
       toggle_(new QToolButton(this)),
       summary_(new QLabel(this)),
-      tree_(new QTreeWidget(this))
-{
+      tree_(new QTreeWidget(this)) {
     toggle_->setCheckable(true);
     toggle_->setAutoRaise(true);
     toggle_->setArrowType(Qt::RightArrow);
@@ -70,26 +73,24 @@ MessagePanel::MessagePanel(QWidget* parent)
     clear();
 }
 
-void MessagePanel::setMessages(const QString& summary, const std::vector<Message>& messages)
-{
+void MessagePanel::setMessages(const QString& summary, const std::vector<Message>& messages) {
     summaryText_ = summary;
     messages_ = messages;
     tree_->clear();
     for (const auto& m : messages_) {
         auto* item = new QTreeWidgetItem(tree_, QStringList{m.text});
         item->setIcon(0, style()->standardIcon(levelIcon(m.level)));
-        item->setToolTip(0, m.details.isEmpty()
-                                ? m.text
-                                : m.text + QLatin1Char('\n') + m.details.join('\n'));
+        item->setToolTip(
+            0, m.details.isEmpty() ? m.text : m.text + QLatin1Char('\n') + m.details.join('\n'));
         if (const QColor c = levelColor(m.level); c.isValid()) item->setForeground(0, c);
         for (const auto& d : m.details) new QTreeWidgetItem(item, QStringList{d});
     }
     QStringList counts;
     if (const int e = count(Message::Error)) counts << tr("%n error(s)", nullptr, e);
     if (const int w = count(Message::Warning)) counts << tr("%n warning(s)", nullptr, w);
-    const QString line = counts.isEmpty() ? summary
-                                          : summary + QStringLiteral("  ·  ") +
-                                                counts.join(QStringLiteral(", "));
+    const QString line =
+        counts.isEmpty() ? summary
+                         : summary + QStringLiteral("  ·  ") + counts.join(QStringLiteral(", "));
     summary_->setText(line);
     summary_->setToolTip(line);
     const QColor c = levelColor(worstLevel());
@@ -101,8 +102,7 @@ void MessagePanel::setMessages(const QString& summary, const std::vector<Message
     if (worstLevel() != Message::Information) setExpanded(true);
 }
 
-void MessagePanel::clear()
-{
+void MessagePanel::clear() {
     summaryText_.clear();
     messages_.clear();
     tree_->clear();
@@ -114,8 +114,7 @@ void MessagePanel::clear()
 
 QString MessagePanel::summaryText() const { return summaryText_; }
 
-QString MessagePanel::text() const
-{
+QString MessagePanel::text() const {
     QStringList lines;
     if (!summaryText_.isEmpty()) lines << summaryText_;
     for (const auto& m : messages_) {
@@ -125,23 +124,20 @@ QString MessagePanel::text() const
     return lines.join('\n');
 }
 
-Message::Level MessagePanel::worstLevel() const
-{
+Message::Level MessagePanel::worstLevel() const {
     Message::Level worst = Message::Information;
     for (const auto& m : messages_) worst = std::max(worst, m.level);
     return worst;
 }
 
-int MessagePanel::count(Message::Level level) const
-{
+int MessagePanel::count(Message::Level level) const {
     return static_cast<int>(std::count_if(messages_.begin(), messages_.end(),
                                           [level](const Message& m) { return m.level == level; }));
 }
 
 bool MessagePanel::isExpanded() const { return toggle_->isChecked(); }
 
-void MessagePanel::setExpanded(bool expanded)
-{
+void MessagePanel::setExpanded(bool expanded) {
     expanded = expanded && !messages_.empty();
     const bool changed = expanded != !tree_->isHidden() || expanded != toggle_->isChecked();
     {

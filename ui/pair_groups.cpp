@@ -5,15 +5,13 @@
 
 namespace cle::ui {
 
-QString displayText(const core::Group& group)
-{
+QString displayText(const core::Group& group) {
     QStringList names;
     for (const auto& n : group) names << QString::fromStdString(n);
     return names.join(QStringLiteral(" → "));
 }
 
-QString pairsText(const std::vector<core::Group>& groups)
-{
+QString pairsText(const std::vector<core::Group>& groups) {
     QStringList parts;
     for (const auto& g : groups) {
         QStringList names;
@@ -24,10 +22,10 @@ QString pairsText(const std::vector<core::Group>& groups)
 }
 
 QString appendProblem(const core::ModelInfo& model, const core::Group& chain,
-                      const std::string& name, const core::Topology* topology, bool allowRelu6)
-{
+                      const std::string& name, const core::Topology* topology, bool allowRelu6) {
     const core::LayerInfo* info = model.find(name);
-    if (!info) return QObject::tr("There is no layer named \"%1\".").arg(QString::fromStdString(name));
+    if (!info)
+        return QObject::tr("There is no layer named \"%1\".").arg(QString::fromStdString(name));
     if (!info->supported) {
         return QObject::tr("%1 cannot be equalized: %2")
             .arg(QString::fromStdString(name), QString::fromStdString(info->unsupportedReason));

@@ -12,20 +12,17 @@ namespace {
 
 using PairKey = std::pair<std::string, std::string>;
 
-void insertPairs(const core::Group& group, std::set<PairKey>& into)
-{
+void insertPairs(const core::Group& group, std::set<PairKey>& into) {
     for (size_t i = 0; i + 1 < group.size(); ++i) into.insert({group[i], group[i + 1]});
 }
 
-bool sharesPair(const core::Group& group, const std::set<PairKey>& taken)
-{
+bool sharesPair(const core::Group& group, const std::set<PairKey>& taken) {
     for (size_t i = 0; i + 1 < group.size(); ++i)
         if (taken.count({group[i], group[i + 1]})) return true;
     return false;
 }
 
-PairList::Entry regionEntry(const core::RegionNames& region, bool suggested, bool fromSuggest)
-{
+PairList::Entry regionEntry(const core::RegionNames& region, bool suggested, bool fromSuggest) {
     PairList::Entry e{region.sources, suggested, false, fromSuggest, region};
     e.layers.insert(e.layers.end(), region.sinks.begin(), region.sinks.end());
     return e;
@@ -35,8 +32,7 @@ PairList::Entry regionEntry(const core::RegionNames& region, bool suggested, boo
 
 PairList::PairList(QObject* parent) : QObject(parent) {}
 
-void PairList::setModel(std::shared_ptr<const LoadedModel> model)
-{
+void PairList::setModel(std::shared_ptr<const LoadedModel> model) {
     model_ = std::move(model);
     chain_.clear();
     entries_.clear();
@@ -47,23 +43,20 @@ void PairList::setModel(std::shared_ptr<const LoadedModel> model)
     emit chainChanged();
 }
 
-void PairList::setAllowRelu6(bool allow)
-{
+void PairList::setAllowRelu6(bool allow) {
     if (allow == allowRelu6_) return;
     allowRelu6_ = allow;
     if (suggested_) suggest();
     emit chainChanged();
 }
 
-QString PairList::problemFor(const core::Group& chain, const std::string& name) const
-{
+QString PairList::problemFor(const core::Group& chain, const std::string& name) const {
     static const core::ModelInfo none;
     const core::Topology* topology = model_ && model_->topology ? &*model_->topology : nullptr;
     return appendProblem(model_ ? model_->model.info : none, chain, name, topology, allowRelu6_);
 }
 
-QString PairList::appendToChain(const std::string& name)
-{
+QString PairList::appendToChain(const std::string& name) {
     const QString problem = problemFor(chain_, name);
     if (!problem.isEmpty()) {
         emit problemChanged(problem);
@@ -74,14 +67,12 @@ QString PairList::appendToChain(const std::string& name)
     return {};
 }
 
-void PairList::undoChain()
-{
+void PairList::undoChain() {
     if (!chain_.empty()) chain_.pop_back();
     emit chainChanged();
 }
 
-QString PairList::commitChain()
-{
+QString PairList::commitChain() {
     if (chain_.size() < 2) {
         const QString problem = tr("A chain needs at least two layers; append another one.");
         emit problemChanged(problem);
@@ -95,8 +86,7 @@ QString PairList::commitChain()
     return problem;
 }
 
-QStringList PairList::candidates() const
-{
+QStringList PairList::candidates() const {
     QStringList names;
     if (!model_) return names;
     for (const auto& layer : model_->model.info.layers)
@@ -104,8 +94,7 @@ QStringList PairList::candidates() const
     return names;
 }
 
-bool PairList::checkGroup(const core::Group& group, QString& problem) const
-{
+bool PairList::checkGroup(const core::Group& group, QString& problem) const {
     if (group.size() < 2) {
         problem = tr("A group needs at least two layers.");
         return false;
@@ -119,8 +108,7 @@ bool PairList::checkGroup(const core::Group& group, QString& problem) const
     return true;
 }
 
-QString PairList::addGroup(const core::Group& group, bool suggested)
-{
+QString PairList::addGroup(const core::Group& group, bool suggested) {
     QString problem;
     if (!checkGroup(group, problem)) {
         if (group.size() >= 2) emit problemChanged(problem);
@@ -132,8 +120,7 @@ QString PairList::addGroup(const core::Group& group, bool suggested)
     return {};
 }
 
-QString PairList::setGroups(const std::vector<core::Group>& groups)
-{
+QString PairList::setGroups(const std::vector<core::Group>& groups) {
     entries_.clear();
     QStringList problems;
     for (const auto& g : groups) {
@@ -148,8 +135,7 @@ QString PairList::setGroups(const std::vector<core::Group>& groups)
     return problems.join('\n');
 }
 
-int PairList::suggest()
-{
+int PairList::suggest() {
     if (!model_) return 0;
     if (!model_->topology) {
         emit problemChanged(tr("No suggestions: %1").arg(model_->topologyError));
@@ -187,41 +173,40 @@ int PairList::suggest()
     emit rejectedChanged();
     emit groupsChanged();
     if (plan.suggested.empty() && plan.regions.empty())
-        emit problemChanged(tr("The layer graph offers no pair that can be equalized without "
-                               "changing the network's function; see \"Not suggested\" for the "
-                               "reasons."));
+        emit problemChanged(
+            tr("The layer graph offers no pair that can be equalized without "
+               "changing the network's function; see \"Not suggested\" for the "
+               "reasons."));
     else if (overlapping > 0)
-        emit problemChanged(tr("%n suggested chain(s) left out: they share a pair with a chain "
-                               "already in the list.", nullptr, overlapping));
+        emit problemChanged(
+            tr("%n suggested chain(s) left out: they share a pair with a chain "
+               "already in the list.",
+               nullptr, overlapping));
     else
         emit problemChanged({});
     return waiting;
 }
 
-bool PairList::acceptSuggestion(int row)
-{
+bool PairList::acceptSuggestion(int row) {
     if (!isSuggestion(row)) return false;
     entries_[static_cast<size_t>(row)].suggested = false;
     emit groupsChanged();
     return true;
 }
 
-bool PairList::dropSuggestion(int row)
-{
+bool PairList::dropSuggestion(int row) {
     if (!isSuggestion(row)) return false;
     return remove(row);
 }
 
-bool PairList::remove(int row)
-{
+bool PairList::remove(int row) {
     if (row < 0 || row >= static_cast<int>(entries_.size())) return false;
     entries_.erase(entries_.begin() + row);
     emit groupsChanged();
     return true;
 }
 
-bool PairList::move(int row, int step)
-{
+bool PairList::move(int row, int step) {
     const int to = row + step;
     const int n = static_cast<int>(entries_.size());
     if (row < 0 || row >= n || to < 0 || to >= n) return false;
@@ -230,8 +215,7 @@ bool PairList::move(int row, int step)
     return true;
 }
 
-bool PairList::dropPair(const std::string& first, const std::string& second)
-{
+bool PairList::dropPair(const std::string& first, const std::string& second) {
     for (size_t e = 0; e < entries_.size(); ++e) {
         const Entry entry = entries_[e];
         if (entry.suggested || entry.region) continue;
@@ -254,14 +238,12 @@ bool PairList::dropPair(const std::string& first, const std::string& second)
     return false;
 }
 
-void PairList::confirmAll()
-{
+void PairList::confirmAll() {
     for (auto& e : entries_) e.suggested = false;
     emit groupsChanged();
 }
 
-void PairList::clear()
-{
+void PairList::clear() {
     suggested_ = false;
     entries_.clear();
     rejected_.clear();
@@ -269,56 +251,48 @@ void PairList::clear()
     emit groupsChanged();
 }
 
-std::vector<core::Group> PairList::confirmedGroups() const
-{
+std::vector<core::Group> PairList::confirmedGroups() const {
     std::vector<core::Group> out;
     for (const auto& e : entries_)
         if (!e.suggested && !e.region) out.push_back(e.layers);
     return out;
 }
 
-std::vector<core::RegionNames> PairList::regions() const
-{
+std::vector<core::RegionNames> PairList::regions() const {
     std::vector<core::RegionNames> out;
     for (const auto& e : entries_)
         if (!e.suggested && e.region) out.push_back(*e.region);
     return out;
 }
 
-std::vector<core::Group> PairList::suggestedGroups() const
-{
+std::vector<core::Group> PairList::suggestedGroups() const {
     std::vector<core::Group> out;
     for (const auto& e : entries_)
         if (e.suggested && !e.region) out.push_back(e.layers);
     return out;
 }
 
-std::vector<core::LayerPair> PairList::pairs() const
-{
+std::vector<core::LayerPair> PairList::pairs() const {
     const auto groups = confirmedGroups();
     return groups.empty() ? std::vector<core::LayerPair>{} : core::expandGroups(groups);
 }
 
-bool PairList::hasSuggestions() const
-{
+bool PairList::hasSuggestions() const {
     for (const auto& e : entries_)
         if (e.suggested) return true;
     return false;
 }
 
-bool PairList::isSuggestion(int row) const
-{
+bool PairList::isSuggestion(int row) const {
     return row >= 0 && row < static_cast<int>(entries_.size()) &&
            entries_[static_cast<size_t>(row)].suggested;
 }
 
-bool PairList::isGuessed(int row) const
-{
+bool PairList::isGuessed(int row) const {
     return isSuggestion(row) && entries_[static_cast<size_t>(row)].guessed;
 }
 
-QString PairList::loadFile(const QString& path)
-{
+QString PairList::loadFile(const QString& path) {
     try {
         const auto regions = core::readRegionsFile(path.toStdString());
         const QString problems = setGroups(core::readGroupsFile(path.toStdString()));
@@ -330,8 +304,7 @@ QString PairList::loadFile(const QString& path)
     }
 }
 
-QString PairList::saveFile(const QString& path) const
-{
+QString PairList::saveFile(const QString& path) const {
     try {
         core::writeGroupsFile(path.toStdString(), confirmedGroups(), regions());
     } catch (const std::exception& e) {

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <numeric>
 
+#include <qcustomplot.h>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QScrollArea>
 #include <QSlider>
 #include <QSpinBox>
-#include <QScrollArea>
 #include <QSplitter>
 #include <QVBoxLayout>
-#include <qcustomplot.h>
 
 #include "ui/plots/convergence_plot.h"
 #include "ui/plots/range_plot.h"
@@ -32,16 +32,16 @@ PairView::PairView(QWidget* parent)
       rangePlot_(new RangePlot(this)),
       scalePlot_(new ScalePlot(this)),
       convergencePlot_(new ConvergencePlot(this)),
-      summaryTable_(new SummaryTable(this))
-{
+      summaryTable_(new SummaryTable(this)) {
     pairBox_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     pairBox_->setMinimumContentsLength(14);
     pairBox_->setToolTip(tr("The pair whose channels are plotted"));
     slider_->setRange(0, 0);
     slider_->setPageStep(1);
     slider_->setTickPosition(QSlider::TicksBelow);
-    slider_->setToolTip(tr("State shown: 0 is before the first sweep, k is after sweep k (a run "
-                           "of thousands of sweeps keeps an evenly thinned set of them)"));
+    slider_->setToolTip(
+        tr("State shown: 0 is before the first sweep, k is after sweep k (a run "
+           "of thousands of sweeps keeps an evenly thinned set of them)"));
     spin_->setRange(0, 0);
     spin_->setToolTip(slider_->toolTip());
     // The spin box holds a sweep number; it is mapped to a recorded state once entered.
@@ -52,8 +52,9 @@ PairView::PairView(QWidget* parent)
     sweepLabel_->setFixedWidth(
         sweepLabel_->fontMetrics().horizontalAdvance(tr("after sweep 00000 of 00000")));
     logBox_->setToolTip(tr("Logarithmic range axis"));
-    sortBox_->setToolTip(tr("Order channels by the first layer's original output range, largest "
-                            "first"));
+    sortBox_->setToolTip(
+        tr("Order channels by the first layer's original output range, largest "
+           "first"));
 
     auto* controls = new QHBoxLayout;
     controls->addWidget(new QLabel(tr("Pair:"), this));
@@ -105,8 +106,7 @@ PairView::PairView(QWidget* parent)
     setSummary(nullptr, false);
 }
 
-void PairView::setSummary(const core::Summary* summary, bool live)
-{
+void PairView::setSummary(const core::Summary* summary, bool live) {
     summary_ = summary;
     if (!live) follow_ = true;
     rangePlot_->setLive(live && summary);
@@ -114,8 +114,9 @@ void PairView::setSummary(const core::Summary* summary, bool live)
     summaryTable_->setSummary(summary);
     summaryTable_->setCurrentPair(pairBox_->currentIndex());
     if (!summary) {
-        rangePlot_->clear(tr("Build a chain of layers and press Run to see the channel ranges "
-                             "of each pair"));
+        rangePlot_->clear(
+            tr("Build a chain of layers and press Run to see the channel ranges "
+               "of each pair"));
         scalePlot_->clear(tr("No run yet"));
         convergencePlot_->clear(tr("No run yet"));
     } else {
@@ -126,8 +127,7 @@ void PairView::setSummary(const core::Summary* summary, bool live)
 
 namespace {
 
-std::string joined(const std::vector<std::string>& names)
-{
+std::string joined(const std::vector<std::string>& names) {
     std::string s;
     for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
     return s;
@@ -135,21 +135,19 @@ std::string joined(const std::vector<std::string>& names)
 
 }  // namespace
 
-QString PairView::label(int index) const
-{
+QString PairView::label(int index) const {
     const size_t pairs = summary_->pairs.size();
     if (size_t(index) < pairs) {
         const auto& p = summary_->pairs[size_t(index)];
         return QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
-                                              QString::fromStdString(p.second));
+                                             QString::fromStdString(p.second));
     }
     const auto& r = summary_->regions[size_t(index) - pairs].region;
-    return tr("Region: %1 ⇒ %2").arg(QString::fromStdString(joined(r.sources)),
-                                     QString::fromStdString(joined(r.sinks)));
+    return tr("Region: %1 ⇒ %2")
+        .arg(QString::fromStdString(joined(r.sources)), QString::fromStdString(joined(r.sinks)));
 }
 
-const core::PairHistory* PairView::history(int index)
-{
+const core::PairHistory* PairView::history(int index) {
     if (!summary_ || index < 0) return nullptr;
     const size_t pairs = summary_->pairs.size();
     if (size_t(index) < pairs) return &summary_->pairs[size_t(index)];
@@ -165,8 +163,7 @@ const core::PairHistory* PairView::history(int index)
     return &regionShown_;
 }
 
-void PairView::refreshPairList()
-{
+void PairView::refreshPairList() {
     const int count =
         summary_ ? static_cast<int>(summary_->pairs.size() + summary_->regions.size()) : 0;
     bool same = count == pairBox_->count();
@@ -179,8 +176,7 @@ void PairView::refreshPairList()
     pairBox_->setCurrentIndex(previous >= 0 && previous < count ? previous : (count ? 0 : -1));
 }
 
-void PairView::setPair(int index)
-{
+void PairView::setPair(int index) {
     if (index >= 0 && index < pairBox_->count()) pairBox_->setCurrentIndex(index);
 }
 
@@ -190,13 +186,11 @@ int PairView::sweep() const { return sweepOf(slider_->value()); }
 
 void PairView::setSweep(int k) { slider_->setValue(summary_ ? int(summary_->stateIndex(k)) : k); }
 
-int PairView::sweepOf(int index) const
-{
+int PairView::sweepOf(int index) const {
     return summary_ ? summary_->stateSweep(size_t(std::max(index, 0))) : index;
 }
 
-void PairView::onSpinChosen(int k)
-{
+void PairView::onSpinChosen(int k) {
     if (!summary_) return;
     // Stepping up from a state moves to the next recorded one, stepping down to the one before.
     int index = int(summary_->stateIndex(k));
@@ -209,8 +203,7 @@ void PairView::onSpinChosen(int k)
     slider_->setValue(index);
 }
 
-void PairView::setLogY(bool log)
-{
+void PairView::setLogY(bool log) {
     if (logBox_->isChecked() != log) logBox_->setChecked(log);
     rangePlot_->setLogY(log);
     refreshPlots();
@@ -218,8 +211,7 @@ void PairView::setLogY(bool log)
 
 void PairView::setSortByRange(bool sort) { sortBox_->setChecked(sort); }
 
-std::vector<int> PairView::channelOrder(const core::PairHistory& pair) const
-{
+std::vector<int> PairView::channelOrder(const core::PairHistory& pair) const {
     const size_t n = pair.states.empty() ? pair.scale.size() : pair.states.front().out.size();
     std::vector<int> order(n);
     std::iota(order.begin(), order.end(), 0);
@@ -231,8 +223,7 @@ std::vector<int> PairView::channelOrder(const core::PairHistory& pair) const
     return order;
 }
 
-void PairView::refreshPlots()
-{
+void PairView::refreshPlots() {
     const core::PairHistory* shown = history(pairBox_->currentIndex());
     if (!shown) {
         const QSignalBlocker b1(slider_), b2(spin_);
@@ -266,14 +257,13 @@ void PairView::refreshPlots()
     rangePlot_->setData(pair, index, order, k, lastSweep);
     scalePlot_->setData(pair, order);
     convergencePlot_->setMarker(k);
-    const QString x = sortBox_->isChecked() ? tr("Channels, sorted by original output range")
-                                            : tr("Channel");
+    const QString x =
+        sortBox_->isChecked() ? tr("Channels, sorted by original output range") : tr("Channel");
     rangePlot_->plot()->xAxis->setLabel(x);
     scalePlot_->plot()->xAxis->setLabel(x);
 }
 
-void PairView::onSweepChosen(int index)
-{
+void PairView::onSweepChosen(int index) {
     // Moving back from the newest state stops following the live run; moving to it resumes.
     follow_ = index >= slider_->maximum();
     shownSweep_ = sweepOf(index);

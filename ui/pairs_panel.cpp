@@ -16,8 +16,7 @@
 namespace cle::ui {
 
 namespace {
-QPushButton* makeButton(const QString& text, const QString& tip, QWidget* parent)
-{
+QPushButton* makeButton(const QString& text, const QString& tip, QWidget* parent) {
     auto* b = new QPushButton(text, parent);
     b->setToolTip(tip);
     // As narrow as the text: the column must fit beside the plots on a 1280-pixel screen.
@@ -39,8 +38,7 @@ PairsPanel::PairsPanel(PairList* pairs, QWidget* parent)
       problemLabel_(new QLabel(this)),
       list_(new QListWidget(this)),
       rejectedList_(new RejectedList(this)),
-      suggestionNote_(new QLabel(this))
-{
+      suggestionNote_(new QLabel(this)) {
     chainLabel_->setWordWrap(true);
     chainLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layerCombo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
@@ -82,8 +80,7 @@ PairsPanel::PairsPanel(PairList* pairs, QWidget* parent)
     refreshChain();
 }
 
-QWidget* PairsPanel::createButtons()
-{
+QWidget* PairsPanel::createButtons() {
     suggestButton_ = makeButton(tr("Suggest"),
                                 tr("Suggest chains from the network's layer graph (from names "
                                    "and shapes where the file has none)"),
@@ -116,8 +113,7 @@ QWidget* PairsPanel::createButtons()
     return buttons;
 }
 
-void PairsPanel::connectButtons()
-{
+void PairsPanel::connectButtons() {
     connect(layerCombo_, &QComboBox::currentIndexChanged, this, &PairsPanel::updateComboProblem);
     connect(appendButton_, &QPushButton::clicked, this,
             [this] { pairs_->appendToChain(layerCombo_->currentText().toStdString()); });
@@ -144,8 +140,7 @@ void PairsPanel::connectButtons()
     connect(saveButton_, &QPushButton::clicked, this, &PairsPanel::saveRequested);
 }
 
-void PairsPanel::connectList()
-{
+void PairsPanel::connectList() {
     connect(pairs_, &PairList::groupsChanged, this, &PairsPanel::rebuildList);
     connect(pairs_, &PairList::chainChanged, this, &PairsPanel::refreshChain);
     connect(pairs_, &PairList::problemChanged, this, &PairsPanel::showProblem);
@@ -153,8 +148,7 @@ void PairsPanel::connectList()
             [this] { rejectedList_->setRejections(pairs_->rejected()); });
 }
 
-void PairsPanel::refreshCandidates()
-{
+void PairsPanel::refreshCandidates() {
     const QString current = layerCombo_->currentText();
     const QStringList names = pairs_->candidates();
     const core::Group& chain = pairs_->chain();
@@ -167,28 +161,25 @@ void PairsPanel::refreshCandidates()
     layerCombo_->setPlaceholderText(chain.empty() ? tr("no layer can be equalized")
                                                   : tr("no layer can follow"));
     if (names.isEmpty() && !chain.empty()) {
-        layerCombo_->setToolTip(tr("No layer can follow %1 in a pair.")
-                                    .arg(QString::fromStdString(chain.back())));
+        layerCombo_->setToolTip(
+            tr("No layer can follow %1 in a pair.").arg(QString::fromStdString(chain.back())));
     } else {
         layerCombo_->setToolTip(tr("The layers that can follow the chain's last layer"));
     }
 }
 
-QString PairsPanel::problemText() const
-{
+QString PairsPanel::problemText() const {
     return problemLabel_->isHidden() ? QString() : problemLabel_->text();
 }
 
-void PairsPanel::setBusy(bool busy)
-{
+void PairsPanel::setBusy(bool busy) {
     busy_ = busy;
     layerCombo_->setEnabled(!busy);
     refreshChain();
     updateButtons();
 }
 
-void PairsPanel::updateButtons()
-{
+void PairsPanel::updateButtons() {
     const int row = list_->currentRow();
     const int count = static_cast<int>(pairs_->entries().size());
     const bool selected = row >= 0 && row < count;
@@ -207,8 +198,7 @@ void PairsPanel::updateButtons()
 
 namespace {
 
-QString listText(const std::vector<std::string>& names)
-{
+QString listText(const std::vector<std::string>& names) {
     QStringList parts;
     for (const auto& n : names) parts << QString::fromStdString(n);
     return parts.join(QStringLiteral(", "));
@@ -216,8 +206,7 @@ QString listText(const std::vector<std::string>& names)
 
 }  // namespace
 
-void PairsPanel::rebuildList()
-{
+void PairsPanel::rebuildList() {
     const int row = list_->currentRow();
     const QSignalBlocker block(list_);
     list_->clear();
@@ -227,12 +216,11 @@ void PairsPanel::rebuildList()
         const int pairs = static_cast<int>(e.layers.size()) - 1;
         item->setText(tr("%1   (%n pair(s))", nullptr, pairs).arg(displayText(e.layers)));
         if (e.region)
-            item->setText(tr("Region: %1 => %2").arg(listText(e.region->sources),
-                                                     listText(e.region->sinks)));
+            item->setText(
+                tr("Region: %1 => %2").arg(listText(e.region->sources), listText(e.region->sinks)));
         if (!e.suggested) continue;
         guessed = guessed || e.guessed;
-        item->setText((e.guessed ? tr("Suggested, guessed from names: %1")
-                                 : tr("Suggested: %1"))
+        item->setText((e.guessed ? tr("Suggested, guessed from names: %1") : tr("Suggested: %1"))
                           .arg(item->text()));
         QFont f = item->font();
         f.setItalic(true);
@@ -258,8 +246,7 @@ void PairsPanel::rebuildList()
     updateButtons();
 }
 
-void PairsPanel::refreshChain()
-{
+void PairsPanel::refreshChain() {
     chainLabel_->setText(pairs_->chain().empty()
                              ? tr("Chain: empty. Pick a first layer below or double-click one in "
                                   "the table.")
@@ -270,14 +257,12 @@ void PairsPanel::refreshChain()
     updateComboProblem();
 }
 
-void PairsPanel::showProblem(const QString& text)
-{
+void PairsPanel::showProblem(const QString& text) {
     problemLabel_->setText(text);
     problemLabel_->setVisible(!text.isEmpty());
 }
 
-void PairsPanel::updateComboProblem()
-{
+void PairsPanel::updateComboProblem() {
     const QString name = layerCombo_->currentText();
     const QString problem =
         name.isEmpty() ? QString() : pairs_->problemFor(pairs_->chain(), name.toStdString());

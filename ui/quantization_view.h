@@ -24,9 +24,22 @@ public:
     /// Shows `report` (null: no result, placeholder text).
     void setReport(const core::QuantizationReport* report);
 
-    enum Column { Layer, Parameters, TensorBefore, TensorAfter, Gain, ChannelBefore,
-                  ChannelAfter, ZeroBefore, ZeroAfter, ZeroedBefore, ZeroedAfter, Collapsed,
-                  Reason, ColumnCount };
+    enum Column {
+        Layer,
+        Parameters,
+        TensorBefore,
+        TensorAfter,
+        Gain,
+        ChannelBefore,
+        ChannelAfter,
+        ZeroBefore,
+        ZeroAfter,
+        ZeroedBefore,
+        ZeroedAfter,
+        Collapsed,
+        Reason,
+        ColumnCount
+    };
 
     /// Why layers got worse (set after setReport); fills the "Why worse" column.
     void setReasons(const std::vector<LossReason>& reasons);
@@ -44,7 +57,6 @@ signals:
     void dropPairRequested(const QString& first, const QString& second);
 
 public:
-
     QuantizationPlot* plot() const { return plot_; }
     QTableWidget* table() const { return table_; }
     /// The warning (when there is one) and the headline as plain text ("" without a result).

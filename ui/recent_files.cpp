@@ -11,8 +11,7 @@ const QString kKey = QStringLiteral("recentFiles");
 
 QStringList RecentFiles::list() { return QSettings().value(kKey).toStringList(); }
 
-void RecentFiles::add(const QString& path)
-{
+void RecentFiles::add(const QString& path) {
     const QString absolute = QFileInfo(path).absoluteFilePath();
     QStringList files = list();
     files.removeAll(absolute);
@@ -21,8 +20,7 @@ void RecentFiles::add(const QString& path)
     QSettings().setValue(kKey, files);
 }
 
-void RecentFiles::remove(const QString& path)
-{
+void RecentFiles::remove(const QString& path) {
     QStringList files = list();
     files.removeAll(QFileInfo(path).absoluteFilePath());
     QSettings().setValue(kKey, files);

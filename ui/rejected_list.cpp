@@ -11,13 +11,13 @@
 namespace cle::ui {
 
 RejectedList::RejectedList(QWidget* parent)
-    : QWidget(parent), toggle_(new QToolButton(this)), tree_(new QTreeWidget(this))
-{
+    : QWidget(parent), toggle_(new QToolButton(this)), tree_(new QTreeWidget(this)) {
     toggle_->setCheckable(true);
     toggle_->setAutoRaise(true);
     toggle_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-    toggle_->setToolTip(tr("Candidate pairs that would change the network's function if "
-                           "equalized, with the reason for each"));
+    toggle_->setToolTip(
+        tr("Candidate pairs that would change the network's function if "
+           "equalized, with the reason for each"));
     tree_->setColumnCount(2);
     tree_->setHeaderLabels({tr("Pair"), tr("Why it is not suggested")});
     tree_->setRootIsDecorated(false);
@@ -38,8 +38,7 @@ RejectedList::RejectedList(QWidget* parent)
     setRejections({});
 }
 
-void RejectedList::setRejections(const std::vector<core::Rejection>& rejected)
-{
+void RejectedList::setRejections(const std::vector<core::Rejection>& rejected) {
     tree_->setSortingEnabled(false);
     tree_->clear();
     for (const auto& r : rejected) {
@@ -48,8 +47,8 @@ void RejectedList::setRejections(const std::vector<core::Rejection>& rejected)
         const QString reason = QString::fromStdString(r.reason);
         item->setText(0, pair);
         item->setText(1, reason);
-        const QString tip = QStringLiteral("<b>%1</b><br>%2").arg(pair.toHtmlEscaped(),
-                                                                  reason.toHtmlEscaped());
+        const QString tip =
+            QStringLiteral("<b>%1</b><br>%2").arg(pair.toHtmlEscaped(), reason.toHtmlEscaped());
         item->setToolTip(0, tip);
         item->setToolTip(1, tip);
     }
@@ -63,15 +62,13 @@ int RejectedList::count() const { return tree_->topLevelItemCount(); }
 
 bool RejectedList::isExpanded() const { return toggle_->isChecked(); }
 
-void RejectedList::setExpanded(bool expanded)
-{
+void RejectedList::setExpanded(bool expanded) {
     if (toggle_->isChecked() != expanded) toggle_->setChecked(expanded);
     tree_->setVisible(expanded);
     updateHeader();
 }
 
-void RejectedList::updateHeader()
-{
+void RejectedList::updateHeader() {
     toggle_->setArrowType(isExpanded() ? Qt::DownArrow : Qt::RightArrow);
     toggle_->setText(tr("Not suggested (%1)").arg(count()));
 }

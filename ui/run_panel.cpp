@@ -21,16 +21,14 @@ namespace {
 
 QString num(double v) { return QString::number(v, 'g', 3); }
 
-QString channelList(const std::vector<int>& channels)
-{
+QString channelList(const std::vector<int>& channels) {
     QStringList parts;
     for (size_t i = 0; i < channels.size() && i < 8; ++i) parts << QString::number(channels[i]);
     if (channels.size() > 8) parts << QObject::tr("… (%1 in all)").arg(channels.size());
     return parts.join(QStringLiteral(", "));
 }
 
-QToolButton* buttonFor(QAction* action, QWidget* parent)
-{
+QToolButton* buttonFor(QAction* action, QWidget* parent) {
     auto* b = new QToolButton(parent);
     b->setDefaultAction(action);
     b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
@@ -39,8 +37,7 @@ QToolButton* buttonFor(QAction* action, QWidget* parent)
 
 }  // namespace
 
-int stalledSweeps(const std::vector<float>& deltas)
-{
+int stalledSweeps(const std::vector<float>& deltas) {
     constexpr size_t kWindow = 40;
     if (deltas.size() < kWindow) return 0;
     // The sweeps at the end whose delta stays within a factor 1.5 of the final level.
@@ -67,25 +64,23 @@ int stalledSweeps(const std::vector<float>& deltas)
 namespace {
 
 // Dead channels, constant inputs and amplified biases of one pair, as warnings.
-void pairMessages(const core::PairHistory& p, std::vector<Message>& out)
-{
+void pairMessages(const core::PairHistory& p, std::vector<Message>& out) {
     const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(p.first),
                                                        QString::fromStdString(p.second));
     if (!p.deadChannels.empty()) {
         out.push_back({Message::Warning,
                        QObject::tr("Dead channels in %1: output channel(s) %2 of %3 have zero "
                                    "range and were left unscaled.")
-                           .arg(pair, channelList(p.deadChannels),
-                                QString::fromStdString(p.first)),
+                           .arg(pair, channelList(p.deadChannels), QString::fromStdString(p.first)),
                        {}});
     }
     if (!p.constantInputChannels.empty()) {
-        out.push_back({Message::Warning,
-                       QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
-                                   "range and were left unscaled.")
-                           .arg(pair, channelList(p.constantInputChannels),
-                                QString::fromStdString(p.second)),
-                       {}});
+        out.push_back(
+            {Message::Warning,
+             QObject::tr("Constant inputs in %1: input channel(s) %2 of %3 have zero "
+                         "range and were left unscaled.")
+                 .arg(pair, channelList(p.constantInputChannels), QString::fromStdString(p.second)),
+             {}});
     }
     if (!p.amplifiedBias.empty()) {
         std::vector<int> channels;
@@ -106,8 +101,7 @@ void pairMessages(const core::PairHistory& p, std::vector<Message>& out)
 
 }  // namespace
 
-std::vector<Message> outcomeMessages(const core::Summary& s)
-{
+std::vector<Message> outcomeMessages(const core::Summary& s) {
     std::vector<Message> out;
     if (s.converged) {
         out.push_back({Message::Information,
@@ -138,16 +132,16 @@ std::vector<Message> outcomeMessages(const core::Summary& s)
     return out;
 }
 
-std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& absorbed)
-{
+std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& absorbed) {
     if (absorbed.empty()) return {};
     int channels = 0;
     Message m{Message::Information, {}, {}};
     for (const auto& a : absorbed) {
         const QString pair = QStringLiteral("%1 → %2").arg(QString::fromStdString(a.first),
-                                                            QString::fromStdString(a.second));
+                                                           QString::fromStdString(a.second));
         if (!a.skipped.empty()) {
-            m.details << QObject::tr("%1: skipped, %2").arg(pair, QString::fromStdString(a.skipped));
+            m.details
+                << QObject::tr("%1: skipped, %2").arg(pair, QString::fromStdString(a.skipped));
             continue;
         }
         channels += a.channels;
@@ -157,15 +151,15 @@ std::vector<Message> absorptionMessages(const std::vector<core::AbsorbedBias>& a
                          .arg(a.absorbed.size())
                          .arg(num(a.largest));
     }
-    m.text = QObject::tr("High-bias absorption moved the bias of %n channel(s) into the next "
-                         "layer (exact only where the pre-activation stays above it and the next "
-                         "layer pads no zeros).",
-                         nullptr, channels);
+    m.text = QObject::tr(
+        "High-bias absorption moved the bias of %n channel(s) into the next "
+        "layer (exact only where the pre-activation stays above it and the next "
+        "layer pads no zeros).",
+        nullptr, channels);
     return {m};
 }
 
-std::vector<Message> planMessages(const core::RunPlan& plan)
-{
+std::vector<Message> planMessages(const core::RunPlan& plan) {
     std::vector<Message> out;
     if (!plan.batchNorms.empty()) {
         Message m{Message::Information,
@@ -174,16 +168,17 @@ std::vector<Message> planMessages(const core::RunPlan& plan)
                               nullptr, static_cast<int>(plan.batchNorms.size())),
                   {}};
         for (const auto& bn : plan.batchNorms)
-            m.details << QStringLiteral("%1 into %2").arg(QString::fromStdString(bn.name),
-                                                          QString::fromStdString(bn.after));
+            m.details << QStringLiteral("%1 into %2")
+                             .arg(QString::fromStdString(bn.name),
+                                  QString::fromStdString(bn.after));
         out.push_back(m);
     }
     if (!plan.relu6.empty()) {
         QStringList names;
         for (const auto& r : plan.relu6) names << QString::fromStdString(r);
-        const QString which =
-            names.size() <= 3 ? names.join(QStringLiteral(", "))
-                              : QObject::tr("%n activation(s)", nullptr, int(names.size()));
+        const QString which = names.size() <= 3
+                                  ? names.join(QStringLiteral(", "))
+                                  : QObject::tr("%n activation(s)", nullptr, int(names.size()));
         out.push_back({Message::Information,
                        QObject::tr("ReLU6 → ReLU in %1 on export.").arg(which),
                        names.size() <= 3 ? QStringList{} : names});
@@ -196,8 +191,7 @@ std::vector<Message> planMessages(const core::RunPlan& plan)
     return out;
 }
 
-QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details)
-{
+QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* details) {
     if (costs.empty()) return {};
     const auto pct = [](double f) { return QString::number(100.0 * f, 'g', 2) + QLatin1Char('%'); };
     const core::Relu6Cost* worst = nullptr;
@@ -220,8 +214,7 @@ QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* d
     return text;
 }
 
-QString collapseWarning(const core::QuantizationReport& q)
-{
+QString collapseWarning(const core::QuantizationReport& q) {
     if (q.collapsedLayers.empty()) return {};
     QStringList layers;
     for (const auto& l : q.layers) {
@@ -237,8 +230,7 @@ QString collapseWarning(const core::QuantizationReport& q)
            QObject::tr(". They count as 0 dB in the per-tensor figures. ");
 }
 
-Message collapseMessage(const core::QuantizationReport& q)
-{
+Message collapseMessage(const core::QuantizationReport& q) {
     Message m{Message::Warning, {}, {}};
     for (const auto& l : q.layers) {
         if (!l.collapsedByEqualization()) continue;
@@ -248,20 +240,20 @@ Message collapseMessage(const core::QuantizationReport& q)
                          .arg(100 * l.zeroFractionAfter, 0, 'f', 0);
     }
     if (m.details.isEmpty()) return m;
-    m.text = QObject::tr("WARNING: equalization collapsed %n layer(s) under INT8 (%1); they count "
-                         "as 0 dB in the per-tensor figures.",
-                         nullptr, static_cast<int>(m.details.size()))
-                 .arg(m.details.size() == 1 ? m.details.front()
-                                            : QObject::tr("see below"));
+    m.text = QObject::tr(
+                 "WARNING: equalization collapsed %n layer(s) under INT8 (%1); they count "
+                 "as 0 dB in the per-tensor figures.",
+                 nullptr, static_cast<int>(m.details.size()))
+                 .arg(m.details.size() == 1 ? m.details.front() : QObject::tr("see below"));
     return m;
 }
 
-QString describeQuantization(const core::QuantizationReport& q)
-{
+QString describeQuantization(const core::QuantizationReport& q) {
     if (q.layers.empty()) return {};
     const auto db = [](double v) { return QString::number(v, 'f', 1); };
-    return QObject::tr("Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
-                       "See the Quantization tab.")
+    return QObject::tr(
+               "Per-tensor INT8 SQNR: median %1 → %2 dB (%3%4 dB), worst %5 → %6 dB. "
+               "See the Quantization tab.")
         .arg(db(q.perTensorBefore.median), db(q.perTensorAfter.median),
              q.perTensorAfter.median >= q.perTensorBefore.median ? QStringLiteral("+") : QString(),
              db(q.perTensorAfter.median - q.perTensorBefore.median), db(q.perTensorBefore.worst),
@@ -278,21 +270,23 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
       relu6Cost_(new QLabel(this)),
       progress_(new QProgressBar(this)),
       status_(new QLabel(this)),
-      messages_(new MessagePanel(this))
-{
+      messages_(new MessagePanel(this)) {
     auto* validator = new QDoubleValidator(0.0, 1e6, 20, threshold_);
     validator->setNotation(QDoubleValidator::ScientificNotation);
     validator->setLocale(QLocale::c());
     threshold_->setValidator(validator);
     threshold_->setMaximumWidth(110);
-    threshold_->setMinimumWidth(threshold_->fontMetrics().horizontalAdvance(QStringLiteral("0.00001e-05")));
-    threshold_->setToolTip(tr("A run converges when the summed change of the weights in one "
-                              "sweep (Frobenius norm) falls below this value"));
+    threshold_->setMinimumWidth(
+        threshold_->fontMetrics().horizontalAdvance(QStringLiteral("0.00001e-05")));
+    threshold_->setToolTip(
+        tr("A run converges when the summed change of the weights in one "
+           "sweep (Frobenius norm) falls below this value"));
     maxSweeps_->setRange(1, 10000000);
     maxSweeps_->setMaximumWidth(110);
     maxSweeps_->setToolTip(tr("A run that has not converged after this many sweeps stops"));
-    continue_->setToolTip(tr("Continue from the result: start the next run from the last "
-                             "result instead of the loaded weights"));
+    continue_->setToolTip(
+        tr("Continue from the result: start the next run from the last "
+           "result instead of the loaded weights"));
     continue_->setEnabled(false);
     allowRelu6_->setToolTip(
         tr("Also pair layers across a ReLU6 (or a ReLU with max_value). Equalizing changes what "
@@ -306,14 +300,13 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
            "norm and ReLU into the next layer's bias (DFQ, section 4.2). Exact only where the "
            "pre-activation stays above that amount and where the next layer pads no zeros at "
            "the borders: the network check shows what it changed."));
-    connect(absorbBias_, &QCheckBox::toggled, this, [](bool on) {
-        QSettings().setValue(QStringLiteral("run/absorbBias"), on);
-    });
+    connect(absorbBias_, &QCheckBox::toggled, this,
+            [](bool on) { QSettings().setValue(QStringLiteral("run/absorbBias"), on); });
     progress_->setTextVisible(true);
     progress_->setFormat(tr("idle"));
     progress_->setValue(0);
-    status_->setFixedWidth(
-        status_->fontMetrics().horizontalAdvance(tr("Sweep 000000 · delta 0.000e-00 (threshold 0.000e-00)")));
+    status_->setFixedWidth(status_->fontMetrics().horizontalAdvance(
+        tr("Sweep 000000 · delta 0.000e-00 (threshold 0.000e-00)")));
     progress_->setMaximumWidth(220);
 
     auto* settings = new QHBoxLayout(this);
@@ -337,8 +330,7 @@ RunPanel::RunPanel(QAction* run, QAction* cancel, QAction* reset, QWidget* paren
     loadSettings();
 }
 
-bool RunPanel::options(core::EqualizeOptions& options, QString* error) const
-{
+bool RunPanel::options(core::EqualizeOptions& options, QString* error) const {
     bool ok = false;
     const double t = QLocale::c().toDouble(threshold_->text().trimmed(), &ok);
     if (!ok || !(t > 0)) {
@@ -350,8 +342,7 @@ bool RunPanel::options(core::EqualizeOptions& options, QString* error) const
     return true;
 }
 
-void RunPanel::setOptions(double threshold, int maxSweeps)
-{
+void RunPanel::setOptions(double threshold, int maxSweeps) {
     threshold_->setText(QString::number(threshold, 'g', 6));
     maxSweeps_->setValue(maxSweeps);
 }
@@ -360,12 +351,13 @@ bool RunPanel::allowRelu6() const { return allowRelu6_->isChecked(); }
 
 bool RunPanel::absorbBias() const { return absorbBias_->isChecked(); }
 
-bool RunPanel::continueFromResult() const { return continue_->isEnabled() && continue_->isChecked(); }
+bool RunPanel::continueFromResult() const {
+    return continue_->isEnabled() && continue_->isChecked();
+}
 
 QString RunPanel::outcomeText() const { return messages_->text(); }
 
-void RunPanel::runStarted(int maxSweeps, double threshold)
-{
+void RunPanel::runStarted(int maxSweeps, double threshold) {
     runThreshold_ = threshold;
     clearOutcome();
     progress_->setRange(0, maxSweeps);
@@ -374,8 +366,7 @@ void RunPanel::runStarted(int maxSweeps, double threshold)
     status_->setText(tr("Starting…"));
 }
 
-void RunPanel::progressed(int sweep, float delta)
-{
+void RunPanel::progressed(int sweep, float delta) {
     progress_->setValue(std::min(sweep, progress_->maximum()));
     status_->setText(delta > 0 ? tr("Sweep %1 · delta %2 (threshold %3)")
                                      .arg(sweep)
@@ -386,8 +377,7 @@ void RunPanel::progressed(int sweep, float delta)
 void RunPanel::finished(const core::Summary& summary, double seconds, const core::RunPlan& plan,
                         const core::QuantizationReport* quantization,
                         const std::vector<core::Relu6Cost>& relu6,
-                        const std::vector<core::AbsorbedBias>& absorbed)
-{
+                        const std::vector<core::AbsorbedBias>& absorbed) {
     QString details;
     relu6Cost_->setText(describeRelu6Costs(relu6, &details));
     relu6Cost_->setToolTip(tr("Expected share of each relaxed ReLU6's inputs above 6, estimated "
@@ -418,29 +408,25 @@ void RunPanel::finished(const core::Summary& summary, double seconds, const core
     messages_->setMessages(headline, messages);
 }
 
-void RunPanel::cancelled(int sweepsDone)
-{
+void RunPanel::cancelled(int sweepsDone) {
     progress_->setFormat(tr("cancelled"));
     status_->setText(tr("Cancelled"));
-    const QString text = tr("Cancelled after %n sweep(s); the loaded weights are unchanged.",
-                            nullptr, sweepsDone);
+    const QString text =
+        tr("Cancelled after %n sweep(s); the loaded weights are unchanged.", nullptr, sweepsDone);
     messages_->setMessages(tr("Cancelled"), {{Message::Warning, text, {}}});
 }
 
-void RunPanel::failed(const QString& message)
-{
+void RunPanel::failed(const QString& message) {
     progress_->setFormat(tr("failed"));
     status_->setText(tr("Failed"));
     messages_->setMessages(tr("The run failed"), {{Message::Error, message, {}}});
 }
 
-QString RunPanel::relu6CostText() const
-{
+QString RunPanel::relu6CostText() const {
     return relu6Cost_->isHidden() ? QString() : relu6Cost_->text();
 }
 
-void RunPanel::clearOutcome()
-{
+void RunPanel::clearOutcome() {
     relu6Cost_->clear();
     relu6Cost_->hide();
     messages_->clear();
@@ -451,8 +437,7 @@ void RunPanel::clearOutcome()
 
 void RunPanel::setResultAvailable(bool available) { continue_->setEnabled(available); }
 
-void RunPanel::loadSettings()
-{
+void RunPanel::loadSettings() {
     QSettings s;
     setOptions(s.value(QStringLiteral("run/threshold"), 1e-4).toDouble(),
                s.value(QStringLiteral("run/maxSweeps"), 1000).toInt());
@@ -460,8 +445,7 @@ void RunPanel::loadSettings()
     absorbBias_->setChecked(s.value(QStringLiteral("run/absorbBias"), false).toBool());
 }
 
-void RunPanel::saveSettings() const
-{
+void RunPanel::saveSettings() const {
     core::EqualizeOptions o;
     if (!options(o, nullptr)) return;
     QSettings s;

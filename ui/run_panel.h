@@ -69,7 +69,6 @@ signals:
     void allowRelu6Changed(bool allow);
 
 private:
-
     QLineEdit* threshold_;
     QSpinBox* maxSweeps_;
     QCheckBox* continue_;

@@ -6,8 +6,7 @@
 
 namespace cle::ui {
 
-QString sampleModelPath()
-{
+QString sampleModelPath() {
     const QString name = QStringLiteral("tiny_face_detector_keras.h5");
     const QDir exe(QCoreApplication::applicationDirPath());
     const QStringList candidates = {

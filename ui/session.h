@@ -46,10 +46,8 @@ public:
     /// from the last result when `continueFromResult` and a result exists. Returns an empty
     /// string on success, otherwise why the run cannot start (nothing runs).
     QString startRun(const std::vector<core::LayerPair>& pairs,
-                     const core::EqualizeOptions& options, bool allowRelu6,
-                     bool continueFromResult,
-                     const std::vector<core::RegionNames>& regions = {},
-                     bool absorbBias = false);
+                     const core::EqualizeOptions& options, bool allowRelu6, bool continueFromResult,
+                     const std::vector<core::RegionNames>& regions = {}, bool absorbBias = false);
     void cancelRun();
     bool isRunning() const { return job_.isRunning(); }
     /// The history of the current or last run (live while running); null before any run.
@@ -70,8 +68,7 @@ public:
     /// What high-bias absorption moved in the last run (empty when it was not asked for).
     const std::vector<core::AbsorbedBias>& absorbed() const;
     /// INT8 quantization figures of the equalized layers; null without a result.
-    const core::QuantizationReport* quantization() const
-    {
+    const core::QuantizationReport* quantization() const {
         return hasResult() ? &result_->outcome.quantization : nullptr;
     }
     double runSeconds() const { return result_ ? result_->seconds : 0; }

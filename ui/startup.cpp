@@ -21,8 +21,7 @@
 
 namespace cle::ui {
 
-bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, QString& message)
-{
+bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, QString& message) {
     QCommandLineParser parser;
     parser.setApplicationDescription(
         QObject::tr("Inspect and run cross-layer equalization of neural-network weights."));
@@ -81,8 +80,9 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
     const QStringList tabs{QString(), QStringLiteral("equalization"), QStringLiteral("channels"),
                            QStringLiteral("quantization"), QStringLiteral("graph")};
     if (!tabs.contains(options.tab)) {
-        message = QObject::tr("Unknown tab \"%1\": use equalization, channels, quantization or "
-                              "graph.")
+        message = QObject::tr(
+                      "Unknown tab \"%1\": use equalization, channels, quantization or "
+                      "graph.")
                       .arg(options.tab);
         return false;
     }
@@ -96,8 +96,7 @@ bool parseStartupOptions(const QStringList& arguments, StartupOptions& options, 
 
 namespace {
 
-void showTab(MainWindow* window, const QString& tab)
-{
+void showTab(MainWindow* window, const QString& tab) {
     QWidget* page = nullptr;
     if (tab == QLatin1String("channels")) page = window->channelPlot();
     if (tab == QLatin1String("quantization")) page = window->quantizationView();
@@ -106,8 +105,7 @@ void showTab(MainWindow* window, const QString& tab)
     if (page) window->tabs()->setCurrentWidget(page);
 }
 
-void saveAndQuit(MainWindow* window, const QString& path)
-{
+void saveAndQuit(MainWindow* window, const QString& path) {
     // Let queued replots and layouts settle before grabbing.
     QTimer::singleShot(600, window, [window, path] {
         const bool ok = window->grab().save(path);
@@ -117,8 +115,7 @@ void saveAndQuit(MainWindow* window, const QString& path)
 
 }  // namespace
 
-void applyStartupOptions(MainWindow& window, const StartupOptions& options)
-{
+void applyStartupOptions(MainWindow& window, const StartupOptions& options) {
     MainWindow* w = &window;
     if (options.size.isValid()) w->resize(options.size);
     const StartupOptions o = options;
@@ -158,8 +155,9 @@ void applyStartupOptions(MainWindow& window, const StartupOptions& options)
         };
         QObject::connect(w->session(), &Session::runFinished, w, done, Qt::SingleShotConnection);
         QObject::connect(w->session(), &Session::runFailed, w, done, Qt::SingleShotConnection);
-        QObject::connect(w->session(), &Session::loadFailed, w, [w, o] { saveAndQuit(w, o.screenshot); },
-                         Qt::SingleShotConnection);
+        QObject::connect(
+            w->session(), &Session::loadFailed, w, [w, o] { saveAndQuit(w, o.screenshot); },
+            Qt::SingleShotConnection);
     } else if (o.showPair >= 0 || !o.tab.isEmpty()) {
         QObject::connect(
             w->session(), &Session::runFinished, w,

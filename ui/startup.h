@@ -10,8 +10,8 @@ namespace cle::ui {
 class MainWindow;
 
 struct StartupOptions {
-    QString file;        ///< empty: the bundled sample
-    QString pairs;       ///< "a,b,c;d,e" (the `cle --pairs` syntax)
+    QString file;          ///< empty: the bundled sample
+    QString pairs;         ///< "a,b,c;d,e" (the `cle --pairs` syntax)
     bool suggest = false;  ///< use the suggested chains (confirmed)
     bool run = false;      ///< run once the model is loaded
     int showPair = -1;     ///< pair shown after the run (-1: the first)

@@ -9,16 +9,14 @@ namespace cle::ui {
 
 namespace {
 
-QTableWidgetItem* cell(const QString& text, bool number = false)
-{
+QTableWidgetItem* cell(const QString& text, bool number = false) {
     auto* it = new QTableWidgetItem(text);
     it->setFlags(Qt::ItemIsSelectable | Qt::ItemIsEnabled);
     if (number) it->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
     return it;
 }
 
-QString channels(const std::vector<int>& list)
-{
+QString channels(const std::vector<int>& list) {
     if (list.empty()) return QStringLiteral("0");
     QStringList parts;
     for (size_t i = 0; i < list.size() && i < 6; ++i) parts << QString::number(list[i]);
@@ -27,23 +25,22 @@ QString channels(const std::vector<int>& list)
 }
 
 /// "1 (4: ×2.28e+04)": channels whose bias grew past the limit, with their amplification.
-QString amplified(const std::vector<core::AmplifiedChannel>& list)
-{
+QString amplified(const std::vector<core::AmplifiedChannel>& list) {
     if (list.empty()) return QStringLiteral("0");
     QStringList parts;
     for (size_t i = 0; i < list.size() && i < 4; ++i)
-        parts << QStringLiteral("%1: ×%2").arg(list[i].channel).arg(list[i].amplification, 0, 'g', 3);
+        parts
+            << QStringLiteral("%1: ×%2").arg(list[i].channel).arg(list[i].amplification, 0, 'g', 3);
     if (list.size() > 4) parts << QStringLiteral("…");
     return QStringLiteral("%1 (%2)").arg(list.size()).arg(parts.join(QStringLiteral(", ")));
 }
 
 }  // namespace
 
-SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent)
-{
-    const QStringList headers = {tr("Pair"), tr("Channels"), tr("Imbalance before"),
-                                 tr("Imbalance after"), tr("Sweeps"), tr("Dead channels"),
-                                 tr("Constant inputs"), tr("Amplified biases")};
+SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent) {
+    const QStringList headers = {
+        tr("Pair"),   tr("Channels"),      tr("Imbalance before"), tr("Imbalance after"),
+        tr("Sweeps"), tr("Dead channels"), tr("Constant inputs"),  tr("Amplified biases")};
     setColumnCount(static_cast<int>(headers.size()));
     setHorizontalHeaderLabels(headers);
     horizontalHeaderItem(2)->setToolTip(
@@ -64,12 +61,12 @@ SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent)
     setSelectionMode(QAbstractItemView::SingleSelection);
     setAlternatingRowColors(true);
     setWordWrap(false);
-    connect(this, &QTableWidget::currentCellChanged, this,
-            [this](int row) { if (row >= 0) emit pairChosen(row); });
+    connect(this, &QTableWidget::currentCellChanged, this, [this](int row) {
+        if (row >= 0) emit pairChosen(row);
+    });
 }
 
-void SummaryTable::setSummary(const core::Summary* summary)
-{
+void SummaryTable::setSummary(const core::Summary* summary) {
     const QSignalBlocker block(this);
     const int current = currentRow();
     const int rows = summary ? static_cast<int>(summary->pairs.size()) : 0;
@@ -82,16 +79,18 @@ void SummaryTable::setSummary(const core::Summary* summary)
         setItem(r, 0, cell(name));
         const bool has = !p.states.empty();
         setItem(r, 1, cell(has ? QString::number(p.states.front().out.size()) : QString(), true));
-        setItem(r, 2, cell(has ? LayerTableModel::formatImbalance(
-                                     core::rangeImbalance(p.states.front().out))
-                               : QString(),
-                           true));
-        setItem(r, 3, cell(has ? LayerTableModel::formatImbalance(
-                                     core::rangeImbalance(p.states.back().out))
-                               : QString(),
-                           true));
-        setItem(r, 4, cell(QString::number(has ? summary->stateSweep(p.states.size() - 1) : 0),
-                           true));
+        setItem(
+            r, 2,
+            cell(has ? LayerTableModel::formatImbalance(core::rangeImbalance(p.states.front().out))
+                     : QString(),
+                 true));
+        setItem(
+            r, 3,
+            cell(has ? LayerTableModel::formatImbalance(core::rangeImbalance(p.states.back().out))
+                     : QString(),
+                 true));
+        setItem(r, 4,
+                cell(QString::number(has ? summary->stateSweep(p.states.size() - 1) : 0), true));
         auto* dead = cell(channels(p.deadChannels));
         if (!p.deadChannels.empty()) dead->setForeground(QColor(179, 38, 30));
         setItem(r, 5, dead);
@@ -107,8 +106,7 @@ void SummaryTable::setSummary(const core::Summary* summary)
     if (reshaped) resizeColumnsToContents();
 }
 
-void SummaryTable::setCurrentPair(int index)
-{
+void SummaryTable::setCurrentPair(int index) {
     const QSignalBlocker block(this);
     if (index >= 0 && index < rowCount()) setCurrentCell(index, 0);
 }

@@ -1,12 +1,12 @@
 #include "ui/verification_panel.h"
 
 #include <QFileInfo>
-#include <cmath>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <cmath>
 
 #include "ui/prompter.h"
 
@@ -14,17 +14,13 @@ namespace cle::ui {
 
 namespace {
 
-QString db(double v)
-{
-    return std::isfinite(v) ? QString::number(v, 'f', 1) : QStringLiteral("∞");
-}
+QString db(double v) { return std::isfinite(v) ? QString::number(v, 'f', 1) : QStringLiteral("∞"); }
 
 QString figure(double v) { return QString::number(v, 'g', 2); }
 
 }  // namespace
 
-VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent)
-{
+VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent) {
     headline_ = new QLabel(this);
     headline_->setWordWrap(true);
     headline_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -44,8 +40,9 @@ VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent)
     cancel_->hide();
     inputs_ = new QToolButton(this);
     inputs_->setText(tr("Inputs from file…"));
-    inputs_->setToolTip(tr("An HDF5 file with a float32 dataset 'inputs' [N, ...] in the "
-                           "model's input layout (several inputs: one dataset per input name)"));
+    inputs_->setToolTip(
+        tr("An HDF5 file with a float32 dataset 'inputs' [N, ...] in the "
+           "model's input layout (several inputs: one dataset per input name)"));
     random_ = new QToolButton(this);
     random_->setText(tr("Random inputs"));
     random_->setEnabled(false);
@@ -71,8 +68,7 @@ VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent)
     clear();
 }
 
-QString VerificationPanel::headline(const core::Verification& v)
-{
+QString VerificationPanel::headline(const core::Verification& v) {
     const bool one = v.count == 1;
     const QString inputs = v.inputSource == "file"
                                ? (one ? tr("1 input from file") : tr("%1 inputs from file"))
@@ -88,20 +84,18 @@ QString VerificationPanel::headline(const core::Verification& v)
                  db(relaxed ? *v.relaxedPerTensorCandidateDb : v.perTensorCandidateDb),
                  one ? inputs : inputs.arg(v.count));
     const double change = v.relaxationMatchedChange.value_or(v.maxRelativeChange);
-    if (v.preserved)
-        return text + tr("function kept (max change %1)").arg(figure(change));
+    if (v.preserved) return text + tr("function kept (max change %1)").arg(figure(change));
     return text + tr("FUNCTION CHANGED (max change %1, tolerance %2): do not use this result")
                       .arg(figure(change), figure(v.tolerance));
 }
 
-QString VerificationPanel::details(const core::Verification& v)
-{
+QString VerificationPanel::details(const core::Verification& v) {
     QStringList parts;
     if (v.relaxedPerTensorOriginalDb)
         parts << tr("against the original with ReLU6: per tensor %1 dB -> %2 dB")
                      .arg(db(v.perTensorOriginalDb), db(v.perTensorCandidateDb));
-    parts << tr("per channel %1 dB -> %2 dB").arg(db(v.perChannelOriginalDb),
-                                                  db(v.perChannelCandidateDb));
+    parts << tr("per channel %1 dB -> %2 dB")
+                 .arg(db(v.perChannelOriginalDb), db(v.perChannelCandidateDb));
     if (v.w8a8OriginalDb)
         parts << tr("W8A8 %1 dB -> %2 dB").arg(db(*v.w8a8OriginalDb), db(*v.w8a8CandidateDb));
     if (v.top1Original)
@@ -109,8 +103,8 @@ QString VerificationPanel::details(const core::Verification& v)
                      .arg(QString::number(100 * *v.top1Original, 'f', 0),
                           QString::number(100 * *v.top1Candidate, 'f', 0));
     if (v.relaxationMatchedChange)
-        parts << tr("ReLU6 relaxed to ReLU changes the output by %1").arg(
-                     figure(v.maxRelativeChange));
+        parts << tr("ReLU6 relaxed to ReLU changes the output by %1")
+                     .arg(figure(v.maxRelativeChange));
     if (v.beforeSoftmax) parts << tr("values before the final softmax");
     if (v.openSize > 0)
         parts << tr("the model leaves its input size open: %1 used").arg(v.openSize);
@@ -118,8 +112,7 @@ QString VerificationPanel::details(const core::Verification& v)
     return parts.join(QStringLiteral(" · "));
 }
 
-void VerificationPanel::show(const QString& headline, const QString& detail, const QString& color)
-{
+void VerificationPanel::show(const QString& headline, const QString& detail, const QString& color) {
     headline_->setText(headline);
     headline_->setStyleSheet(color.isEmpty() ? QString() : QStringLiteral("color: %1").arg(color));
     detail_->setText(detail);
@@ -128,8 +121,7 @@ void VerificationPanel::show(const QString& headline, const QString& detail, con
     cancel_->hide();
 }
 
-void VerificationPanel::started()
-{
+void VerificationPanel::started() {
     error_ = false;
     const QString inputs = inputsFile_.isEmpty()
                                ? tr("8 random inputs")
@@ -139,46 +131,39 @@ void VerificationPanel::started()
     cancel_->show();
 }
 
-void VerificationPanel::finished(const core::Verification& v)
-{
+void VerificationPanel::finished(const core::Verification& v) {
     error_ = !v.preserved;
     show(headline(v), details(v), v.preserved ? QString() : QStringLiteral("#c0392b"));
 }
 
-void VerificationPanel::unsupported(const QString& why)
-{
+void VerificationPanel::unsupported(const QString& why) {
     error_ = false;
     show(tr("The network cannot be checked at its output"), why, QStringLiteral("gray"));
 }
 
-void VerificationPanel::failed(const QString& message)
-{
+void VerificationPanel::failed(const QString& message) {
     error_ = true;
     show(tr("The network check failed"), message, QStringLiteral("#c0392b"));
 }
 
-void VerificationPanel::cancelled()
-{
+void VerificationPanel::cancelled() {
     error_ = false;
     show(tr("Network check cancelled"), {}, QStringLiteral("gray"));
 }
 
-void VerificationPanel::clear()
-{
+void VerificationPanel::clear() {
     error_ = false;
     show(tr("After a run, the equalized network is checked against the loaded one here."), {},
          QStringLiteral("gray"));
 }
 
-void VerificationPanel::setInputsFile(const QString& path)
-{
+void VerificationPanel::setInputsFile(const QString& path) {
     inputsFile_ = path;
     random_->setEnabled(!path.isEmpty());
     inputs_->setToolTip(path.isEmpty() ? tr("Random inputs are used") : path);
 }
 
-void VerificationPanel::chooseInputs()
-{
+void VerificationPanel::chooseInputs() {
     const QString path = Prompter::instance().openFileName(
         this, tr("Inputs for the network check"), tr("HDF5 files (*.h5 *.hdf5);;All files (*)"));
     if (path.isEmpty()) return;

@@ -14,14 +14,13 @@ namespace cle::ui {
 
 VerifyJob::VerifyJob(QObject* parent)
     : QObject(parent),
-      task_(this, [this](BackgroundTask<VerifyOutcome>::Outcome out) { onDone(std::move(out)); },
-            &pool_)
-{
+      task_(
+          this, [this](BackgroundTask<VerifyOutcome>::Outcome out) { onDone(std::move(out)); },
+          &pool_) {
     pool_.setMaxThreadCount(1);
 }
 
-void VerifyJob::onDone(BackgroundTask<VerifyOutcome>::Outcome out)
-{
+void VerifyJob::onDone(BackgroundTask<VerifyOutcome>::Outcome out) {
     if (out.value)
         outcome_ = std::move(*out.value);
     else
@@ -29,14 +28,12 @@ void VerifyJob::onDone(BackgroundTask<VerifyOutcome>::Outcome out)
     emit finished();
 }
 
-VerifyJob::~VerifyJob()
-{
+VerifyJob::~VerifyJob() {
     cancel();
     wait();
 }
 
-VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>* cancel)
-{
+VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>* cancel) {
     VerifyOutcome out;
     std::optional<core::Network> original;
     try {
@@ -72,8 +69,7 @@ VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>
     return out;
 }
 
-void VerifyJob::start(VerifyInput input)
-{
+void VerifyJob::start(VerifyInput input) {
     cancel();
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     auto flag = cancel_;
@@ -86,8 +82,7 @@ void VerifyJob::start(VerifyInput input)
     });
 }
 
-void VerifyJob::cancel()
-{
+void VerifyJob::cancel() {
     if (cancel_) cancel_->store(true);
 }
 

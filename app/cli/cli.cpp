@@ -1,9 +1,9 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
-#include <optional>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 
 #include "cle/core/error.h"
@@ -31,7 +31,9 @@ void addBatchNormOptions(CLI::App* cmd, std::vector<std::string>& foldBn,
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
         const std::atomic<bool>* cancel) {
-    CLI::App app{"cle: cross-layer equalization of neural-network weights in HDF5 files and ONNX models", "cle"};
+    CLI::App app{
+        "cle: cross-layer equalization of neural-network weights in HDF5 files and ONNX models",
+        "cle"};
     app.set_version_flag("--version", std::string("cle ") + CLE_VERSION);
     app.require_subcommand(1);
 
@@ -41,8 +43,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     inspect->add_flag("--json", ia.json, "Print JSON instead of a table");
     inspect->add_option("--layout", ia.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
-    inspect->add_option("--max-memory", ia.maxMemoryMb,
-                        "Refuse files whose weights need more MB (default: memory available)")
+    inspect
+        ->add_option("--max-memory", ia.maxMemoryMb,
+                     "Refuse files whose weights need more MB (default: memory available)")
         ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
     EqualizeArgs ea;
@@ -62,8 +65,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     eq->add_option("--report", ea.report, "Write a JSON report of the run");
     eq->add_flag("-q,--quiet", ea.quiet, "No progress on stderr");
     eq->add_flag("-f,--force", ea.force, "Overwrite an existing output file");
-    auto* autoFlag = eq->add_flag("--auto", ea.autoPairs,
-                                  "Equalize the pairs suggested from the layer graph");
+    auto* autoFlag =
+        eq->add_flag("--auto", ea.autoPairs, "Equalize the pairs suggested from the layer graph");
     autoFlag->excludes(pairs)->excludes(pairsFile);
     eq->add_flag("--accept-guesses", ea.acceptGuesses,
                  "With --auto on a file without a layer graph: accept pairs guessed from names");
@@ -118,9 +121,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     } catch (const core::Error& e) {
         err << "cle: " << e.what() << "\n";
         switch (e.kind()) {
-            case core::ErrorKind::Usage: return kUsageError;
-            case core::ErrorKind::Cancelled: return kCancelled;
-            default: return kInputError;
+            case core::ErrorKind::Usage:
+                return kUsageError;
+            case core::ErrorKind::Cancelled:
+                return kCancelled;
+            default:
+                return kInputError;
         }
     } catch (const nlohmann::json::exception&) {
         // A model_config with values of unexpected types: name the file, not the library.

@@ -9,8 +9,14 @@
 namespace cle::cli {
 
 /// Exit status of `cle`.
-enum Exit : int { kOk = 0, kInputError = 1, kUsageError = 2, kNotConverged = 3,
-             kFunctionChanged = 4, kCancelled = 130 };
+enum Exit : int {
+    kOk = 0,
+    kInputError = 1,
+    kUsageError = 2,
+    kNotConverged = 3,
+    kFunctionChanged = 4,
+    kCancelled = 130
+};
 
 /// Runs `cle` with `args` (without the program name). `cancel` is polled during long work.
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,

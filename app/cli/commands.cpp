@@ -1,8 +1,8 @@
 #include "commands.h"
 
 #include <cmath>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -95,16 +95,16 @@ int inspectCommand(const InspectArgs& a, std::ostream& out) {
         << "layers: " << model.layers.size() << "\n\n";
     size_t w = 5;
     for (const auto& l : model.layers) w = std::max(w, l.info.name.size());
-    out << std::left << std::setw(int(w) + 2) << "name" << std::setw(28) << "kind"
-        << std::setw(8) << "layout" << std::setw(20) << "shape" << std::setw(6) << "bias"
-        << std::setw(10) << "dtype" << "imbalance\n";
+    out << std::left << std::setw(int(w) + 2) << "name" << std::setw(28) << "kind" << std::setw(8)
+        << "layout" << std::setw(20) << "shape" << std::setw(6) << "bias" << std::setw(10)
+        << "dtype"
+        << "imbalance\n";
     for (const auto& l : model.layers) {
         double imb = layerImbalance(l);
-        out << std::left << std::setw(int(w) + 2) << l.info.name << std::setw(28)
-            << l.info.kind << std::setw(8)
-            << core::toString(l.info.layout) << std::setw(20) << shapeText(l.info.shape)
-            << std::setw(6) << (l.info.hasBias() ? "yes" : "no") << std::setw(10)
-            << core::toString(l.info.dtype)
+        out << std::left << std::setw(int(w) + 2) << l.info.name << std::setw(28) << l.info.kind
+            << std::setw(8) << core::toString(l.info.layout) << std::setw(20)
+            << shapeText(l.info.shape) << std::setw(6) << (l.info.hasBias() ? "yes" : "no")
+            << std::setw(10) << core::toString(l.info.dtype)
             << (l.info.supported ? number(imb) : "not supported: " + l.info.unsupportedReason)
             << "\n";
     }
@@ -119,8 +119,8 @@ void printAmplifiedBias(const core::PairHistory& p, std::ostream& out) {
         << " amplified more than " << core::kBiasAmplificationLimit << "x in channel";
     const char* sep = p.amplifiedBias.size() == 1 ? " " : "s ";
     for (const auto& a : p.amplifiedBias) {
-        out << sep << a.channel << " (x" << number(a.amplification) << ", "
-            << number(a.biasBefore) << " -> " << number(a.biasAfter) << ")";
+        out << sep << a.channel << " (x" << number(a.amplification) << ", " << number(a.biasBefore)
+            << " -> " << number(a.biasAfter) << ")";
         sep = ", ";
     }
     out << "; its activations dwarf the others under per-tensor INT8\n";
@@ -129,8 +129,7 @@ void printAmplifiedBias(const core::PairHistory& p, std::ostream& out) {
 void printSummary(const core::Summary& s, std::ostream& out) {
     if (s.converged)
         out << "converged after " << s.sweeps << " sweep" << (s.sweeps == 1 ? "" : "s")
-            << " (last delta " << number(s.lastDelta()) << " < threshold " << s.threshold
-            << ")\n";
+            << " (last delta " << number(s.lastDelta()) << " < threshold " << s.threshold << ")\n";
     else
         out << "NOT converged: stopped at the limit of " << s.sweeps << " sweeps (last delta "
             << number(s.lastDelta()) << ", threshold " << s.threshold << ")\n";
@@ -147,9 +146,9 @@ void printSummary(const core::Summary& s, std::ostream& out) {
         if (!p.amplifiedBias.empty()) printAmplifiedBias(p, out);
     }
     for (const auto& r : s.regions) {
-        out << "  region of " << r.region.sources.size() << " source(s) (" << r.region.sources.front()
-            << ", ...) and " << r.region.sinks.size() << " sink(s), " << r.region.channels
-            << " channels: source range imbalance "
+        out << "  region of " << r.region.sources.size() << " source(s) ("
+            << r.region.sources.front() << ", ...) and " << r.region.sinks.size() << " sink(s), "
+            << r.region.channels << " channels: source range imbalance "
             << number(core::rangeImbalance(r.states.front().out)) << " -> "
             << number(core::rangeImbalance(r.states.back().out));
         if (!r.deadChannels.empty())
@@ -170,9 +169,8 @@ std::string percent(double fraction) { return number(100.0 * fraction, 2) + "%";
 void printPlan(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& costs,
                std::ostream& out) {
     for (const auto& bn : plan.batchNorms)
-        out << "folded batch norm " << bn.name << " into " << bn.after << " (epsilon "
-            << bn.epsilon << (plan.guessed ? ", no layer graph to confirm where it sits" : "")
-            << ")\n";
+        out << "folded batch norm " << bn.name << " into " << bn.after << " (epsilon " << bn.epsilon
+            << (plan.guessed ? ", no layer graph to confirm where it sits" : "") << ")\n";
     for (const auto& c : costs) {
         out << "ReLU6 " << c.layer << " becomes ReLU in the exported model_config";
         if (c.known())
@@ -205,8 +203,8 @@ void printChanges(const core::RunPlan& plan, const std::vector<core::Relu6Cost>&
         for (const auto& c : costs)
             if (c.known() && (!worst || c.worst > worst->worst)) worst = &c;
         if (worst)
-            relu += " (worst: " + percent(worst->worst) + " of inputs above 6 at " + worst->layer +
-                    ")";
+            relu +=
+                " (worst: " + percent(worst->worst) + " of inputs above 6 at " + worst->layer + ")";
         parts.push_back(relu);
     }
     if (!plan.skipped.empty())
@@ -223,9 +221,8 @@ void printChanges(const core::RunPlan& plan, const std::vector<core::Relu6Cost>&
 void printQuantization(const core::QuantizationReport& q, std::ostream& out) {
     auto line = [&](const char* what, const core::SqnrStats& b, const core::SqnrStats& a) {
         out << "  " << what << " median " << number(b.median) << " -> " << number(a.median)
-            << ", worst " << number(b.worst) << " -> " << number(a.worst)
-            << ", weighted mean " << number(b.weightedMean) << " -> " << number(a.weightedMean)
-            << "\n";
+            << ", worst " << number(b.worst) << " -> " << number(a.worst) << ", weighted mean "
+            << number(b.weightedMean) << " -> " << number(a.weightedMean) << "\n";
     };
     if (!q.collapsedLayers.empty()) {
         out << "WARNING: equalization collapsed " << q.collapsedLayers.size() << " layer"
@@ -281,8 +278,8 @@ void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream
     if (o.verification) printVerification(*o.verification, out);
     const core::Timings t = o.seconds.report();
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
-        << number(t.load) << " s, equalize " << number(t.equalize) << " s, save "
-        << number(t.save) << " s, quantization preview " << number(t.quantization) << " s)\n";
+        << number(t.load) << " s, equalize " << number(t.equalize) << " s, save " << number(t.save)
+        << " s, quantization preview " << number(t.quantization) << " s)\n";
 }
 
 }  // namespace
@@ -290,18 +287,20 @@ void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream
 int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     const std::atomic<bool>* cancel) {
     if (!(static_cast<float>(a.threshold) > 0) || !std::isfinite(a.threshold))
-        throw core::usageError("--threshold must be a positive number, not " +
-                               number(a.threshold));
+        throw core::usageError("--threshold must be a positive number, not " + number(a.threshold));
     if (a.maxSweeps < 1) throw core::usageError("--max-sweeps must be at least 1");
     if (!a.autoPairs) {  // a malformed pair list is a usage error before any file is read
-        if (a.pairs.empty()) core::readGroupsFile(a.pairsFile);
-        else core::expandGroups(core::parseGroups(a.pairs));
+        if (a.pairs.empty())
+            core::readGroupsFile(a.pairsFile);
+        else
+            core::expandGroups(core::parseGroups(a.pairs));
     }
     core::checkOutputSuffix(a.input, a.output);
     core::checkOutputPath(a.input, a.output, a.force);
     if (!a.report.empty()) {
         core::checkOutputPath(a.input, a.report, a.force);
-        if (std::filesystem::weakly_canonical(a.report) == std::filesystem::weakly_canonical(a.output))
+        if (std::filesystem::weakly_canonical(a.report) ==
+            std::filesystem::weakly_canonical(a.output))
             throw core::usageError("--report and -o name the same file '" + a.output + "'");
     }
 

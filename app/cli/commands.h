@@ -15,7 +15,7 @@ namespace cle::cli {
 struct InspectArgs {
     std::string file;
     bool json = false;
-    std::string layout;  ///< "" = detect
+    std::string layout;            ///< "" = detect
     std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
 };
 
@@ -36,10 +36,10 @@ struct EqualizeArgs {
     std::vector<std::string> foldBn;  ///< "LAYER=BN", files without a layer graph
     std::optional<double> bnEpsilon;
     std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
-    bool verify = false;        ///< run both networks before writing
-    std::string verifyInputs;   ///< --inputs
+    bool verify = false;           ///< run both networks before writing
+    std::string verifyInputs;      ///< --inputs
     double verifyTolerance = 1e-4;
-    bool absorbBias = false;    ///< --absorb-bias: high-bias absorption after equalizing
+    bool absorbBias = false;  ///< --absorb-bias: high-bias absorption after equalizing
 };
 
 struct PairsArgs {

@@ -44,9 +44,10 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     }
     out << "file:   " << a.file << "\n"
         << "graph:  "
-        << (topology.known() ? (info.kerasArchive ? "from the archive's config.json"
-                                : info.format == core::Format::Onnx ? "the ONNX model's node graph"
-                                                                    : "from the file's model_config")
+        << (topology.known()
+                ? (info.kerasArchive                   ? "from the archive's config.json"
+                   : info.format == core::Format::Onnx ? "the ONNX model's node graph"
+                                                       : "from the file's model_config")
             : info.subclassed ? "none: config.json describes a subclassed model, which has no "
                                 "layer graph; pairs guessed from layer names and shapes"
                               : "none in the file: pairs guessed from layer names and shapes")
@@ -67,8 +68,8 @@ int pairsCommand(const PairsArgs& a, std::ostream& out) {
     if (!plan.rejectedRegions.empty()) {
         out << "\nregions not equalized (" << plan.rejectedRegions.size() << "):\n";
         for (const auto& r : plan.rejectedRegions)
-            out << "  " << joined(r.region.sources, ", ") << " => "
-                << joined(r.region.sinks, ", ") << ": " << r.reason << "\n";
+            out << "  " << joined(r.region.sources, ", ") << " => " << joined(r.region.sinks, ", ")
+                << ": " << r.reason << "\n";
     }
     if (!plan.suggested.empty() || !plan.regions.empty())
         out << "\nEqualize them with: cle equalize " << a.file << " -o OUT --auto"

@@ -54,7 +54,8 @@ std::vector<std::int64_t> parseInputShape(const std::string& text) {
 CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a) {
     auto* cmd = app.add_subcommand(
         "verify", "Run both networks on the same inputs: same function? INT8 output SQNR?");
-    cmd->add_option("ORIGINAL", a.original, "Keras .h5 or .keras file with a layer graph")->required();
+    cmd->add_option("ORIGINAL", a.original, "Keras .h5 or .keras file with a layer graph")
+        ->required();
     cmd->add_option("CANDIDATE", a.candidate, "The equalized file")->required();
     cmd->add_option("--inputs", a.inputs,
                     "HDF5 file with a float32 dataset 'inputs' [N, ...] (or one per input layer)");
@@ -81,8 +82,7 @@ void printVerification(const core::Verification& v, std::ostream& out) {
         out << "; " << figure(*v.relaxationMatchedChange) << " against the original with its "
             << v.relaxed.size() << " ReLU6 relaxed to ReLU as in the candidate";
     }
-    out << (v.preserved ? ", within" : ", above") << " tolerance " << figure(v.tolerance)
-        << ")\n";
+    out << (v.preserved ? ", within" : ", above") << " tolerance " << figure(v.tolerance) << ")\n";
     out << "INT8 output SQNR (dB), original -> candidate"
         << (v.beforeSoftmax ? " (values before the final softmax, centred)" : "") << ":\n"
         << "  weights per tensor:  " << db(v.perTensorOriginalDb) << " -> "
@@ -94,12 +94,11 @@ void printVerification(const core::Verification& v, std::ostream& out) {
             << db(*v.relaxedPerTensorOriginalDb) << " -> " << db(*v.relaxedPerTensorCandidateDb)
             << " (against the relaxed original's float output)\n";
     if (v.w8a8OriginalDb)
-        out << "  W8A8 (weights per tensor, UINT8 activations): " << db(*v.w8a8OriginalDb)
-            << " -> " << db(*v.w8a8CandidateDb) << "\n";
+        out << "  W8A8 (weights per tensor, UINT8 activations): " << db(*v.w8a8OriginalDb) << " -> "
+            << db(*v.w8a8CandidateDb) << "\n";
     if (v.top1Original)
         out << "top-1 agreement with the float original (INT8 weights per tensor): "
-            << figure(100 * *v.top1Original) << "% -> " << figure(100 * *v.top1Candidate)
-            << "%\n";
+            << figure(100 * *v.top1Original) << "% -> " << figure(100 * *v.top1Candidate) << "%\n";
 }
 
 void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
@@ -109,8 +108,9 @@ void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
         "is written if the function changed (exit 4)");
     equalize->add_option("--inputs", a.verifyInputs, "Inputs for --verify (see 'cle verify')")
         ->needs(verify);
-    equalize->add_option("--tolerance", a.verifyTolerance,
-                         "Largest relative output change --verify accepts (default 1e-4)")
+    equalize
+        ->add_option("--tolerance", a.verifyTolerance,
+                     "Largest relative output change --verify accepts (default 1e-4)")
         ->needs(verify);
 }
 

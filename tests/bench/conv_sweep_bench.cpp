@@ -12,8 +12,8 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -56,7 +56,8 @@ void Sweep(benchmark::State& state) {
         double cpuFirst = 0, cpuLast = 0;
         auto progress = [&](const core::Progress& p) {
             if (p.sweepDone && p.sweep == 1) first = Clock::now(), cpuFirst = processCpuSeconds();
-            if (p.sweepDone && p.sweep == kSweeps) last = Clock::now(), cpuLast = processCpuSeconds();
+            if (p.sweepDone && p.sweep == kSweeps)
+                last = Clock::now(), cpuLast = processCpuSeconds();
             return true;
         };
         auto r = core::equalize(model(), pairs(), options, progress);
@@ -66,7 +67,13 @@ void Sweep(benchmark::State& state) {
         state.counters["cpu_ms"] = (cpuLast - cpuFirst) * 1e3 / (kSweeps - 1);
     }
 }
-BENCHMARK(Sweep)->Arg(1)->Arg(2)->ArgNames({"threads"})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(Sweep)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgNames({"threads"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 // The floor: each paired layer read once and written once, by 1 or 2 threads.
 void ReadWritePass(benchmark::State& state) {
@@ -93,7 +100,12 @@ void ReadWritePass(benchmark::State& state) {
         benchmark::ClobberMemory();
     }
 }
-BENCHMARK(ReadWritePass)->Arg(1)->Arg(2)->ArgNames({"threads"})->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(ReadWritePass)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgNames({"threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
 
 }  // namespace
 

@@ -30,8 +30,7 @@ core::Tensor randomTensor(std::vector<std::int64_t> shape, unsigned seed) {
 
 // args: spatial size, input channels, output channels, kernel size ('same', stride 1)
 void convolution(benchmark::State& state) {
-    const long hw = state.range(0), cin = state.range(1), cout = state.range(2),
-               k = state.range(3);
+    const long hw = state.range(0), cin = state.range(1), cout = state.range(2), k = state.range(3);
     core::eval::Op op;
     op.kind = core::eval::Kind::Conv;
     op.window.kernel = {k, k};
@@ -46,8 +45,7 @@ void convolution(benchmark::State& state) {
 }
 
 void gemm(benchmark::State& state) {
-    const long hw = state.range(0), cin = state.range(1), cout = state.range(2),
-               k = state.range(3);
+    const long hw = state.range(0), cin = state.range(1), cout = state.range(2), k = state.range(3);
     RowMatrix a = RowMatrix::Random(hw * hw, k * k * cin), b = RowMatrix::Random(k * k * cin, cout);
     RowMatrix c(hw * hw, cout);
     for (auto _ : state) {
@@ -60,8 +58,12 @@ void gemm(benchmark::State& state) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-    b->Args({112, 32, 32, 3})->Args({56, 64, 64, 3})->Args({28, 128, 128, 3})
-        ->Args({14, 256, 256, 3})->Args({28, 96, 576, 1})->Unit(benchmark::kMillisecond);
+    b->Args({112, 32, 32, 3})
+        ->Args({56, 64, 64, 3})
+        ->Args({28, 128, 128, 3})
+        ->Args({14, 256, 256, 3})
+        ->Args({28, 96, 576, 1})
+        ->Unit(benchmark::kMillisecond);
 }
 
 BENCHMARK(convolution)->Apply(sizes);
@@ -94,9 +96,15 @@ void verifyInceptionV3(benchmark::State& state) {
 // CPU time is the whole process's (every thread): on a loaded machine it says what the check
 // costs, the real time what it took.
 BENCHMARK(verifyMobileNetV2)
-    ->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime()->UseRealTime();
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 BENCHMARK(verifyInceptionV3)
-    ->Unit(benchmark::kSecond)->Iterations(1)->MeasureProcessCPUTime()->UseRealTime();
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 }  // namespace
 

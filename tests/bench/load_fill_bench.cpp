@@ -134,12 +134,15 @@ int main(int argc, char** argv) {
         double a = 0, b = 0, c = 0;
         for (int k = 0; k < 3; ++k) {
             switch ((k + r) % 3) {
-                case 0: a = readAll<std::vector<float>>(file, names, checksum); break;
+                case 0:
+                    a = readAll<std::vector<float>>(file, names, checksum);
+                    break;
                 case 1:
                     b = readAll<std::vector<float, DefaultInitAllocator<float>>>(file, names,
                                                                                  checksum);
                     break;
-                default: c = readAllInBlocks(file, names, checksum);
+                default:
+                    c = readAllInBlocks(file, names, checksum);
             }
         }
         zeroed.push_back(a);
@@ -147,9 +150,10 @@ int main(int argc, char** argv) {
         blocks.push_back(c);
         ratio.push_back(a / b);
         blockRatio.push_back(a / c);
-        std::printf("repetition %d: zero-filled %.3f s, uninitialized %.3f s, zero-filled by "
-                    "blocks %.3f s; ratios %.3f, %.3f\n",
-                    r + 1, a, b, c, a / b, a / c);
+        std::printf(
+            "repetition %d: zero-filled %.3f s, uninitialized %.3f s, zero-filled by "
+            "blocks %.3f s; ratios %.3f, %.3f\n",
+            r + 1, a, b, c, a / b, a / c);
     }
     std::printf("zero-filled by blocks: min %.3f s, median %.3f s\n",
                 *std::min_element(blocks.begin(), blocks.end()), median(blocks));

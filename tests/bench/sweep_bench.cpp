@@ -59,7 +59,11 @@ void Equalize(benchmark::State& state) {
     }
     state.counters["params"] = double(kLayers) * kWidth * kWidth;
 }
-BENCHMARK(Equalize)->ArgsProduct({{1, 11}, {1, 2}})->ArgNames({"sweeps", "threads"})->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(Equalize)
+    ->ArgsProduct({{1, 11}, {1, 2}})
+    ->ArgNames({"sweeps", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 // The floor: every byte of every layer read once and written once, by 1 or 2 threads.
 void ReadWritePass(benchmark::State& state) {
@@ -74,14 +78,20 @@ void ReadWritePass(benchmark::State& state) {
             };
             std::vector<std::thread> pool;
             for (int t = 1; t < threads; ++t)
-                pool.emplace_back(work, part * size_t(t), t + 1 == threads ? n : part * size_t(t + 1));
+                pool.emplace_back(work, part * size_t(t),
+                                  t + 1 == threads ? n : part * size_t(t + 1));
             work(0, part);
             for (auto& t : pool) t.join();
             benchmark::ClobberMemory();
         }
     }
 }
-BENCHMARK(ReadWritePass)->Arg(1)->Arg(2)->ArgNames({"threads"})->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(ReadWritePass)
+    ->Arg(1)
+    ->Arg(2)
+    ->ArgNames({"threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
 
 }  // namespace
 

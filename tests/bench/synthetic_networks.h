@@ -23,8 +23,12 @@ public:
                        long stride, const std::string& padding, const std::string& act,
                        const std::string& from = "") {
         m_.layer("Conv2D", name,
-                 {{"filters", out}, {"kernel_size", {kh, kw}}, {"strides", {stride, stride}},
-                  {"padding", padding}, {"use_bias", false}, {"activation", "linear"}},
+                 {{"filters", out},
+                  {"kernel_size", {kh, kw}},
+                  {"strides", {stride, stride}},
+                  {"padding", padding},
+                  {"use_bias", false},
+                  {"activation", "linear"}},
                  Names{from.empty() ? last_ : from})
             .weights({{"kernel", {kh, kw, in, out}}});
         kernels_.push_back({name + "/" + name + "/kernel:0", kh * kw * in});
@@ -33,8 +37,11 @@ public:
     }
     std::string depthwise(const std::string& name, std::int64_t c, long stride) {
         m_.layer("DepthwiseConv2D", name,
-                 {{"kernel_size", {3, 3}}, {"strides", {stride, stride}}, {"padding", "same"},
-                  {"use_bias", false}, {"activation", "linear"}},
+                 {{"kernel_size", {3, 3}},
+                  {"strides", {stride, stride}},
+                  {"padding", "same"},
+                  {"use_bias", false},
+                  {"activation", "linear"}},
                  Names{last_})
             .weights({{"depthwise_kernel", {3, 3, c, 1}}});
         kernels_.push_back({name + "/" + name + "/depthwise_kernel:0", 9});
@@ -48,10 +55,10 @@ public:
     }
     std::string pool(const std::string& cls, const std::string& name, long size, long stride,
                      const std::string& padding, const std::string& from) {
-        return layer(cls, name,
-                     {{"pool_size", {size, size}}, {"strides", {stride, stride}},
-                      {"padding", padding}},
-                     Names{from});
+        return layer(
+            cls, name,
+            {{"pool_size", {size, size}}, {"strides", {stride, stride}}, {"padding", padding}},
+            Names{from});
     }
     void classifier(std::int64_t in, std::int64_t classes) {
         layer("GlobalAveragePooling2D", "gap", json::object(), Names{last_});

@@ -30,9 +30,8 @@ std::vector<double> filled(size_t n, double (*f)(size_t)) {
 void writeModel(const std::string& path, bool relu) {
     KerasModel m;
     m.conv("conv1", 3, kChannels, {{"padding", "same"}})
-        .values("kernel", filled(3 * 3 * 3 * kChannels, [](size_t i) {
-                    return 1e-3 * std::sin(double(i));
-                }));
+        .values("kernel",
+                filled(3 * 3 * 3 * kChannels, [](size_t i) { return 1e-3 * std::sin(double(i)); }));
     m.batchNorm("bn1", kChannels)
         .values("gamma", filled(kChannels, [](size_t c) { return 0.1 + 0.05 * double(c); }))
         .values("beta", filled(kChannels, [](size_t c) { return c % 2 ? -0.5 : 2.0 + double(c); }))
@@ -45,8 +44,8 @@ void writeModel(const std::string& path, bool relu) {
 
 nlohmann::json run(const std::string& in, const std::string& out, const std::string& report,
                    bool absorb) {
-    std::vector<std::string> args = {"equalize", in, "-o", out, "--auto", "--quiet", "--report",
-                                     report};
+    std::vector<std::string> args = {"equalize", in,        "-o",       out,
+                                     "--auto",   "--quiet", "--report", report};
     if (absorb) args.push_back("--absorb-bias");
     auto r = test::runCle(args);
     EXPECT_EQ(r.code, 0) << r.err;

@@ -53,7 +53,8 @@ TEST_F(Cli, EqualizesAndWritesTheReport) {
     EXPECT_EQ(j["sweeps"], 11);
     EXPECT_EQ(j["converged"], true);
     EXPECT_EQ(j["deltas"].size(), 11u);
-    EXPECT_EQ(j["pairs"], nlohmann::json::parse(R"([["linear1","linear2"],["linear2","linear3"]])"));
+    EXPECT_EQ(j["pairs"],
+              nlohmann::json::parse(R"([["linear1","linear2"],["linear2","linear3"]])"));
     EXPECT_EQ(j["dead_channels"].size(), 2u);
     EXPECT_EQ(j["scales"][0].size(), 4u);
     EXPECT_EQ(j["ranges"][1]["before"]["out"].size(), 5u);
@@ -62,7 +63,8 @@ TEST_F(Cli, EqualizesAndWritesTheReport) {
 }
 
 TEST_F(Cli, ProgressOnStderrAndPairsFile) {
-    std::string pairs = file("pairs.json", R"({"groups": [["stem.conv", "stem.proj"], ["head.fc1", "head.fc2"]]})");
+    std::string pairs =
+        file("pairs.json", R"({"groups": [["stem.conv", "stem.proj"], ["head.fc1", "head.fc2"]]})");
     auto r = cle({"equalize", golden("two_groups.h5"), "-o", out, "--pairs-file", pairs,
                   "--threshold", "1e-5"});
     ASSERT_EQ(r.code, 0) << r.err;
@@ -130,7 +132,8 @@ TEST_F(Cli, BadInputsFailClearlyAndLeaveNothing) {
         EXPECT_NE(r.err.find("input file"), std::string::npos) << r.err;
         EXPECT_EQ(test::rawBytes(input, "/linear1.weight"), before);
         EXPECT_FALSE(std::filesystem::exists(out));
-        auto same = cle({"equalize", input, "-o", out, "--pairs", "linear1,linear2", "--report", out, "-q"});
+        auto same = cle(
+            {"equalize", input, "-o", out, "--pairs", "linear1,linear2", "--report", out, "-q"});
         EXPECT_EQ(same.code, 2);
         std::filesystem::remove(input);
     }
@@ -145,10 +148,12 @@ TEST_F(Cli, BadInputsFailClearlyAndLeaveNothing) {
         w.dataset("/r6.weight", {2, 1, 1, 1, 1, 1}, {1, 2});
     }
     fails(bad, {"--pairs", "a,b"}, 1, "'b' has a non-finite weight");
-    fails(bad, {"--pairs", "a,i"}, 1, "'i' cannot be equalized: its weights are not floating-point");
+    fails(bad, {"--pairs", "a,i"}, 1,
+          "'i' cannot be equalized: its weights are not floating-point");
     fails(bad, {"--pairs", "r6,b"}, 1, "rank 6");
 
-    auto r = cle({"equalize", lc, "-o", dir.file("no/such/dir/out.h5"), "--pairs", "linear1,linear2"});
+    auto r =
+        cle({"equalize", lc, "-o", dir.file("no/such/dir/out.h5"), "--pairs", "linear1,linear2"});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("does not exist"), std::string::npos);
 
@@ -168,7 +173,8 @@ TEST_F(Cli, BadInputsFailClearlyAndLeaveNothing) {
     std::string content;
     std::getline(keep, content);
     EXPECT_EQ(content, "keep me");
-    auto forced = cle({"equalize", lc, "-o", existing, "--pairs", "linear1,linear2", "--force", "-q"});
+    auto forced =
+        cle({"equalize", lc, "-o", existing, "--pairs", "linear1,linear2", "--force", "-q"});
     EXPECT_EQ(forced.code, 0) << forced.err;
 }
 
@@ -247,7 +253,7 @@ TEST_F(Cli, ALayerCollapsedByEqualizationIsAWarningFirstAndNoGain) {
     EXPECT_EQ(fc2["collapsed_before"], false);
     EXPECT_EQ(fc2["collapsed_after"], true);
     EXPECT_GT(fc2["zero_fraction_after"].get<double>(), 0.5);
-    EXPECT_GT(fc2["per_tensor"]["after"].get<double>(), 30.0);  // the energy figure looks fine
+    EXPECT_GT(fc2["per_tensor"]["after"].get<double>(), 30.0);     // the energy figure looks fine
     EXPECT_EQ(q["summary"]["per_tensor"]["after"]["worst"], 0.0);  // the summary does not
 }
 

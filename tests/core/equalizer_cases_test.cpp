@@ -60,7 +60,8 @@ core::Model withoutChannels(core::Model m, const std::set<int>& drop) {
     std::vector<float> wa, ba, wb;
     for (std::int64_t c = 0; c < n; ++c) {
         if (drop.count(int(c))) continue;
-        wa.insert(wa.end(), a.weight.values.begin() + c * in, a.weight.values.begin() + (c + 1) * in);
+        wa.insert(wa.end(), a.weight.values.begin() + c * in,
+                  a.weight.values.begin() + (c + 1) * in);
         ba.push_back(a.bias->values[size_t(c)]);
     }
     for (std::int64_t o = 0; o < out; ++o)
@@ -171,8 +172,7 @@ TEST(DegenerateChannels, NearDeadChannelKeepsTheReferenceNumbersAndReportsItsBia
     core::applyLayers(after, result.layers);
 
     core::Model reference = model;
-    const int sweeps =
-        referenceSweeps(*reference.find("fc1"), *reference.find("fc2"), float(1e-4));
+    const int sweeps = referenceSweeps(*reference.find("fc1"), *reference.find("fc2"), float(1e-4));
     EXPECT_EQ(result.summary.sweeps, sweeps);
     for (const char* name : {"fc1", "fc2"}) {
         const auto& got = after.find(name)->weight.values;

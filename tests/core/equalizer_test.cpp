@@ -48,7 +48,8 @@ std::vector<double> forward(const core::Model& m, const std::vector<double>& x) 
         auto out = l.weight.shape[0], in = l.weight.shape[1];
         std::vector<double> y(size_t(out), 0.0);
         for (long o = 0; o < out; ++o) {
-            for (long i = 0; i < in; ++i) y[size_t(o)] += l.weight.values[size_t(o * in + i)] * h[size_t(i)];
+            for (long i = 0; i < in; ++i)
+                y[size_t(o)] += l.weight.values[size_t(o * in + i)] * h[size_t(i)];
             if (l.bias) y[size_t(o)] += l.bias->values[size_t(o)];
             if (k + 1 < m.layers.size()) y[size_t(o)] = std::max(0.0, y[size_t(o)]);
         }
@@ -70,7 +71,8 @@ TEST(Equalizer, LinearReluLinearComputesTheSameFunction) {
     for (unsigned seed = 0; seed < 5; ++seed) {
         auto x = test::randomValues(8, 2.0, 50 + seed);
         auto y0 = forward(m, x), y1 = forward(after, x);
-        for (size_t i = 0; i < y0.size(); ++i) EXPECT_NEAR(y1[i], y0[i], 1e-4 * (1 + std::abs(y0[i])));
+        for (size_t i = 0; i < y0.size(); ++i)
+            EXPECT_NEAR(y1[i], y0[i], 1e-4 * (1 + std::abs(y0[i])));
     }
 }
 
@@ -155,7 +157,8 @@ TEST(Equalizer, ResultsDoNotDependOnTheNumberOfThreads) {
     EXPECT_EQ(one.summary.pairs[0].states.back().out, three.summary.pairs[0].states.back().out);
 }
 
-// A PyTorch Conv2d [out, in, k, k] (or a Keras Conv2D [k, k, in, out]) with channel scales 4^(c % 5).
+// A PyTorch Conv2d [out, in, k, k] (or a Keras Conv2D [k, k, in, out]) with channel scales 4^(c %
+// 5).
 core::Layer conv(const std::string& name, int out, int in, int k, unsigned seed,
                  core::Layout layout = core::Layout::Torch) {
     core::Layer l = linear(name, out, in * k * k, seed);
@@ -181,8 +184,10 @@ TEST(Equalizer, ConvolutionResultsDoNotDependOnTheNumberOfThreads) {
                 EXPECT_EQ(one.layers[i].weight.values, more.layers[i].weight.values) << threads;
             for (size_t p = 0; p < pairs.size(); ++p)
                 for (size_t k = 0; k < one.summary.pairs[p].states.size(); ++k) {
-                    EXPECT_EQ(one.summary.pairs[p].states[k].out, more.summary.pairs[p].states[k].out);
-                    EXPECT_EQ(one.summary.pairs[p].states[k].in, more.summary.pairs[p].states[k].in);
+                    EXPECT_EQ(one.summary.pairs[p].states[k].out,
+                              more.summary.pairs[p].states[k].out);
+                    EXPECT_EQ(one.summary.pairs[p].states[k].in,
+                              more.summary.pairs[p].states[k].in);
                 }
         }
     }

@@ -7,8 +7,8 @@
 #include "cle/core/equalizer.h"
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
-#include "test_util.h"
 #include "hdf5/h5.h"
+#include "test_util.h"
 
 using namespace cle;
 
@@ -26,7 +26,8 @@ TEST(Export, KerasFileDiffersOnlyInEqualizedDatasets) {
     test::TempDir dir;
     auto model = core::loadModel(keras());
     auto result = core::equalize(
-        model, core::expandGroups({{"conv0", "conv1/depthwise", "conv1/pointwise", "conv2/depthwise"}}));
+        model,
+        core::expandGroups({{"conv0", "conv1/depthwise", "conv1/pointwise", "conv2/depthwise"}}));
     ASSERT_TRUE(result.summary.converged);
     std::string out = dir.file("equalized.h5");
     core::exportWeights(keras(), result.layers, out);
@@ -115,8 +116,9 @@ TEST(Export, CancelLeavesNoFile) {
     test::TempDir dir;
     auto model = core::loadModel(keras());
     std::atomic<bool> cancel{true};
-    EXPECT_THROW(core::exportWeights(keras(), {model.layers[0]}, dir.file("out.h5"), {false, &cancel}),
-                 core::Error);
+    EXPECT_THROW(
+        core::exportWeights(keras(), {model.layers[0]}, dir.file("out.h5"), {false, &cancel}),
+        core::Error);
     EXPECT_TRUE(dir.entries().empty());
 }
 

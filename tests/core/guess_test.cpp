@@ -103,11 +103,15 @@ TEST_F(Guess, TorchChannelMismatchIsRejectedAndBreaksTheChain) {
 TEST_F(Guess, TorchBatchNormsAreFoundByNaming) {
     std::string path = dir_.file("t.h5");
     TorchFile(path)
-        .weight("conv1", {8, 3, 3, 3}).batchNorm("bn1", 8)
-        .weight("features.3", {6, 8, 3, 3}).batchNorm("features.4", 6)
+        .weight("conv1", {8, 3, 3, 3})
+        .batchNorm("bn1", 8)
+        .weight("features.3", {6, 8, 3, 3})
+        .batchNorm("features.4", 6)
         .weight("features.10", {4, 6, 1, 1})
-        .weight("layer1/0/conv2", {4, 4, 3, 3}).batchNorm("layer1/0/bn2", 4, '/')
-        .weight("layer1/0/downsample.0", {4, 4, 1, 1}).batchNorm("layer1/0/downsample.1", 4);
+        .weight("layer1/0/conv2", {4, 4, 3, 3})
+        .batchNorm("layer1/0/bn2", 4, '/')
+        .weight("layer1/0/downsample.0", {4, 4, 1, 1})
+        .batchNorm("layer1/0/downsample.1", 4);
     auto t = build(path);
     auto expectNorm = [&](const std::string& a, const std::string& b, const std::string& bn,
                           const std::string& mean) {
@@ -133,17 +137,21 @@ TEST_F(Guess, TorchBatchNormsAreFoundByNaming) {
     EXPECT_TRUE(t.unattributed_.empty());
     auto p = t.suggest(false);
     ASSERT_FALSE(p.suggested.empty());
-    EXPECT_EQ(p.suggested[0].layers, (Names{"conv1", "features.3", "features.10",
-                                            "layer1.0.conv2", "layer1.0.downsample.0"}));
+    EXPECT_EQ(p.suggested[0].layers, (Names{"conv1", "features.3", "features.10", "layer1.0.conv2",
+                                            "layer1.0.downsample.0"}));
 }
 
 TEST_F(Guess, TorchBatchNormSuffixesAreAttributedWhenTheChannelsAgree) {
     std::string path = dir_.file("t.h5");
     TorchFile(path)
-        .weight("a", {8, 3, 3, 3}).batchNorm("a_BN", 8)
-        .weight("b", {8, 8, 1, 1}).batchNorm("b.bn", 8)
-        .weight("c", {8, 8, 1, 1}).batchNorm("c/BatchNorm", 8, '/')
-        .weight("d", {6, 8, 1, 1}).batchNorm("d_bn", 8)  // 8 channels after a 6-channel layer
+        .weight("a", {8, 3, 3, 3})
+        .batchNorm("a_BN", 8)
+        .weight("b", {8, 8, 1, 1})
+        .batchNorm("b.bn", 8)
+        .weight("c", {8, 8, 1, 1})
+        .batchNorm("c/BatchNorm", 8, '/')
+        .weight("d", {6, 8, 1, 1})
+        .batchNorm("d_bn", 8)  // 8 channels after a 6-channel layer
         .weight("e", {2, 6});
     auto t = build(path);
     EXPECT_EQ(normAfter(t, "a")->name, "a_BN");
@@ -215,9 +223,12 @@ TEST_F(Guess, MobileNetBlocksAreNeverPairedAroundTheirDepthwiseLayer) {
 TEST_F(Guess, MobileNetBlockNamedConvKIsChainedThroughItsDepthwiseLayer) {
     std::string path = dir_.file("mnv2k.h5");
     TorchFile(path)
-        .weight("features.1.conv1", {96, 24, 1, 1}).batchNorm("features.1.bn1", 96)
-        .weight("features.1.conv2", {96, 1, 3, 3}).batchNorm("features.1.bn2", 96)
-        .weight("features.1.conv3", {24, 96, 1, 1}).batchNorm("features.1.bn3", 24);
+        .weight("features.1.conv1", {96, 24, 1, 1})
+        .batchNorm("features.1.bn1", 96)
+        .weight("features.1.conv2", {96, 1, 3, 3})
+        .batchNorm("features.1.bn2", 96)
+        .weight("features.1.conv3", {24, 96, 1, 1})
+        .batchNorm("features.1.bn3", 24);
     auto t = build(path);
     auto p = t.suggest(false);
     ASSERT_EQ(p.suggested.size(), 1u);
@@ -291,18 +302,25 @@ TEST_F(Guess, Keras2FileWithoutGraphFindsItsBatchNorms) {
 
 TEST_F(Guess, FoldBnMistakesAreUsageErrorsNamingWhatIsWrong) {
     std::string keras3 = test::dataPath("cases/keras3-flat-bn.weights.h5");
-    auto wrongWidth =
-        usageErrorOf([&] { build(keras3, {{{"conv2d_1", "batch_normalization"}}, {}}); });
+    auto wrongWidth = usageErrorOf([&] {
+        build(keras3, {{{"conv2d_1", "batch_normalization"}}, {}});
+    });
     EXPECT_TRUE(has(wrongWidth, "'batch_normalization' has 8 channels") &&
                 has(wrongWidth, "'conv2d_1' has 4 output channels"))
         << wrongWidth;
-    EXPECT_TRUE(has(usageErrorOf([&] { build(keras3, {{{"nope", "batch_normalization"}}, {}}); }),
+    EXPECT_TRUE(has(usageErrorOf([&] {
+                        build(keras3, {{{"nope", "batch_normalization"}}, {}});
+                    }),
                     "no layer 'nope'"));
-    EXPECT_TRUE(has(usageErrorOf([&] { build(keras3, {{{"conv2d", "bn"}}, {}}); }),
+    EXPECT_TRUE(has(usageErrorOf([&] {
+                        build(keras3, {{{"conv2d", "bn"}}, {}});
+                    }),
                     "has no batch norm 'bn'; it has 'batch_normalization'"));
     EXPECT_TRUE(has(usageErrorOf([&] { build(keras3, {{}, -1.0}); }), "--bn-epsilon"));
     std::string graph = test::samplePath("tiny_face_detector_keras.h5");
-    EXPECT_TRUE(has(usageErrorOf([&] { build(graph, {{{"conv0", "x"}}, {}}); }),
+    EXPECT_TRUE(has(usageErrorOf([&] {
+                        build(graph, {{{"conv0", "x"}}, {}});
+                    }),
                     "for files without a layer graph"));
 }
 
@@ -355,15 +373,16 @@ TEST_F(Guess, Keras3PairIsRefusedUntilItsBatchNormIsAttributedThenKeepsTheFuncti
     ASSERT_EQ(want.size(), got.size());
     for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4 * scale) << i;
 
-    auto autoRun = test::runCle({"equalize", in, "-o", dir_.file("auto.weights.h5"), "--auto",
-                                 "--accept-guesses", "-q", "--fold-bn",
-                                 "conv2d=batch_normalization"});
+    auto autoRun =
+        test::runCle({"equalize", in, "-o", dir_.file("auto.weights.h5"), "--auto",
+                      "--accept-guesses", "-q", "--fold-bn", "conv2d=batch_normalization"});
     EXPECT_EQ(autoRun.code, 0) << autoRun.err;
-    auto hint = test::runCle({"pairs", in, "--fold-bn", "conv2d=batch_normalization",
-                              "--bn-epsilon", "1e-4"});
+    auto hint = test::runCle(
+        {"pairs", in, "--fold-bn", "conv2d=batch_normalization", "--bn-epsilon", "1e-4"});
     EXPECT_TRUE(has(hint.out, "conv2d -> conv2d_1   [guessed]")) << hint.out;
-    EXPECT_TRUE(has(hint.out, "--auto --accept-guesses --fold-bn conv2d=batch_normalization "
-                              "--bn-epsilon 0.0001\n"))
+    EXPECT_TRUE(has(hint.out,
+                    "--auto --accept-guesses --fold-bn conv2d=batch_normalization "
+                    "--bn-epsilon 0.0001\n"))
         << hint.out;
     auto badOption = test::runCle({"pairs", in, "--fold-bn", "conv2d"});
     EXPECT_EQ(badOption.code, 2);

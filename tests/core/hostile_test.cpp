@@ -9,9 +9,9 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "cli_runner.h"
+#include "hdf5/h5.h"
 #include "hostile_files.h"
 #include "keras_model.h"
-#include "hdf5/h5.h"
 
 using namespace cle;
 using test::bytes;
@@ -36,7 +36,8 @@ TEST_F(Hostile, ExternalLinksAreRefusedAndNeitherInputNorLinkTargetIsWritten) {
         w.dataset("/fc3.weight", {4, 3}, test::randomValues(12, 1.0, 3));
         w.dataset("/fc4.weight", {4, 4}, test::randomValues(16, 1.0, 4));
         // fc1's bias lives in another file; fc3's bias links back into the input itself.
-        H5Lcreate_external(victim.c_str(), "/store/b", w.id(), "fc1.bias", H5P_DEFAULT, H5P_DEFAULT);
+        H5Lcreate_external(victim.c_str(), "/store/b", w.id(), "fc1.bias", H5P_DEFAULT,
+                           H5P_DEFAULT);
         H5Lcreate_external(in.c_str(), "/store/b", w.id(), "fc3.bias", H5P_DEFAULT, H5P_DEFAULT);
         H5Lcreate_soft("/fc3.bias", w.id(), "fc4.bias", H5P_DEFAULT, H5P_DEFAULT);
     }
@@ -148,7 +149,8 @@ TEST_F(Hostile, ADeeplyNestedModelConfigIsAnErrorNamingTheFile) {
     m.dense("d0", 4, 4).dense("d1", 4, 4);
     std::string config = m.config(test::KerasModel::Style::Keras2).dump();
     const int depth = 200000;
-    config.insert(config.size() - 1, ", \"deep\": " + std::string(depth, '[') + std::string(depth, ']'));
+    config.insert(config.size() - 1,
+                  ", \"deep\": " + std::string(depth, '[') + std::string(depth, ']'));
     m.writeWith(in, config);
     for (auto args : std::vector<std::vector<std::string>>{
              {"inspect", in}, {"pairs", in, "--json"}, {"equalize", in, "-o", out, "--auto"}}) {
@@ -173,7 +175,8 @@ TEST_F(Hostile, AShapeWhoseElementCountOverflowsIsRefusedWithTheTrueReason) {
     auto info = core::inspectFile(in);
     ASSERT_EQ(info.layers.size(), 1u);
     EXPECT_FALSE(info.layers[0].supported);
-    EXPECT_TRUE(contains(info.layers[0].unsupportedReason, "2^63")) << info.layers[0].unsupportedReason;
+    EXPECT_TRUE(contains(info.layers[0].unsupportedReason, "2^63"))
+        << info.layers[0].unsupportedReason;
 }
 
 TEST_F(Hostile, NamesThatAreNotUtf8GiveValidJsonEverywhere) {
@@ -191,7 +194,8 @@ TEST_F(Hostile, NamesThatAreNotUtf8GiveValidJsonEverywhere) {
         EXPECT_FALSE(nlohmann::json::parse(r.out, nullptr, false).is_discarded()) << r.out;
     }
     std::string report = dir.file("r.json");
-    auto r = test::runCle({"equalize", in, "-o", out, "--pairs", name + ",fc2", "--report", report});
+    auto r =
+        test::runCle({"equalize", in, "-o", out, "--pairs", name + ",fc2", "--report", report});
     EXPECT_TRUE(r.code == 0 || r.code == 3) << r.err;
     EXPECT_TRUE(std::filesystem::exists(out));
     EXPECT_FALSE(nlohmann::json::parse(bytes(report), nullptr, false).is_discarded());
@@ -201,10 +205,11 @@ TEST_F(Hostile, ALayerNameThatIsANumberIsNoLibraryError) {
     test::KerasModel m;
     m.dense("d0", 4, 4, {{"activation", "relu6"}}).dense("d1", 4, 4);
     auto config = m.config(test::KerasModel::Style::Keras2);
-    config["config"]["layers"].push_back({{"class_name", "Dropout"},
-                                          {"name", "x"},
-                                          {"config", {{"name", 5}}},
-                                          {"inbound_nodes", {{{"d1", 0, 0, nlohmann::json::object()}}}}});
+    config["config"]["layers"].push_back(
+        {{"class_name", "Dropout"},
+         {"name", "x"},
+         {"config", {{"name", 5}}},
+         {"inbound_nodes", {{{"d1", 0, 0, nlohmann::json::object()}}}}});
     m.writeWith(in, config.dump());
     auto r = test::runCle({"equalize", in, "-o", out, "--auto", "--allow-relu6"});
     EXPECT_FALSE(contains(r.err, "json.exception")) << r.err;
@@ -297,8 +302,9 @@ TEST_F(Hostile, ABiasThatIsNoFloatVectorMakesItsLayerUnsupported) {
     auto info = core::inspectFile(in);
     const auto& fc1 = layer(info, "fc1");
     EXPECT_FALSE(fc1.supported);
-    EXPECT_TRUE(contains(fc1.unsupportedReason, "its bias (/fc1.bias) is not a vector of "
-                                                "floating-point numbers"))
+    EXPECT_TRUE(contains(fc1.unsupportedReason,
+                         "its bias (/fc1.bias) is not a vector of "
+                         "floating-point numbers"))
         << fc1.unsupportedReason;
     EXPECT_TRUE(layer(info, "fc2").supported);
 }
@@ -340,8 +346,9 @@ TEST_F(Hostile, AShapeBeyondWhatTheFileStoresIsNotSupported) {
     auto info = core::inspectFile(test::dataPath("damaged/shape-beyond-storage.h5"));
     const auto& conv = layer(info, "conv_a");
     EXPECT_FALSE(conv.supported);
-    EXPECT_TRUE(contains(conv.unsupportedReason, "need 1207960416 bytes but the file stores 864 "
-                                                 "for them (a damaged file)"))
+    EXPECT_TRUE(contains(conv.unsupportedReason,
+                         "need 1207960416 bytes but the file stores 864 "
+                         "for them (a damaged file)"))
         << conv.unsupportedReason;
     EXPECT_TRUE(layer(info, "conv_b").supported);
 }

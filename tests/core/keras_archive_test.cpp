@@ -22,7 +22,9 @@ using test::KerasModel;
 using test::Names;
 using Entries = std::vector<std::pair<std::string, std::string>>;
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 std::string fileBytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -79,20 +81,23 @@ public:
             test::H5Writer w(h5);
             for (const auto& l : layers_) {
                 for (size_t i = 0; i < l.weights.size(); ++i) {
-                    std::string from = "/model_weights/" + l.name + "/" + l.name + "/" +
-                                       l.weights[i] + ":0";
+                    std::string from =
+                        "/model_weights/" + l.name + "/" + l.name + "/" + l.weights[i] + ":0";
                     auto t = core::readDataset(k2_, from);
                     std::vector<double> v(t.values.begin(), t.values.end());
                     if (l.weights[i] == "moving_variance")
                         for (auto& x : v) x = std::abs(x) + 0.5;
                     w.dataset("/layers/" + l.group + "/vars/" + std::to_string(i), t.shape, v);
                 }
-                if (names) w.strings("/layers/" + l.group + "/vars", "name",
-                                     {l.name.substr(l.name.find_last_of('/') + 1)}, true, true);
+                if (names)
+                    w.strings("/layers/" + l.group + "/vars", "name",
+                              {l.name.substr(l.name.find_last_of('/') + 1)}, true, true);
             }
         }
-        writeZip(path, {{"metadata.json", kMetadata}, {"config.json", config},
-                        {"model.weights.h5", fileBytes(h5)}, {"assets/", ""},
+        writeZip(path, {{"metadata.json", kMetadata},
+                        {"config.json", config},
+                        {"model.weights.h5", fileBytes(h5)},
+                        {"assets/", ""},
                         {"assets/vocabulary.txt", "a\nb\n"}});
         std::remove(h5.c_str());
     }
@@ -266,7 +271,8 @@ TEST_F(KerasArchive, NestedModelIsAnalysedInside) {
         put("/layers/conv2d", "c3", {3, 3, 8, 4});
     }
     std::string path = dir_.file("nested.keras");
-    writeZip(path, {{"metadata.json", kMetadata}, {"config.json", config.dump()},
+    writeZip(path, {{"metadata.json", kMetadata},
+                    {"config.json", config.dump()},
                     {"model.weights.h5", fileBytes(h5)}});
     auto info = core::inspectFile(path);
     ASSERT_EQ(info.layers.size(), 3u);
@@ -365,13 +371,14 @@ std::string refusal(const test::TempDir& dir, const std::string& in) {
 TEST_F(KerasArchive, BadArchivesAreClearErrorsAndWriteNothing) {
     std::string notKeras = dir_.file("photos.keras");
     writeZip(notKeras, {{"a.jpg", "xx"}});
-    EXPECT_TRUE(has(refusal(dir_, notKeras), "'" + notKeras + "' is a zip archive but not a Keras"));
+    EXPECT_TRUE(
+        has(refusal(dir_, notKeras), "'" + notKeras + "' is a zip archive but not a Keras"));
     std::string noWeights = dir_.file("noweights.keras");
     writeZip(noWeights, {{"metadata.json", kMetadata}, {"config.json", "{}"}});
     EXPECT_TRUE(has(refusal(dir_, noWeights), "'" + noWeights + "' has no model.weights.h5"));
     std::string badJson = dir_.file("badjson.keras");
-    writeZip(badJson, {{"metadata.json", kMetadata}, {"config.json", "{nope"},
-                       {"model.weights.h5", "x"}});
+    writeZip(badJson,
+             {{"metadata.json", kMetadata}, {"config.json", "{nope"}, {"model.weights.h5", "x"}});
     EXPECT_TRUE(has(refusal(dir_, badJson), "config.json in '" + badJson + "': it is not valid"));
     std::string truncated = dir_.file("cut.keras");
     std::string bytes = fileBytes(buildFunctional(dir_, dir_.file("k2.h5"), true));

@@ -96,7 +96,8 @@ std::vector<float> bnVector(const Context& ctx, const std::string& bn, const cha
 
 Image batchNorm(const Context& ctx, const json& cfg, const std::string& name, Image x) {
     double eps = cfg.value("epsilon", 1e-3);
-    auto gamma = bnVector(ctx, name, "gamma", x.c, 1.f), beta = bnVector(ctx, name, "beta", x.c, 0.f);
+    auto gamma = bnVector(ctx, name, "gamma", x.c, 1.f),
+         beta = bnVector(ctx, name, "beta", x.c, 0.f);
     auto mean = bnVector(ctx, name, "moving_mean", x.c, 0.f);
     auto var = bnVector(ctx, name, "moving_variance", x.c, 1.f);
     for (size_t i = 0; i < x.v.size(); ++i) {
@@ -154,7 +155,9 @@ Image apply(const Context& ctx, const json& layer, const std::vector<Image>& in)
     if (cls == "BatchNormalization") return batchNorm(ctx, cfg, name, in[0]);
     if (cls == "Activation") return activate(ctx, in[0], act, 0);
     if (cls == "ReLU") {
-        double m = cfg.contains("max_value") && cfg["max_value"].is_number() ? cfg["max_value"].get<double>() : 0;
+        double m = cfg.contains("max_value") && cfg["max_value"].is_number()
+                       ? cfg["max_value"].get<double>()
+                       : 0;
         return activate(ctx, in[0], "relu", m);
     }
     if (cls == "Add") {
@@ -189,7 +192,8 @@ Image apply(const Context& ctx, const json& layer, const std::vector<Image>& in)
         Image y{1, 1, out, std::vector<double>(size_t(out), 0.0)};
         for (long o = 0; o < out; ++o) {
             double s = l.bias ? l.bias->values[size_t(o)] : 0.0;
-            for (long i = 0; i < n; ++i) s += in[0].v[size_t(i)] * l.weight.values[size_t(i * out + o)];
+            for (long i = 0; i < n; ++i)
+                s += in[0].v[size_t(i)] * l.weight.values[size_t(i * out + o)];
             y.v[size_t(o)] = s;
         }
         return activate(ctx, y, act, 0);

@@ -30,8 +30,8 @@ public:
 
     KerasModel() { layer("InputLayer", "input", json::object(), Names{}); }
 
-    KerasModel& layer(const std::string& cls, const std::string& name,
-                      json config = json::object(), std::optional<Names> inputs = {}) {
+    KerasModel& layer(const std::string& cls, const std::string& name, json config = json::object(),
+                      std::optional<Names> inputs = {}) {
         config["name"] = name;
         layers_.push_back({cls, name, config, inputs.value_or(Names{last_}), {}});
         last_ = name;
@@ -94,11 +94,12 @@ public:
         if (style == Style::Sequential)
             return {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", layers}}}};
         json outs = json::array();
-        for (const auto& o : outputs_.empty() ? Names{last_} : outputs_)
-            outs.push_back({o, 0, 0});
+        for (const auto& o : outputs_.empty() ? Names{last_} : outputs_) outs.push_back({o, 0, 0});
         return {{"class_name", style == Style::Keras3 ? "Functional" : "Model"},
                 {"config",
-                 {{"name", "m"}, {"layers", layers}, {"input_layers", {{"input", 0, 0}}},
+                 {{"name", "m"},
+                  {"layers", layers},
+                  {"input_layers", {{"input", 0, 0}}},
                   {"output_layers", outs}}}};
     }
 

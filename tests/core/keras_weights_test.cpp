@@ -7,19 +7,21 @@
 #include <cstring>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
 #include "cle/core/error.h"
 #include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
 #include "cli_runner.h"
 #include "test_util.h"
-#include <nlohmann/json.hpp>
 
 namespace {
 
 using namespace cle;
 using Names = std::vector<std::string>;
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 
 void put(test::H5Writer& w, const std::string& group, std::vector<std::int64_t> kernel,
          unsigned seed, const std::string& name = "") {
@@ -60,7 +62,8 @@ void writeBfloat16(const std::string& file, const std::string& path,
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t d = H5Dcreate2(f, path.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     std::vector<std::uint16_t> bits;
-    for (float v : values) bits.push_back(Eigen::numext::bit_cast<std::uint16_t>(Eigen::bfloat16(v)));
+    for (float v : values)
+        bits.push_back(Eigen::numext::bit_cast<std::uint16_t>(Eigen::bfloat16(v)));
     H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data());
     hid_t str = H5Tcopy(H5T_C_S1);
     H5Tset_size(str, H5T_VARIABLE);
@@ -188,8 +191,8 @@ TEST(KerasWeights, BrokenShardedSetsAreClearErrors) {
     test::TempDir dir;
     std::string index = writeShardedSet(dir);
     std::remove(dir.file("model_00001.weights.h5").c_str());
-    EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "model_00001.weights.h5' of '" + index +
-                                                               "' does not exist"));
+    EXPECT_TRUE(has(test::runCle({"inspect", index}).err,
+                    "model_00001.weights.h5' of '" + index + "' does not exist"));
     std::ofstream(index) << R"({"weight_map": {"/layers/x/vars": "../elsewhere.h5"}})";
     EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "not a file in its directory"));
     std::ofstream(index) << R"({"weight_map": {"/layers/x/vars": "model.weights.json"}})";

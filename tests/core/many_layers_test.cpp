@@ -60,8 +60,8 @@ TEST(ManyLayers, InspectPairsAndEqualizeFinishWithTheRightAnswer) {
               std::string::npos);
 
     std::string out = dir.file("out.h5");
-    Outcome eq = runCle({"equalize", in, "-o", out, "--auto", "--accept-guesses", "-q",
-                         "--max-sweeps", "2"});
+    Outcome eq = runCle(
+        {"equalize", in, "-o", out, "--auto", "--accept-guesses", "-q", "--max-sweeps", "2"});
     ASSERT_EQ(eq.code, 3) << eq.err;  // written, not converged in two sweeps
     // Equalized layers in order: the wide layer's ranges spread to its chain, l5's batch norm was
     // folded (its running variance became 1 - epsilon), the rest kept.

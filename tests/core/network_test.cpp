@@ -1,8 +1,8 @@
 // Whole networks, checked at their output: every batch norm next to an equalized layer is folded
 // (and only one over the channel axis), nested models are analysed, refusals name their real
 // cause, and the exported file computes the same function.
-#include <hdf5.h>
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <filesystem>
@@ -147,11 +147,15 @@ std::string invertedResidual(const test::TempDir& dir) {
     using test::json;
     const std::string path = dir.file("block.h5");
     auto conv1x1 = [](long out, bool bias) {
-        return json{{"filters", out}, {"kernel_size", {1, 1}}, {"padding", "same"},
-                    {"activation", "linear"}, {"use_bias", bias}};
+        return json{{"filters", out},
+                    {"kernel_size", {1, 1}},
+                    {"padding", "same"},
+                    {"activation", "linear"},
+                    {"use_bias", bias}};
     };
     test::KerasModel m;
-    m.layer("Conv2D", "expand", conv1x1(24, true)).weights({{"kernel", {1, 1, 8, 24}}, {"bias", {24}}});
+    m.layer("Conv2D", "expand", conv1x1(24, true))
+        .weights({{"kernel", {1, 1, 8, 24}}, {"bias", {24}}});
     m.batchNorm("expand_BN", 24).layer("ReLU", "expand_relu", {{"max_value", 6.0}});
     m.layer("DepthwiseConv2D", "depthwise",
             {{"padding", "same"}, {"activation", "linear"}, {"depth_multiplier", 1}})
@@ -190,7 +194,8 @@ TEST(Network, BundledSampleKeepsItsFunctionAndGainsUnderInt8) {
     auto report = readReport(dir.file("r.json"));
     EXPECT_TRUE(report["quantization"]["summary"]["collapsed_layers"].empty());
     const auto& perTensor = report["quantization"]["summary"]["per_tensor"];
-    EXPECT_GT(perTensor["after"]["median"].get<double>(), perTensor["before"]["median"].get<double>());
+    EXPECT_GT(perTensor["after"]["median"].get<double>(),
+              perTensor["before"]["median"].get<double>());
     auto x = randomImage(34, 34, 3, 11);
     const auto want = test::kerasForward(in, x);
     EXPECT_LT(test::relativeDifference(want, test::kerasForward(out, x)), 1e-5);
@@ -210,9 +215,9 @@ TEST(Network, InvertedResidualBlockFoldsEveryBatchNormAndKeepsItsFunction) {
     auto report = readReport(dir.file("r.json"));
     std::map<std::string, std::string> folded;
     for (const auto& f : report["folded_batch_norms"]) folded[f["batch_norm"]] = f["into"];
-    EXPECT_EQ(folded, (std::map<std::string, std::string>{
-                          {"expand_BN", "expand"}, {"depthwise_BN", "depthwise"},
-                          {"project_BN", "project"}}));
+    EXPECT_EQ(folded, (std::map<std::string, std::string>{{"expand_BN", "expand"},
+                                                          {"depthwise_BN", "depthwise"},
+                                                          {"project_BN", "project"}}));
     ASSERT_EQ(report["pairs"].size(), 2u);
     // Dead output channels of expand (5 by its weights, 3 by its batch norm) and depthwise's
     // channel 7, constant after folding: left unscaled, reported.

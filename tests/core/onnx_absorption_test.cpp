@@ -45,8 +45,8 @@ void writeModel(const std::string& path, const std::string& act) {
 
 nlohmann::json absorbed(const std::string& in, const std::string& out) {
     const std::string report = out + ".json";
-    auto r = test::runCle({"equalize", in, "-o", out, "--auto", "--quiet", "--absorb-bias",
-                           "--report", report});
+    auto r = test::runCle(
+        {"equalize", in, "-o", out, "--auto", "--quiet", "--absorb-bias", "--report", report});
     EXPECT_EQ(r.code, 0) << r.err;
     std::ifstream f(report);
     return nlohmann::json::parse(f).at("absorbed_bias");

@@ -68,8 +68,8 @@ public:
             }
             t.set_raw_data(bytes);
         } else if (raw) {
-            t.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
-                                       values.size() * 4));
+            t.set_raw_data(
+                std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
         } else {
             for (float v : values) t.add_float_data(v);
         }
@@ -128,9 +128,12 @@ public:
               bool half = false) {
         const std::vector<std::int64_t> dims{cout, cin / groups, k, k};
         auto w = random(size_t(cout * (cin / groups) * k * k), seed);
-        for (size_t i = 0; i < w.size(); ++i) w[i] *= float(1 + (i / size_t(k * k * (cin / groups))) % 5) * 0.7f;
-        if (asConstant) constant(name + ".weight", dims, w, half);
-        else init(name + ".weight", dims, w, half);
+        for (size_t i = 0; i < w.size(); ++i)
+            w[i] *= float(1 + (i / size_t(k * k * (cin / groups))) % 5) * 0.7f;
+        if (asConstant)
+            constant(name + ".weight", dims, w, half);
+        else
+            init(name + ".weight", dims, w, half);
         std::vector<std::string> inputs{in, name + ".weight"};
         if (bias) {
             init(name + ".bias", {cout}, random(size_t(cout), seed + 100, -0.2f, 0.2f));

@@ -99,8 +99,8 @@ TEST(OnnxHostile, GemmWithScaledBiasIsNotEqualized) {
         ASSERT_EQ(info.layers.size(), 2u);
         EXPECT_FALSE(info.layers[0].supported);
         EXPECT_NE(info.layers[0].unsupportedReason.find("alpha or beta"), std::string::npos);
-        auto r = test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q",
-                               "--force"});
+        auto r =
+            test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q", "--force"});
         EXPECT_NE(r.code, 0) << r.out;
     }
     // alpha = beta = 1 is the plain layer: it is paired and keeps the function.
@@ -133,13 +133,13 @@ void convBnReluConv(const std::string& path, float var, float epsilon) {
 TEST(OnnxHostile, BatchNormWithoutPositiveVarianceNamesFileAndChannel) {
     test::TempDir dir;
     const auto in = dir.file("bn.onnx"), out = dir.file("out.onnx");
-    for (auto [var, eps] : {std::pair{-0.5f, 1e-5f}, std::pair{1.f, -5.f},
-                            std::pair{std::nanf(""), 1e-5f}}) {
+    for (auto [var, eps] :
+         {std::pair{-0.5f, 1e-5f}, std::pair{1.f, -5.f}, std::pair{std::nanf(""), 1e-5f}}) {
         convBnReluConv(in, var, eps);
         auto r = test::runCle({"equalize", in, "-o", out, "--auto", "-q", "--absorb-bias"});
         EXPECT_NE(r.code, 0);
-        EXPECT_NE(r.err.find("batch norm 'bn' of '" + in + "' cannot be folded"),
-                  std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("batch norm 'bn' of '" + in + "' cannot be folded"), std::string::npos)
+            << r.err;
         EXPECT_NE(r.err.find("not a positive number in channel 0"), std::string::npos) << r.err;
         EXPECT_FALSE(std::filesystem::exists(out));
     }
@@ -255,7 +255,8 @@ TEST(OnnxHostile, TensorsReadByOtherNodesAreNotRewritten) {
     auto info = core::inspectFile(in);
     EXPECT_FALSE(info.layers[0].supported);
     EXPECT_NE(info.layers[0].unsupportedReason.find("which node 'add' reads too"),
-              std::string::npos) << info.layers[0].unsupportedReason;
+              std::string::npos)
+        << info.layers[0].unsupportedReason;
     EXPECT_NE(test::runCle({"equalize", in, "-o", dir.file("a.onnx"), "--auto", "-q"}).code, 0);
     {
         OnnxBuilder b;  // the batch norm's scale also multiplies the output
@@ -277,7 +278,8 @@ TEST(OnnxHostile, TensorsReadByOtherNodesAreNotRewritten) {
     EXPECT_TRUE(plan.suggested.empty());
     ASSERT_EQ(plan.rejected.size(), 1u);
     EXPECT_NE(plan.rejected[0].reason.find("shares its tensor 'bn.scale' with node 'mul'"),
-              std::string::npos) << plan.rejected[0].reason;
+              std::string::npos)
+        << plan.rejected[0].reason;
 }
 
 TEST(OnnxHostile, HelpNamesOnnxModels) {
@@ -327,7 +329,8 @@ TEST(OnnxHostile, ExternalDataSharedByTwoLayersIsNotRewritten) {
         EXPECT_FALSE(info.layers[0].supported);
         EXPECT_FALSE(info.layers[1].supported);
         EXPECT_NE(info.layers[1].unsupportedReason.find("shares bytes with tensor 'conv1.weight'"),
-                  std::string::npos) << info.layers[1].unsupportedReason;
+                  std::string::npos)
+            << info.layers[1].unsupportedReason;
         EXPECT_TRUE(info.layers[2].supported);
         EXPECT_NE(test::runCle({"equalize", in, "-o", dir.file("out.onnx"), "--auto", "-q"}).code,
                   0);

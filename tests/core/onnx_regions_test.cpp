@@ -132,15 +132,14 @@ void paddedShortcut(const std::string& path, float value) {
     b.conv("conv0", "x", "c0", 4, 3, 3, 1);
     b.node("Relu", "r0", {"c0"}, {"r0"});
     b.conv("conv1", "r0", "c1", 6, 4, 3, 2);
-    b.model().mutable_graph()->add_initializer()->CopyFrom(
-        [] {
-            onnx::TensorProto t;
-            t.set_name("pad_shape");
-            t.add_dims(4);
-            t.set_data_type(onnx::TensorProto::INT64);
-            for (std::int64_t d : {1, 2, 8, 8}) t.add_int64_data(d);
-            return t;
-        }());
+    b.model().mutable_graph()->add_initializer()->CopyFrom([] {
+        onnx::TensorProto t;
+        t.set_name("pad_shape");
+        t.add_dims(4);
+        t.set_data_type(onnx::TensorProto::INT64);
+        for (std::int64_t d : {1, 2, 8, 8}) t.add_int64_data(d);
+        return t;
+    }());
     auto& zeros = b.node("ConstantOfShape", "pad", {"pad_shape"}, {"zeros"});
     auto* a = zeros.add_attribute();
     a->set_name("value");
@@ -164,8 +163,8 @@ TEST(OnnxRegions, ZeroChannelPaddingStaysZeroUnderTheScale) {
     EXPECT_EQ(r.sources, (std::vector<std::string>{"conv0", "conv1"}));
     EXPECT_EQ(r.sinks, (std::vector<std::string>{"conv1", "conv2"}));
     EXPECT_EQ(r.channels, 6);  // conv0's 4 channels share conv1's first 4, the zeros the last 2
-    EXPECT_EQ(r.sourceChannels[0], (std::vector<int>(r.sourceChannels[1].begin(),
-                                                     r.sourceChannels[1].begin() + 4)));
+    EXPECT_EQ(r.sourceChannels[0],
+              (std::vector<int>(r.sourceChannels[1].begin(), r.sourceChannels[1].begin() + 4)));
 
     auto v = equalizeAndVerify(in, out);
     EXPECT_TRUE(v.preserved);

@@ -30,8 +30,8 @@ void convBnReluConv(const std::string& path, bool firstBias = true) {
     b.init("bn.bias", {4}, {0.1f, -0.2f, 0.3f, 0.f});
     b.init("bn.mean", {4}, {0.05f, -0.1f, 0.2f, 0.f});
     b.init("bn.var", {4}, {1.2f, 0.8f, 2.f, 0.5f});
-    auto& bn = b.node("BatchNormalization", "bn", {"c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"},
-                      {"b1"});
+    auto& bn = b.node("BatchNormalization", "bn",
+                      {"c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"}, {"b1"});
     OnnxBuilder::attr(bn, "epsilon", 1e-3f);
     b.node("Relu", "relu", {"b1"}, {"r1"});
     b.conv("conv2", "r1", "y", 5, 4, 1, 2);
@@ -159,16 +159,18 @@ TEST(Onnx, ReluSixNeedsAllowAndIsExportedWithoutMax) {
         EXPECT_NE(strict.rejected[0].reason.find("--allow-relu6"), std::string::npos);
         auto relaxed = topology.suggest(true);
         ASSERT_EQ(relaxed.suggested.size(), 1u);
-        EXPECT_EQ(relaxed.suggested[0].layers,
-                  (std::vector<std::string>{"conv1", "dw", "conv3"}));
+        EXPECT_EQ(relaxed.suggested[0].layers, (std::vector<std::string>{"conv1", "dw", "conv3"}));
 
-        ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "--allow-relu6", "-q"}).code, 0);
+        ASSERT_EQ(test::runCle({"equalize", in, "-o", out, "--auto", "--allow-relu6", "-q"}).code,
+                  0);
         EXPECT_NO_THROW(onnx::checker::check_model(out));
         auto m = test::readOnnx(out);
         const auto& clip = m.graph().node(opset >= 11 ? 1 : 1);
         EXPECT_EQ(clip.op_type(), "Clip");
-        if (opset >= 11) EXPECT_EQ(clip.input_size(), 2);
-        else for (const auto& a : clip.attribute()) EXPECT_NE(a.name(), "max");
+        if (opset >= 11)
+            EXPECT_EQ(clip.input_size(), 2);
+        else
+            for (const auto& a : clip.attribute()) EXPECT_NE(a.name(), "max");
         auto v = verify(in, out);
         ASSERT_TRUE(v.relaxationMatchedChange);
         EXPECT_LT(*v.relaxationMatchedChange, 1e-5);
@@ -265,9 +267,11 @@ TEST(Onnx, ExternalDataIsReadAndWrittenBesideTheOutput) {
     m2.SerializeToOstream(&os2);
     os2.close();
     const std::string before = fileBytes(dir.file("x.onnx.data"));
-    auto clash = test::runCle({"equalize", in, "-o", dir.file("x.onnx"), "--auto", "-q", "--force"});
+    auto clash =
+        test::runCle({"equalize", in, "-o", dir.file("x.onnx"), "--auto", "-q", "--force"});
     EXPECT_EQ(clash.code, 1);
-    EXPECT_NE(clash.err.find("refusing to write over the input file"), std::string::npos) << clash.err;
+    EXPECT_NE(clash.err.find("refusing to write over the input file"), std::string::npos)
+        << clash.err;
     EXPECT_EQ(fileBytes(dir.file("x.onnx.data")), before);
 }
 
@@ -317,10 +321,12 @@ TEST(Onnx, RejectionsNameTheirReason) {
     std::map<std::string, std::string> why;
     for (const auto& r : plan.rejected) why[r.layers[0] + ">" + r.layers[1]] = r.reason;
     // conv1 and conv2 feed conv2 and conv3 through the Add: a region equalizes them.
-    EXPECT_EQ(why["conv1>conv2"], "the output of 'relu' is used by 2 layers (branch or fan-out); "
-                                  "equalized in a region instead");
-    EXPECT_EQ(why["conv2>conv3"], "residual Add 'add' joins another branch to the path; "
-                                  "equalized in a region instead");
+    EXPECT_EQ(why["conv1>conv2"],
+              "the output of 'relu' is used by 2 layers (branch or fan-out); "
+              "equalized in a region instead");
+    EXPECT_EQ(why["conv2>conv3"],
+              "residual Add 'add' joins another branch to the path; "
+              "equalized in a region instead");
     EXPECT_EQ(why["conv3>grouped"],
               "layer 'grouped' cannot be equalized: grouped convolution (groups=2)");
     EXPECT_EQ(why["grouped>fc"],

@@ -1,7 +1,7 @@
 // Real networks end to end: batch-norm folding and export, depthwise chains, the quantization
 // preview, and the command line's --auto / --allow-relu6 / pairs.
-#include <hdf5.h>
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <fstream>
@@ -29,7 +29,9 @@ struct Bn {
 };
 
 Bn readBn(const std::string& file, double eps) {
-    auto r = [&](const char* n) { return test::readFloats(file, std::string("/model_weights/bn/bn/") + n); };
+    auto r = [&](const char* n) {
+        return test::readFloats(file, std::string("/model_weights/bn/bn/") + n);
+    };
     return {r("gamma:0"), r("beta:0"), r("moving_mean:0"), r("moving_variance:0"), eps};
 }
 
@@ -40,7 +42,8 @@ Image kerasForward(const std::string& file, const Image& x, double eps) {
     Bn bn = readBn(file, eps);
     for (size_t i = 0; i < h.size(); ++i) {
         size_t c = i % bn.gamma.size();
-        double v = bn.gamma[c] * (h[i] - bn.mean[c]) / std::sqrt(double(bn.var[c]) + eps) + bn.beta[c];
+        double v =
+            bn.gamma[c] * (h[i] - bn.mean[c]) / std::sqrt(double(bn.var[c]) + eps) + bn.beta[c];
         h[i] = std::max(0.0, v);
     }
     return kerasConv(h, 4, 4, t("b/b/kernel:0"), t("b/b/bias:0"));
@@ -81,8 +84,8 @@ TEST(Plan, ConvBatchNormReluConvIsFoldedEqualizedAndExportedFaithfully) {
     core::foldBatchNorms(model, plan);
     auto result = core::equalize(model, plan.pairs, {1e-6, 1000});
     ASSERT_TRUE(result.summary.converged);
-    core::exportWeights(in, result.layers, out, {false, nullptr,
-                                                 core::exportExtras(model.info, plan, result.layers)});
+    core::exportWeights(in, result.layers, out,
+                        {false, nullptr, core::exportExtras(model.info, plan, result.layers)});
 
     expectSameOutputs(before, kerasForward(out, x, 1e-3));
     Bn bn = readBn(out, 1e-3);
@@ -129,7 +132,8 @@ core::Layer torchLayer(const std::string& name, std::vector<std::int64_t> shape,
     l.info.biasPath = "/" + name + ".bias";
     l.weight.shape = shape;
     auto v = test::randomValues(size_t(l.weight.size()), 1.0, seed);
-    for (size_t i = 0; i < v.size(); ++i) v[i] *= 1 + double((i * 7 / size_t(l.weight.size() / shape[0] + 1)) % 9);
+    for (size_t i = 0; i < v.size(); ++i)
+        v[i] *= 1 + double((i * 7 / size_t(l.weight.size() / shape[0] + 1)) % 9);
     l.weight.values.assign(v.begin(), v.end());
     auto b = test::randomValues(size_t(shape[0]), 0.5, seed + 1);
     l.bias = core::Tensor{{shape[0]}, std::vector<float>(b.begin(), b.end())};

@@ -36,9 +36,10 @@ core::Layer linear(const std::string& name, core::Tensor weight) {
 
 TEST(Quantization, CountsWeightsAndChannelsThatRoundToZero) {
     // Scale 127 / 127 = 1; round half to even sends 0.5 and -0.5 to zero.
-    core::Tensor t{{3, 4}, {127, 0, 0.5f, 0.49f,  //
-                            0.4f, -0.5f, 0, 0.3f,  // rounds to all zeros
-                            0, 0, 0, 0}};          // all zero already: not counted
+    core::Tensor t{{3, 4},
+                   {127, 0, 0.5f, 0.49f,   //
+                    0.4f, -0.5f, 0, 0.3f,  // rounds to all zeros
+                    0, 0, 0, 0}};          // all zero already: not counted
     auto q = core::quantizeInt8(t, 0);
     EXPECT_DOUBLE_EQ(q.zeroFraction, 5.0 / 6.0);
     EXPECT_EQ(q.zeroedChannels, 1);
@@ -139,14 +140,14 @@ TEST(Quantization, GoldenRunsCollapseOnlyWhereTheWeightsReallyRoundToZero) {
         options.threshold = c["threshold"].get<double>();
         auto result = core::equalize(model, pairs, options);
         core::quantizationAfter(report, result.layers);
-        const std::vector<std::string> expected =
-            name == "imbalanced_convs" ? std::vector<std::string>{"block3.conv"}
-                                       : std::vector<std::string>{};
+        const std::vector<std::string> expected = name == "imbalanced_convs"
+                                                      ? std::vector<std::string>{"block3.conv"}
+                                                      : std::vector<std::string>{};
         EXPECT_EQ(report.collapsedLayers, expected) << name;
         for (const auto& l : report.layers) {
-            const core::Layer& a = *std::find_if(
-                result.layers.begin(), result.layers.end(),
-                [&](const core::Layer& x) { return x.info.name == l.name; });
+            const core::Layer& a =
+                *std::find_if(result.layers.begin(), result.layers.end(),
+                              [&](const core::Layer& x) { return x.info.name == l.name; });
             EXPECT_DOUBLE_EQ(l.zeroFractionBefore, roundedToZero(model.find(l.name)->weight));
             EXPECT_DOUBLE_EQ(l.zeroFractionAfter, roundedToZero(a.weight)) << l.name;
             EXPECT_EQ(l.collapsedAfter, l.zeroFractionAfter > 0.5) << name << " " << l.name;

@@ -45,8 +45,8 @@ const nlohmann::json* findRegion(const nlohmann::json& list, const Names& source
 nlohmann::json equalizeKeepsFunction(const std::string& in, const test::TempDir& dir,
                                      std::vector<std::string> extra = {}, int code = 0) {
     const std::string out = dir.file("eq.h5"), report = dir.file("r.json");
-    std::vector<std::string> args = {"equalize", in, "-o", out, "--auto", "--report", report,
-                                     "--quiet", "--force"};
+    std::vector<std::string> args = {"equalize", in,     "-o",      out,      "--auto",
+                                     "--report", report, "--quiet", "--force"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = test::runCle(args);
     EXPECT_EQ(r.code, code) << r.err << r.out;
@@ -144,7 +144,8 @@ TEST(Region, InvertedResidualStageIsOneRegionThroughThreeAdds) {
     std::string x = "bn_s";
     for (int k = 1; k <= 3; ++k) {
         const std::string b = std::to_string(k);
-        m.conv("expand" + b, 8, 16, same(), Names{x}).batchNorm("bn_e" + b, 16)
+        m.conv("expand" + b, 8, 16, same(), Names{x})
+            .batchNorm("bn_e" + b, 16)
             .activation("relu" + b, "relu");
         m.conv("project" + b, 16, 8, same()).batchNorm("bn_p" + b, 8);
         m.layer("Add", "add" + b, {}, Names{x, "bn_p" + b});
@@ -203,8 +204,8 @@ TEST(Region, PairsFileNamesRegionsAndAWrongOneIsRefused) {
     EXPECT_LT(test::relativeDifference(test::kerasForward(in, x),
                                        test::kerasForward(dir.file("o.h5"), x)),
               1e-5);
-    auto wrong = test::runCle({"equalize", in, "-o", dir.file("w.h5"), "--pairs-file",
-                               dir.file("wrong.json")});
+    auto wrong = test::runCle(
+        {"equalize", in, "-o", dir.file("w.h5"), "--pairs-file", dir.file("wrong.json")});
     EXPECT_EQ(wrong.code, 1);
     EXPECT_NE(wrong.err.find("no region with exactly these sources and sinks"), std::string::npos)
         << wrong.err;
@@ -240,8 +241,7 @@ TEST(Region, AddIntoTheNetworkOutputIsRefused) {
     EXPECT_TRUE(plan["regions"].empty()) << plan.dump(1);
     const auto* r = findRegion(plan["rejected_regions"], {"stem", "conv2"}, {"conv1"});
     ASSERT_NE(r, nullptr) << plan.dump(1);
-    EXPECT_NE((*r)["reason"].get<std::string>().find("'add' is a model output"),
-              std::string::npos)
+    EXPECT_NE((*r)["reason"].get<std::string>().find("'add' is a model output"), std::string::npos)
         << (*r)["reason"];
 }
 
@@ -381,8 +381,8 @@ TEST(Region, DepthwiseSinkReadsTheShortcut) {
     const std::string in = dir.file("dw.h5");
     KerasModel m;
     m.conv("stem", 3, 8, same()).batchNorm("bn_s", 8).activation("relu_s", "relu");
-    m.layer("DepthwiseConv2D", "dw", same()).weights({{"depthwise_kernel", {3, 3, 8, 1}},
-                                                       {"bias", {8}}});
+    m.layer("DepthwiseConv2D", "dw", same())
+        .weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"bias", {8}}});
     m.activation("relu_d", "relu");
     m.conv("project", 8, 8, same()).batchNorm("bn_p", 8);
     m.layer("Add", "add", {}, Names{"bn_p", "relu_s"});

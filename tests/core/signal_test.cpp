@@ -108,8 +108,10 @@ protected:
     std::string report = dir.file("r.json");
     std::string log = logs.file("log");
     std::vector<std::string> run(int sweeps) const {
-        return {"equalize", in, "-o", out, "--report", report, "--pairs", "fc0,fc1,fc2,fc3",
-                "--threshold", "1e-30", "--max-sweeps", std::to_string(sweeps), "--force"};
+        return {"equalize",    in,      "-o",           out,
+                "--report",    report,  "--pairs",      "fc0,fc1,fc2,fc3",
+                "--threshold", "1e-30", "--max-sweeps", std::to_string(sweeps),
+                "--force"};
     }
 };
 
@@ -117,8 +119,7 @@ TEST_F(Signals, OneSignalStopsAReadThatNeverEnds) {
     // Reading a FIFO nobody writes to blocks forever: the signal must end the process there.
     ASSERT_EQ(mkfifo(in.c_str(), 0644), 0);
     std::vector<std::vector<std::string>> commands{
-        {"inspect", in}, {"pairs", in}, {"equalize", in, "-o", out, "--auto"},
-        {"verify", in, in}};
+        {"inspect", in}, {"pairs", in}, {"equalize", in, "-o", out, "--auto"}, {"verify", in, in}};
     for (const auto& args : commands)
         for (int sig : {SIGTERM, SIGINT}) {
             Child child(args, log);

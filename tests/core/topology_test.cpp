@@ -325,7 +325,8 @@ TEST_F(Topology, DepthMultiplierAboveOneIsRejected) {
     KerasModel m;
     m.conv("a", 3, 8).layer("DepthwiseConv2D", "dw", {{"depth_multiplier", 2}});
     m.weights({{"depthwise_kernel", {3, 3, 8, 2}}, {"bias", {16}}});
-    expectRejected(m, "a", "dw", "layer 'dw' cannot be equalized: depth multiplier 2 (only 1 can be equalized)");
+    expectRejected(m, "a", "dw",
+                   "layer 'dw' cannot be equalized: depth multiplier 2 (only 1 can be equalized)");
 }
 
 TEST_F(Topology, DepthwiseAndSeparableConvolutionsChain) {
@@ -333,8 +334,8 @@ TEST_F(Topology, DepthwiseAndSeparableConvolutionsChain) {
     m.conv("a", 3, 8).layer("DepthwiseConv2D", "dw", {{"depth_multiplier", 1}});
     m.weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"bias", {8}}});
     m.layer("SeparableConv2D", "sep", {{"depth_multiplier", 1}, {"filters", 4}});
-    m.weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"pointwise_kernel", {1, 1, 8, 4}},
-               {"bias", {4}}});
+    m.weights(
+        {{"depthwise_kernel", {3, 3, 8, 1}}, {"pointwise_kernel", {1, 1, 8, 4}}, {"bias", {4}}});
     auto p = plan(m);
     ASSERT_EQ(p.suggested.size(), 1u);
     EXPECT_EQ(p.suggested[0].layers, (Names{"a", "dw", "sep/depthwise", "sep/pointwise"}));
@@ -368,10 +369,13 @@ TEST_F(Topology, NestedModelIsAnalysedAndItsBoundaryRefused) {
     // The nested model's weights live in its own group, named <inner layer>/<variable>.
     test::H5Writer w(dir_.file("nested.h5"));
     w.strings("/", "model_config", {m.config(KerasModel::Style::Keras2).dump()}, true, true);
-    for (const auto& [layer, shape] : std::vector<std::pair<std::string, Shape>>{
-             {"a/a/kernel:0", {3, 8}}, {"inner/c1/kernel:0", {8, 8}},
-             {"inner/c2/kernel:0", {8, 8}}, {"b/b/kernel:0", {8, 2}}})
-        w.dataset("/model_weights/" + layer, shape, test::randomValues(size_t(test::count(shape)), 1, 3));
+    for (const auto& [layer, shape] :
+         std::vector<std::pair<std::string, Shape>>{{"a/a/kernel:0", {3, 8}},
+                                                    {"inner/c1/kernel:0", {8, 8}},
+                                                    {"inner/c2/kernel:0", {8, 8}},
+                                                    {"b/b/kernel:0", {8, 2}}})
+        w.dataset("/model_weights/" + layer, shape,
+                  test::randomValues(size_t(test::count(shape)), 1, 3));
     w.strings("/model_weights", "layer_names", {"a", "inner", "b"}, false);
     w.strings("/model_weights/a", "weight_names", {"a/kernel:0"}, false);
     w.strings("/model_weights/inner", "weight_names", {"c1/kernel:0", "c2/kernel:0"}, false);
@@ -396,9 +400,11 @@ TEST_F(Topology, Keras3FileWithAConfigUsesItsStorageNames) {
     std::string path = dir_.file("k3.h5");
     test::H5Writer w(path);
     w.strings("/", "config", {m.config(KerasModel::Style::Keras3).dump()}, true, true);
-    for (const auto& [var, shape] : std::vector<std::pair<std::string, Shape>>{
-             {"dense/vars/0", {3, 8}}, {"dense/vars/1", {8}}, {"dense_1/vars/0", {8, 2}},
-             {"dense_1/vars/1", {2}}})
+    for (const auto& [var, shape] :
+         std::vector<std::pair<std::string, Shape>>{{"dense/vars/0", {3, 8}},
+                                                    {"dense/vars/1", {8}},
+                                                    {"dense_1/vars/0", {8, 2}},
+                                                    {"dense_1/vars/1", {2}}})
         w.dataset("/layers/" + var, shape, test::randomValues(size_t(test::count(shape)), 1, 4));
     H5Fflush(w.id(), H5F_SCOPE_GLOBAL);
     auto t = build(path);

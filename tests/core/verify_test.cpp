@@ -47,8 +47,8 @@ std::string mobileNetStyle(const std::string& path, const std::string& head = "l
     test::KerasModel m;
     m.conv("stem", 3, 8, {{"padding", "same"}});
     m.batchNorm("stem_bn", 8).layer("ReLU", "stem_relu", {{"max_value", 6.0}});
-    m.layer("DepthwiseConv2D", "dw", {{"kernel_size", {3, 3}}, {"padding", "same"},
-                                      {"activation", "linear"}})
+    m.layer("DepthwiseConv2D", "dw",
+            {{"kernel_size", {3, 3}}, {"padding", "same"}, {"activation", "linear"}})
         .weights({{"depthwise_kernel", {3, 3, 8, 1}}, {"bias", {8}}});
     m.batchNorm("dw_bn", 8).layer("ReLU", "dw_relu", {{"max_value", 6.0}});
     m.layer("Conv2D", "pw", {{"filters", 8}, {"kernel_size", {1, 1}}, {"activation", "linear"}})
@@ -225,8 +225,8 @@ TEST_F(Verify, RefusesWhatItCannotCompare) {
 
 TEST_F(Verify, EqualizeVerifyWritesTheFiguresToTheSummaryAndReport) {
     std::string out = dir.file("o.h5"), report = dir.file("r.json");
-    auto r = test::runCle({"equalize", sample, "-o", out, "--auto", "-q", "--verify", "--report",
-                           report});
+    auto r = test::runCle(
+        {"equalize", sample, "-o", out, "--auto", "-q", "--verify", "--report", report});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("function: kept"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("INT8 output SQNR"), std::string::npos) << r.out;
@@ -242,8 +242,8 @@ TEST_F(Verify, EqualizeVerifyWritesTheFiguresToTheSummaryAndReport) {
 
 TEST_F(Verify, EqualizeVerifyWritesNothingWhenTheFunctionChanged) {
     std::string out = dir.file("o.h5"), report = dir.file("r.json");
-    auto r = test::runCle({"equalize", sample, "-o", out, "--auto", "-q", "--verify",
-                           "--tolerance", "1e-9", "--report", report});
+    auto r = test::runCle({"equalize", sample, "-o", out, "--auto", "-q", "--verify", "--tolerance",
+                           "1e-9", "--report", report});
     EXPECT_EQ(r.code, 4) << r.err;
     EXPECT_NE(r.out.find("nothing written"), std::string::npos) << r.out;
     EXPECT_FALSE(std::filesystem::exists(out));

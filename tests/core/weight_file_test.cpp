@@ -60,8 +60,10 @@ float torchAt(const core::Tensor& t, long o, long i, long y, long x) {
 TEST(WeightFile, SamePairInBothLayoutsGivesTheSameNumbers) {
     auto keras = core::loadModel(test::samplePath("tiny_face_detector_keras.h5"));
     auto torch = core::loadModel(test::samplePath("tiny_face_detector_torch.h5"));
-    auto rk = core::equalize(keras, core::expandGroups({{"conv0", "conv1/depthwise", "conv1/pointwise"}}));
-    auto rt = core::equalize(torch, core::expandGroups({{"conv0", "conv1.depthwise", "conv1.pointwise"}}));
+    auto rk = core::equalize(keras,
+                             core::expandGroups({{"conv0", "conv1/depthwise", "conv1/pointwise"}}));
+    auto rt = core::equalize(torch,
+                             core::expandGroups({{"conv0", "conv1.depthwise", "conv1.pointwise"}}));
     EXPECT_EQ(rk.summary.sweeps, rt.summary.sweeps);
     EXPECT_EQ(rk.summary.deltas, rt.summary.deltas);
     ASSERT_EQ(rk.layers.size(), 3u);
@@ -94,8 +96,8 @@ TEST(WeightFile, Keras2VariantsSplitNamesRootWeightsAndOddPrefixes) {
         w.strings("/dense_a", "weight_names", {"renamed/kernel:0", "renamed/bias:0"}, true);
         w.group("/dropout");
         w.strings("/dropout", "weight_names", {}, false);
-        w.dataset("/dense_b/dense_b/kernel:0", {4, 2}, test::randomValues(8, 1, 3),
-                  H5T_IEEE_F64BE, true);
+        w.dataset("/dense_b/dense_b/kernel:0", {4, 2}, test::randomValues(8, 1, 3), H5T_IEEE_F64BE,
+                  true);
         w.strings("/dense_b", "weight_names", {"dense_b/kernel:0"}, false);
     }
     auto info = core::inspectFile(path);

@@ -57,8 +57,8 @@ TEST(FuzzRegressions, OnnxFile) {
 }
 
 TEST(FuzzRegressions, KerasConfig) {
-    replay(cle::fuzz::kerasConfig, filesUnder({kFuzz + "/corpus/keras_config",
-                                               kFuzz + "/regressions/keras_config"}, ""));
+    replay(cle::fuzz::kerasConfig,
+           filesUnder({kFuzz + "/corpus/keras_config", kFuzz + "/regressions/keras_config"}, ""));
 }
 
 TEST(FuzzRegressions, PairsFile) {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "cle/core/equalizer.h"
-#include "cle/core/evaluator.h"
 #include "cle/core/error.h"
+#include "cle/core/evaluator.h"
 #include "cle/core/exporter.h"
 #include "cle/core/layer_graph.h"
 #include "cle/core/model.h"
@@ -64,8 +64,8 @@ const Scratch& scratch() {
 
 std::string writeFile(const std::string& name, const std::uint8_t* data, std::size_t size) {
     std::string path = scratch().file(name);
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data),
-                                               std::streamsize(size));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(data), std::streamsize(size));
     return path;
 }
 
@@ -101,8 +101,7 @@ const std::string& kerasTemplate() {
     static const std::string path = [] {
         std::string p = scratch().file("template.h5");
         fs::copy_file(CLE_FUZZ_KERAS_TEMPLATE, p, fs::copy_options::overwrite_existing);
-        fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write,
-                        fs::perm_options::add);
+        fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
         return p;
     }();
     return path;

@@ -32,8 +32,7 @@ namespace {
 
 constexpr int kTimeoutMs = 60000;
 
-QColor plainFill(const ui::LoadedModel& model, const std::string& layer)
-{
+QColor plainFill(const ui::LoadedModel& model, const std::string& layer) {
     return ui::nodeFill(model.graph->nodes[size_t(model.graph->find(layer))]);
 }
 
@@ -57,8 +56,7 @@ private:
     QString network_;
 };
 
-void GraphTest::initTestCase()
-{
+void GraphTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "graph_test");
     network_ = dir_.filePath("mobilenet.h5");
@@ -67,8 +65,7 @@ void GraphTest::initTestCase()
 
 void GraphTest::init() { QSettings().clear(); }
 
-void GraphTest::graphShowsChainsRejectionsAndGains()
-{
+void GraphTest::graphShowsChainsRejectionsAndGains() {
     auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     ui::GraphView* graph = w->graphView();
@@ -111,8 +108,7 @@ void GraphTest::graphShowsChainsRejectionsAndGains()
     QCOMPARE(graph->nodeColor("block_1_expand"), plainFill(model, "block_1_expand"));
 }
 
-void GraphTest::selectionIsShared()
-{
+void GraphTest::selectionIsShared() {
     auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     w->runPanel()->allowRelu6Box()->setChecked(true);
@@ -136,8 +132,7 @@ void GraphTest::selectionIsShared()
 }
 
 // The region chosen in the plots has its sources and sinks outlined in the graph; a pair clears it.
-void GraphTest::regionIsOutlined()
-{
+void GraphTest::regionIsOutlined() {
     auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     w->runPanel()->allowRelu6Box()->setChecked(true);
@@ -165,8 +160,7 @@ void GraphTest::regionIsOutlined()
     QVERIFY(plain != ui::kRegionSource);
 }
 
-void GraphTest::findAndExport()
-{
+void GraphTest::findAndExport() {
     auto w = openWindow(network_, QSize(1400, 900));
     QVERIFY(w);
     w->tabs()->setCurrentWidget(w->graphView());
@@ -193,8 +187,7 @@ void GraphTest::findAndExport()
     QVERIFY(text.contains("block_5_project"));
 }
 
-void GraphTest::largeGraph()
-{
+void GraphTest::largeGraph() {
     const QString path = dir_.filePath("large.h5");
     test::writeMobileNetLike(path.toStdString(), 36);
     auto w = openWindow(path, QSize(1400, 900));
@@ -214,8 +207,7 @@ void GraphTest::largeGraph()
           timer.elapsed());
 }
 
-void GraphTest::noGraphIsExplained()
-{
+void GraphTest::noGraphIsExplained() {
     const QString path = dir_.filePath("torch.h5");
     test::writeLinearChain(path.toStdString(), 3, 8);
     auto w = openWindow(path, QSize(1400, 900));

@@ -20,8 +20,8 @@
 #include "test_util.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
-#include "ui/main_window.h"
 #include "ui/loss_reasons.h"
+#include "ui/main_window.h"
 #include "ui/pairs_panel.h"
 #include "ui/quantization_view.h"
 #include "ui/run_panel.h"
@@ -35,8 +35,7 @@ namespace {
 
 constexpr int kTimeoutMs = 60000;
 
-QString cell(ui::MainWindow& w, const QString& layer, int column, int role = Qt::DisplayRole)
-{
+QString cell(ui::MainWindow& w, const QString& layer, int column, int role = Qt::DisplayRole) {
     auto* m = w.layersPanel()->tableModel();
     const int row = m->rowOf(layer.toStdString());
     return row < 0 ? QString() : m->data(m->index(row, column), role).toString();
@@ -60,20 +59,17 @@ private:
     QTemporaryDir dir_;
 };
 
-void LayersTest::initTestCase()
-{
+void LayersTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "layers_test");
 }
 
-void LayersTest::init()
-{
+void LayersTest::init() {
     FakePrompter::errors.clear();
     QSettings().clear();
 }
 
-void LayersTest::imbalanceOnTheRunsBasis()
-{
+void LayersTest::imbalanceOnTheRunsBasis() {
     const QString path = dir_.filePath("mobilenet.h5");
     test::writeMobileNetLike(path.toStdString(), 4);
     auto w = openWindow(path);
@@ -100,8 +96,7 @@ void LayersTest::imbalanceOnTheRunsBasis()
     QVERIFY(checked > 5);
 }
 
-void LayersTest::naturalOrderAndInferredDepthwise()
-{
+void LayersTest::naturalOrderAndInferredDepthwise() {
     const QString path = dir_.filePath("torch_blocks.h5");
     {
         test::H5Writer file(path.toStdString());
@@ -124,8 +119,7 @@ void LayersTest::naturalOrderAndInferredDepthwise()
     QVERIFY(!ui::naturalLess("b1", "a2"));
 }
 
-void LayersTest::nanWeightsFlaggedAtLoad()
-{
+void LayersTest::nanWeightsFlaggedAtLoad() {
     const QString path = dir_.filePath("nan.h5");
     {
         auto values = test::randomValues(64, 1.0, 4);
@@ -141,8 +135,7 @@ void LayersTest::nanWeightsFlaggedAtLoad()
     QVERIFY(cell(*w, "fc2", ui::LayerTableModel::Imbalance) != QStringLiteral("NaN/inf weights"));
 }
 
-void LayersTest::unusableFilesKeepTheModel()
-{
+void LayersTest::unusableFilesKeepTheModel() {
     auto w = openWindow(QStringLiteral(CLE_SAMPLE_MODEL));
     QVERIFY(w);
     const auto sample = w->session()->model();
@@ -178,8 +171,7 @@ void LayersTest::unusableFilesKeepTheModel()
     QCOMPARE(w->layersPanel()->shownText(), QString());
 }
 
-void LayersTest::worseLayersExplainedAndDropped()
-{
+void LayersTest::worseLayersExplainedAndDropped() {
     const QString path = dir_.filePath("mobilenet_full.h5");
     test::writeMobileNetLike(path.toStdString());
     auto w = openWindow(path);
@@ -215,9 +207,9 @@ void LayersTest::worseLayersExplainedAndDropped()
     QVERIFY(finished.wait(kTimeoutMs));
     QCOMPARE(w->pairsPanel()->pairs().size(), before - 1);
     for (const auto& p : w->pairsPanel()->pairs()) QVERIFY(p != pair);
-    QVERIFY2(view->comparisonText().startsWith(QStringLiteral("Without %1 → %2: per-tensor median")
-                                                   .arg(QString::fromStdString(pair.first),
-                                                        QString::fromStdString(pair.second))),
+    QVERIFY2(view->comparisonText().startsWith(
+                 QStringLiteral("Without %1 → %2: per-tensor median")
+                     .arg(QString::fromStdString(pair.first), QString::fromStdString(pair.second))),
              qPrintable(view->comparisonText()));
 }
 

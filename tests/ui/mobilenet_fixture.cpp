@@ -11,35 +11,38 @@ struct Builder {
     std::vector<KerasLayer> layers;
 
     QString conv(const QString& name, long long in, long long out, long long k,
-                 const QStringList& inputs = {})
-    {
-        layers.push_back({"Conv2D", name,
+                 const QStringList& inputs = {}) {
+        layers.push_back({"Conv2D",
+                          name,
                           QJsonObject{{"filters", int(out)},
                                       {"kernel_size", QJsonArray{int(k), int(k)}},
                                       {"use_bias", false},
                                       {"activation", "linear"}},
-                          inputs, {{"kernel", {k, k, in, out}}}});
+                          inputs,
+                          {{"kernel", {k, k, in, out}}}});
         return name;
     }
-    QString depthwise(const QString& name, long long channels)
-    {
-        layers.push_back({"DepthwiseConv2D", name,
-                          QJsonObject{{"depth_multiplier", 1}, {"use_bias", false},
-                                      {"activation", "linear"}},
-                          {}, {{"depthwise_kernel", {3, 3, channels, 1}}}});
+    QString depthwise(const QString& name, long long channels) {
+        layers.push_back(
+            {"DepthwiseConv2D",
+             name,
+             QJsonObject{{"depth_multiplier", 1}, {"use_bias", false}, {"activation", "linear"}},
+             {},
+             {{"depthwise_kernel", {3, 3, channels, 1}}}});
         return name;
     }
-    QString batchNorm(const QString& name, long long channels)
-    {
-        layers.push_back({"BatchNormalization", name, QJsonObject{{"epsilon", 1e-3}}, {},
+    QString batchNorm(const QString& name, long long channels) {
+        layers.push_back({"BatchNormalization",
+                          name,
+                          QJsonObject{{"epsilon", 1e-3}},
+                          {},
                           {{"gamma", {channels}},
                            {"beta", {channels}},
                            {"moving_mean", {channels}},
                            {"moving_variance", {channels}}}});
         return name;
     }
-    QString relu6(const QString& name)
-    {
+    QString relu6(const QString& name) {
         layers.push_back({"ReLU", name, QJsonObject{{"max_value", 6.0}}, {}, {}});
         return name;
     }
@@ -47,8 +50,7 @@ struct Builder {
 
 }  // namespace
 
-std::vector<KerasLayer> mobileNetLikeLayers(int blocks)
-{
+std::vector<KerasLayer> mobileNetLikeLayers(int blocks) {
     Builder b;
     b.layers.push_back({"InputLayer", "input_1", {}, {}, {}});
     b.conv("Conv1", 3, 16, 3);
@@ -85,14 +87,15 @@ std::vector<KerasLayer> mobileNetLikeLayers(int blocks)
     b.batchNorm("Conv_1_bn", 160);
     b.relu6("out_relu");
     b.layers.push_back({"GlobalAveragePooling2D", "global_average_pooling2d", {}, {}, {}});
-    b.layers.push_back({"Dense", "predictions",
+    b.layers.push_back({"Dense",
+                        "predictions",
                         QJsonObject{{"units", 10}, {"activation", "softmax"}},
-                        {}, {{"kernel", {160, 10}}, {"bias", {10}}}});
+                        {},
+                        {{"kernel", {160, 10}}, {"bias", {10}}}});
     return b.layers;
 }
 
-void writeMobileNetLike(const std::string& path, int blocks, unsigned seed)
-{
+void writeMobileNetLike(const std::string& path, int blocks, unsigned seed) {
     writeKerasModel(path, mobileNetLikeLayers(blocks), seed);
 }
 

@@ -29,14 +29,14 @@
 #include "test_util.h"
 #include "ui/main_window.h"
 #include "ui/message_panel.h"
+#include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
 #include "ui/plots/quantization_plot.h"
 #include "ui/quantization_view.h"
 #include "ui/rejected_list.h"
-#include "ui/pair_view.h"
 #include "ui/run_panel.h"
-#include "ui/summary_table.h"
 #include "ui/session.h"
+#include "ui/summary_table.h"
 
 using cle::test::FakePrompter;
 using cle::test::KerasLayer;
@@ -48,15 +48,13 @@ namespace {
 const QString kSample = QStringLiteral(CLE_SAMPLE_MODEL);
 constexpr int kTimeoutMs = 60000;
 
-bool buildChain(ui::MainWindow& w, const QStringList& chain)
-{
+bool buildChain(ui::MainWindow& w, const QStringList& chain) {
     for (const auto& name : chain)
         if (!w.pairsPanel()->appendToChain(name).isEmpty()) return false;
     return w.pairsPanel()->commitChain().isEmpty();
 }
 
-bool runAndWait(ui::MainWindow& w)
-{
+bool runAndWait(ui::MainWindow& w) {
     QSignalSpy finished(w.session(), &ui::Session::runFinished);
     if (!w.runNow().isEmpty()) return false;
     return finished.wait(kTimeoutMs);
@@ -64,8 +62,7 @@ bool runAndWait(ui::MainWindow& w)
 
 KerasLayer input() { return {"InputLayer", "input", {}, {}, {}}; }
 
-KerasLayer conv(const QString& name, long long in, long long out, const QStringList& inputs = {})
-{
+KerasLayer conv(const QString& name, long long in, long long out, const QStringList& inputs = {}) {
     return {"Conv2D",
             name,
             {{"filters", int(out)}, {"activation", "linear"}},
@@ -73,8 +70,7 @@ KerasLayer conv(const QString& name, long long in, long long out, const QStringL
             {{"kernel", {3, 3, in, out}}, {"bias", {out}}}};
 }
 
-KerasLayer batchNorm(const QString& name, long long channels)
-{
+KerasLayer batchNorm(const QString& name, long long channels) {
     return {"BatchNormalization",
             name,
             {{"epsilon", 1e-3}},
@@ -85,8 +81,7 @@ KerasLayer batchNorm(const QString& name, long long channels)
              {"moving_variance", {channels}}}};
 }
 
-std::vector<float> floats(const std::vector<unsigned char>& bytes)
-{
+std::vector<float> floats(const std::vector<unsigned char>& bytes) {
     std::vector<float> v(bytes.size() / sizeof(float));
     std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
     return v;
@@ -115,22 +110,19 @@ private:
     QTemporaryDir dir_;
 };
 
-void NetworksTest::initTestCase()
-{
+void NetworksTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "networks_test");
 }
 
-void NetworksTest::init()
-{
+void NetworksTest::init() {
     FakePrompter::errors.clear();
     FakePrompter::confirmations.clear();
     FakePrompter::confirmAnswer = true;
     QSettings().clear();
 }
 
-void NetworksTest::suggestedPairsNeedConfirmation()
-{
+void NetworksTest::suggestedPairsNeedConfirmation() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
@@ -144,8 +136,7 @@ void NetworksTest::suggestedPairsNeedConfirmation()
     QVERIFY(!pairs->pairs().empty());
 }
 
-void NetworksTest::suggestionsFollowTheTopology()
-{
+void NetworksTest::suggestionsFollowTheTopology() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
@@ -176,8 +167,7 @@ void NetworksTest::suggestionsFollowTheTopology()
     QCOMPARE(pairs->list()->count(), 0);
 }
 
-void NetworksTest::guessedSuggestionsAreMarked()
-{
+void NetworksTest::guessedSuggestionsAreMarked() {
     const QString path = dir_.filePath("torch_chain.h5");
     test::writeLinearChain(path.toStdString(), 3, 16);
     auto w = openWindow(path);
@@ -191,14 +181,16 @@ void NetworksTest::guessedSuggestionsAreMarked()
     QCOMPARE(pairs->pairs().size(), size_t(2));
 }
 
-void NetworksTest::rejectedCandidatesAreListed()
-{
+void NetworksTest::rejectedCandidatesAreListed() {
     // p feeds both a and the residual Add; a's output goes through the Add into b; b -> c is
     // a plain pair.
     const QString path = dir_.filePath("residual.h5");
-    test::writeKerasModel(path.toStdString(),
-                          {input(), conv("p", 3, 8), conv("a", 8, 8),
-                           {"Add", "add", {}, {"a", "p"}, {}}, conv("b", 8, 4), conv("c", 4, 4)});
+    test::writeKerasModel(path.toStdString(), {input(),
+                                               conv("p", 3, 8),
+                                               conv("a", 8, 8),
+                                               {"Add", "add", {}, {"a", "p"}, {}},
+                                               conv("b", 8, 4),
+                                               conv("c", 4, 4)});
     auto w = openWindow(path);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
@@ -230,12 +222,14 @@ void NetworksTest::rejectedCandidatesAreListed()
     QVERIFY(!pairs->candidates().contains("c"));
 }
 
-void NetworksTest::regionsAreSuggestedRunAndPlotted()
-{
+void NetworksTest::regionsAreSuggestedRunAndPlotted() {
     const QString path = dir_.filePath("residual.h5");
-    test::writeKerasModel(path.toStdString(),
-                          {input(), conv("p", 3, 8), conv("a", 8, 8),
-                           {"Add", "add", {}, {"a", "p"}, {}}, conv("b", 8, 4), conv("c", 4, 4)});
+    test::writeKerasModel(path.toStdString(), {input(),
+                                               conv("p", 3, 8),
+                                               conv("a", 8, 8),
+                                               {"Add", "add", {}, {"a", "p"}, {}},
+                                               conv("b", 8, 4),
+                                               conv("c", 4, 4)});
     auto w = openWindow(path);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
@@ -267,11 +261,13 @@ void NetworksTest::regionsAreSuggestedRunAndPlotted()
     QCOMPARE(pairs->regions().size(), size_t(1));
 }
 
-void NetworksTest::absorbBiasOptionReachesTheRun()
-{
+void NetworksTest::absorbBiasOptionReachesTheRun() {
     const QString in = dir_.filePath("bn-relu.h5");
-    test::writeKerasModel(in.toStdString(), {input(), conv("a", 3, 8), batchNorm("bn", 8),
-                                             {"ReLU", "relu", {}, {}, {}}, conv("b", 8, 4)});
+    test::writeKerasModel(in.toStdString(), {input(),
+                                             conv("a", 3, 8),
+                                             batchNorm("bn", 8),
+                                             {"ReLU", "relu", {}, {}, {}},
+                                             conv("b", 8, 4)});
     auto w = openWindow(in);
     QVERIFY(w);
     QCOMPARE(w->pairsPanel()->suggest(), 1);
@@ -286,8 +282,7 @@ void NetworksTest::absorbBiasOptionReachesTheRun()
     QVERIFY2(text.contains("High-bias absorption") && text.contains("a → b"), qPrintable(text));
 }
 
-void NetworksTest::quantizationTabAfterRun()
-{
+void NetworksTest::quantizationTabAfterRun() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     QCOMPARE(w->pairsPanel()->suggest(), 1);
@@ -318,11 +313,13 @@ void NetworksTest::quantizationTabAfterRun()
     QCOMPARE(view->table()->rowCount(), 0);
 }
 
-void NetworksTest::batchNormFoldedExportMatchesCommandLine()
-{
+void NetworksTest::batchNormFoldedExportMatchesCommandLine() {
     const QString in = dir_.filePath("conv_bn_relu_conv.h5");
-    test::writeKerasModel(in.toStdString(), {input(), conv("a", 3, 8), batchNorm("bn", 8),
-                                             {"ReLU", "relu", {}, {}, {}}, conv("b", 8, 4)});
+    test::writeKerasModel(in.toStdString(), {input(),
+                                             conv("a", 3, 8),
+                                             batchNorm("bn", 8),
+                                             {"ReLU", "relu", {}, {}, {}},
+                                             conv("b", 8, 4)});
     auto w = openWindow(in);
     QVERIFY(w);
     QVERIFY(buildChain(*w, {"a", "b"}));
@@ -347,9 +344,9 @@ void NetworksTest::batchNormFoldedExportMatchesCommandLine()
 
     const QString cli = dir_.filePath("bn_cli.h5");
     QProcess process;
-    process.start(QStringLiteral(CLE_CLI_PATH), {"equalize", in, "-o", cli, "--pairs", "a,b",
-                                                 "--threshold", "1e-4", "--max-sweeps", "500",
-                                                 "--quiet"});
+    process.start(QStringLiteral(CLE_CLI_PATH),
+                  {"equalize", in, "-o", cli, "--pairs", "a,b", "--threshold", "1e-4",
+                   "--max-sweeps", "500", "--quiet"});
     QVERIFY(process.waitForFinished(kTimeoutMs));
     QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
     const auto b = test::readAllDatasets(cli.toStdString());
@@ -366,12 +363,11 @@ void NetworksTest::batchNormFoldedExportMatchesCommandLine()
     QVERIFY(r.contains("quantization"));
 }
 
-void NetworksTest::relu6NeedsPermission()
-{
+void NetworksTest::relu6NeedsPermission() {
     const QString in = dir_.filePath("relu6.h5");
-    test::writeKerasModel(in.toStdString(), {input(), conv("a", 3, 8),
-                                             {"ReLU", "r6", {{"max_value", 6.0}}, {}, {}},
-                                             conv("b", 8, 4)});
+    test::writeKerasModel(
+        in.toStdString(),
+        {input(), conv("a", 3, 8), {"ReLU", "r6", {{"max_value", 6.0}}, {}, {}}, conv("b", 8, 4)});
     auto w = openWindow(in);
     QVERIFY(w);
     QVERIFY(!w->runPanel()->allowRelu6());
@@ -413,9 +409,7 @@ void NetworksTest::relu6NeedsPermission()
     QVERIFY(topology.link("a", "b", false, nullptr).has_value());
 }
 
-
-void NetworksTest::degenerateChannelsAndCollapseAreShown()
-{
+void NetworksTest::degenerateChannelsAndCollapseAreShown() {
     // A near-dead channel with a real bias: its amplification is in the summary table.
     auto w = openWindow(QStringLiteral(CLE_TEST_DATA_DIR "/cases/near-dead-channel.h5"));
     QVERIFY(w);
@@ -449,7 +443,8 @@ void NetworksTest::degenerateChannelsAndCollapseAreShown()
     QVERIFY(view->summaryText().startsWith(warning));
     const QTableWidget* table = view->table();
     int row = 0;
-    while (row < table->rowCount() && table->item(row, ui::QuantizationView::Layer)->text() != "fc2")
+    while (row < table->rowCount() &&
+           table->item(row, ui::QuantizationView::Layer)->text() != "fc2")
         ++row;
     QVERIFY(row < table->rowCount());
     QCOMPARE(table->item(row, ui::QuantizationView::Collapsed)->text(),

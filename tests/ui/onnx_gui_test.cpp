@@ -38,15 +38,13 @@ private:
     QTemporaryDir dir_;
 };
 
-void OnnxGuiTest::initTestCase()
-{
+void OnnxGuiTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "onnx_gui_test");
     QSettings().clear();
 }
 
-void OnnxGuiTest::opensSuggestsRunsAndExports()
-{
+void OnnxGuiTest::opensSuggestsRunsAndExports() {
     auto w = openWindow(kBlazeFace, QSize(1400, 900));
     QVERIFY(w);
     const auto& model = *w->session()->model();

@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 
+#include <qcustomplot.h>
 #include <QHelpEvent>
 #include <QSettings>
 #include <QSignalSpy>
@@ -12,14 +13,13 @@
 #include <QTemporaryDir>
 #include <QToolTip>
 #include <QtTest>
-#include <qcustomplot.h>
 
 #include "test_support.h"
 #include "ui/layers_panel.h"
 #include "ui/main_window.h"
-#include "ui/plots/channel_stats_plot.h"
 #include "ui/pair_view.h"
 #include "ui/pairs_panel.h"
+#include "ui/plots/channel_stats_plot.h"
 #include "ui/plots/quantization_plot.h"
 #include "ui/plots/range_plot.h"
 #include "ui/session.h"
@@ -41,14 +41,12 @@ private:
     QTemporaryDir dir_;
 };
 
-void PlotsTest::initTestCase()
-{
+void PlotsTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "plots_test");
 }
 
-void PlotsTest::quantizationChartShowsTheChange()
-{
+void PlotsTest::quantizationChartShowsTheChange() {
     // 60 layers changing by a few dB, one gaining 150 dB, one quantized exactly after.
     core::QuantizationReport report;
     for (int i = 0; i < 60; ++i) {
@@ -83,8 +81,7 @@ void PlotsTest::quantizationChartShowsTheChange()
     QCOMPARE(ui::QuantizationPlot::clipLimitFor({1, -2, 3}), 3 * 1.08);
 }
 
-void PlotsTest::hoverValueStays()
-{
+void PlotsTest::hoverValueStays() {
     auto w = std::make_unique<ui::MainWindow>();
     w->resize(1400, 900);
     w->show();
@@ -109,8 +106,7 @@ void PlotsTest::hoverValueStays()
     QVERIFY2(QToolTip::text().contains("Channel 1"), qPrintable(QToolTip::text()));
 }
 
-void PlotsTest::emptyPlotsTicksAndHeadroom()
-{
+void PlotsTest::emptyPlotsTicksAndHeadroom() {
     auto w = std::make_unique<ui::MainWindow>();
     w->resize(1400, 900);
     w->show();
@@ -171,8 +167,7 @@ QTEST_MAIN(PlotsTest)
 
 // A run of 20000 sweeps keeps a thinned set of states: the slider runs over them, the spin box,
 // the label and the plots name the real sweep of each.
-void PlotsTest::longRunSliderShowsRecordedSweeps()
-{
+void PlotsTest::longRunSliderShowsRecordedSweeps() {
     core::Summary s;
     s.threshold = 1e-4;
     s.pairs.resize(1);
@@ -201,7 +196,8 @@ void PlotsTest::longRunSliderShowsRecordedSweeps()
     QCOMPARE(view.spin()->value(), third);
     QCOMPARE(view.rangePlot()->sweep(), third);
     QCOMPARE(view.rangePlot()->afterOut().front(), double(third));  // the state of that sweep
-    QVERIFY(view.rangePlot()->csv().contains(QStringLiteral("first_out_after_sweep_%1,").arg(third)));
+    QVERIFY(
+        view.rangePlot()->csv().contains(QStringLiteral("first_out_after_sweep_%1,").arg(third)));
 
     // The spin box steps to the next recorded state up, the one before down.
     view.spin()->setValue(third + 1);

@@ -6,12 +6,12 @@
 
 #include <QAction>
 #include <QCheckBox>
-#include <QSpinBox>
 #include <QListWidget>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTemporaryDir>
 #include <QToolButton>
@@ -39,16 +39,14 @@ namespace {
 
 constexpr int kTimeoutMs = 60000;
 
-bool runAndWait(ui::MainWindow& w)
-{
+bool runAndWait(ui::MainWindow& w) {
     QSignalSpy finished(w.session(), &ui::Session::runFinished);
     if (!w.runNow().isEmpty()) return false;
     return finished.wait(kTimeoutMs);
 }
 
 /// True when `child` lies entirely inside the window's visible area.
-bool inside(const QWidget* child, const QWidget* window)
-{
+bool inside(const QWidget* child, const QWidget* window) {
     const QRect r(child->mapTo(window, QPoint(0, 0)), child->size());
     return child->isVisible() && window->rect().contains(r);
 }
@@ -74,22 +72,19 @@ private:
     QString network_;
 };
 
-void ScreenTest::initTestCase()
-{
+void ScreenTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "screen_test");
     network_ = dir_.filePath("mobilenet.h5");
     test::writeMobileNetLike(network_.toStdString());
 }
 
-void ScreenTest::init()
-{
+void ScreenTest::init() {
     FakePrompter::errors.clear();
     QSettings().clear();
 }
 
-void ScreenTest::messagesHaveLevelsAndCollapse()
-{
+void ScreenTest::messagesHaveLevelsAndCollapse() {
     auto w = openWindow(network_);
     QVERIFY(w);
     w->runPanel()->allowRelu6Box()->setChecked(true);
@@ -139,8 +134,7 @@ void ScreenTest::messagesHaveLevelsAndCollapse()
     QVERIFY(panel->maximumHeight() < 60);
 }
 
-void ScreenTest::stalledDeltaIsNamed()
-{
+void ScreenTest::stalledDeltaIsNamed() {
     // Flat at ~1e-5 for hundreds of sweeps: stalled. Falling slowly but steadily: not stalled.
     std::vector<float> flat{1.f, 0.1f, 0.01f};
     for (int i = 0; i < 300; ++i) flat.push_back(i % 2 ? 1.1e-5f : 0.95e-5f);
@@ -163,8 +157,7 @@ void ScreenTest::stalledDeltaIsNamed()
     QVERIFY(ui::outcomeMessages(s).front().text.contains("Raise the sweep limit"));
 }
 
-void ScreenTest::everythingReachableOnSmallScreen()
-{
+void ScreenTest::everythingReachableOnSmallScreen() {
     {
         ui::MainWindow empty;
         QVERIFY2(empty.minimumSizeHint().width() <= 1240,
@@ -191,8 +184,7 @@ void ScreenTest::everythingReachableOnSmallScreen()
     QVERIFY(w->pairView()->convergencePlot()->height() >= ui::PairView::kMinPlotHeight - 10);
 }
 
-void ScreenTest::layoutIsRemembered()
-{
+void ScreenTest::layoutIsRemembered() {
     QList<int> sizes;
     {
         auto w = openWindow(network_, QSize(1400, 860));
@@ -211,8 +203,7 @@ void ScreenTest::layoutIsRemembered()
     QCOMPARE(again.splitters().front()->sizes(), sizes);
 }
 
-void ScreenTest::suggestReplacesAndFollowsRelu6()
-{
+void ScreenTest::suggestReplacesAndFollowsRelu6() {
     auto w = openWindow(network_);
     QVERIFY(w);
     ui::PairsPanel* pairs = w->pairsPanel();
@@ -255,8 +246,7 @@ void ScreenTest::suggestReplacesAndFollowsRelu6()
     QVERIFY(pairs->problemText().contains("left out"));
 }
 
-void ScreenTest::shortcutsHelpAndQuitPrompt()
-{
+void ScreenTest::shortcutsHelpAndQuitPrompt() {
     auto w = openWindow(network_);
     QVERIFY(w);
     QVERIFY(w->pairsPanel()->suggest() > 0);
@@ -297,8 +287,7 @@ void ScreenTest::shortcutsHelpAndQuitPrompt()
 }
 
 QTEST_MAIN(ScreenTest)
-void ScreenTest::exportNamesKeepTheFormat()
-{
+void ScreenTest::exportNamesKeepTheFormat() {
     // The suggested export name keeps the input's format, so the framework loads it back.
     QCOMPARE(ui::defaultExportName("/m/net.keras"), QString("/m/net_cle.keras"));
     QCOMPARE(ui::defaultExportName("/m/net.weights.json"), QString("/m/net_cle.weights.json"));

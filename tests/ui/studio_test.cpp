@@ -2,16 +2,16 @@
 #include <algorithm>
 #include <memory>
 
+#include <qcustomplot.h>
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
-#include <QListWidget>
-#include <qcustomplot.h>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QJsonDocument>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
@@ -30,14 +30,14 @@
 #include "ui/main_window.h"
 #include "ui/pair_groups.h"
 #include "ui/pair_view.h"
-#include "ui/plots/scale_plot.h"
 #include "ui/pairs_panel.h"
-#include "ui/verification_panel.h"
-#include "ui/verify_job.h"
 #include "ui/plots/channel_stats_plot.h"
 #include "ui/plots/range_plot.h"
+#include "ui/plots/scale_plot.h"
 #include "ui/run_panel.h"
 #include "ui/session.h"
+#include "ui/verification_panel.h"
+#include "ui/verify_job.h"
 
 using cle::test::FakePrompter;
 using namespace cle;
@@ -51,8 +51,7 @@ constexpr int kRunTimeoutMs = 60000;
 
 /// A window with `path` loaded (the test fails when it does not load).
 /// The first chain the topology suggests for the loaded model, cut to `length` layers.
-core::Group sampleChain(const ui::MainWindow& w, size_t length)
-{
+core::Group sampleChain(const ui::MainWindow& w, size_t length) {
     const auto& topology = w.session()->model()->topology;
     if (!topology) return {};
     const auto plan = topology->suggest(false);
@@ -62,15 +61,13 @@ core::Group sampleChain(const ui::MainWindow& w, size_t length)
     return chain;
 }
 
-bool buildChain(ui::MainWindow& w, const core::Group& chain)
-{
+bool buildChain(ui::MainWindow& w, const core::Group& chain) {
     for (const auto& name : chain)
         if (!w.pairsPanel()->appendToChain(QString::fromStdString(name)).isEmpty()) return false;
     return w.pairsPanel()->commitChain().isEmpty();
 }
 
-bool runAndWait(ui::MainWindow& w)
-{
+bool runAndWait(ui::MainWindow& w) {
     QSignalSpy finished(w.session(), &ui::Session::runFinished);
     if (!w.runNow().isEmpty()) return false;
     return finished.wait(kRunTimeoutMs);
@@ -109,14 +106,12 @@ private:
     QString bigModel_;
 };
 
-void StudioTest::initTestCase()
-{
+void StudioTest::initTestCase() {
     QVERIFY(dir_.isValid());
     test::isolateTestProgram(dir_, "studio_test");
 }
 
-void StudioTest::init()
-{
+void StudioTest::init() {
     FakePrompter::errors.clear();
     FakePrompter::confirmations.clear();
     FakePrompter::confirmAnswer = true;
@@ -124,8 +119,7 @@ void StudioTest::init()
     QSettings().clear();
 }
 
-QString StudioTest::bigModel()
-{
+QString StudioTest::bigModel() {
     if (bigModel_.isEmpty()) {
         bigModel_ = dir_.filePath("big_linear_chain.h5");
         test::writeLinearChain(bigModel_.toStdString(), 4, 768);
@@ -133,14 +127,12 @@ QString StudioTest::bigModel()
     return bigModel_;
 }
 
-void StudioTest::setSlowRunOptions(ui::MainWindow& w)
-{
+void StudioTest::setSlowRunOptions(ui::MainWindow& w) {
     // A threshold far below float32 rounding noise: the run goes on until cancelled.
     w.runPanel()->setOptions(1e-30, 1000000);
 }
 
-void StudioTest::loadsSampleModel()
-{
+void StudioTest::loadsSampleModel() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     const auto model = w->session()->model();
@@ -159,8 +151,7 @@ void StudioTest::loadsSampleModel()
     QVERIFY(w->channelPlot()->csv().count('\n') > 1);
 }
 
-void StudioTest::layerTableSortsAndFilters()
-{
+void StudioTest::layerTableSortsAndFilters() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     QAbstractItemModel* view = w->layersPanel()->view()->model();
@@ -175,15 +166,16 @@ void StudioTest::layerTableSortsAndFilters()
     w->layersPanel()->view()->sortByColumn(ui::LayerTableModel::Imbalance, Qt::DescendingOrder);
     for (int r = 1; r < view->rowCount(); ++r) {
         const double a = view->index(r - 1, ui::LayerTableModel::Imbalance)
-                             .data(ui::LayerTableModel::SortRole).toDouble();
+                             .data(ui::LayerTableModel::SortRole)
+                             .toDouble();
         const double b = view->index(r, ui::LayerTableModel::Imbalance)
-                             .data(ui::LayerTableModel::SortRole).toDouble();
+                             .data(ui::LayerTableModel::SortRole)
+                             .toDouble();
         QVERIFY(a >= b);
     }
 }
 
-void StudioTest::pairsPanelExplainsInvalidChoices()
-{
+void StudioTest::pairsPanelExplainsInvalidChoices() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     const auto& info = w->session()->model()->model.info;
@@ -206,8 +198,7 @@ void StudioTest::pairsPanelExplainsInvalidChoices()
     QVERIFY(!pairs->commitChain().isEmpty());  // a chain of one layer is explained too
 }
 
-void StudioTest::pairsFileRoundTrip()
-{
+void StudioTest::pairsFileRoundTrip() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     const core::Group chain = sampleChain(*w, 4);
@@ -226,8 +217,7 @@ void StudioTest::pairsFileRoundTrip()
     QVERIFY(w->pairsPanel()->confirmedGroups() == groups);
 }
 
-void StudioTest::pairListBelongsToTheSession()
-{
+void StudioTest::pairListBelongsToTheSession() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     ui::PairList* pairs = w->session()->pairList();
@@ -256,8 +246,7 @@ void StudioTest::pairListBelongsToTheSession()
     QCOMPARE(w->pairsPanel()->list()->count(), 0);
 }
 
-void StudioTest::runChainOnSample()
-{
+void StudioTest::runChainOnSample() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     QVERIFY(buildChain(*w, sampleChain(*w, 4)));
@@ -288,7 +277,8 @@ void StudioTest::runChainOnSample()
     // After equalization the first layer's output ranges match the second's input ranges.
     const auto& out = view->rangePlot()->afterOut();
     const auto& in = view->rangePlot()->afterIn();
-    for (size_t c = 0; c < out.size(); ++c) QVERIFY(std::abs(out[c] - in[c]) <= 1e-3 * out[c] + 1e-6);
+    for (size_t c = 0; c < out.size(); ++c)
+        QVERIFY(std::abs(out[c] - in[c]) <= 1e-3 * out[c] + 1e-6);
 
     // Another pair can be shown.
     view->setPair(1);
@@ -296,8 +286,7 @@ void StudioTest::runChainOnSample()
             view->rangePlot()->afterOut().size() > 0);
 }
 
-void StudioTest::corruptFileKeepsModel()
-{
+void StudioTest::corruptFileKeepsModel() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     const auto before = w->session()->model();
@@ -323,8 +312,7 @@ void StudioTest::corruptFileKeepsModel()
     QCOMPARE(w->session()->model(), before);
 }
 
-void StudioTest::cancelMidRunLeavesModelUnchanged()
-{
+void StudioTest::cancelMidRunLeavesModelUnchanged() {
     auto w = openWindow(bigModel());
     QVERIFY(w);
     const auto model = w->session()->model();
@@ -367,8 +355,7 @@ void StudioTest::cancelMidRunLeavesModelUnchanged()
     }
 }
 
-void StudioTest::guiStaysResponsiveDuringRun()
-{
+void StudioTest::guiStaysResponsiveDuringRun() {
     auto w = openWindow(bigModel());
     QVERIFY(w);
     QVERIFY(w->pairsPanel()->suggest() > 0);
@@ -427,8 +414,7 @@ void StudioTest::guiStaysResponsiveDuringRun()
     QVERIFY2(worst < 1000, qPrintable(QString("GUI thread blocked for %1 ms").arg(worst)));
 }
 
-void StudioTest::scalesShowDuringTheRun()
-{
+void StudioTest::scalesShowDuringTheRun() {
     auto w = openWindow(bigModel());
     QVERIFY(w);
     QVERIFY(w->pairsPanel()->suggest() > 0);
@@ -451,8 +437,7 @@ void StudioTest::scalesShowDuringTheRun()
     QVERIFY(cancelled.wait(5000));
 }
 
-void StudioTest::exportMatchesCommandLine()
-{
+void StudioTest::exportMatchesCommandLine() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     const core::Group chain = sampleChain(*w, 5);
@@ -469,8 +454,8 @@ void StudioTest::exportMatchesCommandLine()
     const QString cli = dir_.filePath("cli_export.h5");
     QProcess process;
     process.start(QStringLiteral(CLE_CLI_PATH),
-                  {"equalize", kSample, "-o", cli, "--pairs", ui::pairsText({chain}),
-                   "--threshold", "1e-4", "--max-sweeps", "500", "--quiet"});
+                  {"equalize", kSample, "-o", cli, "--pairs", ui::pairsText({chain}), "--threshold",
+                   "1e-4", "--max-sweeps", "500", "--quiet"});
     QVERIFY(process.waitForFinished(kRunTimeoutMs));
     QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
 
@@ -492,8 +477,7 @@ void StudioTest::exportMatchesCommandLine()
     QVERIFY(!QJsonDocument::fromJson(json.readAll()).isNull());
 }
 
-void StudioTest::resetAndContinueFromResult()
-{
+void StudioTest::resetAndContinueFromResult() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     QVERIFY(buildChain(*w, sampleChain(*w, 3)));
@@ -527,8 +511,7 @@ void StudioTest::resetAndContinueFromResult()
     QCOMPARE(w->pairView()->slider()->maximum(), 0);
 }
 
-void StudioTest::plotsSaveImageAndCsv()
-{
+void StudioTest::plotsSaveImageAndCsv() {
     auto w = openWindow(kSample);
     QVERIFY(w);
     QVERIFY(buildChain(*w, sampleChain(*w, 3)));
@@ -548,8 +531,7 @@ void StudioTest::plotsSaveImageAndCsv()
     }
 }
 
-void StudioTest::networkCheckHeadlinesTheRun()
-{
+void StudioTest::networkCheckHeadlinesTheRun() {
     constexpr int kCheckTimeoutMs = 180000;
     auto w = openWindow(kSample);
     QVERIFY(w);
@@ -614,8 +596,7 @@ void StudioTest::networkCheckHeadlinesTheRun()
     QVERIFY(panel->headlineText().startsWith("After a run"));
 }
 
-void StudioTest::networkCheckExplainsWhyNot()
-{
+void StudioTest::networkCheckExplainsWhyNot() {
     const QString path = dir_.filePath("chain_for_check.h5");
     test::writeLinearChain(path.toStdString(), 3, 16);
     auto w = openWindow(path);

@@ -27,37 +27,30 @@ QStringList FakePrompter::informations;
 bool FakePrompter::confirmAnswer = true;
 QString FakePrompter::nextFileName;
 
-void FakePrompter::information(QWidget*, const QString& title, const QString& text)
-{
+void FakePrompter::information(QWidget*, const QString& title, const QString& text) {
     informations << title + QStringLiteral(": ") + text;
 }
 
-void FakePrompter::error(QWidget*, const QString& title, const QString& text)
-{
+void FakePrompter::error(QWidget*, const QString& title, const QString& text) {
     errors << title + QStringLiteral(": ") + text;
 }
 
-bool FakePrompter::confirm(QWidget*, const QString& title, const QString&)
-{
+bool FakePrompter::confirm(QWidget*, const QString& title, const QString&) {
     confirmations << title;
     return confirmAnswer;
 }
 
-QString FakePrompter::openFileName(QWidget*, const QString&, const QString&)
-{
+QString FakePrompter::openFileName(QWidget*, const QString&, const QString&) {
     return nextFileName;
 }
 
-QString FakePrompter::saveFileName(QWidget*, const QString&, const QString&, const QString&)
-{
+QString FakePrompter::saveFileName(QWidget*, const QString&, const QString&, const QString&) {
     return nextFileName;
 }
 
 namespace {
 
-
-std::string kerasConfig(const std::vector<KerasLayer>& layers)
-{
+std::string kerasConfig(const std::vector<KerasLayer>& layers) {
     QJsonArray list;
     QString previous;
     for (const auto& l : layers) {
@@ -69,7 +62,9 @@ std::string kerasConfig(const std::vector<KerasLayer>& layers)
         for (const auto& in : inputs) refs.append(QJsonArray{in, 0, 0, QJsonObject()});
         QJsonArray inbound;
         if (!refs.isEmpty()) inbound.append(refs);
-        list.append(QJsonObject{{"class_name", l.cls}, {"name", l.name}, {"config", config},
+        list.append(QJsonObject{{"class_name", l.cls},
+                                {"name", l.name},
+                                {"config", config},
                                 {"inbound_nodes", inbound}});
         previous = l.name;
     }
@@ -83,8 +78,7 @@ std::string kerasConfig(const std::vector<KerasLayer>& layers)
 }
 
 std::vector<float> kerasValues(const std::string& weight, const std::vector<long long>& shape,
-                               std::mt19937& rng)
-{
+                               std::mt19937& rng) {
     size_t count = 1;
     for (auto d : shape) count *= size_t(d);
     std::normal_distribution<float> normal(0.f, 1.f);
@@ -103,8 +97,7 @@ std::vector<float> kerasValues(const std::string& weight, const std::vector<long
     return v;
 }
 
-herr_t collect(hid_t obj, const char* name, const H5O_info_t* info, void* data)
-{
+herr_t collect(hid_t obj, const char* name, const H5O_info_t* info, void* data) {
     if (info->type != H5O_TYPE_DATASET) return 0;
     auto* out = static_cast<std::map<std::string, std::vector<unsigned char>>*>(data);
     hid_t set = H5Dopen2(obj, name, H5P_DEFAULT);
@@ -122,8 +115,7 @@ herr_t collect(hid_t obj, const char* name, const H5O_info_t* info, void* data)
 
 }  // namespace
 
-void writeLinearChain(const std::string& path, int layers, int n, unsigned seed)
-{
+void writeLinearChain(const std::string& path, int layers, int n, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
     std::uniform_real_distribution<float> spread(-4.f, 4.f);
@@ -142,8 +134,7 @@ void writeLinearChain(const std::string& path, int layers, int n, unsigned seed)
     }
 }
 
-std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::string& path)
-{
+std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::string& path) {
     std::map<std::string, std::vector<unsigned char>> out;
     hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) throw std::runtime_error("cannot open " + path);
@@ -153,8 +144,7 @@ std::map<std::string, std::vector<unsigned char>> readAllDatasets(const std::str
 }
 
 void writeKerasModel(const std::string& path, const std::vector<KerasLayer>& layers,
-                     unsigned seed)
-{
+                     unsigned seed) {
     std::mt19937 rng(seed);
     H5Writer file(path);
     file.strings("/", "model_config", {kerasConfig(layers)}, true, true);
@@ -177,14 +167,12 @@ void writeKerasModel(const std::string& path, const std::vector<KerasLayer>& lay
     file.strings("/model_weights", "layer_names", names, false);
 }
 
-void writeGarbage(const std::string& path)
-{
+void writeGarbage(const std::string& path) {
     std::ofstream f(path, std::ios::binary);
     for (int i = 0; i < 4096; ++i) f.put(static_cast<char>((i * 37) & 0xff));
 }
 
-void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName)
-{
+void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName) {
     QSettings::setDefaultFormat(QSettings::IniFormat);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.filePath("settings"));
     QCoreApplication::setOrganizationName("CLE Studio Tests");
@@ -192,8 +180,7 @@ void isolateTestProgram(const QTemporaryDir& dir, const char* applicationName)
     ui::Prompter::install(std::make_unique<FakePrompter>());
 }
 
-std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size)
-{
+std::unique_ptr<ui::MainWindow> openWindow(const QString& path, QSize size) {
     auto w = std::make_unique<ui::MainWindow>();
     if (size.isValid()) w->resize(size);
     w->show();

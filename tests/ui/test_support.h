@@ -48,10 +48,10 @@ void writeLinearChain(const std::string& path, int layers, int n, unsigned seed 
 
 /// One layer of a Keras functional model for writeKerasModel().
 struct KerasLayer {
-    QString cls;          ///< "Conv2D", "BatchNormalization", "ReLU", "Add", ...
+    QString cls;  ///< "Conv2D", "BatchNormalization", "ReLU", "Add", ...
     QString name;
-    QJsonObject config;   ///< besides "name", e.g. {"filters": 8, "activation": "linear"}
-    QStringList inputs;   ///< inbound layers; empty: the previous layer (none for the first)
+    QJsonObject config;  ///< besides "name", e.g. {"filters": 8, "activation": "linear"}
+    QStringList inputs;  ///< inbound layers; empty: the previous layer (none for the first)
     /// Weights in Keras order, e.g. {"kernel", {3, 3, 4, 8}}, {"bias", {8}}.
     std::vector<std::pair<std::string, std::vector<long long>>> weights;
 };

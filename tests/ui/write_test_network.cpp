@@ -6,8 +6,7 @@
 
 #include "mobilenet_fixture.h"
 
-int main(int argc, char** argv)
-{
+int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: %s OUT.h5 [BLOCKS]\n", argv[0]);
         return 2;

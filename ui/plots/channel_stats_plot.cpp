@@ -7,11 +7,12 @@
 namespace cle::ui {
 
 namespace {
-QVector<double> toVector(const std::vector<float>& v) { return QVector<double>(v.begin(), v.end()); }
+QVector<double> toVector(const std::vector<float>& v) {
+    return QVector<double>(v.begin(), v.end());
+}
 }  // namespace
 
-ChannelStatsPlot::ChannelStatsPlot(QWidget* parent) : PlotWidget(tr("Layer channels"), parent)
-{
+ChannelStatsPlot::ChannelStatsPlot(QWidget* parent) : PlotWidget(tr("Layer channels"), parent) {
     auto* p = plot();
     const QColor colors[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44)};
     const QString names[] = {tr("max"), tr("min"), tr("range (max − min)")};
@@ -34,22 +35,21 @@ ChannelStatsPlot::ChannelStatsPlot(QWidget* parent) : PlotWidget(tr("Layer chann
     clear();
 }
 
-void ChannelStatsPlot::clear()
-{
+void ChannelStatsPlot::clear() {
     name_.clear();
     stats_ = {};
     for (int i = 0; i < plot()->graphCount(); ++i) plot()->graph(i)->data()->clear();
     setTitleText(tr("Layer channels"));
-    setPlaceholder(tr("Select a layer in the table to see its per-output-channel min, max and "
-                      "range"));
+    setPlaceholder(
+        tr("Select a layer in the table to see its per-output-channel min, max and "
+           "range"));
     replotLater();
 }
 
 bool ChannelStatsPlot::showsEqualized() const { return !plot()->graph(3)->data()->isEmpty(); }
 
 void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats,
-                                const LayerStats* equalized)
-{
+                                const LayerStats* equalized) {
     if (!stats.valid) {
         clear();
         setPlaceholder(tr("%1 has no per-channel statistics").arg(name));
@@ -73,13 +73,13 @@ void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats,
         plot()->graph(3)->addToLegend();
     }
     plot()->setNotAntialiasedElements(n > 128 ? QCP::aePlottables : QCP::aeNone);
-    setTitleText(showsEqualized()
-                     ? tr("%1: %n output channel(s), range imbalance %2 → %3 after the run",
-                          nullptr, n)
-                           .arg(name, LayerTableModel::formatImbalance(stats.imbalance),
-                                LayerTableModel::formatImbalance(equalized->imbalance))
-                     : tr("%1: %n output channel(s), range imbalance %2", nullptr, n)
-                           .arg(name, LayerTableModel::formatImbalance(stats.imbalance)));
+    setTitleText(
+        showsEqualized()
+            ? tr("%1: %n output channel(s), range imbalance %2 → %3 after the run", nullptr, n)
+                  .arg(name, LayerTableModel::formatImbalance(stats.imbalance),
+                       LayerTableModel::formatImbalance(equalized->imbalance))
+            : tr("%1: %n output channel(s), range imbalance %2", nullptr, n)
+                  .arg(name, LayerTableModel::formatImbalance(stats.imbalance)));
     setPlaceholder({});
     plot()->rescaleAxes();
     plot()->yAxis->scaleRange(1.1, plot()->yAxis->range().center());  // headroom for peaks
@@ -87,8 +87,7 @@ void ChannelStatsPlot::setLayer(const QString& name, const LayerStats& stats,
     replotLater();
 }
 
-QString ChannelStatsPlot::csv() const
-{
+QString ChannelStatsPlot::csv() const {
     QString out = QStringLiteral("channel,min,max,range\n");
     for (size_t i = 0; i < stats_.range.size(); ++i) {
         out += QStringLiteral("%1,%2,%3,%4\n")

@@ -7,8 +7,7 @@
 
 namespace cle::ui {
 
-ConvergencePlot::ConvergencePlot(QWidget* parent) : PlotWidget(tr("Convergence"), parent)
-{
+ConvergencePlot::ConvergencePlot(QWidget* parent) : PlotWidget(tr("Convergence"), parent) {
     auto* p = plot();
     auto* g = p->addGraph();
     g->setName(tr("delta per sweep"));
@@ -33,8 +32,7 @@ ConvergencePlot::ConvergencePlot(QWidget* parent) : PlotWidget(tr("Convergence")
     clear(tr("No run yet"));
 }
 
-void ConvergencePlot::clear(const QString& placeholder)
-{
+void ConvergencePlot::clear(const QString& placeholder) {
     deltas_.clear();
     plot()->graph(0)->data()->clear();
     thresholdLine_->setVisible(false);
@@ -44,8 +42,7 @@ void ConvergencePlot::clear(const QString& placeholder)
     replotLater();
 }
 
-void ConvergencePlot::setData(const std::vector<float>& deltas, double threshold)
-{
+void ConvergencePlot::setData(const std::vector<float>& deltas, double threshold) {
     deltas_ = deltas;
     threshold_ = threshold;
     QVector<double> x, y;
@@ -68,29 +65,29 @@ void ConvergencePlot::setData(const std::vector<float>& deltas, double threshold
     thresholdLine_->setVisible(threshold > 0);
     plot()->xAxis->setRange(0.5, std::max<double>(double(deltas.size()), 1.0) + 0.5);
     plot()->yAxis->setRange(lo / 3, hi * 3);
-    setTitleText(deltas.empty() ? tr("Convergence")
-                                : tr("Convergence: %n sweep(s), last delta %1", nullptr,
-                                     int(deltas.size()))
-                                      .arg(QString::number(double(deltas.back()), 'g', 3)));
+    setTitleText(deltas.empty()
+                     ? tr("Convergence")
+                     : tr("Convergence: %n sweep(s), last delta %1", nullptr, int(deltas.size()))
+                           .arg(QString::number(double(deltas.back()), 'g', 3)));
     plot()->graph(1)->setName(tr("threshold %1").arg(QString::number(threshold, 'g', 3)));
     setPlaceholder(deltas.empty() ? tr("Waiting for the first sweep…") : QString());
     replotLater();
 }
 
-void ConvergencePlot::setMarker(int k)
-{
+void ConvergencePlot::setMarker(int k) {
     marker_->point1->setCoords(k, 1);
     marker_->point2->setCoords(k, 2);
     marker_->setVisible(k > 0 && !deltas_.empty());
     replotLater();
 }
 
-QString ConvergencePlot::csv() const
-{
+QString ConvergencePlot::csv() const {
     QString out = QStringLiteral("sweep,delta,threshold\n");
     for (size_t i = 0; i < deltas_.size(); ++i)
-        out += QStringLiteral("%1,%2,%3\n").arg(i + 1).arg(double(deltas_[i]), 0, 'g', 9).arg(
-            threshold_, 0, 'g', 9);
+        out += QStringLiteral("%1,%2,%3\n")
+                   .arg(i + 1)
+                   .arg(double(deltas_[i]), 0, 'g', 9)
+                   .arg(threshold_, 0, 'g', 9);
     return out;
 }
 

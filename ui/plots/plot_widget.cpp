@@ -2,25 +2,24 @@
 
 #include <cmath>
 
+#include <qcustomplot.h>
 #include <QFile>
 #include <QFileInfo>
 #include <QMenu>
 #include <QTextStream>
 #include <QVBoxLayout>
-#include <qcustomplot.h>
 
 #include "ui/prompter.h"
 
 namespace cle::ui {
 
 PlotWidget::PlotWidget(const QString& title, QWidget* parent)
-    : QWidget(parent), title_(title), plot_(new QCustomPlot(this))
-{
+    : QWidget(parent), title_(title), plot_(new QCustomPlot(this)) {
     plot_->setMinimumSize(240, 160);
     plot_->setNoAntialiasingOnDrag(true);
     plot_->plotLayout()->insertRow(0);
-    titleElement_ = new QCPTextElement(plot_, title, QFont(font().family(), font().pointSize() + 1,
-                                                           QFont::Bold));
+    titleElement_ = new QCPTextElement(plot_, title,
+                                       QFont(font().family(), font().pointSize() + 1, QFont::Bold));
     plot_->plotLayout()->addElement(0, 0, titleElement_);
     placeholder_ = new QCPItemText(plot_);
     placeholder_->setPositionAlignment(Qt::AlignCenter);
@@ -49,8 +48,7 @@ void PlotWidget::setTitleText(const QString& text) { titleElement_->setText(text
 
 namespace {
 
-QString wrapped(const QString& text, int width)
-{
+QString wrapped(const QString& text, int width) {
     QStringList lines;
     QString line;
     for (const QString& word : text.split(' ', Qt::SkipEmptyParts)) {
@@ -67,8 +65,7 @@ QString wrapped(const QString& text, int width)
 // Ticks at whole numbers only: the default steps of 2.5 or 0.5 name channels that do not exist.
 class IntegerTicker : public QCPAxisTicker {
 protected:
-    double getTickStep(const QCPRange& range) override
-    {
+    double getTickStep(const QCPRange& range) override {
         const double step = QCPAxisTicker::getTickStep(range);
         return step < 1 ? 1.0 : std::floor(step);
     }
@@ -77,30 +74,26 @@ protected:
 
 }  // namespace
 
-void PlotWidget::setIntegerTicks(QCPAxis* axis)
-{
+void PlotWidget::setIntegerTicks(QCPAxis* axis) {
     axis->setTicker(QSharedPointer<QCPAxisTicker>(new IntegerTicker));
 }
 
-QString PlotWidget::placeholderText() const
-{
+QString PlotWidget::placeholderText() const {
     return placeholder_->visible() ? placeholder_->text() : QString();
 }
 
-void PlotWidget::setPlaceholder(const QString& text)
-{
+void PlotWidget::setPlaceholder(const QString& text) {
     placeholder_->setText(wrapped(text, kPlaceholderLine));
     placeholder_->setVisible(!text.isEmpty());
     for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
         axis->setTickLabels(text.isEmpty());
         if (!text.isEmpty())
             axis->setRange(axis->scaleType() == QCPAxis::stLogarithmic ? QCPRange(1, 10)
-                                                                      : QCPRange(0, 1));
+                                                                       : QCPRange(0, 1));
     }
 }
 
-void PlotWidget::setLogScale(QCPAxis* axis, bool log)
-{
+void PlotWidget::setLogScale(QCPAxis* axis, bool log) {
     axis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     if (log)
         axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
@@ -110,8 +103,7 @@ void PlotWidget::setLogScale(QCPAxis* axis, bool log)
     axis->setNumberPrecision(log ? 0 : 4);
 }
 
-void PlotWidget::replotLater()
-{
+void PlotWidget::replotLater() {
     if (!isVisible()) {
         stale_ = true;
         return;
@@ -119,8 +111,7 @@ void PlotWidget::replotLater()
     plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void PlotWidget::showEvent(QShowEvent* event)
-{
+void PlotWidget::showEvent(QShowEvent* event) {
     QWidget::showEvent(event);
     if (stale_) {
         stale_ = false;
@@ -128,8 +119,7 @@ void PlotWidget::showEvent(QShowEvent* event)
     }
 }
 
-bool PlotWidget::saveImage(const QString& path)
-{
+bool PlotWidget::saveImage(const QString& path) {
     stale_ = false;
     plot_->replot();
     const int w = std::max(plot_->width(), 800);
@@ -139,8 +129,7 @@ bool PlotWidget::saveImage(const QString& path)
     return plot_->savePng(path, w, h);
 }
 
-bool PlotWidget::saveCsv(const QString& path) const
-{
+bool PlotWidget::saveCsv(const QString& path) const {
     QFile file(path);
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
     QTextStream out(&file);
@@ -148,8 +137,7 @@ bool PlotWidget::saveCsv(const QString& path) const
     return out.status() == QTextStream::Ok && file.flush();
 }
 
-void PlotWidget::promptSaveImage()
-{
+void PlotWidget::promptSaveImage() {
     QString path = Prompter::instance().saveFileName(
         this, tr("Save %1").arg(title_), tr("PNG image (*.png);;PDF document (*.pdf)"),
         title_.toLower().replace(' ', '_') + QStringLiteral(".png"));
@@ -159,8 +147,7 @@ void PlotWidget::promptSaveImage()
         Prompter::instance().error(this, tr("Save plot"), tr("Could not write %1.").arg(path));
 }
 
-void PlotWidget::promptSaveCsv()
-{
+void PlotWidget::promptSaveCsv() {
     QString path = Prompter::instance().saveFileName(
         this, tr("Save data of %1").arg(title_), tr("CSV file (*.csv)"),
         title_.toLower().replace(' ', '_') + QStringLiteral(".csv"));

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include <QToolTip>
 #include <qcustomplot.h>
+#include <QToolTip>
 
 namespace cle::ui {
 
@@ -17,21 +17,18 @@ constexpr int kRowHeight = 17;
 
 }  // namespace
 
-QString formatDb(double db)
-{
+QString formatDb(double db) {
     if (std::isnan(db)) return QStringLiteral("–");
     return std::isfinite(db) ? QString::number(db, 'f', 1) : QStringLiteral("∞");
 }
 
-double QuantizationPlot::gain(const core::LayerSqnr& l)
-{
+double QuantizationPlot::gain(const core::LayerSqnr& l) {
     // A collapsed layer counts as 0 dB in that state, as in the summary figures.
     return (l.collapsedAfter ? 0.0 : l.perTensorAfter) -
            (l.collapsedBefore ? 0.0 : l.perTensorBefore);
 }
 
-double QuantizationPlot::clipLimitFor(const std::vector<double>& gains)
-{
+double QuantizationPlot::clipLimitFor(const std::vector<double>& gains) {
     std::vector<double> finite;
     for (double g : gains)
         if (std::isfinite(g)) finite.push_back(std::fabs(g));
@@ -44,8 +41,7 @@ double QuantizationPlot::clipLimitFor(const std::vector<double>& gains)
 }
 
 QuantizationPlot::QuantizationPlot(QWidget* parent)
-    : PlotWidget(tr("INT8 quantization: per-tensor SQNR change by equalization"), parent)
-{
+    : PlotWidget(tr("INT8 quantization: per-tensor SQNR change by equalization"), parent) {
     auto* p = plot();
     const std::pair<QString, QColor> series[] = {{tr("gain (dB)"), kGain},
                                                  {tr("loss (dB)"), kLoss},
@@ -76,8 +72,7 @@ QuantizationPlot::QuantizationPlot(QWidget* parent)
     clear(tr("Run an equalization to see how each layer's weights survive 8-bit quantization"));
 }
 
-void QuantizationPlot::clear(const QString& placeholder)
-{
+void QuantizationPlot::clear(const QString& placeholder) {
     layers_.clear();
     limit_ = 0;
     auto* p = plot();
@@ -95,16 +90,14 @@ void QuantizationPlot::clear(const QString& placeholder)
 
 int QuantizationPlot::neededHeight() const { return int(layers_.size()) * kRowHeight + 110; }
 
-QStringList QuantizationPlot::clippedLayers() const
-{
+QStringList QuantizationPlot::clippedLayers() const {
     QStringList names;
     for (const auto& l : layers_)
         if (!(std::fabs(gain(l)) <= limit_)) names << QString::fromStdString(l.name);
     return names;
 }
 
-void QuantizationPlot::setReport(const core::QuantizationReport& report)
-{
+void QuantizationPlot::setReport(const core::QuantizationReport& report) {
     clear({});
     if (report.layers.empty()) {
         clear(tr("No layer was equalized"));
@@ -120,8 +113,9 @@ void QuantizationPlot::setReport(const core::QuantizationReport& report)
     for (size_t i = 0; i < layers_.size(); ++i) {
         const auto& l = layers_[i];
         const double g = gains[i];
-        ticker->addTick(double(i), QString::fromStdString(l.name) +
-                                       (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
+        ticker->addTick(double(i),
+                        QString::fromStdString(l.name) +
+                            (l.collapsedByEqualization() ? tr(" (collapsed)") : QString()));
         if (std::isnan(g)) continue;
         const bool clipped = !(std::fabs(g) <= limit_);
         const int series = clipped ? 2 : (g >= 0 ? 0 : 1);
@@ -146,8 +140,7 @@ void QuantizationPlot::setReport(const core::QuantizationReport& report)
     replotLater();
 }
 
-void QuantizationPlot::showTip(QMouseEvent* event)
-{
+void QuantizationPlot::showTip(QMouseEvent* event) {
     if (layers_.empty()) return;
     const double y = plot()->yAxis->pixelToCoord(event->position().y());
     const long i = std::lround(y);
@@ -165,10 +158,10 @@ void QuantizationPlot::showTip(QMouseEvent* event)
     QToolTip::showText(event->globalPosition().toPoint(), text, plot());
 }
 
-QString QuantizationPlot::csv() const
-{
-    QString out = QStringLiteral("layer,parameters,per_tensor_before_db,per_tensor_after_db,"
-                                 "gain_db,per_channel_before_db,per_channel_after_db\n");
+QString QuantizationPlot::csv() const {
+    QString out = QStringLiteral(
+        "layer,parameters,per_tensor_before_db,per_tensor_after_db,"
+        "gain_db,per_channel_before_db,per_channel_after_db\n");
     for (const auto& l : layers_) {
         out += QStringLiteral("%1,%2,%3,%4,%5,%6,%7\n")
                    .arg(QString::fromStdString(l.name))

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include <QToolTip>
 #include <qcustomplot.h>
+#include <QToolTip>
 
 namespace cle::ui {
 
@@ -12,8 +12,7 @@ namespace {
 const QColor kOut(31, 119, 180);
 const QColor kIn(230, 120, 20);
 
-std::vector<double> pick(const std::vector<float>& v, const std::vector<int>& order)
-{
+std::vector<double> pick(const std::vector<float>& v, const std::vector<int>& order) {
     std::vector<double> out(order.size(), std::nan(""));
     for (size_t i = 0; i < order.size(); ++i) {
         const auto c = static_cast<size_t>(order[i]);
@@ -22,8 +21,7 @@ std::vector<double> pick(const std::vector<float>& v, const std::vector<int>& or
     return out;
 }
 
-void setGraph(QCPGraph* g, const std::vector<double>& y)
-{
+void setGraph(QCPGraph* g, const std::vector<double>& y) {
     QVector<double> xs(static_cast<int>(y.size())), ys(static_cast<int>(y.size()));
     for (size_t i = 0; i < y.size(); ++i) {
         xs[static_cast<int>(i)] = static_cast<double>(i);
@@ -36,8 +34,7 @@ QString value(double v) { return QString::number(v, 'g', 5); }
 
 }  // namespace
 
-RangePlot::RangePlot(QWidget* parent) : PlotWidget(tr("Channel ranges of the pair"), parent)
-{
+RangePlot::RangePlot(QWidget* parent) : PlotWidget(tr("Channel ranges of the pair"), parent) {
     auto* p = plot();
     for (int i = 0; i < 4; ++i) p->addGraph();  // pens are set with the data
     p->xAxis->setLabel(tr("Channel"));
@@ -58,8 +55,7 @@ RangePlot::RangePlot(QWidget* parent) : PlotWidget(tr("Channel ranges of the pai
     clear(tr("Run an equalization to see the channel ranges of each pair"));
 }
 
-void RangePlot::clear(const QString& placeholder)
-{
+void RangePlot::clear(const QString& placeholder) {
     first_.clear();
     second_.clear();
     order_.clear();
@@ -84,8 +80,7 @@ void RangePlot::clear(const QString& placeholder)
 }
 
 void RangePlot::setData(const core::PairHistory& pair, int index, const std::vector<int>& order,
-                        int sweep, int lastSweep)
-{
+                        int sweep, int lastSweep) {
     if (pair.states.empty()) {
         clear(tr("Waiting for the first sweep…"));
         return;
@@ -158,16 +153,14 @@ void RangePlot::setData(const core::PairHistory& pair, int index, const std::vec
     replotLater();
 }
 
-void RangePlot::setLogY(bool log)
-{
+void RangePlot::setLogY(bool log) {
     logY_ = log;
     setLogScale(plot()->yAxis, log);
     plot()->yAxis->rescale();
     replotLater();
 }
 
-void RangePlot::showTip(QMouseEvent* event)
-{
+void RangePlot::showTip(QMouseEvent* event) {
     if (order_.empty()) return;
     const double x = plot()->xAxis->pixelToCoord(event->position().x());
     const long i = std::lround(x);
@@ -187,10 +180,10 @@ void RangePlot::showTip(QMouseEvent* event)
     QToolTip::showText(event->globalPosition().toPoint(), text, plot());
 }
 
-QString RangePlot::csv() const
-{
-    QString out = QStringLiteral("position,channel,first_out_before,second_in_before,"
-                                 "first_out_after_sweep_%1,second_in_after_sweep_%1,scale\n")
+QString RangePlot::csv() const {
+    QString out = QStringLiteral(
+                      "position,channel,first_out_before,second_in_before,"
+                      "first_out_after_sweep_%1,second_in_after_sweep_%1,scale\n")
                       .arg(k_);
     for (size_t i = 0; i < order_.size(); ++i) {
         out += QStringLiteral("%1,%2,%3,%4,%5,%6,%7\n")

@@ -7,8 +7,7 @@
 
 namespace cle::ui {
 
-ScalePlot::ScalePlot(QWidget* parent) : PlotWidget(tr("Scale factors"), parent)
-{
+ScalePlot::ScalePlot(QWidget* parent) : PlotWidget(tr("Scale factors"), parent) {
     auto* p = plot();
     auto* bars = p->addGraph();
     bars->setName(tr("scale s"));
@@ -31,8 +30,7 @@ ScalePlot::ScalePlot(QWidget* parent) : PlotWidget(tr("Scale factors"), parent)
     clear(tr("No run yet"));
 }
 
-void ScalePlot::clear(const QString& placeholder)
-{
+void ScalePlot::clear(const QString& placeholder) {
     order_.clear();
     scale_.clear();
     dead_.clear();
@@ -43,8 +41,7 @@ void ScalePlot::clear(const QString& placeholder)
     replotLater();
 }
 
-void ScalePlot::setData(const core::PairHistory& pair, const std::vector<int>& order)
-{
+void ScalePlot::setData(const core::PairHistory& pair, const std::vector<int>& order) {
     if (pair.scale.empty()) {
         clear(tr("Waiting for the first sweep…"));
         return;
@@ -67,9 +64,9 @@ void ScalePlot::setData(const core::PairHistory& pair, const std::vector<int>& o
     }
     plot()->graph(0)->setData(x, y, true);
     const bool dense = order.size() > 128;
-    plot()->graph(0)->setScatterStyle(dense ? QCPScatterStyle(QCPScatterStyle::ssNone)
-                                            : QCPScatterStyle(QCPScatterStyle::ssDisc,
-                                                              QColor(60, 60, 160), 3));
+    plot()->graph(0)->setScatterStyle(
+        dense ? QCPScatterStyle(QCPScatterStyle::ssNone)
+              : QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(60, 60, 160), 3));
     plot()->graph(0)->setPen(QPen(QColor(60, 60, 160), dense ? 1.0 : 1.5));
     plot()->setNotAntialiasedElements(dense ? QCP::aePlottables : QCP::aeNone);
     plot()->graph(1)->setData(dx, dy, true);
@@ -97,8 +94,7 @@ void ScalePlot::setData(const core::PairHistory& pair, const std::vector<int>& o
     replotLater();
 }
 
-QString ScalePlot::csv() const
-{
+QString ScalePlot::csv() const {
     QString out = QStringLiteral("position,channel,scale,dead\n");
     for (size_t i = 0; i < order_.size(); ++i)
         out += QStringLiteral("%1,%2,%3,%4\n")

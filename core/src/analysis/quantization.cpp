@@ -144,8 +144,8 @@ Energy energyOf(const float* x, std::int64_t n, float ts, float tr, const float*
 
 // The exact energy: by reciprocal where that decides every rounding, else by division.
 template <bool kPerElement>
-Energy energy(const float* x, std::int64_t n, float ts, float tr, const float* cs,
-              const float* cr, bool reciprocalUsable) {
+Energy energy(const float* x, std::int64_t n, float ts, float tr, const float* cs, const float* cr,
+              bool reciprocalUsable) {
     if (reciprocalUsable) {
         Energy e = energyOf<kPerElement, false>(x, n, ts, tr, cs, cr);
         if (e.doubtful == 0) return e;

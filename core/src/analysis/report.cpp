@@ -26,35 +26,39 @@ nlohmann::json statsJson(const SqnrStats& s) {
 nlohmann::json quantizationJson(const QuantizationReport& q) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& l : q.layers)
-        layers.push_back({{"layer", l.name},
-                          {"parameters", l.parameters},
-                          {"per_tensor", {{"before", decibels(l.perTensorBefore)},
-                                          {"after", decibels(l.perTensorAfter)}}},
-                          {"per_channel", {{"before", decibels(l.perChannelBefore)},
-                                           {"after", decibels(l.perChannelAfter)}}},
-                          {"zero_fraction_before", l.zeroFractionBefore},
-                          {"zero_fraction_after", l.zeroFractionAfter},
-                          {"zeroed_channels_before", l.zeroedChannelsBefore},
-                          {"zeroed_channels_after", l.zeroedChannelsAfter},
-                          {"collapsed_before", l.collapsedBefore},
-                          {"collapsed_after", l.collapsedAfter}});
-    return {{"scheme", "symmetric int8, scale max|W|/127, round half to even; SQNR in dB; a layer "
-                       "is collapsed when more than half its non-zero weights round to zero "
-                       "per tensor, and counts as 0 dB in the per-tensor summary"},
-            {"layers", layers},
-            {"summary",
-             {{"collapsed_layers", q.collapsedLayers},
-              {"per_tensor", {{"before", statsJson(q.perTensorBefore)},
-                              {"after", statsJson(q.perTensorAfter)}}},
-              {"per_channel", {{"before", statsJson(q.perChannelBefore)},
-                               {"after", statsJson(q.perChannelAfter)}}}}}};
+        layers.push_back(
+            {{"layer", l.name},
+             {"parameters", l.parameters},
+             {"per_tensor",
+              {{"before", decibels(l.perTensorBefore)}, {"after", decibels(l.perTensorAfter)}}},
+             {"per_channel",
+              {{"before", decibels(l.perChannelBefore)}, {"after", decibels(l.perChannelAfter)}}},
+             {"zero_fraction_before", l.zeroFractionBefore},
+             {"zero_fraction_after", l.zeroFractionAfter},
+             {"zeroed_channels_before", l.zeroedChannelsBefore},
+             {"zeroed_channels_after", l.zeroedChannelsAfter},
+             {"collapsed_before", l.collapsedBefore},
+             {"collapsed_after", l.collapsedAfter}});
+    return {
+        {"scheme",
+         "symmetric int8, scale max|W|/127, round half to even; SQNR in dB; a layer "
+         "is collapsed when more than half its non-zero weights round to zero "
+         "per tensor, and counts as 0 dB in the per-tensor summary"},
+        {"layers", layers},
+        {"summary",
+         {{"collapsed_layers", q.collapsedLayers},
+          {"per_tensor",
+           {{"before", statsJson(q.perTensorBefore)}, {"after", statsJson(q.perTensorAfter)}}},
+          {"per_channel",
+           {{"before", statsJson(q.perChannelBefore)}, {"after", statsJson(q.perChannelAfter)}}}}}};
 }
 
 nlohmann::json planJsonPart(const RunPlan& plan) {
     nlohmann::json bns = nlohmann::json::array(), skipped = nlohmann::json::array();
     for (const auto& b : plan.batchNorms)
         bns.push_back({{"batch_norm", b.name}, {"into", b.after}, {"epsilon", b.epsilon}});
-    for (const auto& r : plan.skipped) skipped.push_back({{"layers", r.layers}, {"reason", r.reason}});
+    for (const auto& r : plan.skipped)
+        skipped.push_back({{"layers", r.layers}, {"reason", r.reason}});
     return {{"folded_batch_norms", bns},
             {"relu6_to_relu", plan.relu6},
             {"skipped_pairs", skipped},
@@ -93,8 +97,9 @@ nlohmann::json regionsJson(const std::vector<RegionHistory>& regions) {
                        {"sinks", r.region.sinks},
                        {"channels", r.region.channels},
                        {"scales", r.scale},
-                       {"ranges", {{"before", {{"out", before.out}, {"in", before.in}}},
-                                   {"after", {{"out", after.out}, {"in", after.in}}}}},
+                       {"ranges",
+                        {{"before", {{"out", before.out}, {"in", before.in}}},
+                         {"after", {{"out", after.out}, {"in", after.in}}}}},
                        {"imbalance", {{"before", ratio(before.out)}, {"after", ratio(after.out)}}},
                        {"dead_channels", r.deadChannels},
                        {"constant_input_channels", r.constantInputChannels}});
@@ -160,8 +165,11 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
         json absorbed = json::array();
         for (const auto& r : *extras.absorbedBias) {
             json e = {{"first", r.first}, {"second", r.second}};
-            if (!r.skipped.empty()) e["skipped"] = r.skipped;
-            else e.update({{"channels", r.channels}, {"largest", r.largest}, {"absorbed", r.absorbed}});
+            if (!r.skipped.empty())
+                e["skipped"] = r.skipped;
+            else
+                e.update(
+                    {{"channels", r.channels}, {"largest", r.largest}, {"absorbed", r.absorbed}});
             absorbed.push_back(e);
         }
         j["absorbed_bias"] = absorbed;
@@ -170,7 +178,9 @@ std::string reportJson(const ModelInfo& model, const Summary& summary, const Tim
     if (extras.quantization) j["quantization"] = quantizationJson(*extras.quantization);
     if (extras.verification)
         j["verification"] = nlohmann::json::parse(verificationJson(*extras.verification));
-    j["seconds"] = {{"load", timings.load}, {"equalize", timings.equalize}, {"save", timings.save},
+    j["seconds"] = {{"load", timings.load},
+                    {"equalize", timings.equalize},
+                    {"save", timings.save},
                     {"quantization", timings.quantization}};
     return json_text::dump(j, 2) + "\n";
 }

@@ -60,19 +60,24 @@ std::vector<AbsorbedBias> absorbHighBias(const Model& model, const RunPlan& plan
         AbsorbedBias r{a, b, {}, 0, 0, ""};
         auto bn = std::find_if(plan.batchNorms.begin(), plan.batchNorms.end(),
                                [&](const BatchNormRef& x) { return x.after == a; });
-        auto pair = std::find_if(summary.pairs.begin(), summary.pairs.end(),
-                                 [&](const PairHistory& p) { return p.first == a && p.second == b; });
+        auto pair =
+            std::find_if(summary.pairs.begin(), summary.pairs.end(),
+                         [&](const PairHistory& p) { return p.first == a && p.second == b; });
         Layer* first = findLayer(layers, a);
         Layer* second = findLayer(layers, b);
         const LayerInfo* secondInfo = info.find(b);
-        const bool secondBias = secondInfo && (secondInfo->hasBias() ||
-            std::any_of(plan.batchNorms.begin(), plan.batchNorms.end(),
-                        [&](const BatchNormRef& x) { return x.after == b && !x.betaPath.empty(); }));
+        const bool secondBias =
+            secondInfo &&
+            (secondInfo->hasBias() || std::any_of(plan.batchNorms.begin(), plan.batchNorms.end(),
+                                                  [&](const BatchNormRef& x) {
+                                                      return x.after == b && !x.betaPath.empty();
+                                                  }));
         if (bn == plan.batchNorms.end() || pair == summary.pairs.end() || !first || !second ||
             !first->bias) {
             r.skipped = "its batch norm is not folded in this run";
         } else if (!secondBias) {
-            r.skipped = "'" + b + "' has no bias (nor a batch norm after it) to take the absorbed part";
+            r.skipped =
+                "'" + b + "' has no bias (nor a batch norm after it) to take the absorbed part";
         }
         if (!r.skipped.empty()) {
             out.push_back(std::move(r));

@@ -45,7 +45,9 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 struct AxisStats {
     std::vector<float> min1, max1, min2, max2;
     explicit AxisStats(const AxisView& v)
-        : min1(size_t(v.n1), kInf), max1(size_t(v.n1), -kInf), min2(size_t(v.n2), kInf),
+        : min1(size_t(v.n1), kInf),
+          max1(size_t(v.n1), -kInf),
+          min2(size_t(v.n2), kInf),
           max2(size_t(v.n2), -kInf) {}
 };
 
@@ -136,9 +138,8 @@ struct RowSet {
 // kPos: also min/max per element position into lo2/hi2. kWrite false: measures only.
 template <bool kWrite, bool kTwo, bool kElemA, bool kElemB, bool kPos, int kRows>
 [[gnu::always_inline]] inline void scaleRows(RowSet<kRows>& rows, std::int64_t n,
-                                             const float* __restrict fa,
-                                             const float* __restrict fb, float* __restrict lo2,
-                                             float* __restrict hi2) {
+                                             const float* __restrict fa, const float* __restrict fb,
+                                             float* __restrict lo2, float* __restrict hi2) {
     D4 acc[kRows][2] = {};
     F8 l[kRows], h[kRows], a[kRows], b[kRows];
     for (int r = 0; r < kRows; ++r) {
@@ -173,8 +174,8 @@ template <bool kWrite, bool kTwo, bool kElemA, bool kElemB, bool kPos, int kRows
         float* x = rows.x[r];
         for (std::int64_t k = i, j = 0; k < n; ++k, ++j) {
             float d;
-            const float v = step<kTwo>(x[k], kElemA ? fa[k] : rows.fa0[r],
-                                       kElemB ? fb[k] : rows.fb0[r], d);
+            const float v =
+                step<kTwo>(x[k], kElemA ? fa[k] : rows.fa0[r], kElemB ? fb[k] : rows.fb0[r], d);
             sum[j] += double(d) * double(d);
             if constexpr (kWrite) x[k] = v;
             if constexpr (kPos) {
@@ -261,8 +262,8 @@ CLE_ALWAYS_INLINE double rowsBody(float* data, const AxisView& v, std::int64_t b
         float& hi1 = s.max1[size_t(c1)];
         for (std::int64_t c2 = 0; c2 < v.n2; ++c2, x += v.q) {
             float lo = kInf, hi = -kInf;
-            acc += scaleRun<kWrite, kTwo>(x, v.q, f.a2 ? f.a2[c2] : fa1, f.b2 ? f.b2[c2] : fb1,
-                                          lo, hi);
+            acc += scaleRun<kWrite, kTwo>(x, v.q, f.a2 ? f.a2[c2] : fa1, f.b2 ? f.b2[c2] : fb1, lo,
+                                          hi);
             lo1 = std::min(lo1, lo);
             hi1 = std::max(hi1, hi);
             s.min2[size_t(c2)] = std::min(s.min2[size_t(c2)], lo);
@@ -285,8 +286,8 @@ double rowsBaseline(float* data, const AxisView& v, std::int64_t begin, std::int
 }
 
 template <bool kWrite, bool kTwo>
-double rows(float* data, const AxisView& v, std::int64_t begin, std::int64_t end,
-            const Factors& f, AxisStats& s) {
+double rows(float* data, const AxisView& v, std::int64_t begin, std::int64_t end, const Factors& f,
+            AxisStats& s) {
     return cpu::hasAvx2() ? rowsAvx2<kWrite, kTwo>(data, v, begin, end, f, s)
                           : rowsBaseline<kWrite, kTwo>(data, v, begin, end, f, s);
 }
@@ -356,8 +357,7 @@ double flatPass(float* data, const AxisView& v, Factors f, AxisStats& s, int thr
     auto expand = [&](const float*& factor, std::vector<float>& out) {
         if (!factor) return;
         out.resize(size_t(flat.n2));
-        for (std::int64_t c = 0; c < v.n2; ++c)
-            std::fill_n(out.begin() + c * v.q, v.q, factor[c]);
+        for (std::int64_t c = 0; c < v.n2; ++c) std::fill_n(out.begin() + c * v.q, v.q, factor[c]);
         factor = out.data();
     };
     expand(f.a2, a2);

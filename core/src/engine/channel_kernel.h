@@ -10,7 +10,7 @@ namespace cle::core::kernel {
 /// depthwise kernel with a single channel axis, [P, N1, Q] with N2 = M = 1).
 struct AxisView {
     std::int64_t p = 1, n1 = 1, m = 1, n2 = 1, q = 1;
-    bool single = false;  ///< one channel axis (depthwise)
+    bool single = false;   ///< one channel axis (depthwise)
     bool outFirst = true;  ///< the output axis is a1 (PyTorch) rather than a2 (Keras)
 };
 

@@ -104,9 +104,11 @@ public:
             const int axis = pairInAxis(first, second);
             auto [by, fresh] = inAxisSetBy.emplace(b, a);
             if (!fresh && layers_[p.second].inAxis != axis)
-                throw inputError("layer '" + b + "' would act depthwise in one pair and as an "
-                                 "ordinary convolution in the other ('" + by->second + "," + b +
-                                 "' and '" + a + "," + b + "'); equalize them in separate runs");
+                throw inputError("layer '" + b +
+                                 "' would act depthwise in one pair and as an "
+                                 "ordinary convolution in the other ('" +
+                                 by->second + "," + b + "' and '" + a + "," + b +
+                                 "'); equalize them in separate runs");
             layers_[p.second].inAxis = axis;
             p.scale.assign(size_t(first.outChannels()), 1.0);
             if (const auto& bias = layers_[p.first].layer.bias) p.biasBefore = bias->values;
@@ -119,7 +121,8 @@ public:
             for (const auto& n : r.sinks) g.sinks.push_back(layerIndex(n));
             for (size_t sink : g.sinks)
                 if (layers_[sink].inAxis != layers_[sink].layer.info.inAxis())
-                    throw inputError("layer '" + layers_[sink].layer.info.name + "' acts "
+                    throw inputError("layer '" + layers_[sink].layer.info.name +
+                                     "' acts "
                                      "depthwise in a pair, so it cannot end a region");
             g.scale.assign(size_t(r.channels), 1.0);
             regions_.push_back(std::move(g));
@@ -219,8 +222,8 @@ private:
             b.pendingIn = std::move(s);
             return;
         }
-        b.norm = float(std::sqrt(
-            kernel::scale(b.layer.weight.values.data(), b.view, false, s.data(), b.stats, threads_)));
+        b.norm = float(std::sqrt(kernel::scale(b.layer.weight.values.data(), b.view, false,
+                                               s.data(), b.stats, threads_)));
     }
 
     // The largest source output range and sink input range of every region channel.
@@ -363,11 +366,11 @@ void Run::applyRegion(WorkRegion& g) {
             }
             w.norm = float(std::sqrt(sq));
         } else if (out != outFactor.end()) {
-            w.norm = float(std::sqrt(kernel::scale(data, w.view, true, out->second.data(),
-                                                   w.stats, threads_)));
+            w.norm = float(std::sqrt(
+                kernel::scale(data, w.view, true, out->second.data(), w.stats, threads_)));
         } else {
-            w.norm = float(std::sqrt(kernel::scale(data, w.view, false, in->second.data(),
-                                                   w.stats, threads_)));
+            w.norm = float(std::sqrt(
+                kernel::scale(data, w.view, false, in->second.data(), w.stats, threads_)));
         }
         if (out != outFactor.end() && w.layer.bias)
             for (size_t c = 0; c < out->second.size(); ++c)
@@ -379,8 +382,11 @@ void Run::applyRegion(WorkRegion& g) {
 void checkRegion(const ModelInfo& info, const Region& r) {
     auto layer = [&](const std::string& name) -> const LayerInfo& {
         const LayerInfo* l = info.find(name);
-        if (!l) throw inputError("unknown layer '" + name + "' (see 'cle inspect' for the layer names)");
-        if (!l->supported) throw inputError("layer '" + name + "' cannot be equalized: " + l->unsupportedReason);
+        if (!l)
+            throw inputError("unknown layer '" + name +
+                             "' (see 'cle inspect' for the layer names)");
+        if (!l->supported)
+            throw inputError("layer '" + name + "' cannot be equalized: " + l->unsupportedReason);
         return *l;
     };
     if (r.sources.empty() || r.sinks.empty() || r.sourceChannels.size() != r.sources.size() ||

@@ -5,12 +5,12 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
+#include "eval/onnx_compile.h"
 #include "formats/formats.h"
 #include "formats/open_input.h"
-#include "hdf5/h5.h"
 #include "graph/keras_graph.h"
+#include "hdf5/h5.h"
 #include "program.h"
-#include "eval/onnx_compile.h"
 
 namespace cle::core::eval {
 
@@ -38,10 +38,15 @@ std::vector<float> readVector(const std::string& file, const std::string& path, 
 
 class Compiler {
 public:
-    Compiler(const std::string& path, const Model& model, const NetworkOptions& options,
-             hid_t file, std::string root, Program& p)
-        : path_(path), model_(model), options_(options), file_(file), root_(std::move(root)),
-          keras3_(model.info.format == Format::Keras3), p_(p) {}
+    Compiler(const std::string& path, const Model& model, const NetworkOptions& options, hid_t file,
+             std::string root, Program& p)
+        : path_(path),
+          model_(model),
+          options_(options),
+          file_(file),
+          root_(std::move(root)),
+          keras3_(model.info.format == Format::Keras3),
+          p_(p) {}
 
     /// Compiles `g`; `inputs` feed its input layers (top level: empty, new program inputs).
     /// Keras 3: `storage` is the group holding g's layers and `listed` g's name as listed.
@@ -64,7 +69,8 @@ private:
     const keras::Keras3Place& place(const Node& n) const {
         auto it = places_.find(&n);
         if (it == places_.end())
-            throw inputError("layer '" + n.name + "' has no place in the weights of '" + path_ + "'");
+            throw inputError("layer '" + n.name + "' has no place in the weights of '" + path_ +
+                             "'");
         return it->second;
     }
     bool relaxed(const Node& n) const {
@@ -146,12 +152,11 @@ int Compiler::node(const keras::Graph& g, const Node& n, const std::string& pref
     if (n.nested) {
         if (!n.inner)
             throw inputError("nested model '" + shown + "' has a layer graph that cannot be read");
-        auto outs = keras3_ ? graph(*n.inner, shown,
-                                    place(n).group + "/" + formats::keras3Container(file_), in,
-                                    place(n).name)
-                            : graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
-        if (outs.size() != 1)
-            throw inputError("nested model '" + shown + "' has several outputs");
+        auto outs =
+            keras3_ ? graph(*n.inner, shown, place(n).group + "/" + formats::keras3Container(file_),
+                            in, place(n).name)
+                    : graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
+        if (outs.size() != 1) throw inputError("nested model '" + shown + "' has several outputs");
         out = outs[0];
     } else {
         Op op = layer(n, storage);
@@ -205,8 +210,8 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
         op.groups = keras::configInt(n, "groups", 1);
         op.multiplier = keras::configInt(n, "depth_multiplier", 1);
         op.kind = n.cls == "Conv1D" || n.cls == "Conv2D" ? Kind::Conv
-                  : startsWith(n.cls, "Depthwise")        ? Kind::Depthwise
-                                                          : Kind::Separable;
+                  : startsWith(n.cls, "Depthwise")       ? Kind::Depthwise
+                                                         : Kind::Separable;
     }
     const Layer main = weights(op.kind == Kind::Separable ? base + "/depthwise" : base, n);
     op.kernel = main.weight;
@@ -224,9 +229,9 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
         throw inputError("layer '" + n.name + "' (" + n.cls + ") has a kernel of rank " +
                          std::to_string(op.kernel.rank()) + ", expected " + std::to_string(rank));
     if (op.kind != Kind::Dense)  // the kernel's own size, whatever the config says
-        op.window.kernel = op.oneD ? std::array<long, 2>{1, long(op.kernel.shape[0])}
-                                   : std::array<long, 2>{long(op.kernel.shape[0]),
-                                                         long(op.kernel.shape[1])};
+        op.window.kernel =
+            op.oneD ? std::array<long, 2>{1, long(op.kernel.shape[0])}
+                    : std::array<long, 2>{long(op.kernel.shape[0]), long(op.kernel.shape[1])};
 }
 
 void Compiler::batchNorm(const Node& n, const std::string& storage, Op& op) {
@@ -239,9 +244,9 @@ void Compiler::batchNorm(const Node& n, const std::string& storage, Op& op) {
         op.kind = Kind::Identity;
         return;
     }
-    std::string group = keras3_ ? place(n).group
-                                : (root_ == "/" ? "" : root_) + "/" +
-                                      (storage.empty() ? n.name : storage);
+    std::string group =
+        keras3_ ? place(n).group
+                : (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage);
     std::string why;
     auto ref = keras::batchNormRef(file_, root_, group, keras3_, n, &why);
     if (!ref) throw inputError(why);
@@ -267,8 +272,10 @@ Op Compiler::layer(const Node& n, const std::string& storage) {
                          ") uses channels_first, which cannot be evaluated");
     static const std::set<std::string> convs = {"Conv1D", "Conv2D", "DepthwiseConv2D",
                                                 "SeparableConv2D", "Dense"};
-    if (convs.count(n.cls)) weighted(n, storage, op);
-    else if (n.cls == "BatchNormalization") batchNorm(n, storage, op);
+    if (convs.count(n.cls))
+        weighted(n, storage, op);
+    else if (n.cls == "BatchNormalization")
+        batchNorm(n, storage, op);
     else if (n.cls == "PReLU") {
         op.kind = Kind::PRelu;
         std::map<std::string, std::string> vars;
@@ -276,8 +283,8 @@ Op Compiler::layer(const Node& n, const std::string& storage) {
             vars["alpha"] = place(n).group + "/vars/0";
         else if (!keras3_)
             vars = keras::layerVariables(
-                file_, root_, (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage),
-                n);
+                file_, root_,
+                (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage), n);
         if (!vars.count("alpha"))
             throw inputError("PReLU '" + n.name + "' has no alpha in the file");
         op.scale = readDataset(path_, vars["alpha"]).values;
@@ -309,16 +316,15 @@ Program compile(const std::string& path, const Model& model, const NetworkOption
     if (!loaded && text.empty())
         throw inputError("'" + path + "' has no layer graph (model_config), so its network " +
                          "cannot be evaluated");
-    keras::Graph g = loaded ? keras::Graph::fromConfig(*model.config, path)
-                            : keras::Graph::parse(text, path);
+    keras::Graph g =
+        loaded ? keras::Graph::fromConfig(*model.config, path) : keras::Graph::parse(text, path);
     std::string root;
     formats::detect(file.get(), root);
     Program p;
     Compiler c(path, model, options, file.get(), root.empty() ? "/" : root, p);
-    p.outputSlots = c.graph(g, "", model.info.format == Format::Keras3
-                                       ? "/" + formats::keras3Container(file.get())
-                                       : "",
-                            {});
+    p.outputSlots = c.graph(
+        g, "",
+        model.info.format == Format::Keras3 ? "/" + formats::keras3Container(file.get()) : "", {});
     return p;
 }
 

@@ -74,8 +74,8 @@ void foldBatchNorms(Program& p) {
     for (auto& bn : p.ops) {
         if (bn.kind != Kind::BatchNorm || bn.in.size() != 1) continue;
         const int slot = bn.in[0];
-        auto layer = std::find_if(p.ops.begin(), p.ops.end(),
-                                  [&](const Op& o) { return o.out == slot; });
+        auto layer =
+            std::find_if(p.ops.begin(), p.ops.end(), [&](const Op& o) { return o.out == slot; });
         if (layer == p.ops.end() || !hasWeights(layer->kind) || readers[size_t(slot)] != 1)
             continue;
         if (layer->activation != "linear") continue;

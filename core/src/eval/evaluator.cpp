@@ -21,7 +21,9 @@ Tensor runOp(const Op& op, const std::vector<const Tensor*>& in, bool noSoftmax)
     const Tensor& x = *in[0];
     Tensor y;
     switch (op.kind) {
-        case Kind::Conv: y = convolution(op, x); break;
+        case Kind::Conv:
+            y = convolution(op, x);
+            break;
         case Kind::Depthwise:
             y = depthwise(op.kernel, op.window, op.multiplier, op.oneD, x);
             addChannelBias(op.bias, y);
@@ -37,21 +39,42 @@ Tensor runOp(const Op& op, const std::vector<const Tensor*>& in, bool noSoftmax)
             y = dense(op.kernel.values.data(), op.kernel.shape[0], op.kernel.shape[1], op.bias,
                       op.name, x);
             break;
-        case Kind::Activation: y = x; break;
+        case Kind::Activation:
+            y = x;
+            break;
         case Kind::Softmax:
             if (noSoftmax) return x;
             return elementwise(op, x);
-        case Kind::BatchNorm: case Kind::Relu: case Kind::Elu: case Kind::ThresholdedRelu:
-        case Kind::PRelu: case Kind::Rescale:
+        case Kind::BatchNorm:
+        case Kind::Relu:
+        case Kind::Elu:
+        case Kind::ThresholdedRelu:
+        case Kind::PRelu:
+        case Kind::Rescale:
             return elementwise(op, x);
-        case Kind::Pad: case Kind::Crop: return padOrCrop(op, x);
-        case Kind::MaxPool: case Kind::AvgPool: return pooling(op, x);
-        case Kind::GlobalAvg: case Kind::GlobalMax: return globalPooling(op, x);
-        case Kind::Merge: case Kind::Concat: return combine(op, in);
-        case Kind::Flatten: case Kind::Reshape: case Kind::Permute: return reshape(op, x);
-        case Kind::UpSample: return upSample(op, x);
-        case Kind::Input: case Kind::Identity: return x;
-        case Kind::Constant: return op.kernel;
+        case Kind::Pad:
+        case Kind::Crop:
+            return padOrCrop(op, x);
+        case Kind::MaxPool:
+        case Kind::AvgPool:
+            return pooling(op, x);
+        case Kind::GlobalAvg:
+        case Kind::GlobalMax:
+            return globalPooling(op, x);
+        case Kind::Merge:
+        case Kind::Concat:
+            return combine(op, in);
+        case Kind::Flatten:
+        case Kind::Reshape:
+        case Kind::Permute:
+            return reshape(op, x);
+        case Kind::UpSample:
+            return upSample(op, x);
+        case Kind::Input:
+        case Kind::Identity:
+            return x;
+        case Kind::Constant:
+            return op.kernel;
     }
     activate(op.activation, y, noSoftmax);
     return y;
@@ -132,16 +155,15 @@ private:
 
 std::int64_t checkInputs(const Program& p, const std::vector<Tensor>& inputs) {
     if (inputs.size() != p.inputs.size())
-        throw inputError("the network takes " + std::to_string(p.inputs.size()) +
-                         " inputs, got " + std::to_string(inputs.size()));
+        throw inputError("the network takes " + std::to_string(p.inputs.size()) + " inputs, got " +
+                         std::to_string(inputs.size()));
     std::int64_t n = -1;
     for (size_t k = 0; k < inputs.size(); ++k) {
         const auto& want = p.inputs[k].shape;
         const auto& got = inputs[k].shape;
         bool ok = (want.empty() || got.size() == want.size() + 1) && !got.empty() &&
                   (n < 0 || got[0] == n);
-        for (size_t d = 0; ok && d < want.size(); ++d)
-            ok = want[d] < 0 || want[d] == got[d + 1];
+        for (size_t d = 0; ok && d < want.size(); ++d) ok = want[d] < 0 || want[d] == got[d + 1];
         if (!ok || std::int64_t(inputs[k].values.size()) != inputs[k].size())
             throw inputError("input '" + p.inputs[k].name + "' has the wrong shape");
         n = got[0];
@@ -229,8 +251,7 @@ std::vector<Tensor> Network::run(const std::vector<Tensor>& inputs, const RunOpt
     return out;
 }
 
-ActivationRanges Network::calibrate(const std::vector<Tensor>& inputs,
-                                    const RunOptions& o) const {
+ActivationRanges Network::calibrate(const std::vector<Tensor>& inputs, const RunOptions& o) const {
     const std::int64_t n = checkInputs(*program_, inputs);
     RunOptions plain = o;
     plain.activations = nullptr;
@@ -238,10 +259,9 @@ ActivationRanges Network::calibrate(const std::vector<Tensor>& inputs,
     Runner runner(deployed(*program_, plain, local), plain);
     const size_t ops = program_->ops.size();
     const float inf = std::numeric_limits<float>::infinity();
-    std::vector<ActivationRanges> seen(size_t(n), {std::vector<float>(ops, inf),
-                                                   std::vector<float>(ops, -inf)});
-    forEachSample(n, o.threads,
-                  [&](std::int64_t i) { runner.one(inputs, i, &seen[size_t(i)]); });
+    std::vector<ActivationRanges> seen(
+        size_t(n), {std::vector<float>(ops, inf), std::vector<float>(ops, -inf)});
+    forEachSample(n, o.threads, [&](std::int64_t i) { runner.one(inputs, i, &seen[size_t(i)]); });
     ActivationRanges all{std::vector<float>(ops, inf), std::vector<float>(ops, -inf)};
     for (const auto& s : seen)
         for (size_t k = 0; k < ops; ++k) {

@@ -22,8 +22,7 @@ std::array<long, 4> amounts(const json& cfg, const std::string& key, bool oneD) 
     if (v.is_array() && v.size() == 2 && v[0].is_number())
         return {v[0].get<long>(), v[0].get<long>(), v[1].get<long>(), v[1].get<long>()};
     if (v.is_array() && v.size() == 2 && v[0].is_array())
-        return {v[0][0].get<long>(), v[0][1].get<long>(), v[1][0].get<long>(),
-                v[1][1].get<long>()};
+        return {v[0][0].get<long>(), v[0][1].get<long>(), v[1][0].get<long>(), v[1][1].get<long>()};
     throw inputError("config entry '" + key + "' is not a padding or cropping amount");
 }
 
@@ -66,11 +65,11 @@ bool reluFamily(const keras::Node& n, Op& op, bool relaxed) {
 bool shapeFamily(const keras::Node& n, Op& op) {
     const json& c = n.config;
     const std::string& k = n.cls;
-    static const std::set<std::string> merges = {"Add", "Subtract", "Multiply",
-                                                  "Average", "Maximum", "Minimum"};
+    static const std::set<std::string> merges = {"Add",     "Subtract", "Multiply",
+                                                 "Average", "Maximum",  "Minimum"};
     static const std::set<std::string> identities = {
-        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-        "GaussianDropout", "AlphaDropout", "ActivityRegularization"};
+        "Dropout",       "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+        "GaussianNoise", "GaussianDropout",  "AlphaDropout",     "ActivityRegularization"};
     op.oneD = k.find("1D") != std::string::npos;
     if (k == "ZeroPadding1D" || k == "ZeroPadding2D") {
         op.kind = Kind::Pad;

@@ -57,20 +57,30 @@ void activate(const std::string& fn, Tensor& x, bool noSoftmax) {
     Flat v = flat(x);
     auto sigmoid = [&] { return 1.f / (1.f + (-v).exp()); };
     if (fn == "linear" || fn.empty()) return;
-    if (fn == "relu") v = v.max(0.f);
-    else if (fn == "relu6") v = v.max(0.f).min(6.f);
-    else if (fn == "sigmoid") v = sigmoid();
-    else if (fn == "hard_sigmoid") v = (0.2f * v + 0.5f).max(0.f).min(1.f);
-    else if (fn == "tanh") v = v.tanh();
-    else if (fn == "swish" || fn == "silu") v = v * sigmoid();
-    else if (fn == "elu") v = (v > 0.f).select(v, v.exp() - 1.f);
+    if (fn == "relu")
+        v = v.max(0.f);
+    else if (fn == "relu6")
+        v = v.max(0.f).min(6.f);
+    else if (fn == "sigmoid")
+        v = sigmoid();
+    else if (fn == "hard_sigmoid")
+        v = (0.2f * v + 0.5f).max(0.f).min(1.f);
+    else if (fn == "tanh")
+        v = v.tanh();
+    else if (fn == "swish" || fn == "silu")
+        v = v * sigmoid();
+    else if (fn == "elu")
+        v = (v > 0.f).select(v, v.exp() - 1.f);
     else if (fn == "selu")
         v = 1.0507009873554805f * (v > 0.f).select(v, 1.6732632423543772f * (v.exp() - 1.f));
     else if (fn == "gelu")
         v = 0.5f * v * (1.f + v.unaryExpr([](float t) { return std::erf(t * float(M_SQRT1_2)); }));
-    else if (fn == "softplus") v = (v.exp() + 1.f).log();
-    else if (fn == "softsign") v = v / (v.abs() + 1.f);
-    else if (fn == "exponential") v = v.exp();
+    else if (fn == "softplus")
+        v = (v.exp() + 1.f).log();
+    else if (fn == "softsign")
+        v = v / (v.abs() + 1.f);
+    else if (fn == "exponential")
+        v = v.exp();
     else if (fn == "softmax") {
         if (!noSoftmax) softmax(x, x.rank() - 1);
     } else
@@ -85,8 +95,10 @@ Tensor elementwise(const Op& op, const Tensor& input) {
             perChannel(x, sampleAxis(op.axis, x.rank(), op.name), op.scale, op.shift);
             break;
         case Kind::Rescale:
-            if (op.scale.size() == 1) v = v * op.scale[0] + op.shift[0];
-            else perChannel(x, x.rank() - 1, op.scale, op.shift);
+            if (op.scale.size() == 1)
+                v = v * op.scale[0] + op.shift[0];
+            else
+                perChannel(x, x.rank() - 1, op.scale, op.shift);
             break;
         case Kind::Relu: {
             const float t = float(op.threshold), s = float(op.slope);
@@ -95,8 +107,12 @@ Tensor elementwise(const Op& op, const Tensor& input) {
             if (op.maxValue >= 0) v = v.min(float(op.maxValue));
             break;
         }
-        case Kind::Elu: v = (v > 0.f).select(v, float(op.slope) * (v.exp() - 1.f)); break;
-        case Kind::ThresholdedRelu: v = (v > float(op.threshold)).select(v, 0.f); break;
+        case Kind::Elu:
+            v = (v > 0.f).select(v, float(op.slope) * (v.exp() - 1.f));
+            break;
+        case Kind::ThresholdedRelu:
+            v = (v > float(op.threshold)).select(v, 0.f);
+            break;
         case Kind::PRelu: {
             if (op.scale.size() != x.values.size() && x.values.size() % op.scale.size())
                 throw inputError("PReLU '" + op.name + "' has alphas of the wrong size");
@@ -106,8 +122,11 @@ Tensor elementwise(const Op& op, const Tensor& input) {
             m = (m > 0.f).select(m, m * alpha);
             break;
         }
-        case Kind::Softmax: softmax(x, sampleAxis(op.axis, x.rank(), op.name)); break;
-        default: break;
+        case Kind::Softmax:
+            softmax(x, sampleAxis(op.axis, x.rank(), op.name));
+            break;
+        default:
+            break;
     }
     return x;
 }
@@ -126,7 +145,8 @@ Tensor combine(const Op& op, const std::vector<const Tensor*>& in) {
             bool same = t->rank() == rank;  // every axis but the joined one
             for (int a = 0; same && a < rank; ++a)
                 same = a == axis || t->shape[size_t(a)] == in[0]->shape[size_t(a)];
-            if (!same) throw inputError("Concatenate '" + op.name + "' gets tensors of other shapes");
+            if (!same)
+                throw inputError("Concatenate '" + op.name + "' gets tensors of other shapes");
             widths.push_back(long(t->values.size()) / outer);
             total += widths.back();
         }
@@ -146,11 +166,16 @@ Tensor combine(const Op& op, const std::vector<const Tensor*>& in) {
             throw inputError("layer '" + op.name + "' (" + op.cls +
                              ") gets tensors of different shapes");
         Eigen::Map<const Eigen::ArrayXf> b(in[k]->values.data(), acc.size());
-        if (op.merge == "add" || op.merge == "average") acc += b;
-        else if (op.merge == "subtract") acc -= b;
-        else if (op.merge == "multiply") acc *= b;
-        else if (op.merge == "maximum") acc = acc.max(b);
-        else acc = acc.min(b);
+        if (op.merge == "add" || op.merge == "average")
+            acc += b;
+        else if (op.merge == "subtract")
+            acc -= b;
+        else if (op.merge == "multiply")
+            acc *= b;
+        else if (op.merge == "maximum")
+            acc = acc.max(b);
+        else
+            acc = acc.min(b);
     }
     if (op.merge == "average") acc /= float(in.size());
     return y;
@@ -165,8 +190,10 @@ Tensor reshape(const Op& op, const Tensor& x) {
         y.shape = op.dims;
         std::int64_t known = 1, unknown = -1;
         for (size_t i = 0; i < y.shape.size(); ++i)
-            if (y.shape[i] < 0) unknown = std::int64_t(i);
-            else known *= y.shape[i];
+            if (y.shape[i] < 0)
+                unknown = std::int64_t(i);
+            else
+                known *= y.shape[i];
         if (unknown >= 0 && known > 0) y.shape[size_t(unknown)] = n / known;
         if (y.size() != n)
             throw inputError("Reshape '" + op.name + "' cannot reshape " + std::to_string(n) +
@@ -184,8 +211,8 @@ Tensor reshape(const Op& op, const Tensor& x) {
             for (size_t i = 0; i < index.size(); ++i)
                 src += index[i] * stride[size_t(op.dims[i] - 1)];
             y.values[size_t(k)] = x.values[size_t(src)];
-            for (int i = int(index.size()) - 1;
-                 i >= 0 && ++index[size_t(i)] == y.shape[size_t(i)]; --i)
+            for (int i = int(index.size()) - 1; i >= 0 && ++index[size_t(i)] == y.shape[size_t(i)];
+                 --i)
                 index[size_t(i)] = 0;
         }
         return y;

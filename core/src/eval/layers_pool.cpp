@@ -46,14 +46,15 @@ Tensor pooling(const Op& op, const Tensor& x) {
                 StridedRows in(x.values.data() + (r * g.w + col) * g.c, jhi - jlo, g.c,
                                Eigen::OuterStride<>(w.stride[1] * g.c));
                 auto dst = out.middleRows(i * g.ow + jlo, jhi - jlo);
-                if (max) dst = dst.max(in);
-                else dst += in;
+                if (max)
+                    dst = dst.max(in);
+                else
+                    dst += in;
             }
         }
     }
     if (!max) {  // the mean over the window's elements inside the input
-        for (long i = 0; i < g.oh; ++i)
-            out.middleRows(i * g.ow, g.ow).colwise() /= cols * rows(i);
+        for (long i = 0; i < g.oh; ++i) out.middleRows(i * g.ow, g.ow).colwise() /= cols * rows(i);
     }
     return y;
 }
@@ -72,8 +73,10 @@ Tensor globalPooling(const Op& op, const Tensor& x) {
     }
     y.values.resize(size_t(c));
     Eigen::Map<Eigen::Array<float, 1, Eigen::Dynamic>> out(y.values.data(), c);
-    if (op.kind == Kind::GlobalMax) out = in.colwise().maxCoeff();
-    else out = in.colwise().mean();
+    if (op.kind == Kind::GlobalMax)
+        out = in.colwise().maxCoeff();
+    else
+        out = in.colwise().mean();
     return y;
 }
 
@@ -84,7 +87,8 @@ Tensor padOrCrop(const Op& op, const Tensor& x) {
         throw inputError("layer '" + op.name + "' (" + op.cls + ") got an input of rank " +
                          std::to_string(x.rank() + 1));
     if (std::any_of(op.pad.begin(), op.pad.end(), [](long p) { return p < 0; }))
-        throw inputError("layer '" + op.name + "' (" + op.cls + ") has a negative padding or "
+        throw inputError("layer '" + op.name + "' (" + op.cls +
+                         ") has a negative padding or "
                          "cropping");
     const long h = oneD ? 1 : x.shape[0], w = x.shape[oneD ? 0 : 1], c = x.shape.back();
     const long sign = op.kind == Kind::Pad ? 1 : -1;

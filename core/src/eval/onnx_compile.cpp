@@ -18,7 +18,6 @@
 
 namespace cle::core::eval {
 
-
 const OnnxValue* OnnxCompiler::find(const std::string& name) {
     if (auto it = values_.find(name); it != values_.end()) return &it->second;
     const onnx::TensorProto* t = file_->tensor(name);
@@ -31,7 +30,8 @@ const OnnxValue* OnnxCompiler::find(const std::string& name) {
 }
 
 const OnnxValue& OnnxCompiler::input(const Node& n, size_t k) {
-    if (k >= n.inputs.size() || n.inputs[k].empty()) fail(n, "input " + std::to_string(k) + " is missing");
+    if (k >= n.inputs.size() || n.inputs[k].empty())
+        fail(n, "input " + std::to_string(k) + " is missing");
     const OnnxValue* v = find(n.inputs[k]);
     if (!v) fail(n, "its input '" + n.inputs[k] + "' is computed by no node");
     return *v;
@@ -43,10 +43,11 @@ OnnxValue OnnxCompiler::emit(Op op, const std::vector<const OnnxValue*>& in, Ord
         const auto& s = in[0]->shape;
         double grown = 1;
         for (auto d : s) grown *= double(d);
-        if (op.kind == Kind::UpSample) grown *= double(op.dims[0]) * double(op.dims[1]);
+        if (op.kind == Kind::UpSample)
+            grown *= double(op.dims[0]) * double(op.dims[1]);
         else if (s.size() >= 2)
-            grown = double(s[0] + op.pad[0] + op.pad[1]) * double(s[s.size() - 2] + op.pad[2] + op.pad[3]) *
-                    double(s.back());
+            grown = double(s[0] + op.pad[0] + op.pad[1]) *
+                    double(s[s.size() - 2] + op.pad[2] + op.pad[3]) * double(s.back());
         if (grown > double(kMaxSampleValues))
             throw inputError("node '" + op.name + "' of '" + path_ + "' would make a tensor of " +
                              "more than 2^26 values per sample");
@@ -132,7 +133,8 @@ void OnnxCompiler::run() {
         v.slot = p_.slots++;
         v.shape = ni.shape;
         v.order = identityOrder(ni.shape.size() + 1);
-        dry_.push_back(Tensor{ni.shape, std::vector<float>(size_t(Tensor{ni.shape, {}}.size()), 0.f)});
+        dry_.push_back(
+            Tensor{ni.shape, std::vector<float>(size_t(Tensor{ni.shape, {}}.size()), 0.f)});
         p_.inputs.push_back(ni);
         p_.inputSlots.push_back(v.slot);
         values_[in.name()] = v;
@@ -152,7 +154,7 @@ void OnnxCompiler::run() {
 }
 
 void OnnxCompiler::node(const Node& n) {
-    if (n.op == "Constant") return;  // read from the file where used
+    if (n.op == "Constant") return;                         // read from the file where used
     if (n.outputs.empty() || n.outputs[0].empty()) return;  // computes nothing that is read
     std::vector<const OnnxValue*> in;
     for (const auto& name : n.inputs) in.push_back(name.empty() ? nullptr : find(name));
@@ -162,17 +164,23 @@ void OnnxCompiler::node(const Node& n) {
     }
     OnnxValue out;
     const std::string& op = n.op;
-    if (op == "Conv") out = conv(n);
-    else if (op == "Gemm" || op == "MatMul") out = dense(n);
-    else if (op == "BatchNormalization") out = batchNorm(n);
+    if (op == "Conv")
+        out = conv(n);
+    else if (op == "Gemm" || op == "MatMul")
+        out = dense(n);
+    else if (op == "BatchNormalization")
+        out = batchNorm(n);
     else if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
              op == "GlobalMaxPool")
         out = pool(n);
-    else if (op == "Pad") out = padding(n);
+    else if (op == "Pad")
+        out = padding(n);
     else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Max" || op == "Min" || op == "Sum")
         out = merge(n);
-    else if (op == "Concat") out = concat(n);
-    else if (op == "Resize" || op == "Upsample") out = resize(n);
+    else if (op == "Concat")
+        out = concat(n);
+    else if (op == "Resize" || op == "Upsample")
+        out = resize(n);
     else if (op == "Transpose") {
         const OnnxValue& x = input(n, 0);
         if (x.constant) fail(n, "a Transpose of a constant is not supported");
@@ -226,7 +234,8 @@ bool OnnxCompiler::simple(const Node& n, const OnnxValue& x0, OnnxValue& out) {
         o.scale.assign(slope.numbers.begin(), slope.numbers.end());
         if (o.scale.empty()) fail(n, "its slope is empty");
         const bool perChannel = o.scale.size() > 1;
-        OnnxValue y = perChannel && x.order.size() > 1 ? arrange(x, channelsLast(x.order.size() + 1), n) : x;
+        OnnxValue y =
+            perChannel && x.order.size() > 1 ? arrange(x, channelsLast(x.order.size() + 1), n) : x;
         out = emit(o, {&y}, y.order);
         return true;
     } else if (op == "Sigmoid" || op == "Tanh") {

@@ -43,8 +43,12 @@ class OnnxCompiler {
 public:
     OnnxCompiler(const std::string& path, const Model& model, const NetworkOptions& options,
                  Program& p)
-        : path_(path), model_(model), options_(options), file_(onnxfmt::OnnxFile::open(path)),
-          g_(*file_), p_(p) {}
+        : path_(path),
+          model_(model),
+          options_(options),
+          file_(onnxfmt::OnnxFile::open(path)),
+          g_(*file_),
+          p_(p) {}
 
     void run();
 

@@ -19,7 +19,8 @@ using onnxfmt::Node;
 
 std::int64_t integerOf(double v, const Node& n) {
     if (!(std::fabs(v) < 4.611686018427387904e18) || v != std::floor(v))
-        throw inputError("node '" + n.name + "' (" + n.op + ") has a shape or index value that is "
+        throw inputError("node '" + n.name + "' (" + n.op +
+                         ") has a shape or index value that is "
                          "not a usable integer");
     return std::int64_t(v);
 }
@@ -51,7 +52,8 @@ std::vector<std::int64_t> axesOf(const onnxfmt::Graph& g, const Node& n,
                                  const std::vector<const OnnxValue*>& in) {
     if (auto a = onnxfmt::attrInts(*n.proto, "axes")) return *a;
     std::vector<std::int64_t> axes;
-    if (in.size() > 1 && in[1]) for (double v : in[1]->numbers) axes.push_back(integerOf(v, n));
+    if (in.size() > 1 && in[1])
+        for (double v : in[1]->numbers) axes.push_back(integerOf(v, n));
     (void)g;
     return axes;
 }
@@ -94,7 +96,8 @@ OnnxValue concat(const Node& n, const std::vector<const OnnxValue*>& in) {
     std::vector<double> out;
     for (std::int64_t o = 0; o < outer; ++o)
         for (const auto* v : in) {
-            const std::int64_t w = std::int64_t(v->numbers.size()) / std::max<std::int64_t>(outer, 1);
+            const std::int64_t w =
+                std::int64_t(v->numbers.size()) / std::max<std::int64_t>(outer, 1);
             out.insert(out.end(), v->numbers.begin() + o * w, v->numbers.begin() + (o + 1) * w);
         }
     return constant(dims, out);
@@ -135,7 +138,8 @@ std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const Node& n,
     if (n.op == "ConstantOfShape") {
         std::vector<std::int64_t> dims;
         for (double d : x.numbers) dims.push_back(integerOf(d, n));
-        if (std::any_of(dims.begin(), dims.end(), [](std::int64_t d) { return d < 0 || d > (1 << 26); }) ||
+        if (std::any_of(dims.begin(), dims.end(),
+                        [](std::int64_t d) { return d < 0 || d > (1 << 26); }) ||
             count(dims) > (std::int64_t(1) << 26))
             throw inputError("node '" + n.name + "' (ConstantOfShape) asks for too many values");
         double value = 0;
@@ -146,8 +150,7 @@ std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const Node& n,
             }
         return constant(dims, std::vector<double>(size_t(count(dims)), value));
     }
-    if (n.op == "Gather" && in.size() == 2 && in[1] && !x.dims.empty())
-        return gather(n, x, *in[1]);
+    if (n.op == "Gather" && in.size() == 2 && in[1] && !x.dims.empty()) return gather(n, x, *in[1]);
     if (n.op == "Concat") return concat(n, in);
     if ((n.op == "Add" || n.op == "Sub" || n.op == "Mul" || n.op == "Div") && in.size() == 2 &&
         in[1])
@@ -159,14 +162,16 @@ std::optional<OnnxValue> foldConstant(const onnxfmt::Graph& g, const Node& n,
             const long rank = long(dims.size() + axes.size());
             for (auto& a : axes) a = axisOf(long(a), rank, n);
             std::sort(axes.begin(), axes.end());
-            for (auto a : axes) dims.insert(dims.begin() + std::min<long>(long(a), long(dims.size())), 1);
+            for (auto a : axes)
+                dims.insert(dims.begin() + std::min<long>(long(a), long(dims.size())), 1);
         } else {
             std::vector<std::int64_t> kept;
             for (size_t i = 0; i < dims.size(); ++i) {
-                bool drop = axes.empty() ? dims[i] == 1
-                                         : std::count(axes.begin(), axes.end(), std::int64_t(i)) ||
-                                               std::count(axes.begin(), axes.end(),
-                                                          std::int64_t(i) - std::int64_t(dims.size()));
+                bool drop = axes.empty()
+                                ? dims[i] == 1
+                                : std::count(axes.begin(), axes.end(), std::int64_t(i)) ||
+                                      std::count(axes.begin(), axes.end(),
+                                                 std::int64_t(i) - std::int64_t(dims.size()));
                 if (!drop) kept.push_back(dims[i]);
             }
             dims = kept;
@@ -180,7 +185,8 @@ std::vector<std::string> onnxRelaxedNodes(const std::string& original,
                                           const std::string& candidate) {
     for (const auto* path : {&original, &candidate})
         if (!onnxfmt::isOnnxPath(*path))
-            throw inputError("'" + *path + "' is not an ONNX model like the file it is compared "
+            throw inputError("'" + *path +
+                             "' is not an ONNX model like the file it is compared "
                              "with");
     auto a = onnxfmt::OnnxFile::open(original);
     auto b = onnxfmt::OnnxFile::open(candidate);
@@ -196,7 +202,8 @@ std::vector<std::string> onnxRelaxedNodes(const std::string& original,
         const auto& y = nb.Get(i);
         if (x.op_type() != y.op_type() || x.name() != y.name())
             throw inputError("the graph of '" + candidate +
-                             "' does not match the original's at node '" + ga.nodes()[size_t(i)].name + "'");
+                             "' does not match the original's at node '" +
+                             ga.nodes()[size_t(i)].name + "'");
         if (x.op_type() != "Clip" || x.SerializeAsString() == y.SerializeAsString()) continue;
         // The relaxed form: the same Clip without its max (attribute or last input).
         onnx::NodeProto r = x;
@@ -206,7 +213,8 @@ std::vector<std::string> onnxRelaxedNodes(const std::string& original,
         if (r.input_size() > 2) r.mutable_input()->RemoveLast();
         if (r.SerializeAsString() != y.SerializeAsString())
             throw inputError("the graph of '" + candidate +
-                             "' does not match the original's at node '" + ga.nodes()[size_t(i)].name + "'");
+                             "' does not match the original's at node '" +
+                             ga.nodes()[size_t(i)].name + "'");
         relaxed.push_back(ga.nodes()[size_t(i)].name);
     }
     return relaxed;

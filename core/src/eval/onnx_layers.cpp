@@ -27,9 +27,10 @@ std::vector<float> channelsLastKernel(const Tensor& w, long kh, long kw, long mu
             for (long a = 0; a < kh; ++a)
                 for (long b = 0; b < kw; ++b) {
                     const long cin = multiplier ? cout / multiplier : 0;
-                    const long to = multiplier ? ((a * kw + b) * cin + o / multiplier) * multiplier +
-                                                     o % multiplier
-                                               : ((a * kw + b) * cinG + i) * cout + o;
+                    const long to =
+                        multiplier
+                            ? ((a * kw + b) * cin + o / multiplier) * multiplier + o % multiplier
+                            : ((a * kw + b) * cinG + i) * cout + o;
                     out[size_t(to)] = w.values[size_t(((o * cinG + i) * kh + a) * kw + b)];
                 }
     return out;
@@ -74,9 +75,12 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
     op.window.stride = get("strides", {1, 1});
     op.window.dilation = get("dilations", {1, 1});
     const std::string autoPad = attrString(*n.proto, "auto_pad", "NOTSET");
-    if (autoPad == "SAME_UPPER") op.window.padding = "same";
-    else if (autoPad != "VALID" && autoPad != "NOTSET") fail(n, "auto_pad " + autoPad + " is not supported");
-    if (auto pads = attrInts(*n.proto, "pads"); pads && autoPad == "NOTSET" &&
+    if (autoPad == "SAME_UPPER")
+        op.window.padding = "same";
+    else if (autoPad != "VALID" && autoPad != "NOTSET")
+        fail(n, "auto_pad " + autoPad + " is not supported");
+    if (auto pads = attrInts(*n.proto, "pads");
+        pads && autoPad == "NOTSET" &&
         std::any_of(pads->begin(), pads->end(), [](std::int64_t v) { return v != 0; })) {
         if (pads->size() != 2 * (rank - 2)) fail(n, "its pads do not match its rank");
         Op pad;
@@ -88,7 +92,8 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
         x = emit(pad, {&x}, x.order);
     }
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) op.bias = weights(n, true).values;
-    if (!op.bias.empty() && long(op.bias.size()) != cout) fail(n, "its bias is not one value per output");
+    if (!op.bias.empty() && long(op.bias.size()) != cout)
+        fail(n, "its bias is not one value per output");
     return emit(op, {&x}, x.order);
 }
 
@@ -182,7 +187,8 @@ OnnxValue OnnxCompiler::pool(const Node& n) {
     const std::string autoPad = attrString(*n.proto, "auto_pad", "NOTSET");
     auto pads = attrInts(*n.proto, "pads").value_or(std::vector<std::int64_t>{});
     const bool padded = std::any_of(pads.begin(), pads.end(), [](std::int64_t v) { return v; });
-    if (autoPad == "SAME_UPPER") op.window.padding = "same";
+    if (autoPad == "SAME_UPPER")
+        op.window.padding = "same";
     else if ((autoPad != "NOTSET" && autoPad != "VALID") || (autoPad == "NOTSET" && padded))
         fail(n, "pooling with explicit pads is not supported");
     if (attrInt(*n.proto, "ceil_mode", 0)) fail(n, "ceil_mode is not supported");
@@ -237,7 +243,8 @@ OnnxValue OnnxCompiler::merge(const Node& n) {
                 for (size_t a = 0; a < shape.size(); ++a)
                     src = src * dims[a] + (dims[a] == 1 ? 0 : index[a]);
                 out = v.numbers.at(size_t(src));
-                for (int a = int(shape.size()) - 1; a >= 0 && ++index[size_t(a)] == shape[size_t(a)]; --a)
+                for (int a = int(shape.size()) - 1;
+                     a >= 0 && ++index[size_t(a)] == shape[size_t(a)]; --a)
                     index[size_t(a)] = 0;
             }
             v.dims = shape;
@@ -251,8 +258,11 @@ OnnxValue OnnxCompiler::merge(const Node& n) {
     op.kind = Kind::Merge;
     op.name = n.name;
     op.cls = n.op;
-    op.merge = n.op == "Add" || n.op == "Sum" ? "add" : n.op == "Sub" ? "subtract"
-               : n.op == "Mul" ? "multiply" : n.op == "Max" ? "maximum" : "minimum";
+    op.merge = n.op == "Add" || n.op == "Sum" ? "add"
+               : n.op == "Sub"                ? "subtract"
+               : n.op == "Mul"                ? "multiply"
+               : n.op == "Max"                ? "maximum"
+                                              : "minimum";
     std::vector<const OnnxValue*> in;
     for (const auto& a : args) in.push_back(&a);
     return emit(op, in, order);
@@ -295,8 +305,7 @@ OnnxValue OnnxCompiler::reshape(const Node& n, std::vector<std::int64_t> target)
         if (!t.constant) fail(n, "its target shape is not known before the run");
         for (size_t i = 0; i < t.numbers.size(); ++i) {
             auto d = integerOf(t.numbers[i], n);
-            if (d == 0 && !attrInt(*n.proto, "allowzero", 0))
-                d = i < shape.size() ? shape[i] : 0;
+            if (d == 0 && !attrInt(*n.proto, "allowzero", 0)) d = i < shape.size() ? shape[i] : 0;
             target.push_back(d);
         }
     } else {  // Squeeze, Unsqueeze: the axes change, the values do not
@@ -313,7 +322,8 @@ OnnxValue OnnxCompiler::reshape(const Node& n, std::vector<std::int64_t> target)
     std::int64_t known = 1;
     int unknown = -1;
     for (size_t i = 0; i < target.size(); ++i)
-        if (target[i] < 0) unknown = int(i);
+        if (target[i] < 0)
+            unknown = int(i);
         else if (__builtin_mul_overflow(known, target[i], &known))
             fail(n, "its target shape is too large");
     if (unknown >= 0 && known > 0) target[size_t(unknown)] = count / known;
@@ -332,22 +342,27 @@ OnnxValue OnnxCompiler::reshape(const Node& n, std::vector<std::int64_t> target)
 OnnxValue OnnxCompiler::resize(const Node& n) {
     const OnnxValue& x0 = input(n, 0);
     if (x0.constant || x0.order.size() != 3) fail(n, "only the resizing of 2D images is supported");
-    if (attrString(*n.proto, "mode", "nearest") != "nearest") fail(n, "only nearest resizing is supported");
+    if (attrString(*n.proto, "mode", "nearest") != "nearest")
+        fail(n, "only nearest resizing is supported");
     const auto shape = onnxShape(x0);
     std::vector<double> scales;
     const size_t scalesAt = n.op == "Resize" && g_.opset() >= 11 ? 2 : 1;
-    if (n.inputs.size() > scalesAt && !n.inputs[scalesAt].empty()) scales = input(n, scalesAt).numbers;
+    if (n.inputs.size() > scalesAt && !n.inputs[scalesAt].empty())
+        scales = input(n, scalesAt).numbers;
     if (scales.empty() && n.op == "Resize" && n.inputs.size() > 3 && !n.inputs[3].empty()) {
         auto sizes = input(n, 3).numbers;
-        for (size_t a = 0; a < sizes.size() && a < shape.size(); ++a) scales.push_back(sizes[a] / double(shape[a]));
+        for (size_t a = 0; a < sizes.size() && a < shape.size(); ++a)
+            scales.push_back(sizes[a] / double(shape[a]));
     }
-    if (auto attr = n.proto->attribute_size() ? std::optional<bool>(true) : std::nullopt; attr && scales.empty())
+    if (auto attr = n.proto->attribute_size() ? std::optional<bool>(true) : std::nullopt;
+        attr && scales.empty())
         for (const auto& a : n.proto->attribute())
             if (a.name() == "scales") scales.assign(a.floats().begin(), a.floats().end());
     for (double& v : scales)
         if (!(v >= 0 && v < 65536)) fail(n, "its scale factors are out of range");
-    if (scales.size() != 4 || scales[0] != 1 || scales[1] != 1 || scales[2] != std::floor(scales[2]) ||
-        scales[3] != std::floor(scales[3]) || scales[2] < 1 || scales[3] < 1)
+    if (scales.size() != 4 || scales[0] != 1 || scales[1] != 1 ||
+        scales[2] != std::floor(scales[2]) || scales[3] != std::floor(scales[3]) || scales[2] < 1 ||
+        scales[3] < 1)
         fail(n, "only integer scale factors of the two spatial axes are supported");
     OnnxValue x = arrange(x0, channelsLast(4), n);
     Op op;

@@ -12,9 +12,32 @@
 namespace cle::core::eval {
 
 enum class Kind {
-    Input, Conv, Depthwise, Separable, Dense, BatchNorm, Activation, Relu, Elu, ThresholdedRelu,
-    PRelu, Softmax, Pad, Crop, MaxPool, AvgPool, GlobalAvg, GlobalMax, Merge, Concat, Flatten,
-    Reshape, Permute, Identity, UpSample, Rescale,
+    Input,
+    Conv,
+    Depthwise,
+    Separable,
+    Dense,
+    BatchNorm,
+    Activation,
+    Relu,
+    Elu,
+    ThresholdedRelu,
+    PRelu,
+    Softmax,
+    Pad,
+    Crop,
+    MaxPool,
+    AvgPool,
+    GlobalAvg,
+    GlobalMax,
+    Merge,
+    Concat,
+    Flatten,
+    Reshape,
+    Permute,
+    Identity,
+    UpSample,
+    Rescale,
     Constant  ///< a fixed tensor (op.kernel), whatever its input
 };
 
@@ -35,16 +58,16 @@ struct Op {
     bool oneD = false;
     long groups = 1, multiplier = 1;
     std::array<long, 4> pad{0, 0, 0, 0};  ///< top, bottom, left, right (padding, cropping)
-    std::string activation = "linear";     ///< fused (Conv, Dense) or the Activation layer's
-    Tensor kernel;                         ///< Conv/Dense kernel; a separable layer's depthwise
-    Tensor pointwise;                      ///< a separable layer's pointwise kernel
-    std::vector<float> bias;               ///< empty: no bias
-    std::vector<float> scale, shift;       ///< BatchNorm (folded), Rescale, PReLU alpha (scale)
-    long axis = -1;                        ///< Keras axis (with the batch axis)
+    std::string activation = "linear";    ///< fused (Conv, Dense) or the Activation layer's
+    Tensor kernel;                        ///< Conv/Dense kernel; a separable layer's depthwise
+    Tensor pointwise;                     ///< a separable layer's pointwise kernel
+    std::vector<float> bias;              ///< empty: no bias
+    std::vector<float> scale, shift;      ///< BatchNorm (folded), Rescale, PReLU alpha (scale)
+    long axis = -1;                       ///< Keras axis (with the batch axis)
     double maxValue = -1, slope = 0, threshold = 0;  ///< ReLU (maxValue < 0: none), ELU alpha
-    std::string merge;                     ///< add, subtract, multiply, average, maximum, minimum
+    std::string merge;  ///< add, subtract, multiply, average, maximum, minimum
     bool bilinear = false, keepDims = false;
-    std::vector<std::int64_t> dims;        ///< Reshape target, Permute order, UpSample size
+    std::vector<std::int64_t> dims;  ///< Reshape target, Permute order, UpSample size
 };
 
 struct Program {

@@ -9,11 +9,11 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
-#include "formats/open_input.h"
-#include "hdf5/h5.h"
-#include "graph/keras_graph.h"
 #include "eval/onnx_compile.h"
 #include "formats/onnx/onnx_file.h"
+#include "formats/open_input.h"
+#include "graph/keras_graph.h"
+#include "hdf5/h5.h"
 
 namespace cle::core {
 
@@ -57,8 +57,9 @@ void checkShapes(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
     bool same = a.size() == b.size();
     for (size_t k = 0; same && k < a.size(); ++k) same = a[k].shape == b[k].shape;
     if (!same)
-        throw inputError("the two networks' outputs have different shapes: their graphs do not "
-                         "match");
+        throw inputError(
+            "the two networks' outputs have different shapes: their graphs do not "
+            "match");
 }
 
 double relativeChange(const std::vector<Tensor>& ref, const std::vector<Tensor>& other) {
@@ -84,8 +85,9 @@ double sqnrDb(const std::vector<Tensor>& ref, const std::vector<Tensor>& q) {
             signal += r * r;
             noise += e * e;
         }
-    if (!(noise > 0)) return std::isnan(noise) ? -std::numeric_limits<double>::infinity()
-                                               : std::numeric_limits<double>::infinity();
+    if (!(noise > 0))
+        return std::isnan(noise) ? -std::numeric_limits<double>::infinity()
+                                 : std::numeric_limits<double>::infinity();
     return 10.0 * std::log10(signal / noise);
 }
 
@@ -138,15 +140,17 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
             std::int64_t v = shape[d];
             if (v < 0 && o.inputShape.size() == shape.size()) v = o.inputShape[d];
             if (v < 0 && o.openSize > 0) v = o.openSize;
-            if (v <= 0) shape.clear();
-            else t.shape.push_back(v);
+            if (v <= 0)
+                shape.clear();
+            else
+                t.shape.push_back(v);
         }
         if (shape.empty())
             throw usageError("input '" + in.name + "' has no fixed shape in the model; give it " +
                              "with --input-shape" +
-                             (in.shape.empty() ? std::string()
-                                               : " (" + std::to_string(in.shape.size()) +
-                                                     " values)"));
+                             (in.shape.empty()
+                                  ? std::string()
+                                  : " (" + std::to_string(in.shape.size()) + " values)"));
         t.values.resize(size_t(t.size()));
         for (auto& v : t.values) v = gen.next();
         inputs.push_back(std::move(t));
@@ -181,8 +185,8 @@ struct Comparison {
 
 void int8Figures(const Comparison& c, const std::vector<Tensor>& origRaw, Verification& v) {
     const auto ref = c.prepared(origRaw);
-    const bool classifier = origRaw.size() == 1 && origRaw[0].rank() == 2 &&
-                            origRaw[0].shape[1] > 1;
+    const bool classifier =
+        origRaw.size() == 1 && origRaw[0].rank() == 2 && origRaw[0].shape[1] > 1;
     RunOptions run = c.run;
     run.foldBatchNorms = true;
     for (auto q : {WeightQuantization::PerTensor, WeightQuantization::PerChannel}) {
@@ -254,8 +258,9 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
                 if (d < 0) v.openSize = o.openSize;
     v.count = inputs.empty() ? 0 : inputs[0].shape[0];
     v.beforeSoftmax = original.endsInSoftmax() && candidate.endsInSoftmax();
-    Comparison c{original, candidate, inputs, {}, v.beforeSoftmax,
-                 originalRelaxed && !relaxed.empty() ? originalRelaxed : nullptr};
+    Comparison c{original,        candidate,
+                 inputs,          {},
+                 v.beforeSoftmax, originalRelaxed && !relaxed.empty() ? originalRelaxed : nullptr};
     c.run.beforeSoftmax = v.beforeSoftmax;
     c.run.threads = o.threads;
     c.run.cancel = o.cancel;
@@ -355,16 +360,18 @@ json finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 std::string verificationJson(const Verification& v) {
     json j;
     j["inputs"] = {{"source", v.inputSource}, {"count", v.count}};
-    j["function"] = {{"max_relative_change", finite(v.maxRelativeChange)},
-                     {"relaxation_matched_change", v.relaxationMatchedChange
-                                                       ? finite(*v.relaxationMatchedChange)
-                                                       : json(nullptr)},
-                     {"tolerance", v.tolerance},
-                     {"preserved", v.preserved}};
-    j["int8"] = {{"per_tensor", {{"original_db", finite(v.perTensorOriginalDb)},
-                                 {"candidate_db", finite(v.perTensorCandidateDb)}}},
-                 {"per_channel", {{"original_db", finite(v.perChannelOriginalDb)},
-                                  {"candidate_db", finite(v.perChannelCandidateDb)}}}};
+    j["function"] = {
+        {"max_relative_change", finite(v.maxRelativeChange)},
+        {"relaxation_matched_change",
+         v.relaxationMatchedChange ? finite(*v.relaxationMatchedChange) : json(nullptr)},
+        {"tolerance", v.tolerance},
+        {"preserved", v.preserved}};
+    j["int8"] = {{"per_tensor",
+                  {{"original_db", finite(v.perTensorOriginalDb)},
+                   {"candidate_db", finite(v.perTensorCandidateDb)}}},
+                 {"per_channel",
+                  {{"original_db", finite(v.perChannelOriginalDb)},
+                   {"candidate_db", finite(v.perChannelCandidateDb)}}}};
     if (v.relaxedPerTensorOriginalDb)
         j["int8"]["per_tensor_relaxation_matched"] = {
             {"original_db", finite(*v.relaxedPerTensorOriginalDb)},
@@ -372,9 +379,9 @@ std::string verificationJson(const Verification& v) {
     if (v.w8a8OriginalDb)
         j["int8"]["w8a8"] = {{"original_db", finite(*v.w8a8OriginalDb)},
                              {"candidate_db", finite(*v.w8a8CandidateDb)}};
-    j["top1_agreement"] = v.top1Original ? json{{"original", *v.top1Original},
-                                                {"candidate", *v.top1Candidate}}
-                                         : json(nullptr);
+    j["top1_agreement"] = v.top1Original
+                              ? json{{"original", *v.top1Original}, {"candidate", *v.top1Candidate}}
+                              : json(nullptr);
     j["seconds"] = v.seconds;
     return j.dump(2);
 }

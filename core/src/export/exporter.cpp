@@ -17,13 +17,13 @@
 #include <set>
 
 #include "cle/core/error.h"
-#include "hdf5/dtype_io.h"
-#include "formats/open_input.h"
-#include "hdf5/h5.h"
 #include "formats/keras_archive.h"
-#include "formats/sharded_weights.h"
 #include "formats/onnx/onnx_export.h"
 #include "formats/onnx/onnx_file.h"
+#include "formats/open_input.h"
+#include "formats/sharded_weights.h"
+#include "hdf5/dtype_io.h"
+#include "hdf5/h5.h"
 #include "support/temp_file.h"
 
 namespace cle::core {
@@ -110,8 +110,8 @@ void writeModelConfig(hid_t file, const std::string& text, const std::string& ou
     H5Tset_size(mem.get(), variable ? H5T_VARIABLE : std::max<size_t>(1, text.size()));
     if (type) H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
     h5::Handle space(H5Screate(H5S_SCALAR));
-    h5::Handle attr(H5Acreate2(root.get(), "model_config", mem.get(), space.get(), H5P_DEFAULT,
-                               H5P_DEFAULT));
+    h5::Handle attr(
+        H5Acreate2(root.get(), "model_config", mem.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
     const char* ptr = text.c_str();
     herr_t status = attr ? (variable ? H5Awrite(attr.get(), mem.get(), &ptr)
                                      : H5Awrite(attr.get(), mem.get(), text.c_str()))
@@ -169,12 +169,12 @@ void writeChanges(const std::vector<hid_t>& files, const std::vector<Layer>& lay
     for (const auto& l : layers) {
         checkCancel(options);
         write(l.info.weightPath, l.weight,
-              "the equalized weights of layer '" + l.info.name + "' (dataset " +
-                  l.info.weightPath + ")");
+              "the equalized weights of layer '" + l.info.name + "' (dataset " + l.info.weightPath +
+                  ")");
         if (l.bias && l.info.hasBias())
             write(l.info.biasPath, *l.bias,
-                  "the equalized bias of layer '" + l.info.name + "' (dataset " +
-                      l.info.biasPath + ")");
+                  "the equalized bias of layer '" + l.info.name + "' (dataset " + l.info.biasPath +
+                      ")");
     }
     for (const auto& [path, values] : options.extras.datasets) {
         checkCancel(options);
@@ -225,8 +225,8 @@ std::vector<char> editArchive(const std::string& input, const std::vector<Layer>
         replaced[archive::kWeightsEntry] = archive::imageOf(file.get(), output);
     }
     if (options.extras.modelConfig)
-        replaced[archive::kConfigEntry] =
-            std::vector<char>(options.extras.modelConfig->begin(), options.extras.modelConfig->end());
+        replaced[archive::kConfigEntry] = std::vector<char>(options.extras.modelConfig->begin(),
+                                                            options.extras.modelConfig->end());
     return archive::rewrite(input, replaced, output);
 }
 
@@ -237,7 +237,8 @@ std::vector<std::unique_ptr<TempFile>> editShards(const std::string& input,
                                                   const std::string& output, TempFile& temp,
                                                   const ExportOptions& options) {
     if (!output.ends_with(".json"))
-        throw usageError("the weights of '" + input + "' are sharded: name the output index "
+        throw usageError("the weights of '" + input +
+                         "' are sharded: name the output index "
                          "*.weights.json (its shards are written beside it)");
     auto inputs = sharded::shardsOf(input);
     auto outputs = sharded::outputShards(output, inputs.size());
@@ -297,9 +298,9 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
         auto bytes = editArchive(input, layers, output, options);
         checkCancel(options);
         struct stat st {};
-        temp.write(bytes.data(), bytes.size(),
-                   ::stat(input.c_str(), &st) == 0 ? ((st.st_mode & 07777) | S_IRUSR | S_IWUSR)
-                                                   : 0644);
+        temp.write(
+            bytes.data(), bytes.size(),
+            ::stat(input.c_str(), &st) == 0 ? ((st.st_mode & 07777) | S_IRUSR | S_IWUSR) : 0644);
     } else {
         // Copied from a descriptor checked to be the file that was loaded.
         copyVerified(input, options.inputIdentity, temp);

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
 #include "hdf5/dtype_io.h"
@@ -73,7 +73,8 @@ LayerInfo makeLayer(hid_t file, const std::string& name, const std::string& kind
             l.biasSize = b.shape[0];
         } else if (b.ok && l.supported) {  // equalized without it, the layer would change
             l.supported = false;
-            l.unsupportedReason = "its bias (" + bias + ") is not a vector of floating-point numbers";
+            l.unsupportedReason =
+                "its bias (" + bias + ") is not a vector of floating-point numbers";
         }
     }
     return l;
@@ -197,7 +198,7 @@ std::vector<LayerInfo> listPyTorch(hid_t file) {
         }
         auto f = facts(file, d);
         if (f.shape.size() < 2) continue;  // norms' scales and other vectors are not layers
-        std::string name = prefix.substr(1, prefix.size() - 2);   // drop "/" and the separator
+        std::string name = prefix.substr(1, prefix.size() - 2);  // drop "/" and the separator
         std::replace(name.begin(), name.end(), '/', '.');
         std::string bias = prefix + "bias";
         if (!h5::isDataset(file, bias)) bias.clear();
@@ -255,11 +256,12 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const Ker
             auto it = classes.find(lastComponent(owner));
             return it == classes.end() ? SIZE_MAX : it->second.position;
         };
-        std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
-            return position(a) < position(b);
-        });
+        std::stable_sort(
+            order.begin(), order.end(),
+            [&](const std::string& a, const std::string& b) { return position(a) < position(b); });
         for (const auto& owner : order) {
-            std::string base = order.size() == 1 ? layerName : layerName + "/" + lastComponent(owner);
+            std::string base =
+                order.size() == 1 ? layerName : layerName + "/" + lastComponent(owner);
             std::string key = order.size() == 1 ? layerName : lastComponent(owner);
             std::string cls = classes.count(key) ? classes[key].cls : "";
             auto w = owners[owner];
@@ -300,7 +302,6 @@ std::optional<haddr_t> groupAddress(hid_t file, const std::string& path) {
 
 namespace {
 
-
 void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                 std::vector<LayerInfo>& layers, std::set<haddr_t>& visited, int depth) {
     // A group reached twice (hard links, even a group linked into itself) is read once.
@@ -329,9 +330,10 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                 std::string bias = v1.shape.size() == 1 ? paths[1] : "";
                 bool dw = lastComponent(group).find("depthwise") != std::string::npos &&
                           v0.shape.size() >= 3;
-                auto l = makeLayer(file, name,
-                                   dw ? "DepthwiseConv2D" : rankKind(int(v0.shape.size()), Layout::Keras),
-                                   Layout::Keras, paths[0], bias);
+                auto l = makeLayer(
+                    file, name,
+                    dw ? "DepthwiseConv2D" : rankKind(int(v0.shape.size()), Layout::Keras),
+                    Layout::Keras, paths[0], bias);
                 l.depthwise = dw;
                 layers.push_back(l);
             }
@@ -394,8 +396,8 @@ void finishLayer(LayerInfo& l, const std::string&) {
     if (!l.supported) return;
     if (l.rank() < 2 || l.rank() > 5) {
         l.supported = false;
-        l.unsupportedReason = "weights of rank " + std::to_string(l.rank()) +
-                              " are not supported (rank 2 to 5 are)";
+        l.unsupportedReason =
+            "weights of rank " + std::to_string(l.rank()) + " are not supported (rank 2 to 5 are)";
         return;
     }
     if (auto it = unsupportedKeras().find(l.kind); it != unsupportedKeras().end()) {
@@ -405,8 +407,8 @@ void finishLayer(LayerInfo& l, const std::string&) {
     }
     if (l.depthwise && l.layout == Layout::Keras && l.shape.back() != 1) {
         l.supported = false;
-        l.unsupportedReason = "depth multiplier " + std::to_string(l.shape.back()) +
-                              " (only 1 can be equalized)";
+        l.unsupportedReason =
+            "depth multiplier " + std::to_string(l.shape.back()) + " (only 1 can be equalized)";
         return;
     }
     std::int64_t size = 1;

@@ -86,7 +86,8 @@ Contents read(const std::string& path) {
     auto config = locate(z.get(), kConfigEntry);
     auto weights = locate(z.get(), kWeightsEntry);
     if (!config && !locate(z.get(), "metadata.json"))
-        throw inputError("'" + path + "' is a zip archive but not a Keras model archive (it has "
+        throw inputError("'" + path +
+                         "' is a zip archive but not a Keras model archive (it has "
                          "no config.json nor metadata.json)");
     if (!weights) {
         bool sharded = locate(z.get(), "model.weights.json").has_value();
@@ -94,8 +95,8 @@ Contents read(const std::string& path) {
         throw inputError("the Keras archive '" + path + "' has no model.weights.h5" +
                          (sharded ? " (its weights are sharded inside the archive, which is not "
                                     "supported)"
-                                  : npz ? " (its weights are stored as .npz, which is not supported)"
-                                        : ""));
+                          : npz   ? " (its weights are stored as .npz, which is not supported)"
+                                  : ""));
     }
     if (!config) throw inputError("the Keras archive '" + path + "' has no config.json");
     Contents c;
@@ -119,8 +120,7 @@ h5::Handle openImage(const std::vector<char>& image, const std::string& label,
     // Named after the entry inside the archive: a name that cannot be a file on disk, which the
     // memory driver would otherwise look at.
     std::string name = label + "/" + entry;
-    h5::Handle file(
-        H5Fopen(name.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()));
+    h5::Handle file(H5Fopen(name.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl.get()));
     if (!file)
         throw inputError("cannot open " + entry + " in '" + label +
                          "' as HDF5: it is truncated or damaged (" + h5::lastError() + ")");
@@ -155,9 +155,8 @@ h5::Handle openShared(const std::shared_ptr<const std::vector<char>>& image,
     h5::Silence quiet;
     h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
     SharedBytes bytes = image;
-    H5FD_file_image_callbacks_t callbacks = {sharedMalloc, sharedMemcpy, sharedRealloc,
-                                             sharedFree,   sharedCopy,   sharedRelease,
-                                             &bytes};
+    H5FD_file_image_callbacks_t callbacks = {sharedMalloc, sharedMemcpy,  sharedRealloc, sharedFree,
+                                             sharedCopy,   sharedRelease, &bytes};
     if (H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0 ||
         H5Pset_file_image_callbacks(fapl.get(), &callbacks) < 0 ||
         H5Pset_file_image(fapl.get(), const_cast<char*>(image->data()), image->size()) < 0)
@@ -193,8 +192,8 @@ std::vector<char> withGraph(const Contents& contents, const std::string& path) {
     H5Tset_size(type.get(), H5T_VARIABLE);
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     h5::Handle space(H5Screate(H5S_SCALAR));
-    h5::Handle attr(H5Acreate2(root.get(), "model_config", type.get(), space.get(), H5P_DEFAULT,
-                               H5P_DEFAULT));
+    h5::Handle attr(
+        H5Acreate2(root.get(), "model_config", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
     const char* text = contents.config.c_str();
     if (!attr || H5Awrite(attr.get(), type.get(), &text) < 0)
         throw inputError("cannot read the graph of '" + path + "': " + h5::lastError());

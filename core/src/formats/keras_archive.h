@@ -19,9 +19,9 @@ bool isZip(const std::string& path);
 
 /// The parts of a Keras archive that CLE Studio reads.
 struct Contents {
-    std::string config;          ///< config.json as stored
-    bool hasGraph = false;       ///< config.json describes a Functional or Sequential model
-    std::vector<char> weights;   ///< model.weights.h5
+    std::string config;         ///< config.json as stored
+    bool hasGraph = false;      ///< config.json describes a Functional or Sequential model
+    std::vector<char> weights;  ///< model.weights.h5
 };
 
 /// Reads `path`. Throws an input Error naming the file for a zip that is not a Keras archive, an
@@ -44,7 +44,8 @@ h5::Handle openImage(const std::vector<char>& image, const std::string& label,
                      const std::string& entry = kWeightsEntry, bool writable = false);
 
 /// The archive's weights as a read-only HDF5 file in memory whose root attribute `model_config`
-/// holds config.json when it describes a graph, so the archive reads like a Keras file with a graph.
+/// holds config.json when it describes a graph, so the archive reads like a Keras file with a
+/// graph.
 h5::Handle openWeights(const std::string& path);
 
 /// The bytes of an HDF5 file opened with openImage, with its changes.

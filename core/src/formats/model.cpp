@@ -11,8 +11,8 @@
 #include "cle/core/error.h"
 #include "formats/formats.h"
 #include "formats/onnx/onnx_file.h"
-#include "hdf5/dtype_io.h"
 #include "formats/open_input.h"
+#include "hdf5/dtype_io.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {

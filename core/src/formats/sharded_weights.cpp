@@ -6,13 +6,13 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cle/core/error.h"
 #include "cle/core/weight_file.h"
-#include "support/json_text.h"
 #include "formats/keras_archive.h"
+#include "support/json_text.h"
 
 namespace cle::core::sharded {
 
@@ -55,8 +55,8 @@ void merge(hid_t src, hid_t dst, const std::string& path, int depth, const std::
         // Links in the (writable) set are looked at, never followed.
         if (H5Lexists(dst, at.c_str(), H5P_DEFAULT) > 0) {
             H5L_info_t link;
-            bool hard = H5Lget_info(dst, at.c_str(), &link, H5P_DEFAULT) >= 0 &&
-                        link.type == H5L_TYPE_HARD;
+            bool hard =
+                H5Lget_info(dst, at.c_str(), &link, H5P_DEFAULT) >= 0 && link.type == H5L_TYPE_HARD;
             if (hard && h5::isGroup(src, at) && h5::isGroup(dst, at))
                 merge(src, dst, at, depth + 1, shard);
             continue;  // a dataset in two shards: the first one's

@@ -26,10 +26,10 @@ struct Use {
 
 // What one open of a weight or bias dataset tells.
 struct Probe {
-    bool external = false;       // reached through an external link (not opened)
-    bool neverWritten = false;   // only a claimed shape: HDF5 would return fill values
-    hsize_t stored = 0;          // bytes of storage the dataset claims in the file
-    hsize_t needed = 0;          // bytes its shape and type need, when stored unfiltered
+    bool external = false;      // reached through an external link (not opened)
+    bool neverWritten = false;  // only a claimed shape: HDF5 would return fill values
+    hsize_t stored = 0;         // bytes of storage the dataset claims in the file
+    hsize_t needed = 0;         // bytes its shape and type need, when stored unfiltered
     std::optional<haddr_t> address;
 };
 
@@ -40,8 +40,8 @@ Probe probe(hid_t file, const std::string& path) {
     H5O_info_t info;
     if (H5Oget_info2(d.get(), &info, H5O_INFO_BASIC) >= 0) p.address = info.addr;
     H5D_space_status_t status;
-    p.neverWritten = H5Dget_space_status(d.get(), &status) >= 0 &&
-                     status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    p.neverWritten =
+        H5Dget_space_status(d.get(), &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
     p.stored = H5Dget_storage_size(d.get());
     h5::Handle plist(H5Dget_create_plist(d.get())), type(H5Dget_type(d.get())),
         space(H5Dget_space(d.get()));
@@ -76,7 +76,8 @@ void markUnsafeStorage(hid_t file, std::vector<LayerInfo>& layers) {
                               (role == std::string("bias") ? "is" : "are") +
                               " in another file, through an HDF5 external link (never written)");
             if (p.neverWritten && role == std::string("weights"))
-                refuse(l, "the file stores no data for its weights (" + path + " was never written)");
+                refuse(l,
+                       "the file stores no data for its weights (" + path + " was never written)");
             // A damaged layout: HDF5 would read past what is stored, or past the file's end.
             hsize_t claimed = std::max(p.stored, p.needed);
             if ((fileSize > 0 && claimed > fileSize) || (p.needed > 0 && p.needed > p.stored))

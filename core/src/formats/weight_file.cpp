@@ -3,23 +3,28 @@
 #include <sys/stat.h>
 
 #include "cle/core/error.h"
-#include "hdf5/dtype_io.h"
 #include "formats/formats.h"
-#include "formats/open_input.h"
-#include "hdf5/h5.h"
 #include "formats/keras_archive.h"
 #include "formats/onnx/onnx_file.h"
 #include "formats/onnx/onnx_graph.h"
+#include "formats/open_input.h"
+#include "hdf5/dtype_io.h"
+#include "hdf5/h5.h"
 
 namespace cle::core {
 
 std::string toString(Format f) {
     switch (f) {
-        case Format::PyTorch: return "pytorch";
-        case Format::Keras2: return "keras2";
-        case Format::Keras3: return "keras3";
-        case Format::Generic: return "generic";
-        case Format::Onnx: return "onnx";
+        case Format::PyTorch:
+            return "pytorch";
+        case Format::Keras2:
+            return "keras2";
+        case Format::Keras3:
+            return "keras3";
+        case Format::Generic:
+            return "generic";
+        case Format::Onnx:
+            return "onnx";
     }
     return "?";
 }
@@ -28,10 +33,14 @@ std::string toString(Layout l) { return l == Layout::Torch ? "torch" : "keras"; 
 
 std::string toString(DType d) {
     switch (d) {
-        case DType::Float16: return "float16";
-        case DType::BFloat16: return "bfloat16";
-        case DType::Float32: return "float32";
-        case DType::Float64: return "float64";
+        case DType::Float16:
+            return "float16";
+        case DType::BFloat16:
+            return "bfloat16";
+        case DType::Float32:
+            return "float32";
+        case DType::Float64:
+            return "float64";
     }
     return "?";
 }
@@ -99,15 +108,21 @@ ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optiona
     std::string kerasRoot;
     info.format = formats::detect(file, kerasRoot);
     switch (info.format) {
-        case Format::PyTorch: info.layers = formats::listPyTorch(file); break;
+        case Format::PyTorch:
+            info.layers = formats::listPyTorch(file);
+            break;
         case Format::Keras2: {
             std::shared_ptr<const KerasConfig> own;
             if (!config) own = formats::readKerasConfig(file, path);
             info.layers = formats::listKeras2(file, kerasRoot, config ? config : own.get());
             break;
         }
-        case Format::Keras3: info.layers = formats::listKeras3(file); break;
-        case Format::Generic: info.layers = formats::listGeneric(file); break;
+        case Format::Keras3:
+            info.layers = formats::listKeras3(file);
+            break;
+        case Format::Generic:
+            info.layers = formats::listGeneric(file);
+            break;
     }
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
     info.layout = layout.value_or(keras ? Layout::Keras : Layout::Torch);

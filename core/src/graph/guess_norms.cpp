@@ -9,8 +9,8 @@
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
-#include "hdf5/h5.h"
 #include "graph/topology_detail.h"
+#include "hdf5/h5.h"
 
 namespace cle::core::detail {
 
@@ -42,9 +42,9 @@ std::string vectorPath(hid_t file, const std::string& path) {
 // Datasets `<prefix><mean><suffix>` with a `<prefix><var><suffix>` vector beside them; `gamma`
 // and `beta` are optional. PyTorch: running_mean / running_var / weight / bias; Keras 2:
 // moving_mean:0 / moving_variance:0 / gamma:0 / beta:0.
-void findByStatistics(hid_t file, const std::vector<std::string>& datasets,
-                      const std::string& mean, const std::string& var, const std::string& gamma,
-                      const std::string& beta, bool torch, std::vector<Found>& out) {
+void findByStatistics(hid_t file, const std::vector<std::string>& datasets, const std::string& mean,
+                      const std::string& var, const std::string& gamma, const std::string& beta,
+                      bool torch, std::vector<Found>& out) {
     for (const auto& d : datasets) {
         if (d.size() <= mean.size() + 1 || !d.ends_with(mean)) continue;
         std::string prefix = d.substr(0, d.size() - mean.size());  // keeps the '.' or '/'
@@ -222,8 +222,8 @@ void attributeNorms(const ModelInfo& info, hid_t file, const TopologyOptions& op
     }
     for (size_t i = 0; i < found.size(); ++i) {
         if (used[i]) continue;
-        UnattributedNorm n{found[i].ref.name, found[i].channels, found[i].foldable,
-                           found[i].vectors, {}};
+        UnattributedNorm n{
+            found[i].ref.name, found[i].channels, found[i].foldable, found[i].vectors, {}};
         for (const auto& layer : info.layers)
             if (layer.rank() >= 2 && layer.outChannels() == n.channels)
                 n.couldFollow.push_back(layer.name);
@@ -240,8 +240,8 @@ std::string unattributedReason(const UnattributedNorm& n, const std::string& lay
     return "normalization '" + n.name + "' (" + std::to_string(n.vectors) + " vectors of " +
            channels + " values) is not attributed to a layer and could follow '" + layer +
            "'; its vectors cannot be told apart (a batch norm with scale or center off, or "
-           "another normalization), so it cannot be folded and '" + layer +
-           "' can be paired only with the model's layer graph";
+           "another normalization), so it cannot be folded and '" +
+           layer + "' can be paired only with the model's layer graph";
 }
 
 }  // namespace cle::core::detail

@@ -146,8 +146,8 @@ void Graph::addLayer(const json& layer, const std::string& file) {
                          "': a layer is not an object");
     Node n;
     n.cls = text(layer, "class_name");
-    n.config = layer.contains("config") && layer["config"].is_object() ? layer["config"]
-                                                                       : json::object();
+    n.config =
+        layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
     n.name = text(layer, "name");
     if (n.name.empty()) n.name = text(n.config, "name");
     if (n.name.empty())
@@ -246,8 +246,8 @@ std::optional<BatchNormRef> batchNormRef(hid_t file, const std::string& root,
     bool scale = flag(bn.config, "scale", true);
     bool center = flag(bn.config, "center", true);
     std::string owner = h5::isGroup(file, join(group, bn.name)) ? bn.name : "";
-    auto vars = keras3 ? keras3Vars(file, group, scale, center)
-                       : keras2Vars(file, root, group, owner);
+    auto vars =
+        keras3 ? keras3Vars(file, group, scale, center) : keras2Vars(file, root, group, owner);
     if (!vars.count("moving_mean") || !vars.count("moving_variance")) {
         if (problem)
             *problem = "batch norm '" + bn.name + "' has no moving mean and variance in the file";

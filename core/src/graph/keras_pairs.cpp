@@ -6,9 +6,9 @@
 
 #include "cle/core/layer_pair.h"
 #include "formats/formats.h"
-#include "hdf5/h5.h"
 #include "graph/regions.h"
 #include "graph/topology_detail.h"
+#include "hdf5/h5.h"
 
 namespace cle::core::detail {
 
@@ -31,9 +31,17 @@ bool startsWith(const std::string& s, const std::string& prefix) {
 }
 
 bool weightedClass(const std::string& cls) {
-    static const std::set<std::string> kinds = {
-        "Dense", "EinsumDense", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional",
-        "TimeDistributed", "MultiHeadAttention", "LocallyConnected1D", "LocallyConnected2D"};
+    static const std::set<std::string> kinds = {"Dense",
+                                                "EinsumDense",
+                                                "Embedding",
+                                                "LSTM",
+                                                "GRU",
+                                                "SimpleRNN",
+                                                "Bidirectional",
+                                                "TimeDistributed",
+                                                "MultiHeadAttention",
+                                                "LocallyConnected1D",
+                                                "LocallyConnected2D"};
     return kinds.count(cls) > 0 || cls.find("Conv") != std::string::npos;
 }
 
@@ -41,12 +49,19 @@ bool separableClass(const std::string& cls) { return startsWith(cls, "SeparableC
 
 // Layers that act on every channel alone and commute with a positive per-channel scale.
 bool passingClass(const std::string& cls) {
-    static const std::set<std::string> kinds = {
-        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
-        "GaussianNoise", "AlphaDropout", "ActivityRegularization", "Identity", "LeakyReLU",
-        "PReLU"};
-    static const char* families[] = {"ZeroPadding", "Cropping", "MaxPooling", "MaxPool",
-                                     "AveragePooling", "AvgPool", "UpSampling"};
+    static const std::set<std::string> kinds = {"Dropout",
+                                                "SpatialDropout1D",
+                                                "SpatialDropout2D",
+                                                "SpatialDropout3D",
+                                                "GaussianDropout",
+                                                "GaussianNoise",
+                                                "AlphaDropout",
+                                                "ActivityRegularization",
+                                                "Identity",
+                                                "LeakyReLU",
+                                                "PReLU"};
+    static const char* families[] = {"ZeroPadding",    "Cropping", "MaxPooling", "MaxPool",
+                                     "AveragePooling", "AvgPool",  "UpSampling"};
     if (kinds.count(cls)) return true;
     return std::any_of(std::begin(families), std::end(families),
                        [&](const char* f) { return startsWith(cls, f); });
@@ -72,8 +87,8 @@ Step classify(const Node& n, std::string& reason) {
         const auto& cfg = n.config;
         if (cfg.contains("threshold") && cfg["threshold"].is_number() &&
             cfg["threshold"].get<double>() != 0.0) {
-            reason = "ReLU " + quote(n.name) +
-                     " has a threshold, so it is not positively homogeneous";
+            reason =
+                "ReLU " + quote(n.name) + " has a threshold, so it is not positively homogeneous";
             return Step::Reject;
         }
         bool clips = cfg.contains("max_value") && cfg["max_value"].is_number();
@@ -81,8 +96,7 @@ Step classify(const Node& n, std::string& reason) {
     }
     if (c == "ReLU6") return Step::Relu6;
     if (c == "BatchNormalization" || c == "SyncBatchNormalization") return Step::BatchNorm;
-    if (startsWith(c, "GlobalAverage") || startsWith(c, "GlobalAvg") ||
-        startsWith(c, "GlobalMax"))
+    if (startsWith(c, "GlobalAverage") || startsWith(c, "GlobalAvg") || startsWith(c, "GlobalMax"))
         return Step::GlobalPool;
     if (passingClass(c)) return Step::Pass;
     if (c == "Flatten" || c == "Reshape" || c == "Permute")
@@ -96,8 +110,8 @@ Step classify(const Node& n, std::string& reason) {
 }
 
 std::optional<std::string> mergeProblem(const Node& n) {
-    static const std::set<std::string> merges = {"Subtract", "Multiply", "Average", "Maximum",
-                                                 "Minimum", "Dot"};
+    static const std::set<std::string> merges = {"Subtract", "Multiply", "Average",
+                                                 "Maximum",  "Minimum",  "Dot"};
     if (n.cls == "Add")
         return "residual Add " + quote(n.name) + " joins another branch to the path";
     if (n.cls == "Concatenate")
@@ -144,8 +158,7 @@ std::optional<std::string> kindProblem(const Node& n, bool asFirst) {
 int outputRank(const LayerInfo& info, const Node& bn) {
     if (info.rank() > 2) return info.rank();
     for (const char* key : {"batch_input_shape", "batch_shape"})
-        if (bn.config.contains(key) && bn.config[key].is_array())
-            return int(bn.config[key].size());
+        if (bn.config.contains(key) && bn.config[key].is_array()) return int(bn.config[key].size());
     return 0;
 }
 
@@ -175,8 +188,13 @@ public:
     /// group holding the graph's layers ("/layers", "/layers/functional/layers").
     KerasPairs(const ModelInfo& info, const keras::Graph& graph, hid_t file, std::string root,
                bool keras3, std::string nested = "", std::string groups = "")
-        : info_(info), graph_(graph), file_(file), root_(std::move(root)), keras3_(keras3),
-          nested_(std::move(nested)), groups_(std::move(groups)) {
+        : info_(info),
+          graph_(graph),
+          file_(file),
+          root_(std::move(root)),
+          keras3_(keras3),
+          nested_(std::move(nested)),
+          groups_(std::move(groups)) {
         if (keras3_ && groups_.empty()) groups_ = "/" + formats::keras3Container(file_);
         nameStorage();
     }
@@ -349,10 +367,14 @@ void KerasPairs::addRegions(Topology& t) const {
     };
     context.classify = [](const Node& n, std::string& reason) {
         switch (classify(n, reason)) {
-            case Step::Reject: return RegionStep::Reject;
-            case Step::Relu6: return RegionStep::Relu6;
-            case Step::BatchNorm: return RegionStep::BatchNorm;
-            default: return RegionStep::Pass;  // global pooling commutes with a channel scale
+            case Step::Reject:
+                return RegionStep::Reject;
+            case Step::Relu6:
+                return RegionStep::Relu6;
+            case Step::BatchNorm:
+                return RegionStep::BatchNorm;
+            default:
+                return RegionStep::Pass;  // global pooling commutes with a channel scale
         }
     };
     context.foldBatchNorm = [this](const Node& layer, const Node& bn, std::string* problem) {
@@ -365,15 +387,17 @@ void KerasPairs::addRegions(Topology& t) const {
 // Why a weighted layer cannot be a region's source (its outputs scaled) or sink (its inputs).
 std::optional<std::string> KerasPairs::regionLayerProblem(const Node& n, bool asSource) const {
     if (n.nested || opaque(n))
-        return quote(n.name) + " (" + n.cls + ") is not analysed, so regions with it are not "
-                               "equalized";
+        return quote(n.name) + " (" + n.cls +
+               ") is not analysed, so regions with it are not "
+               "equalized";
     if (auto p = kindProblem(n, asSource)) return p;
     if (n.calls > 1)
         return quote(n.name) + " is called " + std::to_string(n.calls) + " times (a shared layer)";
     const std::string name = asSource ? lastLayer(n) : firstLayer(n);
     const LayerInfo* l = info_.find(name);
     if (!l) return quote(name) + " is not a layer with weights in the file";
-    if (!l->supported) return "layer " + quote(name) + " cannot be equalized: " + l->unsupportedReason;
+    if (!l->supported)
+        return "layer " + quote(name) + " cannot be equalized: " + l->unsupportedReason;
     return std::nullopt;
 }
 
@@ -415,9 +439,9 @@ std::optional<BatchNormRef> KerasPairs::batchNormAfter(const Node& layer, const 
         return refuse("batch norm " + quote(bn.name) + " follows the " + quote(act) +
                       " activation of " + quote(layer.name) + ", so it cannot be folded into it");
     if (auto why = axisProblem(layer, *info, bn)) return refuse(*why);
-    std::string group = keras3_ ? group_.at(bn.name)
-                                : (root_ == "/" ? "" : root_) + "/" +
-                                      (nested_.empty() ? stored(bn) : nested_);
+    std::string group =
+        keras3_ ? group_.at(bn.name)
+                : (root_ == "/" ? "" : root_) + "/" + (nested_.empty() ? stored(bn) : nested_);
     std::string why;
     auto ref = keras::batchNormRef(file_, root_, group, keras3_, bn, &why);
     if (!ref) return refuse(why);
@@ -494,9 +518,9 @@ std::optional<std::string> KerasPairs::boundaryProblem(const Candidate& c, Link&
 // absorption applies.
 bool reluAfterBatchNorm(const std::vector<const Node*>& path) {
     auto isRelu = [](const Node& n) {
-        if (n.cls == "ReLU") return !n.config.contains("threshold") ||
-                                    !n.config["threshold"].is_number() ||
-                                    n.config["threshold"].get<double>() == 0.0;
+        if (n.cls == "ReLU")
+            return !n.config.contains("threshold") || !n.config["threshold"].is_number() ||
+                   n.config["threshold"].get<double>() == 0.0;
         if (n.cls == "ReLU6") return true;
         auto act = n.cls == "Activation" ? keras::activationOf(n) : std::string();
         return act == "relu" || act == "relu6";
@@ -533,23 +557,28 @@ std::optional<std::string> KerasPairs::endsProblem(const Candidate& c, Link& lin
     if (c.to->inputs.size() > 1) return quote(c.to->name) + " takes several inputs";
     auto act = keras::activationOf(*c.from);
     switch (activationStep(act)) {
-        case Step::Relu6: link.relu6.push_back(c.from->name); break;
+        case Step::Relu6:
+            link.relu6.push_back(c.from->name);
+            break;
         case Step::Reject:
             return quote(c.from->name) + " has activation " + quote(act) +
                    ", which is not positively homogeneous";
-        default: break;
+        default:
+            break;
     }
     return std::nullopt;
 }
 
-std::optional<std::string> KerasPairs::stepProblem(const Candidate& c, size_t i,
-                                                   Link& link) const {
+std::optional<std::string> KerasPairs::stepProblem(const Candidate& c, size_t i, Link& link) const {
     const Node& n = *c.path[i];
     if (auto p = mergeProblem(n)) return p;
     std::string reason;
     switch (classify(n, reason)) {
-        case Step::Reject: return reason;
-        case Step::Relu6: link.relu6.push_back(n.name); break;
+        case Step::Reject:
+            return reason;
+        case Step::Relu6:
+            link.relu6.push_back(n.name);
+            break;
         case Step::BatchNorm:
             if (auto p = foldBatchNorm(c, i, link)) return p;
             break;
@@ -559,7 +588,8 @@ std::optional<std::string> KerasPairs::stepProblem(const Candidate& c, size_t i,
                        " is admissible only directly before a Dense layer, not before " +
                        quote(c.to->name);
             break;
-        case Step::Pass: break;
+        case Step::Pass:
+            break;
     }
     return fanOut(n);
 }
@@ -568,8 +598,8 @@ std::optional<std::string> KerasPairs::foldBatchNorm(const Candidate& c, size_t 
                                                      Link& link) const {
     const Node& bn = *c.path[i];
     if (i != 0)
-        return "batch norm " + quote(bn.name) + " does not directly follow " +
-               quote(c.from->name) + ", so it cannot be folded into it";
+        return "batch norm " + quote(bn.name) + " does not directly follow " + quote(c.from->name) +
+               ", so it cannot be folded into it";
     std::string problem;
     auto ref = batchNormAfter(*c.from, bn, &problem);
     if (!ref) return problem;

@@ -3,10 +3,10 @@
 #include <map>
 #include <set>
 
-#include "formats/open_input.h"
-#include "hdf5/h5.h"
-#include "graph/keras_graph.h"
 #include "formats/onnx/onnx_pairs.h"
+#include "formats/open_input.h"
+#include "graph/keras_graph.h"
+#include "hdf5/h5.h"
 
 namespace cle::core {
 

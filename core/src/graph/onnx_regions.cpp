@@ -102,8 +102,9 @@ std::string OnnxRegions::producerNode(const OnnxNode& reader, const std::string&
     const std::string name = p >= 0 ? g_.nodes()[size_t(p)].name : own;
     if (!find(name)) {
         auto zeros = zeroChannels(tensor);
-        keras::Node n{name, zeros ? kZeroConstant : kConstant, {}, {}, {reader.name}, 1,
-                      false, false, nullptr};
+        keras::Node n{
+            name,   zeros ? kZeroConstant : kConstant, {}, {}, {reader.name}, 1, false, false,
+            nullptr};
         if (zeros) n.config["channels"] = *zeros;
         add(std::move(n));
     }
@@ -149,22 +150,28 @@ void OnnxRegions::build() {
 RegionStep OnnxRegions::classify(const keras::Node& n, std::string& reason) const {
     const OnnxNode* o = onnx(n);
     if (n.cls == kConstant || !o) {
-        reason = "the constant " + quote(n.name) + " joins the region, and a per-channel scale "
+        reason = "the constant " + quote(n.name) +
+                 " joins the region, and a per-channel scale "
                  "would not scale it";
         return RegionStep::Reject;
     }
-    static const std::set<std::string> combining = {"Add", "Sub", "Mul", "Div", "Max", "Min",
-                                                    "Mean", "Sum", "Pow"};
+    static const std::set<std::string> combining = {"Add", "Sub",  "Mul", "Div", "Max",
+                                                    "Min", "Mean", "Sum", "Pow"};
     if (combining.count(o->op)) {
-        reason = quote(n.name) + " (" + o->op + ") combines the region with a constant, which "
+        reason = quote(n.name) + " (" + o->op +
+                 ") combines the region with a constant, which "
                  "does not commute with a per-channel scale";
         return RegionStep::Reject;
     }
     switch (onnxfmt::classify(g_, *o, reason)) {
-        case onnxfmt::Step::Reject: return RegionStep::Reject;
-        case onnxfmt::Step::Relu6: return RegionStep::Relu6;
-        case onnxfmt::Step::BatchNorm: return RegionStep::BatchNorm;
-        default: return RegionStep::Pass;  // global pooling commutes with a channel scale
+        case onnxfmt::Step::Reject:
+            return RegionStep::Reject;
+        case onnxfmt::Step::Relu6:
+            return RegionStep::Relu6;
+        case onnxfmt::Step::BatchNorm:
+            return RegionStep::BatchNorm;
+        default:
+            return RegionStep::Pass;  // global pooling commutes with a channel scale
     }
 }
 

@@ -49,10 +49,13 @@ private:
         visitedSources_.insert(w.name);
         sourceOrder_.push_back(&w);
         if (auto p = c_.layerProblem(w, true)) fail(*p);
-        if (w.output) fail("the output of " + quote(w.name) + " is also a model output, which "
-                           "equalizing would change");
+        if (w.output)
+            fail("the output of " + quote(w.name) +
+                 " is also a model output, which "
+                 "equalizing would change");
         std::string act = c_.activation(w);
-        if (act == "relu6") relu6_.push_back(w.name);
+        if (act == "relu6")
+            relu6_.push_back(w.name);
         else if (act != "linear" && act != "relu" && act != "leaky_relu")
             fail(quote(w.name) + " has activation " + quote(act) +
                  ", which is not positively homogeneous");
@@ -69,18 +72,24 @@ private:
 
     // A consumer of a tensor in the region.
     void reach(const Node& n) {
-        if (c_.terminal(n)) addSink(n);
-        else join(n);
+        if (c_.terminal(n))
+            addSink(n);
+        else
+            join(n);
     }
 
     // A producer of a tensor in the region.
     void reachBack(const Node& n) {
-        if (c_.terminal(n)) addSource(n);
-        else if (n.cls == kZeroConstant) zeros_.insert(n.name);  // stays zero under any scale
+        if (c_.terminal(n))
+            addSource(n);
+        else if (n.cls == kZeroConstant)
+            zeros_.insert(n.name);  // stays zero under any scale
         else if (n.cls == "InputLayer" || (n.inputs.empty() && n.cls != kConstant))
-            fail("the network input " + quote(n.name) + " reaches the region (an identity "
+            fail("the network input " + quote(n.name) +
+                 " reaches the region (an identity "
                  "shortcut from the input), and it has no layer whose channels could be scaled");
-        else join(n);
+        else
+            join(n);
     }
 
     void join(const Node& n) {
@@ -94,7 +103,9 @@ private:
     std::vector<int> ids(const Node& n);
     void fresh(std::int64_t count, std::vector<int>& out);
     bool channelAxis(const Node& concat);
-    int find(int x) { return parent_[size_t(x)] == x ? x : parent_[size_t(x)] = find(parent_[size_t(x)]); }
+    int find(int x) {
+        return parent_[size_t(x)] == x ? x : parent_[size_t(x)] = find(parent_[size_t(x)]);
+    }
 
     const RegionContext& c_;
     std::set<std::string> visitedSources_;  // over all components
@@ -131,7 +142,8 @@ bool Finder::checkStep(const Node& n) {
         return false;
     }
     if (n.output) {
-        fail("the output of " + quote(n.name) + " is a model output, which equalizing would "
+        fail("the output of " + quote(n.name) +
+             " is a model output, which equalizing would "
              "change");
         return false;
     }
@@ -142,11 +154,15 @@ bool Finder::checkStep(const Node& n) {
     }
     std::string reason;
     switch (c_.classify(n, reason)) {
-        case RegionStep::Pass: return true;
-        case RegionStep::Relu6: relu6_.push_back(n.name); return true;
+        case RegionStep::Pass:
+            return true;
+        case RegionStep::Relu6:
+            relu6_.push_back(n.name);
+            return true;
         case RegionStep::BatchNorm: {
             const Node* layer = n.inputs.empty() ? nullptr : node(n.inputs.front());
-            std::string why = "batch norm " + quote(n.name) + " does not directly follow a layer "
+            std::string why = "batch norm " + quote(n.name) +
+                              " does not directly follow a layer "
                               "it can be folded into, and it does not commute with a scale";
             if (layer && c_.terminal(*layer) && layer->consumers.size() == 1) {
                 if (auto ref = c_.foldBatchNorm(*layer, n, &why)) {
@@ -157,7 +173,9 @@ bool Finder::checkStep(const Node& n) {
             fail(why);
             return false;
         }
-        case RegionStep::Reject: fail(reason); return false;
+        case RegionStep::Reject:
+            fail(reason);
+            return false;
     }
     return false;
 }
@@ -181,8 +199,8 @@ void Finder::fresh(std::int64_t count, std::vector<int>& out) {
 // A Concatenate joins along the channel axis: -1, or the last axis of the sources' outputs (a
 // convolution's output has as many axes as its kernel, a Dense layer's two).
 bool Finder::channelAxis(const Node& concat) {
-    const LayerInfo* l = sourceOrder_.empty() ? nullptr
-                                              : c_.info.find(c_.lastLayer(*sourceOrder_.front()));
+    const LayerInfo* l =
+        sourceOrder_.empty() ? nullptr : c_.info.find(c_.lastLayer(*sourceOrder_.front()));
     if (c_.concatProblem) {
         auto problem = c_.concatProblem(concat, l);
         if (problem) fail(*problem);

@@ -9,15 +9,15 @@
 
 #include "cle/core/error.h"
 #include "formats/formats.h"
+#include "formats/onnx/onnx_graph.h"
+#include "formats/onnx/onnx_pairs.h"
 #include "formats/open_input.h"
-#include "hdf5/h5.h"
 #include "graph/keras_graph.h"
-#include "support/json_text.h"
 #include "graph/onnx_regions.h"
 #include "graph/regions.h"
 #include "graph/topology_detail.h"
-#include "formats/onnx/onnx_graph.h"
-#include "formats/onnx/onnx_pairs.h"
+#include "hdf5/h5.h"
+#include "support/json_text.h"
 
 namespace cle::core {
 
@@ -25,8 +25,7 @@ namespace {
 
 std::string relu6Reason(const Link& link) {
     std::string names;
-    for (size_t i = 0; i < link.relu6.size(); ++i)
-        names += (i ? ", '" : "'") + link.relu6[i] + "'";
+    for (size_t i = 0; i < link.relu6.size(); ++i) names += (i ? ", '" : "'") + link.relu6[i] + "'";
     return "clipping activation " + names +
            " (ReLU6 / max_value) is not positively homogeneous; pass --allow-relu6 (in the "
            "application: Allow ReLU6) to pair across it, which turns it into a plain ReLU";
@@ -81,7 +80,8 @@ Topology Topology::build(const ModelInfo& info, const TopologyOptions& options) 
     if (info.format == Format::Onnx) {
         if (!options.foldBn.empty() || options.bnEpsilon)
             throw usageError("--fold-bn and --bn-epsilon are for files without a layer graph; '" +
-                             info.path + "' has one, which places its batch norms and gives their "
+                             info.path +
+                             "' has one, which places its batch norms and gives their "
                              "epsilon");
         Topology t;
         auto file = onnxfmt::OnnxFile::open(info.path);
@@ -242,8 +242,10 @@ const BatchNormRef* Topology::batchNormAfter(const std::string& layer) const {
 
 std::string detail::nestedBoundaryReason(const std::string& first, const std::string& second,
                                          const std::string& model) {
-    return "'" + first + "' and '" + second + "' lie on the two sides of the boundary of nested "
-           "model '" + model + "'; pairs across a nested model's boundary are not equalized";
+    return "'" + first + "' and '" + second +
+           "' lie on the two sides of the boundary of nested "
+           "model '" +
+           model + "'; pairs across a nested model's boundary are not equalized";
 }
 
 std::string planJson(const PairPlan& plan) {

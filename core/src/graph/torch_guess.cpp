@@ -54,7 +54,8 @@ std::optional<std::string> layerBetween(const ModelInfo& info, const DepthwiseIn
     return "depthwise layer '" + best->name + "' (" + std::to_string(best->outChannels()) +
            " channels) could sit between '" + first + "' and '" + second +
            "' (the layer order is guessed from names); if it does, pair them through it with "
-           "--pairs " + first + "," + best->name + "," + second;
+           "--pairs " +
+           first + "," + best->name + "," + second;
 }
 
 }  // namespace

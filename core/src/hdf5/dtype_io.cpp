@@ -31,7 +31,8 @@ std::optional<DType> floatType(hid_t dataset) {
     h5::Handle type(H5Dget_type(dataset));
     if (type && H5Tget_class(type.get()) == H5T_OPAQUE) {
         // Keras 3 writes bfloat16 as 2 opaque bytes (little-endian) with dtype="bfloat16".
-        if (H5Tget_size(type.get()) != 2 || !h5::hasAttribute(dataset, "dtype")) return std::nullopt;
+        if (H5Tget_size(type.get()) != 2 || !h5::hasAttribute(dataset, "dtype"))
+            return std::nullopt;
         auto tag = h5::readStringsAttribute(dataset, "dtype");
         if (tag.size() == 1 && tag[0] == "bfloat16") return DType::BFloat16;
         return std::nullopt;
@@ -74,8 +75,7 @@ std::vector<float> readHalf(hid_t dataset, size_t n, const std::string& where) {
     if (H5Dread(dataset, mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()) < 0)
         throw inputError("cannot read " + where + ": " + h5::lastError());
     std::vector<float> out(n);
-    for (size_t i = 0; i < n; ++i)
-        out[i] = static_cast<float>(fromBits<Half>(bits[i]));
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(fromBits<Half>(bits[i]));
     return out;
 }
 
@@ -107,19 +107,21 @@ std::vector<float> readFloats(hid_t dataset, DType dtype, const std::string& whe
     h5::Silence quiet;
     size_t n = elementCount(dataset);
     switch (dtype) {
-        case DType::Float16: return readHalf<Eigen::half>(dataset, n, where);
-        case DType::BFloat16: return readHalf<Eigen::bfloat16>(dataset, n, where);
+        case DType::Float16:
+            return readHalf<Eigen::half>(dataset, n, where);
+        case DType::BFloat16:
+            return readHalf<Eigen::bfloat16>(dataset, n, where);
         case DType::Float32: {
             std::vector<float> out(n);
-            if (n && H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                             out.data()) < 0)
+            if (n &&
+                H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
                 throw inputError("cannot read " + where + ": " + h5::lastError());
             return out;
         }
         case DType::Float64: {
             std::vector<double> wide(n);
-            if (n && H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                             wide.data()) < 0)
+            if (n &&
+                H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide.data()) < 0)
                 throw inputError("cannot read " + where + ": " + h5::lastError());
             std::vector<float> out(n);
             for (size_t i = 0; i < n; ++i) {
@@ -142,17 +144,18 @@ void writeFloats(hid_t dataset, DType dtype, const std::vector<float>& values,
         throw inputError("cannot write " + where + ": its size changed");
     herr_t status = 0;
     switch (dtype) {
-        case DType::Float16: return writeHalf<Eigen::half>(dataset, values, where, "float16");
+        case DType::Float16:
+            return writeHalf<Eigen::half>(dataset, values, where, "float16");
         case DType::BFloat16:
             return writeHalf<Eigen::bfloat16>(dataset, values, where, "bfloat16");
         case DType::Float32:
-            status = H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                              values.data());
+            status =
+                H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
             break;
         case DType::Float64: {
             std::vector<double> wide(values.begin(), values.end());
-            status = H5Dwrite(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                              wide.data());
+            status =
+                H5Dwrite(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide.data());
             break;
         }
     }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "cle/core/tensor.h"
 #include "cle/core/dtype.h"
+#include "cle/core/tensor.h"
 
 namespace cle::core::io {
 

@@ -14,14 +14,30 @@ herr_t Handle::close() {
     if (id_ < 0) return 0;
     herr_t status = 0;
     switch (H5Iget_type(id_)) {
-        case H5I_FILE: status = H5Fclose(id_); break;
-        case H5I_GROUP: status = H5Gclose(id_); break;
-        case H5I_DATASET: status = H5Dclose(id_); break;
-        case H5I_DATATYPE: status = H5Tclose(id_); break;
-        case H5I_DATASPACE: status = H5Sclose(id_); break;
-        case H5I_ATTR: status = H5Aclose(id_); break;
-        case H5I_GENPROP_LST: status = H5Pclose(id_); break;
-        default: status = H5Idec_ref(id_) < 0 ? -1 : 0; break;
+        case H5I_FILE:
+            status = H5Fclose(id_);
+            break;
+        case H5I_GROUP:
+            status = H5Gclose(id_);
+            break;
+        case H5I_DATASET:
+            status = H5Dclose(id_);
+            break;
+        case H5I_DATATYPE:
+            status = H5Tclose(id_);
+            break;
+        case H5I_DATASPACE:
+            status = H5Sclose(id_);
+            break;
+        case H5I_ATTR:
+            status = H5Aclose(id_);
+            break;
+        case H5I_GENPROP_LST:
+            status = H5Pclose(id_);
+            break;
+        default:
+            status = H5Idec_ref(id_) < 0 ? -1 : 0;
+            break;
     }
     id_ = H5I_INVALID_HID;
     return status;
@@ -171,8 +187,8 @@ std::vector<std::string> listDatasets(hid_t file, const std::string& root) {
 namespace {
 herr_t test(hid_t, const char* name, const H5O_info_t* info, void* data) {
     if (info->type != H5O_TYPE_DATASET || std::string(name) == ".") return 0;
-    return (*static_cast<const std::function<bool(const std::string&)>*>(data))(
-               std::string("/") + name)
+    return (*static_cast<const std::function<bool(const std::string&)>*>(data))(std::string("/") +
+                                                                                name)
                ? 1
                : 0;
 }

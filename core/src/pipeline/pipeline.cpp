@@ -7,9 +7,9 @@
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
 #include "formats/formats.h"
-#include "graph/topology_detail.h"
-#include "formats/open_input.h"
 #include "formats/onnx/onnx_file.h"
+#include "formats/open_input.h"
+#include "graph/topology_detail.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {
@@ -112,22 +112,32 @@ std::string endingMessage(const Summary& s) {
 
 std::string toString(Stage stage) {
     switch (stage) {
-        case Stage::Load: return "load";
-        case Stage::Plan: return "plan";
-        case Stage::Fold: return "fold";
-        case Stage::Equalize: return "equalize";
-        case Stage::Preview: return "preview";
-        case Stage::Export: return "export";
+        case Stage::Load:
+            return "load";
+        case Stage::Plan:
+            return "plan";
+        case Stage::Fold:
+            return "fold";
+        case Stage::Equalize:
+            return "equalize";
+        case Stage::Preview:
+            return "preview";
+        case Stage::Export:
+            return "export";
     }
     return "unknown";
 }
 
 std::string toString(Ending ending) {
     switch (ending) {
-        case Ending::Converged: return "converged";
-        case Ending::SweepLimit: return "sweep limit";
-        case Ending::Cancelled: return "cancelled";
-        case Ending::Failed: return "failed";
+        case Ending::Converged:
+            return "converged";
+        case Ending::SweepLimit:
+            return "sweep limit";
+        case Ending::Cancelled:
+            return "cancelled";
+        case Ending::Failed:
+            return "failed";
     }
     return "unknown";
 }
@@ -225,8 +235,10 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
         equalize(std::move(work), r.plan.pairs, r.plan.regions, r.options, progress);
     out.seconds.equalize = secondsSince(start);
     out.summary = std::move(result.summary);
-    if (out.summary.cancelled) out.ending = Ending::Cancelled;
-    else out.ending = out.summary.converged ? Ending::Converged : Ending::SweepLimit;
+    if (out.summary.cancelled)
+        out.ending = Ending::Cancelled;
+    else
+        out.ending = out.summary.converged ? Ending::Converged : Ending::SweepLimit;
     out.message = endingMessage(out.summary);
     if (out.ending == Ending::Cancelled) return out;
     out.absorbAsked = r.absorbBias;
@@ -241,8 +253,8 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     return out;
 }
 
-double exportOutcome(const Model& loaded, const RunOutcome& outcome,
-                     const ExportRequest& request, const Feedback& feedback) {
+double exportOutcome(const Model& loaded, const RunOutcome& outcome, const ExportRequest& request,
+                     const Feedback& feedback) {
     const auto start = Clock::now();
     const ModelInfo& input = loaded.info;
     feedback.setProgress(Stage::Export, 0);
@@ -255,10 +267,10 @@ double exportOutcome(const Model& loaded, const RunOutcome& outcome,
     options.reportText = [&] {  // written with the output, or neither is
         StageTimes seconds = outcome.seconds;
         seconds.exported = secondsSince(start);
-        return reportJson(input, outcome.summary, seconds.report(),
-                          {&outcome.plan, &outcome.quantization, &outcome.relu6Costs,
-                           outcome.verification ? &*outcome.verification : nullptr,
-                           reportedAbsorption(outcome)});
+        return reportJson(
+            input, outcome.summary, seconds.report(),
+            {&outcome.plan, &outcome.quantization, &outcome.relu6Costs,
+             outcome.verification ? &*outcome.verification : nullptr, reportedAbsorption(outcome)});
     };
     exportWeights(input.path, outcome.layers, request.output, options);
     feedback.setProgress(Stage::Export, 1);

@@ -69,8 +69,8 @@ std::vector<Group> readGroupsFile(const std::string& path) {
         checkGroup(g);
         groups.push_back(std::move(g));
     };
-    const bool regions = j.is_object() && j.contains("regions") && j["regions"].is_array() &&
-                         !j["regions"].empty();
+    const bool regions =
+        j.is_object() && j.contains("regions") && j["regions"].is_array() && !j["regions"].empty();
     if (j.is_object() && j.contains("groups") && j["groups"].is_array()) {
         for (const auto& g : j["groups"]) take(g);
     } else if (j.is_object() && j.contains("suggested") && j["suggested"].is_array()) {

@@ -285,7 +285,8 @@ void relaxRelu6(nlohmann::ordered_json& j, const std::vector<std::string>& names
         std::string name = cfg.contains("name") ? text(cfg) : text(j);
         if (std::find(names.begin(), names.end(), name) != names.end()) {
             if (j["class_name"] == "ReLU") cfg["max_value"] = nullptr;
-            if (cfg.contains("activation") && cfg["activation"] == "relu6") cfg["activation"] = "relu";
+            if (cfg.contains("activation") && cfg["activation"] == "relu6")
+                cfg["activation"] = "relu";
         }
     }
     for (auto& [k, v] : j.items()) relaxRelu6(v, names);
@@ -308,8 +309,8 @@ ExportExtras exportExtras(const Model& model, const RunPlan& plan,
         extras.datasets.emplace_back(bn.meanPath, filled(0.f));
         extras.datasets.emplace_back(bn.varPath, filled(float(1.0 - bn.epsilon)));
         if (!bn.betaPath.empty())
-            extras.datasets.emplace_back(
-                bn.betaPath, it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
+            extras.datasets.emplace_back(bn.betaPath,
+                                         it->info.hasBias() || !it->bias ? filled(0.f) : *it->bias);
     }
     if (!plan.relu6.empty() && info.format == Format::Onnx) {
         extras.relaxedNodes = plan.relu6;

@@ -146,8 +146,8 @@ void TempFile::commit(bool replace) {
             throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
     } else {
         // Atomic no-replace: a destination that appeared meanwhile (a concurrent run) stays.
-        int status = renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, destination_.c_str(),
-                               RENAME_NOREPLACE);
+        int status =
+            renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, destination_.c_str(), RENAME_NOREPLACE);
         if (status != 0 && errno == EINVAL && link(path_.c_str(), destination_.c_str()) == 0) {
             unlink(path_.c_str());  // file systems without renameat2 flags: link + unlink
             status = 0;

@@ -49,9 +49,9 @@ private:
     const Task* task_ = nullptr;
     std::int64_t count_ = 0;
     std::atomic<std::int64_t> next_{0};  // the next task index to hand out
-    int seats_ = 0;          // workers that may still join the current job
+    int seats_ = 0;                      // workers that may still join the current job
     int nextWorker_ = 1;
-    int active_ = 0;         // workers inside the current job
+    int active_ = 0;  // workers inside the current job
     std::exception_ptr error_;
 };
 

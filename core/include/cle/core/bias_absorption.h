@@ -27,7 +27,8 @@ struct AbsorbedBias {
 
 /// Absorbs high biases for every pair of `plan.absorbable` in `layers` (the equalized layers,
 /// batch norms folded). `summary` gives the cumulative factors. Gamma and beta come from the
-/// model (read from its file when it was loaded without them); throws Error naming the file on a read failure.
+/// model (read from its file when it was loaded without them); throws Error naming the file on a
+/// read failure.
 std::vector<AbsorbedBias> absorbHighBias(const Model& model, const RunPlan& plan,
                                          const Summary& summary, std::vector<Layer>& layers);
 

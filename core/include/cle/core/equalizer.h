@@ -1,6 +1,7 @@
 #pragma once
 // Cross-layer equalization with the exact numerics of torch.ao.quantization._equalize, plus dead
-// and constant channel handling, a sweep limit, progress, cancel and a per-sweep history of channel ranges.
+// and constant channel handling, a sweep limit, progress, cancel and a per-sweep history of channel
+// ranges.
 #include <functional>
 #include <string>
 #include <vector>
@@ -63,9 +64,9 @@ struct PairHistory {
 /// sinks it feeds; its factor is sqrt(out / (in + 1e-9)), as for a pair.
 struct RegionHistory {
     Region region;
-    std::vector<RangeState> states;  ///< per region channel, as PairHistory::states
-    std::vector<float> scale;        ///< cumulative factor per region channel
-    std::vector<int> deadChannels;   ///< region channels whose sources all have zero range
+    std::vector<RangeState> states;          ///< per region channel, as PairHistory::states
+    std::vector<float> scale;                ///< cumulative factor per region channel
+    std::vector<int> deadChannels;           ///< region channels whose sources all have zero range
     std::vector<int> constantInputChannels;  ///< region channels whose sinks all have zero range
 };
 
@@ -74,7 +75,7 @@ inline constexpr size_t kMaxRecordedStates = 2048;
 
 struct Summary {
     double threshold = 0;
-    int sweeps = 0;          ///< sweeps executed, the last included
+    int sweeps = 0;  ///< sweeps executed, the last included
     bool converged = false;
     bool cancelled = false;
     std::vector<float> deltas;  ///< summed change norm of each sweep (float32, as compared)
@@ -99,11 +100,11 @@ struct Summary {
 void recordStateSweep(Summary& history, int sweep, size_t limit = kMaxRecordedStates);
 
 struct Progress {
-    int sweep = 0;          ///< 1-based sweep under way (or just finished)
-    int pairIndex = 0;      ///< pairs done in this sweep
-    int pairCount = 0;      ///< pairs and regions
-    bool sweepDone = false;  ///< true once per sweep, after its delta is known
-    float delta = 0;         ///< the sweep's delta when sweepDone
+    int sweep = 0;                     ///< 1-based sweep under way (or just finished)
+    int pairIndex = 0;                 ///< pairs done in this sweep
+    int pairCount = 0;                 ///< pairs and regions
+    bool sweepDone = false;            ///< true once per sweep, after its delta is known
+    float delta = 0;                   ///< the sweep's delta when sweepDone
     const Summary* summary = nullptr;  ///< the history so far; valid during the call only
 };
 
@@ -119,14 +120,12 @@ struct EqualizeResult {
 /// usage Error for an empty pair list, an Input Error naming the layer for an unknown layer,
 /// unsupported layer, channel mismatch or non-finite weight.
 EqualizeResult equalize(const Model& model, const std::vector<LayerPair>& pairs,
-                        const EqualizeOptions& options = {},
-                        const ProgressCallback& progress = {});
+                        const EqualizeOptions& options = {}, const ProgressCallback& progress = {});
 
 /// The same, taking the layers out of `model` instead of copying them: for callers that no longer
 /// need the loaded weights (halves peak memory). `model`'s layers named in pairs are left empty.
 EqualizeResult equalize(Model&& model, const std::vector<LayerPair>& pairs,
-                        const EqualizeOptions& options = {},
-                        const ProgressCallback& progress = {});
+                        const EqualizeOptions& options = {}, const ProgressCallback& progress = {});
 
 /// Pairs and regions in one sweep loop: every sweep applies the pairs in order, then the regions
 /// in order; the delta sums the change of every layer over the last pair or region naming it.

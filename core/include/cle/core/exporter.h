@@ -15,7 +15,7 @@
 namespace cle::core {
 
 struct ExportOptions {
-    bool force = false;                        ///< overwrite an existing output file
+    bool force = false;                         ///< overwrite an existing output file
     const std::atomic<bool>* cancel = nullptr;  ///< checked between datasets
     ExportExtras extras;
     /// The input as it was loaded: the export fails if the file at the input path is no longer it.

@@ -20,19 +20,19 @@ std::string toString(Stage stage);
 struct PairSweep {
     std::string first;
     std::string second;
-    std::vector<float> outRange;  ///< the first layer's output-channel ranges (max - min)
-    std::vector<float> inRange;   ///< the second layer's input-channel ranges
-    std::vector<float> scale;     ///< cumulative factor per channel so far
-    std::vector<int> deadChannels;           ///< left unscaled so far
+    std::vector<float> outRange;    ///< the first layer's output-channel ranges (max - min)
+    std::vector<float> inRange;     ///< the second layer's input-channel ranges
+    std::vector<float> scale;       ///< cumulative factor per channel so far
+    std::vector<int> deadChannels;  ///< left unscaled so far
     std::vector<int> constantInputChannels;  ///< left unscaled so far
 };
 
 /// One region as it stands after a sweep, per region channel (see RegionHistory).
 struct RegionSweep {
     Region region;
-    std::vector<float> outRange;  ///< the sources' largest output-channel range
-    std::vector<float> inRange;   ///< the sinks' largest input-channel range
-    std::vector<float> scale;     ///< cumulative factor so far
+    std::vector<float> outRange;             ///< the sources' largest output-channel range
+    std::vector<float> inRange;              ///< the sinks' largest input-channel range
+    std::vector<float> scale;                ///< cumulative factor so far
     std::vector<int> deadChannels;           ///< left unscaled so far
     std::vector<int> constantInputChannels;  ///< left unscaled so far
 };
@@ -40,8 +40,8 @@ struct RegionSweep {
 /// What the engine reports after each sweep: a value, complete in itself, that a front end
 /// appends to its own history (see appendSweep in equalizer.h).
 struct SweepEvent {
-    int sweep = 0;     ///< 0 for the state before the first sweep
-    float delta = 0;   ///< the sweep's summed change norm (0 for sweep 0)
+    int sweep = 0;    ///< 0 for the state before the first sweep
+    float delta = 0;  ///< the sweep's summed change norm (0 for sweep 0)
     double threshold = 0;
     std::vector<PairSweep> pairs;
     std::vector<RegionSweep> regions;

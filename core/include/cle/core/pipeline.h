@@ -74,7 +74,7 @@ struct RunRequest {
     EqualizeOptions options;
     /// When continuing: the earlier outcome this run starts from (its plan and changed layers).
     std::shared_ptr<const RunOutcome> previous;
-    double loadSeconds = 0;  ///< the load stage's time, carried into the outcome
+    double loadSeconds = 0;   ///< the load stage's time, carried into the outcome
     bool absorbBias = false;  ///< high-bias absorption after equalizing (absorbHighBias)
 };
 
@@ -86,10 +86,10 @@ struct RunOutcome {
     Summary summary;
     /// Every layer changed since the loaded weights (folded and equalized).
     std::vector<Layer> layers;
-    QuantizationReport quantization;  ///< "before" is the loaded weights, folded
-    std::vector<Relu6Cost> relu6Costs;  ///< one per ReLU6 the plan relaxes
-    std::vector<AbsorbedBias> absorbed;  ///< with RunRequest::absorbBias: what moved
-    bool absorbAsked = false;            ///< RunRequest::absorbBias was set
+    QuantizationReport quantization;           ///< "before" is the loaded weights, folded
+    std::vector<Relu6Cost> relu6Costs;         ///< one per ReLU6 the plan relaxes
+    std::vector<AbsorbedBias> absorbed;        ///< with RunRequest::absorbBias: what moved
+    bool absorbAsked = false;                  ///< RunRequest::absorbBias was set
     std::optional<Verification> verification;  ///< the network-level check, when one ran
     StageTimes seconds;
     bool exported = false;  ///< the export stage wrote the output
@@ -120,8 +120,8 @@ struct ExportRequest {
 /// Export stage: the outcome's layers and the plan's extras in a copy of the input, with the
 /// report (whose timings include this export). Returns the export's seconds. Throws Error on
 /// failure or cancel (nothing is left behind). The outcome is only read: it can be shared.
-double exportOutcome(const Model& loaded, const RunOutcome& outcome,
-                     const ExportRequest& request, const Feedback& feedback);
+double exportOutcome(const Model& loaded, const RunOutcome& outcome, const ExportRequest& request,
+                     const Feedback& feedback);
 
 /// The whole run for the command line.
 struct PipelineRequest {
@@ -140,7 +140,8 @@ struct PipelineRequest {
 /// export; errors are thrown as each stage throws them.
 RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback);
 
-/// `earlier` followed by what `later` adds (pairs, regions, batch norms, ReLU6 layers, skipped pairs).
+/// `earlier` followed by what `later` adds (pairs, regions, batch norms, ReLU6 layers, skipped
+/// pairs).
 RunPlan mergePlans(const RunPlan& earlier, const RunPlan& later);
 /// `base` with every layer of `newer` replacing (or joining) the one of the same name.
 std::vector<Layer> mergeLayers(std::vector<Layer> base, std::vector<Layer> newer);

@@ -22,9 +22,9 @@ inline constexpr double kCollapseFraction = 0.5;
 
 /// Everything the preview measures of one tensor, with per-tensor INT8 as above.
 struct TensorQuantization {
-    double perTensor = 0;        ///< SQNR in dB, one scale
-    double perChannel = 0;       ///< SQNR in dB, one scale per output channel
-    double zeroFraction = 0;     ///< non-zero weights that round to 0 (per tensor) / non-zero weights
+    double perTensor = 0;     ///< SQNR in dB, one scale
+    double perChannel = 0;    ///< SQNR in dB, one scale per output channel
+    double zeroFraction = 0;  ///< non-zero weights that round to 0 (per tensor) / non-zero weights
     std::int64_t zeroedChannels = 0;  ///< output channels not all zero that round to all zero
     bool collapsed() const { return zeroFraction > kCollapseFraction; }
 };

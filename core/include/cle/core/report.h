@@ -5,9 +5,9 @@
 
 #include "cle/core/bias_absorption.h"
 #include "cle/core/equalizer.h"
-#include "cle/core/text_file.h"
 #include "cle/core/quantization.h"
 #include "cle/core/run_plan.h"
+#include "cle/core/text_file.h"
 #include "cle/core/verification.h"
 #include "cle/core/weight_file.h"
 

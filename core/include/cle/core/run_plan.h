@@ -15,18 +15,19 @@
 namespace cle::core {
 
 struct RunPlan {
-    std::vector<LayerPair> pairs;          ///< what the engine equalizes
-    std::vector<Region> regions;           ///< equalized in the same sweeps, after the pairs
+    std::vector<LayerPair> pairs;  ///< what the engine equalizes
+    std::vector<Region> regions;   ///< equalized in the same sweeps, after the pairs
     /// Pairs whose first layer is followed by a folded batch norm and a ReLU (Link::
     /// reluAfterBatchNorm): candidates for high-bias absorption.
     std::vector<LayerPair> absorbable;
     std::vector<Rejection> skipped;        ///< pairs left out, each with its reason
     std::vector<BatchNormRef> batchNorms;  ///< folded into the layer named `after`
     std::vector<std::string> relu6;        ///< ReLU6 layers turned into ReLU on export
-    /// ReLU6 layer -> the batch norm right before it (its statistics estimate the relaxation's cost)
+    /// ReLU6 layer -> the batch norm right before it (its statistics estimate the relaxation's
+    /// cost)
     std::map<std::string, std::string> relu6Norms;
-    std::vector<std::string> notes;        ///< facts about the plan a user should know
-    bool guessed = false;                  ///< some link was inferred without a layer graph
+    std::vector<std::string> notes;  ///< facts about the plan a user should know
+    bool guessed = false;            ///< some link was inferred without a layer graph
 };
 
 /// What relaxing one ReLU6 to ReLU costs: the expected fraction of its inputs above 6, per
@@ -36,7 +37,7 @@ struct Relu6Cost {
     std::string batchNorm;  ///< empty when no batch norm precedes it: the cost is unknown
     double worst = 0;       ///< largest fraction over the channels
     int worstChannel = -1;
-    double mean = 0;        ///< mean fraction over the channels
+    double mean = 0;  ///< mean fraction over the channels
     bool known() const { return !batchNorm.empty(); }
 };
 
@@ -60,8 +61,8 @@ void planRegions(const ModelInfo& info, const Topology& topology,
 /// The layers a plan equalizes (pairs and regions), each once, in plan order.
 std::vector<std::string> planLayers(const RunPlan& plan);
 
-/// The topology's suggestions, regions included. Guessed suggestions (no layer graph) need `acceptGuesses`,
-/// otherwise a usage Error says so. No suggestion at all is an input Error.
+/// The topology's suggestions, regions included. Guessed suggestions (no layer graph) need
+/// `acceptGuesses`, otherwise a usage Error says so. No suggestion at all is an input Error.
 RunPlan planSuggested(const ModelInfo& info, const Topology& topology, bool allowRelu6,
                       bool acceptGuesses);
 

@@ -106,8 +106,8 @@ public:
     /// The link between `first` and `second`, or the reason pairing them would change the
     /// function (nullopt reason). For files without a graph the link is accepted as guessed
     /// unless a normalization no layer claims could follow `first`.
-    std::optional<Link> link(const std::string& first, const std::string& second,
-                             bool allowRelu6, std::string* reason) const;
+    std::optional<Link> link(const std::string& first, const std::string& second, bool allowRelu6,
+                             std::string* reason) const;
     /// Every link between weighted layers that the graph admits (suggested ones).
     const std::vector<Link>& links() const { return links_; }
     /// The batch norm that directly follows `layer` and can be folded into it, if any.

@@ -12,8 +12,8 @@
 namespace cle::core {
 
 struct VerifyOptions {
-    std::string inputsFile;                ///< "" = uniform random inputs
-    int samples = 8;                       ///< random inputs: how many
+    std::string inputsFile;  ///< "" = uniform random inputs
+    int samples = 8;         ///< random inputs: how many
     std::uint64_t seed = 0;
     std::vector<std::int64_t> inputShape;  ///< replaces an input shape the model leaves open
     /// > 0: a dimension the model leaves open (and inputShape does not give) takes this size.

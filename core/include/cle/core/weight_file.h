@@ -23,8 +23,8 @@ std::string toString(Layout l);
 Layout parseLayout(const std::string& s);
 
 struct LayerInfo {
-    std::string name;        ///< what `cle inspect` prints and `--pairs` takes
-    std::string kind;        ///< Linear, Conv2d, Dense, Conv2D, DepthwiseConv2D, ...
+    std::string name;  ///< what `cle inspect` prints and `--pairs` takes
+    std::string kind;  ///< Linear, Conv2d, Dense, Conv2D, DepthwiseConv2D, ...
     Layout layout = Layout::Torch;
     std::string weightPath;  ///< absolute HDF5 dataset path
     std::string biasPath;    ///< empty when the layer has no bias
@@ -32,8 +32,8 @@ struct LayerInfo {
     DType dtype = DType::Float32;
     DType biasDtype = DType::Float32;
     std::int64_t biasSize = 0;  ///< number of bias values (0 without bias)
-    bool depthwise = false;  ///< one channel axis that is both input and output
-    bool supported = true;   ///< false: listed, but cannot take part in a pair
+    bool depthwise = false;     ///< one channel axis that is both input and output
+    bool supported = true;      ///< false: listed, but cannot take part in a pair
     std::string unsupportedReason;
 
     int rank() const { return static_cast<int>(shape.size()); }
@@ -53,7 +53,7 @@ struct ModelInfo {
     Layout layout = Layout::Torch;
     std::vector<LayerInfo> layers;
     bool kerasArchive = false;  ///< a Keras 3 .keras archive (its graph is its config.json)
-    bool subclassed = false;    ///< a .keras archive of a subclassed model: config.json has no graph
+    bool subclassed = false;  ///< a .keras archive of a subclassed model: config.json has no graph
 
     /// nullptr when no layer has that name. Constant time once indexLayers() has run; still
     /// correct (by a scan) for layers added since. Call indexLayers() again after renaming one.

@@ -1,8 +1,8 @@
 #include "formats/onnx/onnx_export.h"
 
-#include <Eigen/Core>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#include <Eigen/Core>
 
 #include <cmath>
 #include <cstring>
@@ -25,7 +25,8 @@ template <typename Half>
 std::uint16_t halfBits(float v, const std::string& where, const char* type) {
     Half h(v);  // round to nearest even
     if (std::isinf(static_cast<float>(h)) && !std::isinf(v))
-        throw inputError("value " + std::to_string(v) + " of " + where + " does not fit in " + type);
+        throw inputError("value " + std::to_string(v) + " of " + where + " does not fit in " +
+                         type);
     return Eigen::numext::bit_cast<std::uint16_t>(h);
 }
 
@@ -58,7 +59,8 @@ std::string encode(int type, const std::vector<float>& values, const std::string
             case TensorProto::BFLOAT16:
                 putLittleEndian(out, halfBits<Eigen::bfloat16>(v, where, "bfloat16"), 2);
                 break;
-            default: throw inputError(where + " is not a floating-point tensor");
+            default:
+                throw inputError(where + " is not a floating-point tensor");
         }
     }
     return out;
@@ -72,7 +74,8 @@ public:
         for (auto& n : *model_.mutable_graph()->mutable_node())
             if (n.op_type() == "Constant" && n.domain().empty() && n.output_size() == 1)
                 for (auto& a : *n.mutable_attribute())
-                    if (a.name() == "value" && a.has_t()) tensors_.emplace(n.output(0), a.mutable_t());
+                    if (a.name() == "value" && a.has_t())
+                        tensors_.emplace(n.output(0), a.mutable_t());
     }
 
     void set(const std::string& name, const Tensor& values, const std::string& subject);
@@ -122,7 +125,8 @@ void Editor::set(const std::string& name, const Tensor& values, const std::strin
             t.clear_double_data();
             for (float v : values.values) t.add_double_data(v);
             break;
-        case TensorProto::FLOAT16: case TensorProto::BFLOAT16: {
+        case TensorProto::FLOAT16:
+        case TensorProto::BFLOAT16: {
             t.clear_int32_data();
             const bool half = t.data_type() == TensorProto::FLOAT16;
             for (float v : values.values)
@@ -130,7 +134,8 @@ void Editor::set(const std::string& name, const Tensor& values, const std::strin
                                       : halfBits<Eigen::bfloat16>(v, subject, "bfloat16"));
             break;
         }
-        default: throw inputError(subject + " is not a floating-point tensor");
+        default:
+            throw inputError(subject + " is not a floating-point tensor");
     }
 }
 
@@ -139,7 +144,8 @@ void Editor::relax(const std::vector<std::string>& clips) {
     Graph g(file_);
     for (size_t i = 0; i < g.nodes().size(); ++i) {
         const Node& n = g.nodes()[i];
-        if (n.op != "Clip" || std::find(clips.begin(), clips.end(), n.name) == clips.end()) continue;
+        if (n.op != "Clip" || std::find(clips.begin(), clips.end(), n.name) == clips.end())
+            continue;
         onnx::NodeProto& p = *model_.mutable_graph()->mutable_node(int(i));
         if (g.opset() < 11) {
             auto* attrs = p.mutable_attribute();
@@ -160,7 +166,8 @@ EditedModel Editor::finish() {
         if (t->data_location() != TensorProto::EXTERNAL) continue;
         const std::string path = file_.externalPath(*t);
         if (!location_.count(path)) {
-            std::string loc = base + ".data" + (location_.empty() ? "" : std::to_string(location_.size()));
+            std::string loc =
+                base + ".data" + (location_.empty() ? "" : std::to_string(location_.size()));
             location_[path] = loc;
             if (!external_.count(path)) {
                 std::ifstream in(path, std::ios::binary);

@@ -15,7 +15,7 @@ struct EditedModel {
     struct DataFile {
         std::string destination;  ///< beside the output
         std::string bytes;
-        std::string source;       ///< the input's data file it is a copy of
+        std::string source;  ///< the input's data file it is a copy of
     };
     /// External data files to write beside the output.
     std::vector<DataFile> dataFiles;

@@ -21,20 +21,32 @@ using onnx::TensorProto;
 bool isOnnxPath(const std::string& path) {
     if (path.size() < 5) return false;
     std::string tail = path.substr(path.size() - 5);
-    std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) {
-        return char(std::tolower(c));
-    });
+    std::transform(tail.begin(), tail.end(), tail.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
     return tail == ".onnx";
 }
 
 int elementSize(int type) {
     switch (type) {
-        case TensorProto::FLOAT: case TensorProto::INT32: case TensorProto::UINT32: return 4;
-        case TensorProto::DOUBLE: case TensorProto::INT64: case TensorProto::UINT64: return 8;
-        case TensorProto::FLOAT16: case TensorProto::BFLOAT16: case TensorProto::INT16:
-        case TensorProto::UINT16: return 2;
-        case TensorProto::INT8: case TensorProto::UINT8: case TensorProto::BOOL: return 1;
-        default: return 0;
+        case TensorProto::FLOAT:
+        case TensorProto::INT32:
+        case TensorProto::UINT32:
+            return 4;
+        case TensorProto::DOUBLE:
+        case TensorProto::INT64:
+        case TensorProto::UINT64:
+            return 8;
+        case TensorProto::FLOAT16:
+        case TensorProto::BFLOAT16:
+        case TensorProto::INT16:
+        case TensorProto::UINT16:
+            return 2;
+        case TensorProto::INT8:
+        case TensorProto::UINT8:
+        case TensorProto::BOOL:
+            return 1;
+        default:
+            return 0;
     }
 }
 
@@ -43,9 +55,12 @@ namespace {
 float halfToFloat(std::uint16_t h) {
     const int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
     float v;
-    if (exponent == 0) v = std::ldexp(float(mantissa), -24);
-    else if (exponent == 31) v = mantissa ? NAN : INFINITY;
-    else v = std::ldexp(float(mantissa | 0x400), exponent - 25);
+    if (exponent == 0)
+        v = std::ldexp(float(mantissa), -24);
+    else if (exponent == 31)
+        v = mantissa ? NAN : INFINITY;
+    else
+        v = std::ldexp(float(mantissa | 0x400), exponent - 25);
     return (h & 0x8000) ? -v : v;
 }
 
@@ -67,15 +82,31 @@ double decode(int type, const unsigned char* p) {
     const int size = elementSize(type);
     const std::uint64_t u = littleEndian(p, size);
     switch (type) {
-        case TensorProto::FLOAT: { float f; std::uint32_t b = std::uint32_t(u); std::memcpy(&f, &b, 4); return f; }
-        case TensorProto::DOUBLE: { double d; std::memcpy(&d, &u, 8); return d; }
-        case TensorProto::FLOAT16: return halfToFloat(std::uint16_t(u));
-        case TensorProto::BFLOAT16: return bfloatToFloat(std::uint16_t(u));
-        case TensorProto::INT8: return double(std::int8_t(u));
-        case TensorProto::INT16: return double(std::int16_t(u));
-        case TensorProto::INT32: return double(std::int32_t(u));
-        case TensorProto::INT64: return double(std::int64_t(u));
-        default: return double(u);  // unsigned, bool
+        case TensorProto::FLOAT: {
+            float f;
+            std::uint32_t b = std::uint32_t(u);
+            std::memcpy(&f, &b, 4);
+            return f;
+        }
+        case TensorProto::DOUBLE: {
+            double d;
+            std::memcpy(&d, &u, 8);
+            return d;
+        }
+        case TensorProto::FLOAT16:
+            return halfToFloat(std::uint16_t(u));
+        case TensorProto::BFLOAT16:
+            return bfloatToFloat(std::uint16_t(u));
+        case TensorProto::INT8:
+            return double(std::int8_t(u));
+        case TensorProto::INT16:
+            return double(std::int16_t(u));
+        case TensorProto::INT32:
+            return double(std::int32_t(u));
+        case TensorProto::INT64:
+            return double(std::int64_t(u));
+        default:
+            return double(u);  // unsigned, bool
     }
 }
 
@@ -89,7 +120,8 @@ OnnxFile::OnnxFile(const std::string& path) : path_(path), model_(new onnx::Mode
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     if (in.bad()) throw inputError("cannot read " + fileOf(path));
     if (bytes.size() > size_t(INT32_MAX))
-        throw inputError(fileOf(path) + " is larger than 2 GB; such models keep their weights "
+        throw inputError(fileOf(path) +
+                         " is larger than 2 GB; such models keep their weights "
                          "in external data files");
     if (!model_->ParseFromArray(bytes.data(), int(bytes.size())) || !model_->has_graph())
         throw inputError(fileOf(path) + " is not an ONNX model (it cannot be parsed as one)");
@@ -109,7 +141,9 @@ OnnxFile::~OnnxFile() = default;
 
 std::shared_ptr<const OnnxFile> OnnxFile::open(const std::string& path) {
     static std::mutex mutex;
-    static std::map<std::string, std::pair<std::optional<FileIdentity>, std::shared_ptr<const OnnxFile>>> cache;
+    static std::map<std::string,
+                    std::pair<std::optional<FileIdentity>, std::shared_ptr<const OnnxFile>>>
+        cache;
     auto identity = fileIdentity(path);
     {
         std::lock_guard lock(mutex);
@@ -135,11 +169,16 @@ const onnx::NodeProto* OnnxFile::constantNode(const std::string& name) const {
 
 std::optional<DType> OnnxFile::floatType(const TensorProto& t) {
     switch (t.data_type()) {
-        case TensorProto::FLOAT: return DType::Float32;
-        case TensorProto::FLOAT16: return DType::Float16;
-        case TensorProto::BFLOAT16: return DType::BFloat16;
-        case TensorProto::DOUBLE: return DType::Float64;
-        default: return std::nullopt;
+        case TensorProto::FLOAT:
+            return DType::Float32;
+        case TensorProto::FLOAT16:
+            return DType::Float16;
+        case TensorProto::BFLOAT16:
+            return DType::BFloat16;
+        case TensorProto::DOUBLE:
+            return DType::Float64;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -230,7 +269,8 @@ std::optional<std::string> OnnxFile::storageProblem(const TensorProto& t) const 
         std::int64_t count = 1;
         for (auto v : d) count *= v;
         const int size = elementSize(t.data_type());
-        if (size == 0) return "its element type (" + std::to_string(t.data_type()) + ") is not a number type";
+        if (size == 0)
+            return "its element type (" + std::to_string(t.data_type()) + ") is not a number type";
         if (t.data_location() == TensorProto::EXTERNAL) {
             externalPath(t);
             auto [offset, length] = externalRange(t);
@@ -252,11 +292,22 @@ std::optional<std::string> OnnxFile::storageProblem(const TensorProto& t) const 
         }
         std::int64_t stored = 0;
         switch (t.data_type()) {
-            case TensorProto::FLOAT: stored = t.float_data_size(); break;
-            case TensorProto::DOUBLE: stored = t.double_data_size(); break;
-            case TensorProto::INT64: stored = t.int64_data_size(); break;
-            case TensorProto::UINT32: case TensorProto::UINT64: stored = t.uint64_data_size(); break;
-            default: stored = t.int32_data_size(); break;
+            case TensorProto::FLOAT:
+                stored = t.float_data_size();
+                break;
+            case TensorProto::DOUBLE:
+                stored = t.double_data_size();
+                break;
+            case TensorProto::INT64:
+                stored = t.int64_data_size();
+                break;
+            case TensorProto::UINT32:
+            case TensorProto::UINT64:
+                stored = t.uint64_data_size();
+                break;
+            default:
+                stored = t.int32_data_size();
+                break;
         }
         if (stored != count)
             return "it claims " + std::to_string(count) + " values but stores " +
@@ -283,10 +334,17 @@ std::vector<double> OnnxFile::numbers(const TensorProto& t) const {
         return out;
     }
     switch (type) {
-        case TensorProto::FLOAT: out.assign(t.float_data().begin(), t.float_data().end()); break;
-        case TensorProto::DOUBLE: out.assign(t.double_data().begin(), t.double_data().end()); break;
-        case TensorProto::INT64: out.assign(t.int64_data().begin(), t.int64_data().end()); break;
-        case TensorProto::UINT32: case TensorProto::UINT64:
+        case TensorProto::FLOAT:
+            out.assign(t.float_data().begin(), t.float_data().end());
+            break;
+        case TensorProto::DOUBLE:
+            out.assign(t.double_data().begin(), t.double_data().end());
+            break;
+        case TensorProto::INT64:
+            out.assign(t.int64_data().begin(), t.int64_data().end());
+            break;
+        case TensorProto::UINT32:
+        case TensorProto::UINT64:
             out.assign(t.uint64_data().begin(), t.uint64_data().end());
             break;
         case TensorProto::FLOAT16:
@@ -295,7 +353,9 @@ std::vector<double> OnnxFile::numbers(const TensorProto& t) const {
         case TensorProto::BFLOAT16:
             for (auto v : t.int32_data()) out.push_back(bfloatToFloat(std::uint16_t(v)));
             break;
-        default: out.assign(t.int32_data().begin(), t.int32_data().end()); break;
+        default:
+            out.assign(t.int32_data().begin(), t.int32_data().end());
+            break;
     }
     return out;
 }

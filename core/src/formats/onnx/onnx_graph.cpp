@@ -106,7 +106,7 @@ Graph::Graph(const OnnxFile& file) : file_(file) {
                                                              : p.domain() + ":" + p.op_type();
         n.inputs.assign(p.input().begin(), p.input().end());
         n.outputs.assign(p.output().begin(), p.output().end());
-        n.name = !p.name().empty() ? p.name()
+        n.name = !p.name().empty()    ? p.name()
                  : !n.outputs.empty() ? n.outputs.front()
                                       : n.op + "_" + std::to_string(nodes_.size());
         if (byName_.count(n.name)) n.name += "#" + std::to_string(nodes_.size());
@@ -137,7 +137,8 @@ void Graph::markSharedStorage() {
             auto it = overlapping.find(*t);
             if (t->empty() || !l.supported || it == overlapping.end()) continue;
             l.supported = false;
-            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", whose "
+            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) +
+                                  ", whose "
                                   "external data shares bytes with tensor " +
                                   quote(it->second) + " (shared storage)";
         }
@@ -148,10 +149,10 @@ void Graph::markSharedStorage() {
             const std::string other = otherReader(*t, layerNode_.at(l.name));
             if (other.empty()) continue;
             l.supported = false;
-            l.unsupportedReason = "its weights or bias are tensor " + quote(*t) + ", which " +
-                                  (other == "a model output" ? "is also a model output"
-                                                             : other + " reads too") +
-                                  " (shared storage)";
+            l.unsupportedReason =
+                "its weights or bias are tensor " + quote(*t) + ", which " +
+                (other == "a model output" ? "is also a model output" : other + " reads too") +
+                " (shared storage)";
         }
     }
     for (auto& [tensor, list] : users) {
@@ -177,8 +178,9 @@ void Graph::checkOrder() const {
         for (const auto& i : n.inputs) {
             if (i.empty() || known.count(i)) continue;
             const std::string why = producer(i) >= 0
-                ? "which only a later node computes (the nodes are out of order or form a cycle)"
-                : "which no node, graph input or initializer provides";
+                                        ? "which only a later node computes (the nodes are out of "
+                                          "order or form a cycle)"
+                                        : "which no node, graph input or initializer provides";
             throw inputError("'" + file_.path() + "' is not a valid ONNX graph: node " +
                              quote(n.name) + " (" + n.op + ") reads " + quote(i) + ", " + why);
         }
@@ -240,10 +242,12 @@ void Graph::addLayer(int index) {
     } catch (const Error&) {
         refuse("its weights have impossible dimensions");
     }
-    if (auto type = OnnxFile::floatType(*w)) l.dtype = *type;
-    else refuse("its weights are not floating-point numbers");
+    if (auto type = OnnxFile::floatType(*w))
+        l.dtype = *type;
+    else
+        refuse("its weights are not floating-point numbers");
     if (auto problem = file_.storageProblem(*w)) refuse("its weights cannot be read: " + *problem);
-    const std::string biasName = n.op == "Gemm" ? (n.inputs.size() > 2 ? n.inputs[2] : "")
+    const std::string biasName = n.op == "Gemm"     ? (n.inputs.size() > 2 ? n.inputs[2] : "")
                                  : n.op == "MatMul" ? ""
                                                     : (n.inputs.size() > 2 ? n.inputs[2] : "");
     if (!biasName.empty()) {
@@ -253,7 +257,8 @@ void Graph::addLayer(int index) {
             l.biasDtype = *OnnxFile::floatType(*b);
             l.biasSize = b->dims(0);
         } else {
-            refuse("its bias (" + biasName + ") is not a vector of floating-point numbers stored "
+            refuse("its bias (" + biasName +
+                   ") is not a vector of floating-point numbers stored "
                    "in the file");
         }
     }

@@ -17,7 +17,7 @@ struct Node {
     const onnx::NodeProto* proto = nullptr;
     std::string name;  ///< the node's name, else its first output's (unique in the graph)
     std::string op;    ///< op_type; "domain:op" for other domains
-    std::vector<std::string> inputs;   ///< tensor names ("" for a left-out optional input)
+    std::vector<std::string> inputs;  ///< tensor names ("" for a left-out optional input)
     std::vector<std::string> outputs;
     std::string layer;  ///< the layer with weights this node is, as listed ("" for none)
 };

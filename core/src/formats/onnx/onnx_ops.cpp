@@ -62,8 +62,8 @@ std::optional<PadSpec> padSpec(const Graph& g, const Node& n) {
 
 Step classify(const Graph& g, const Node& n, std::string& reason) {
     const std::string& op = n.op;
-    static const std::set<std::string> passing = {"Relu", "LeakyRelu", "PRelu", "MaxPool",
-                                                  "AveragePool", "Identity", "Dropout"};
+    static const std::set<std::string> passing = {"Relu",        "LeakyRelu", "PRelu",  "MaxPool",
+                                                  "AveragePool", "Identity",  "Dropout"};
     if (passing.count(op)) return Step::Pass;
     if (op == "BatchNormalization") return Step::BatchNorm;
     if (op == "GlobalAveragePool") return Step::GlobalPool;
@@ -83,8 +83,9 @@ Step classify(const Graph& g, const Node& n, std::string& reason) {
     if (op == "Pad") {
         auto spec = padSpec(g, n);
         const size_t rank = spec ? spec->pads.size() / 2 : 0;
-        bool channels = spec && rank >= 2 &&
-                        (spec->pads[0] || spec->pads[1] || spec->pads[rank] || spec->pads[rank + 1]);
+        bool channels =
+            spec && rank >= 2 &&
+            (spec->pads[0] || spec->pads[1] || spec->pads[rank] || spec->pads[rank + 1]);
         if (spec && spec->mode == "constant" && spec->value == 0 && !channels) return Step::Pass;
         reason = "Pad " + quote(n.name) +
                  " is not a zero padding of the spatial axes, so it is not positively homogeneous";
@@ -95,16 +96,16 @@ Step classify(const Graph& g, const Node& n, std::string& reason) {
         reason = op + " " + quote(n.name) + " between them mixes the channel axis with other axes";
         return Step::Reject;
     }
-    static const std::set<std::string> curved = {"Sigmoid", "Tanh", "Elu", "Selu", "Softmax",
-                                                 "LogSoftmax", "HardSigmoid", "HardSwish",
-                                                 "Softplus", "Softsign", "Exp", "Gelu", "Mish",
-                                                 "ThresholdedRelu", "Celu"};
+    static const std::set<std::string> curved = {
+        "Sigmoid",   "Tanh",     "Elu",      "Selu", "Softmax", "LogSoftmax", "HardSigmoid",
+        "HardSwish", "Softplus", "Softsign", "Exp",  "Gelu",    "Mish",       "ThresholdedRelu",
+        "Celu"};
     if (curved.count(op)) {
         reason = op + " " + quote(n.name) + " is not positively homogeneous";
         return Step::Reject;
     }
-    reason = quote(n.name) + " is a layer of kind " + quote(op) +
-             " that the pair finder does not know";
+    reason =
+        quote(n.name) + " is a layer of kind " + quote(op) + " that the pair finder does not know";
     return Step::Reject;
 }
 

@@ -72,8 +72,8 @@ std::optional<std::string> Pairs::mergeProblem(const Node& n) const {
         return "residual Add " + quote(n.name) + " joins another branch to the path";
     if (n.op == "Concat")
         return "Concatenate " + quote(n.name) + " joins other tensors to the path";
-    static const std::set<std::string> merges = {"Add", "Sub", "Mul", "Div", "Max", "Min",
-                                                 "Mean", "Sum", "Pow", "MatMul"};
+    static const std::set<std::string> merges = {"Add", "Sub",  "Mul", "Div", "Max",
+                                                 "Min", "Mean", "Sum", "Pow", "MatMul"};
     if (merges.count(n.op))
         return quote(n.name) + " (" + n.op + ") combines the path with other tensors";
     if (data > 1)
@@ -187,12 +187,15 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
     if (auto p = mergeProblem(n)) return p;
     std::string reason;
     // After a global pooling the spatial axes are 1 x 1: flattening them keeps the channels.
-    const bool flattensPooled = i > 0 && node(c.path[i - 1]).op == "GlobalAveragePool" &&
-                                ((n.op == "Flatten" && attrInt(*n.proto, "axis", 1) == 1) ||
-                                 n.op == "Squeeze");
+    const bool flattensPooled =
+        i > 0 && node(c.path[i - 1]).op == "GlobalAveragePool" &&
+        ((n.op == "Flatten" && attrInt(*n.proto, "axis", 1) == 1) || n.op == "Squeeze");
     switch (flattensPooled ? Step::Pass : classify(g_, n, reason)) {
-        case Step::Reject: return reason;
-        case Step::Relu6: link.relu6.push_back(n.name); break;
+        case Step::Reject:
+            return reason;
+        case Step::Relu6:
+            link.relu6.push_back(n.name);
+            break;
         case Step::BatchNorm: {
             if (i != 0)
                 return "batch norm " + quote(n.name) + " does not directly follow " +
@@ -205,9 +208,9 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
         }
         case Step::GlobalPool: {
             const std::string& op = node(c.to).op;
-            const bool flattenedNext = i + 1 < c.path.size() &&
-                                       (node(c.path[i + 1]).op == "Flatten" ||
-                                        node(c.path[i + 1]).op == "Squeeze");
+            const bool flattenedNext =
+                i + 1 < c.path.size() &&
+                (node(c.path[i + 1]).op == "Flatten" || node(c.path[i + 1]).op == "Squeeze");
             if ((op != "Gemm" && op != "MatMul") || (i + 2 < c.path.size() && flattenedNext) ||
                 (i + 1 < c.path.size() && !flattenedNext))
                 return "global pooling " + quote(n.name) +
@@ -215,7 +218,8 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
                        quote(node(c.to).name);
             break;
         }
-        case Step::Pass: break;
+        case Step::Pass:
+            break;
     }
     return fanOut(n);
 }
@@ -228,7 +232,8 @@ bool weightedOp(const std::string& op) {
 
 std::optional<std::string> layerNodeProblem(const ModelInfo& info, const Node& n) {
     if (n.layer.empty())
-        return quote(n.name) + " (" + n.op + ") takes its weights from the graph, not from a "
+        return quote(n.name) + " (" + n.op +
+               ") takes its weights from the graph, not from a "
                "tensor stored in the file";
     const LayerInfo* l = info.find(n.layer);
     if (l && !l->supported)
@@ -246,12 +251,15 @@ std::optional<BatchNormRef> foldableBatchNorm(const ModelInfo& model, const Grap
     const LayerInfo* info = model.find(layer.layer);
     if (!info) return refuse(quote(layer.name) + " is not a layer with weights in the file");
     if (layer.op == "MatMul")
-        return refuse("batch norm " + quote(bn.name) + " normalizes axis 1, which need not be "
-                      "the output channels of MatMul " + quote(layer.name) +
-                      ", so it cannot be folded into it");
+        return refuse("batch norm " + quote(bn.name) +
+                      " normalizes axis 1, which need not be "
+                      "the output channels of MatMul " +
+                      quote(layer.name) + ", so it cannot be folded into it");
     if (attrInt(*bn.proto, "training_mode", 0) != 0 || bn.outputs.size() > 1)
-        return refuse("batch norm " + quote(bn.name) + " is in training mode, so it cannot be "
-                      "folded into " + quote(layer.name));
+        return refuse("batch norm " + quote(bn.name) +
+                      " is in training mode, so it cannot be "
+                      "folded into " +
+                      quote(layer.name));
     if (bn.inputs.size() < 5) return refuse("batch norm " + quote(bn.name) + " lacks parameters");
     for (size_t k = 1; k < 5; ++k) {
         const onnx::TensorProto* t = g.file().tensor(bn.inputs[k]);

@@ -31,5 +31,4 @@ std::optional<BatchNormRef> foldableBatchNorm(const ModelInfo& info, const Graph
 /// The model's nodes (Constant nodes left out) and the tensors between them.
 LayerGraph layerGraph(const ModelInfo& info);
 
-
 }  // namespace cle::core::onnxfmt
