@@ -61,6 +61,7 @@ SummaryTable::SummaryTable(QWidget* parent) : QTableWidget(parent) {
     setSelectionMode(QAbstractItemView::SingleSelection);
     setAlternatingRowColors(true);
     setWordWrap(false);
+    resizeColumnsToContents();  // the headers fit before the first run
     connect(this, &QTableWidget::currentCellChanged, this, [this](int row) {
         if (row >= 0) emit pairChosen(row);
     });

@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHeaderView>
 #include <QJsonDocument>
 #include <QLineEdit>
 #include <QListWidget>
@@ -36,6 +37,7 @@
 #include "ui/plots/scale_plot.h"
 #include "ui/run_panel.h"
 #include "ui/session.h"
+#include "ui/summary_table.h"
 #include "ui/verification_panel.h"
 #include "ui/verify_job.h"
 
@@ -83,6 +85,7 @@ private slots:
     void init();
     void loadsSampleModel();
     void layerTableSortsAndFilters();
+    void summaryHeadersFitBeforeTheFirstRun();
     void pairsPanelExplainsInvalidChoices();
     void pairsFileRoundTrip();
     void pairListBelongsToTheSession();
@@ -172,6 +175,17 @@ void StudioTest::layerTableSortsAndFilters() {
                              .data(ui::LayerTableModel::SortRole)
                              .toDouble();
         QVERIFY(a >= b);
+    }
+}
+
+void StudioTest::summaryHeadersFitBeforeTheFirstRun() {
+    ui::SummaryTable table;
+    table.resize(1200, 200);
+    const QHeaderView* header = table.horizontalHeader();
+    for (int c = 0; c < table.columnCount(); ++c) {
+        const QString text = table.horizontalHeaderItem(c)->text();
+        QVERIFY2(header->sectionSize(c) >= header->fontMetrics().horizontalAdvance(text),
+                 qPrintable(text));
     }
 }
 
