@@ -18,6 +18,7 @@
 #include "ui/quantization_view.h"
 #include "ui/sample_model.h"
 #include "ui/session.h"
+#include "ui/verify_job.h"
 
 namespace cle::ui {
 
@@ -151,7 +152,13 @@ void applyStartupOptions(MainWindow& window, const StartupOptions& options) {
         auto done = [w, o] {
             if (o.showPair >= 0) w->pairView()->setPair(o.showPair);
             showTab(w, o.tab);
-            saveAndQuit(w, o.screenshot);
+            // The picture shows the network check's verdict, not its progress bar.
+            if (w->verifyJob()->isRunning())
+                QObject::connect(
+                    w->verifyJob(), &VerifyJob::finished, w,
+                    [w, o] { saveAndQuit(w, o.screenshot); }, Qt::SingleShotConnection);
+            else
+                saveAndQuit(w, o.screenshot);
         };
         QObject::connect(w->session(), &Session::runFinished, w, done, Qt::SingleShotConnection);
         QObject::connect(w->session(), &Session::runFailed, w, done, Qt::SingleShotConnection);
