@@ -174,10 +174,16 @@ void encode(const float* in, size_t n, const Block& b, unsigned char* out,
 // Writes a change's values into its block, a slice at a time when they need converting.
 void writeBlock(int fd, const Block& b, const DatasetChange& c, const std::string& output) {
     const auto& values = c.values->values;
-    if (b.dtype == DType::Float32 && !b.swap)
-        return writeAll(fd, values.data(), b.bytes, off_t(b.offset), output);
+    // A slice at a time: on Linux 6.x writes of 1 MiB are several times faster than one write of
+    // a whole large dataset into fresh page cache.
+    constexpr size_t kSlice = size_t(1) << 18;
+    if (b.dtype == DType::Float32 && !b.swap) {
+        for (size_t start = 0; start < values.size(); start += kSlice)
+            writeAll(fd, values.data() + start, 4 * std::min(kSlice, values.size() - start),
+                     off_t(b.offset + 4 * start), output);
+        return;
+    }
     size_t width = b.bytes / values.size();
-    constexpr size_t kSlice = size_t(1) << 16;
     std::vector<unsigned char> buf(std::min(values.size(), kSlice) * width);
     for (size_t start = 0; start < values.size(); start += kSlice) {
         size_t n = std::min(kSlice, values.size() - start);
@@ -190,6 +196,11 @@ void writeBlock(int fd, const Block& b, const DatasetChange& c, const std::strin
 void fill(int in, int out, std::uint64_t size, const std::vector<Block>& blocks,
           const std::vector<DatasetChange>& changes, const std::string& input,
           const std::string& output, const std::atomic<bool>* cancel) {
+    // Blocks reserved at once: writing into a new file's unallocated tail is several times slower
+    // than a copy on ext4 (delayed allocation), writing into reserved blocks is not.
+    if (size > 0 && fallocate(out, 0, 0, off_t(size)) != 0 && errno != EOPNOTSUPP &&
+        errno != ENOSYS && errno != EINTR)
+        writeError(output, errno);
     std::uint64_t at = 0;
     for (const auto& b : blocks) {
         copyRange(in, out, off_t(at), off_t(b.offset), input, output);
