@@ -1,5 +1,5 @@
 #!/bin/bash
-# The save phase of `cle equalize` (copy of the input, changed datasets rewritten, fsync) against
+# The save phase of `cle equalize` (copy of the input, changed datasets written, fsync) against
 # a plain copy of the same file with fsync, interleaved, as ratios. Not used by the tests:
 #
 #     bash tests/bench/save_ratio.sh build/app/cle CHAIN.h5 fc0,fc1,...,fc7 [REPEATS]

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "cle/core/error.h"
+#include "export/direct_write.h"
 #include "formats/keras_archive.h"
 #include "formats/onnx/onnx_export.h"
 #include "formats/onnx/onnx_file.h"
@@ -151,42 +152,50 @@ void discard(h5::Handle& file) {
     if (raised) setrlimit(RLIMIT_FSIZE, &limit);
 }
 
-// Rewrites the changed datasets in `files` (the shards of a set: each dataset in the first file
-// that has it); the model_config attribute of the first too when `config`.
-void writeChanges(const std::vector<hid_t>& files, const std::vector<Layer>& layers,
-                  const std::string& output, const ExportOptions& options, bool config) {
+// Every dataset an export gives new values: the layers' weights and biases, then the folded
+// batch-norm datasets.
+std::vector<direct::DatasetChange> changesOf(const std::vector<Layer>& layers,
+                                             const ExportOptions& options) {
+    std::vector<direct::DatasetChange> changes;
+    for (const auto& l : layers) {
+        changes.push_back({l.info.weightPath, &l.weight,
+                           "the equalized weights of layer '" + l.info.name + "' (dataset " +
+                               l.info.weightPath + ")"});
+        if (l.bias && l.info.hasBias())
+            changes.push_back({l.info.biasPath, &*l.bias,
+                               "the equalized bias of layer '" + l.info.name + "' (dataset " +
+                                   l.info.biasPath + ")"});
+    }
+    for (const auto& [path, values] : options.extras.datasets)
+        changes.push_back({path, &values, "the folded batch-norm dataset " + path});
+    return changes;
+}
+
+// Rewrites `changes` in `files` (the shards of a set: each dataset in the first file that has
+// it); the model_config attribute of the first too when `config`.
+void writeChanges(const std::vector<hid_t>& files,
+                  const std::vector<direct::DatasetChange>& changes, const std::string& output,
+                  const ExportOptions& options, bool config) {
     std::map<hid_t, std::set<haddr_t>> written;
-    auto write = [&](const std::string& path, const Tensor& t, const std::string& subject) {
+    for (const auto& c : changes) {
+        checkCancel(options);
         // Never following an external link (a writable file would open its target writable).
         hid_t file = files.front();
         for (size_t i = 0; files.size() > 1 && i < files.size(); ++i)
-            if (h5::openLocalDataset(files[i], path).valid()) {
+            if (h5::openLocalDataset(files[i], c.path).valid()) {
                 file = files[i];
                 break;
             }
-        writeDataset(file, path, t, output, written[file], subject);
-    };
-    for (const auto& l : layers) {
-        checkCancel(options);
-        write(l.info.weightPath, l.weight,
-              "the equalized weights of layer '" + l.info.name + "' (dataset " + l.info.weightPath +
-                  ")");
-        if (l.bias && l.info.hasBias())
-            write(l.info.biasPath, *l.bias,
-                  "the equalized bias of layer '" + l.info.name + "' (dataset " + l.info.biasPath +
-                      ")");
-    }
-    for (const auto& [path, values] : options.extras.datasets) {
-        checkCancel(options);
-        write(path, values, "the folded batch-norm dataset " + path);
+        writeDataset(file, c.path, *c.values, output, written[file], c.subject);
     }
     if (config && options.extras.modelConfig)
         writeModelConfig(files.front(), *options.extras.modelConfig, output);
 }
 
 // Rewrites the changed datasets in the copies at `temps`, checking every write, flush and close.
-void editCopies(const std::vector<std::string>& temps, const std::vector<Layer>& layers,
-                const std::string& output, const ExportOptions& options) {
+void editCopies(const std::vector<std::string>& temps,
+                const std::vector<direct::DatasetChange>& changes, const std::string& output,
+                const ExportOptions& options) {
     h5::Silence quiet;
     std::vector<h5::Handle> files;
     std::vector<hid_t> ids;
@@ -195,7 +204,7 @@ void editCopies(const std::vector<std::string>& temps, const std::vector<Layer>&
         ids.push_back(files.back().get());
     }
     try {
-        writeChanges(ids, layers, output, options, true);
+        writeChanges(ids, changes, output, options, true);
         for (auto& f : files) {
             errno = 0;
             if (H5Fflush(f.get(), H5F_SCOPE_GLOBAL) < 0) writeFailed(output, errno);
@@ -221,7 +230,7 @@ std::vector<char> editArchive(const std::string& input, const std::vector<Layer>
     {
         h5::Handle file = archive::openImage(contents.weights, input, archive::kWeightsEntry, true);
         std::vector<char>().swap(contents.weights);  // HDF5 holds its own copy
-        writeChanges({file.get()}, layers, output, options, false);
+        writeChanges({file.get()}, changesOf(layers, options), output, options, false);
         replaced[archive::kWeightsEntry] = archive::imageOf(file.get(), output);
     }
     if (options.extras.modelConfig)
@@ -254,7 +263,7 @@ std::vector<std::unique_ptr<TempFile>> editShards(const std::string& input,
     if (options.inputIdentity && fileIdentity(input) != options.inputIdentity)
         throw inputError("'" + input + "' changed while it was being equalized; nothing written");
     checkCancel(options);
-    editCopies(paths, layers, output, options);
+    editCopies(paths, changesOf(layers, options), output, options);
     std::string index = sharded::outputIndex(input, outputs);
     temp.write(index.data(), index.size(), 0644);
     return shards;
@@ -302,10 +311,18 @@ void exportWeights(const std::string& input, const std::vector<Layer>& layers,
             bytes.data(), bytes.size(),
             ::stat(input.c_str(), &st) == 0 ? ((st.st_mode & 07777) | S_IRUSR | S_IWUSR) : 0644);
     } else {
-        // Copied from a descriptor checked to be the file that was loaded.
-        copyVerified(input, options.inputIdentity, temp);
+        // Copied from a descriptor checked to be the file that was loaded; the changed datasets
+        // stored as plain blocks are written there at once, the others by HDF5.
+        auto changes = changesOf(layers, options);
+        if (options.directWrites) {
+            changes = direct::copyWithChanges(input, options.inputIdentity, temp, changes, output,
+                                              options.cancel);
+        } else {
+            copyVerified(input, options.inputIdentity, temp);
+        }
         checkCancel(options);
-        editCopies({temp.path()}, layers, output, options);
+        if (!changes.empty() || options.extras.modelConfig)
+            editCopies({temp.path()}, changes, output, options);
     }
     // The report is complete before either file takes its name: both are written, or neither.
     std::optional<TempFile> report;

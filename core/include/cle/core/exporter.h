@@ -24,6 +24,10 @@ struct ExportOptions {
     std::string reportPath;
     /// The report's text, asked for once the weights are written and before anything is committed.
     std::function<std::string()> reportText;
+    /// An HDF5 file's changed datasets stored contiguously and unfiltered are written straight
+    /// at their offsets, the copy of the input leaving their bytes out; false writes every one
+    /// through HDF5 after a full copy. The output is the same byte for byte.
+    bool directWrites = true;
 };
 
 /// Checks an output path before any work: refuses the input file itself (also through another
