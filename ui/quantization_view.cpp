@@ -175,7 +175,9 @@ void QuantizationView::setReport(const core::QuantizationReport* report) {
     const QString warning = collapseWarning(r).trimmed();
     warning_->setText(warning);
     warning_->setVisible(!warning.isEmpty());
-    gain_ = signedDb(r.perTensorAfter.median - r.perTensorBefore.median) + tr(" dB");
+    // The tab's one number: the mean weighted by parameter count, where the bulk of the weights
+    // is. A median over layers gains when many small layers do while the large ones lose.
+    gain_ = signedDb(r.perTensorAfter.weightedMean - r.perTensorBefore.weightedMean) + tr(" dB");
     const QString dot = QStringLiteral(" · ");
     headline_->setText(
         tr("Per-tensor INT8 SQNR of the %n equalized layer(s): ", nullptr,

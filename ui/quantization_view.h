@@ -63,7 +63,8 @@ public:
     QString summaryText() const;
     /// The warning above the headline naming the layers equalization collapsed ("" when none).
     QString warningText() const;
-    /// "+12.8 dB" median per-tensor gain, or "" without a result: for the tab title.
+    /// "+12.8 dB": the per-tensor gain of the parameter-weighted mean, or "" without a result:
+    /// for the tab title.
     QString gainText() const { return gain_; }
 
 private:

@@ -8,6 +8,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "cle/core/int8_verdict.h"
 #include "ui/prompter.h"
 
 namespace cle::ui {
@@ -28,6 +29,13 @@ VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent) {
     big.setBold(true);
     big.setPointSizeF(big.pointSizeF() * 1.15);
     headline_->setFont(big);
+    verdict_ = new QLabel(this);
+    verdict_->setWordWrap(true);
+    verdict_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    QFont bold = verdict_->font();
+    bold.setBold(true);
+    verdict_->setFont(bold);
+    verdict_->hide();
     detail_ = new QLabel(this);
     detail_->setWordWrap(true);
     detail_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -56,6 +64,7 @@ VerificationPanel::VerificationPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(headline_);
+    layout->addWidget(verdict_);
     layout->addWidget(detail_);
     layout->addLayout(buttons);
 
@@ -112,7 +121,26 @@ QString VerificationPanel::details(const core::Verification& v) {
     return parts.join(QStringLiteral(" · "));
 }
 
+void VerificationPanel::showVerdict(const core::Verification* v) {
+    warning_ = false;
+    if (!v || !v->preserved) {
+        verdict_->clear();
+        verdict_->hide();
+        return;
+    }
+    const core::Int8Change change = core::int8Verdict(*v).change;
+    warning_ = change == core::Int8Change::Worse;
+    const char* color = warning_                             ? "#b35900"
+                        : change == core::Int8Change::Better ? "#1e7b34"
+                                                             : "gray";
+    verdict_->setStyleSheet(QStringLiteral("color: %1").arg(QLatin1String(color)));
+    verdict_->setText((warning_ ? tr("Warning: ") : QString()) +
+                      QString::fromStdString(core::int8VerdictText(*v)));
+    verdict_->show();
+}
+
 void VerificationPanel::show(const QString& headline, const QString& detail, const QString& color) {
+    showVerdict(nullptr);
     headline_->setText(headline);
     headline_->setStyleSheet(color.isEmpty() ? QString() : QStringLiteral("color: %1").arg(color));
     detail_->setText(detail);
@@ -134,6 +162,7 @@ void VerificationPanel::started() {
 void VerificationPanel::finished(const core::Verification& v) {
     error_ = !v.preserved;
     show(headline(v), details(v), v.preserved ? QString() : QStringLiteral("#c0392b"));
+    showVerdict(&v);
 }
 
 void VerificationPanel::unsupported(const QString& why) {
@@ -172,6 +201,8 @@ void VerificationPanel::chooseInputs() {
 }
 
 QString VerificationPanel::headlineText() const { return headline_->text(); }
+
+QString VerificationPanel::verdictText() const { return verdict_->text(); }
 
 QString VerificationPanel::detailText() const { return detail_->text(); }
 

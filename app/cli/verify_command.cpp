@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cle/core/error.h"
+#include "cle/core/int8_verdict.h"
 #include "cli.h"
 
 namespace cle::cli {
@@ -99,6 +100,10 @@ void printVerification(const core::Verification& v, std::ostream& out) {
     if (v.top1Original)
         out << "top-1 agreement with the float original (INT8 weights per tensor): "
             << figure(100 * *v.top1Original) << "% -> " << figure(100 * *v.top1Candidate) << "%\n";
+    // The network's output is the measure: a per-layer preview gain never stands in for it.
+    if (v.preserved)
+        out << (core::int8Verdict(v).change == core::Int8Change::Worse ? "warning: " : "verdict: ")
+            << core::int8VerdictText(v) << "\n";
 }
 
 void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {

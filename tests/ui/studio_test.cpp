@@ -35,6 +35,7 @@
 #include "ui/plots/channel_stats_plot.h"
 #include "ui/plots/range_plot.h"
 #include "ui/plots/scale_plot.h"
+#include "ui/quantization_view.h"
 #include "ui/run_panel.h"
 #include "ui/session.h"
 #include "ui/summary_table.h"
@@ -86,6 +87,8 @@ private slots:
     void loadsSampleModel();
     void layerTableSortsAndFilters();
     void summaryHeadersFitBeforeTheFirstRun();
+    void quantizationTabCountsTheLargeLayers();
+    void networkCheckWarnsWhenInt8GetsWorse();
     void pairsPanelExplainsInvalidChoices();
     void pairsFileRoundTrip();
     void pairListBelongsToTheSession();
@@ -187,6 +190,50 @@ void StudioTest::summaryHeadersFitBeforeTheFirstRun() {
         QVERIFY2(header->sectionSize(c) >= header->fontMetrics().horizontalAdvance(text),
                  qPrintable(text));
     }
+}
+
+void StudioTest::quantizationTabCountsTheLargeLayers() {
+    // Two small layers gain, the large one loses: the median gains, the network does not.
+    core::QuantizationReport r;
+    const double before[3] = {40, 40, 38}, after[3] = {45, 45, 36};
+    const std::int64_t params[3] = {100, 100, 10000};
+    for (int i = 0; i < 3; ++i) {
+        core::LayerSqnr l;
+        l.name = "l" + std::to_string(i);
+        l.parameters = params[i];
+        l.perTensorBefore = l.perChannelBefore = before[i];
+        l.perTensorAfter = l.perChannelAfter = after[i];
+        r.layers.push_back(l);
+    }
+    r.perTensorBefore = r.perChannelBefore = {40, 38, (40 * 200 + 38 * 10000) / 10200.0};
+    r.perTensorAfter = r.perChannelAfter = {45, 36, (45 * 200 + 36 * 10000) / 10200.0};
+    ui::QuantizationView view;
+    view.setReport(&r);
+    QCOMPARE(view.gainText(), QString("-1.9 dB"));
+}
+
+void StudioTest::networkCheckWarnsWhenInt8GetsWorse() {
+    ui::VerificationPanel panel;
+    core::Verification v;
+    v.inputSource = "uniform";
+    v.count = 8;
+    v.preserved = true;
+    v.perTensorOriginalDb = 30.4;
+    v.perTensorCandidateDb = 30.0;
+    panel.finished(v);
+    QVERIFY(panel.isShowingWarning());
+    QVERIFY2(panel.verdictText().contains("0.4 dB further from the float network"),
+             qPrintable(panel.verdictText()));
+    v.perTensorCandidateDb = 35.3;
+    panel.finished(v);
+    QVERIFY(!panel.isShowingWarning());
+    QVERIFY2(panel.verdictText().startsWith("INT8 output 4.9 dB closer"),
+             qPrintable(panel.verdictText()));
+    v.preserved = false;  // a changed function has no INT8 verdict: it is not to be used
+    panel.finished(v);
+    QVERIFY(panel.verdictText().isEmpty());
+    panel.clear();
+    QVERIFY(!panel.isShowingWarning());
 }
 
 void StudioTest::pairsPanelExplainsInvalidChoices() {
