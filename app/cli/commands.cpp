@@ -311,6 +311,9 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     request.options = {a.threshold, a.maxSweeps};
     request.absorbBias = a.absorbBias;
     request.output = {a.output, a.report, a.force};
+    // Nothing here reads the loaded weights after planning (--verify copies them when planned):
+    // the run takes the planned layers out of the loaded model instead of copying them.
+    request.takeWeights = true;
     std::optional<ResultCheck> check;
     request.planned = [&](const core::LoadedInput& input, const core::RunOutcome& planned) {
         if (a.verify) check.emplace(a, *input.model);

@@ -31,6 +31,12 @@ std::optional<nlohmann::json> readJson(const std::string& path) {
     auto size = fs::file_size(path, ec);
     if (ec || size > kMaxIndexBytes) return std::nullopt;
     std::ifstream in(path, std::ios::binary);
+    // Read whole only when it starts as a JSON object: a weight file is never read into memory.
+    char c = 0;
+    while (in.get(c) && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+    }
+    if (!in || c != '{') return std::nullopt;
+    in.seekg(0);
     std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string::npos || text[first] != '{') return std::nullopt;

@@ -34,14 +34,32 @@ bool hasLayer(const std::vector<Layer>& layers, const std::string& name) {
                        [&](const Layer& l) { return l.info.name == name; });
 }
 
-// The layers the run changes, copied from the shared model (the only copy a run makes) and
-// folded with the whole plan: the loaded weights as deployment sees them.
+// The loaded model the run reads: the one it takes layers from, or the shared one.
+const Model& loadedModel(const RunRequest& r) { return r.takeFrom ? *r.takeFrom : *r.model; }
+
+// `layer`'s weight and bias moved out; it keeps its LayerInfo, with no values and no bias.
+Layer takeLayer(Layer& layer) {
+    Layer taken{layer.info, std::move(layer.weight), std::move(layer.bias)};
+    layer.weight = Tensor{};
+    layer.bias.reset();
+    return taken;
+}
+
+// The layers the run changes, folded with the whole plan: the loaded weights as deployment sees
+// them. Copied from the shared model (the only copy a run makes), or moved out of the one its
+// owner gives up (RunRequest::takeFrom).
 Model foldedLayers(const RunRequest& r, const RunPlan& merged) {
+    const Model& loaded = loadedModel(r);
     Model folded;
-    folded.info = r.model->info;
-    for (const auto& name : planLayers(merged))
-        if (const Layer* l = r.model->find(name)) folded.layers.push_back(*l);
-    copyBatchNormVectors(*r.model, merged, folded);
+    folded.info = loaded.info;
+    for (const auto& name : planLayers(merged)) {
+        if (!r.takeFrom) {
+            if (const Layer* l = loaded.find(name)) folded.layers.push_back(*l);
+        } else if (Layer* l = r.takeFrom->find(name)) {
+            folded.layers.push_back(takeLayer(*l));
+        }
+    }
+    copyBatchNormVectors(loaded, merged, folded);
     foldBatchNorms(folded, merged);
     return folded;
 }
@@ -207,7 +225,8 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     out.seconds.load = r.loadSeconds;
     auto start = Clock::now();
     out.plan = r.previous ? mergePlans(r.previous->plan, r.plan) : r.plan;
-    out.relu6Costs = relu6Costs(*r.model, out.plan);
+    const Model& loaded = loadedModel(r);  // only its info and batch-norm vectors after the fold
+    out.relu6Costs = relu6Costs(loaded, out.plan);
     feedback.setProgress(Stage::Fold, 0);
     Model work = foldedLayers(r, out.plan);
     out.seconds.fold = secondsSince(start);
@@ -242,7 +261,7 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     out.message = endingMessage(out.summary);
     if (out.ending == Ending::Cancelled) return out;
     out.absorbAsked = r.absorbBias;
-    if (r.absorbBias) out.absorbed = absorbHighBias(*r.model, r.plan, out.summary, result.layers);
+    if (r.absorbBias) out.absorbed = absorbHighBias(loaded, r.plan, out.summary, result.layers);
 
     start = Clock::now();
     feedback.setProgress(Stage::Preview, 0.5);
@@ -281,7 +300,10 @@ RunOutcome runPipeline(const PipelineRequest& request, const Feedback& feedback)
     const LoadedInput input = loadInput(request.load, feedback);
     const auto start = Clock::now();
     RunRequest run;
-    run.model = input.model;
+    if (request.takeWeights)
+        run.takeFrom = input.model;
+    else
+        run.model = input.model;
     run.plan = planRun(input, request.pairs);
     run.options = request.options;
     run.loadSeconds = input.seconds;

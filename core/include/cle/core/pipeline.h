@@ -76,6 +76,13 @@ struct RunRequest {
     std::shared_ptr<const RunOutcome> previous;
     double loadSeconds = 0;   ///< the load stage's time, carried into the outcome
     bool absorbBias = false;  ///< high-bias absorption after equalizing (absorbHighBias)
+    /// Instead of `model` (which is then ignored): a loaded model whose owner needs none of its
+    /// original weights after the run (the command line). The fold stage moves the weights and
+    /// biases of the layers the plan names out of it instead of copying them, so the run holds
+    /// the weights once, not twice; those layers are left with their LayerInfo and empty
+    /// tensors. What the later stages and the export read of it stays: its info, batch-norm
+    /// vectors and model_config. The outcome is the same as with `model`.
+    std::shared_ptr<Model> takeFrom;
 };
 
 /// Everything a run produced, as one value (shared read-only once complete).
@@ -105,9 +112,9 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback);
 RunPlan planRun(const LoadedInput& input, const PairChoice& choice);
 
 /// Fold, equalize and preview stages on copies of the layers the plan names (the loaded model is
-/// shared, never copied whole). Emits a SweepEvent through `feedback` before the first sweep and
-/// after each one. A cancelled run ends Cancelled with its partial history and no layers. Throws
-/// Error for a plan the engine refuses.
+/// shared, never copied whole), or on those layers taken out of RunRequest::takeFrom. Emits a
+/// SweepEvent through `feedback` before the first sweep and after each one. A cancelled run ends
+/// Cancelled with its partial history and no layers. Throws Error for a plan the engine refuses.
 RunOutcome runEqualization(const RunRequest& request, const Feedback& feedback);
 
 /// What the export stage writes.
@@ -130,6 +137,10 @@ struct PipelineRequest {
     EqualizeOptions options;
     bool absorbBias = false;
     ExportRequest output;
+    /// The run takes the planned layers' weights out of the loaded model (RunRequest::takeFrom)
+    /// instead of copying them: for a caller that keeps nothing of the loaded model beyond
+    /// `planned` (which still sees it whole). The outcome and the exported file are the same.
+    bool takeWeights = false;
     /// Called once the plan is known, before folding (the loaded, unfolded model).
     std::function<void(const LoadedInput&, const RunOutcome&)> planned;
     /// Called after the preview, before writing: returns false to write nothing.
