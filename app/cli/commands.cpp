@@ -275,7 +275,10 @@ void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream
     printChanges(o.plan, o.relu6Costs, out);
     if (o.absorbAsked) printAbsorbed(o.absorbed, out);
     printQuantization(o.quantization, out);
-    if (o.verification) printVerification(*o.verification, out);
+    if (o.verification) {
+        printVerification(*o.verification, out);
+        printStorageNote(o.layers, out);
+    }
     const core::Timings t = o.seconds.report();
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save " << number(t.save)
@@ -332,6 +335,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
         throw core::Error(core::ErrorKind::Cancelled, "cancelled");
     if (!outcome.exported) {  // the network check refused the result
         printVerification(*outcome.verification, out);
+        printStorageNote(outcome.layers, out);
         out << "nothing written: the equalized network does not compute the original's "
                "function\n";
         return kFunctionChanged;

@@ -2,6 +2,8 @@
 // of both.
 #include "verify_command.h"
 
+#include "cle/core/stored_values.h"
+
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <iomanip>
@@ -124,7 +126,9 @@ core::Verification ResultCheck::run(const core::RunPlan& plan,
                                     const std::vector<core::Layer>& equalized,
                                     const std::atomic<bool>* cancel) const {
     core::Model candidate = model_;
-    core::applyLayers(candidate, equalized);
+    std::vector<core::Layer> stored = equalized;  // the values the output file will hold
+    core::roundToStorage(stored);
+    core::applyLayers(candidate, stored);
     core::NetworkOptions folded;
     for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
     folded.relaxedRelu6 = plan.relu6;
@@ -136,6 +140,14 @@ core::Verification ResultCheck::run(const core::RunPlan& plan,
     o.tolerance = args_.verifyTolerance;
     o.cancel = cancel;
     return core::verifyNetworks(network_, relaxed ? &*relaxed : nullptr, after, plan.relu6, o);
+}
+
+void printStorageNote(const std::vector<core::Layer>& equalized, std::ostream& out) {
+    const std::string narrow = core::narrowStorage(equalized);
+    if (!narrow.empty())
+        out << "  (checked with the equalized weights rounded to " << narrow
+            << ", as the file stores them; that rounding alone changes the output by about its "
+               "precision, see --tolerance)\n";
 }
 
 int verifyCommand(const VerifyArgs& a, std::ostream& out) {

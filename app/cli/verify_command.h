@@ -49,6 +49,9 @@ private:
 
 /// The human-readable lines.
 void printVerification(const core::Verification& v, std::ostream& out);
+/// After `equalize --verify`'s lines: a note when the check rounded the equalized weights to a
+/// storage type narrower than float32 (nothing otherwise).
+void printStorageNote(const std::vector<core::Layer>& equalized, std::ostream& out);
 /// "--input-shape 224,224,3" as numbers; a usage Error for anything else.
 std::vector<std::int64_t> parseInputShape(const std::string& text);
 

@@ -106,7 +106,8 @@ Tensor OnnxCompiler::weights(const Node& n, bool bias) const {
     if (!n.layer.empty())
         if (const Layer* l = model_.find(n.layer); l && l->info.supported) {
             if (!bias) return l->weight;
-            if (l->bias && l->info.hasBias()) return *l->bias;
+            // Also a bias the layer had not: a batch norm folded into it gave it one.
+            if (l->bias) return *l->bias;
         }
     if (name.empty()) return {};
     if (!file_->tensor(name)) fail(n, "its weights '" + name + "' are computed in the graph");
