@@ -5,6 +5,7 @@
 #include "cle/core/stored_values.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <ostream>
@@ -111,6 +112,10 @@ void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
     equalize->add_option("--inputs", a.verifyInputs, "Inputs for --verify (see 'cle verify')")
         ->needs(verify);
     equalize
+        ->add_option("--input-shape", a.verifyInputShape,
+                     "Input shape for --verify where the model leaves it open, e.g. 64,64,3")
+        ->needs(verify);
+    equalize
         ->add_option("--tolerance", a.verifyTolerance,
                      "Largest relative output change --verify accepts (default 1e-4)")
         ->needs(verify);
@@ -120,6 +125,19 @@ ResultCheck::ResultCheck(const EqualizeArgs& a, const core::Model& original)
     : args_(a), model_(original), network_(core::Network::load(a.input, model_)) {
     if (!(a.verifyTolerance >= 0) || !std::isfinite(a.verifyTolerance))
         throw core::usageError("--tolerance must be a number >= 0");
+    if (!a.verifyInputShape.empty()) inputShape_ = parseInputShape(a.verifyInputShape);
+    if (!a.verifyInputs.empty()) return;
+    for (const auto& in : network_.inputs()) {  // random inputs need every size: say so now
+        const bool open = in.shape.empty() || std::any_of(in.shape.begin(), in.shape.end(),
+                                                          [](std::int64_t d) { return d <= 0; });
+        const bool given =
+            !inputShape_.empty() && (in.shape.empty() || inputShape_.size() == in.shape.size());
+        if (open && !given)
+            throw core::usageError(
+                "input '" + in.name + "' has no fixed shape in the model; give it with " +
+                "--input-shape" +
+                (in.shape.empty() ? "" : " (" + std::to_string(in.shape.size()) + " values)"));
+    }
 }
 
 core::Verification ResultCheck::run(const core::RunPlan& plan,
@@ -138,6 +156,7 @@ core::Verification ResultCheck::run(const core::RunPlan& plan,
     core::VerifyOptions o;
     o.inputsFile = args_.verifyInputs;
     o.tolerance = args_.verifyTolerance;
+    o.inputShape = inputShape_;
     o.cancel = cancel;
     return core::verifyNetworks(network_, relaxed ? &*relaxed : nullptr, after, plan.relu6, o);
 }

@@ -30,7 +30,7 @@ struct VerifyArgs {
 CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a);
 int verifyCommand(const VerifyArgs& a, std::ostream& out);
 
-/// `equalize --verify [--inputs IN.h5] [--tolerance T]`.
+/// `equalize --verify [--inputs IN.h5] [--input-shape H,W,C] [--tolerance T]`.
 void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a);
 
 /// `equalize --verify`: the original network, built before equalizing so that a file that cannot
@@ -45,6 +45,7 @@ private:
     const EqualizeArgs& args_;
     core::Model model_;
     core::Network network_;
+    std::vector<std::int64_t> inputShape_;  ///< --input-shape, empty when not given
 };
 
 /// The human-readable lines.

@@ -2,6 +2,8 @@
 // in-memory check must be the verdict of `cle verify IN OUT` on the written file.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "cli_runner.h"
 #include "onnx_builder.h"
 #include "test_util.h"
@@ -77,6 +79,27 @@ TEST(StoredResult, Float16WeightsAreCheckedAsTheFileStoresThem) {
     EXPECT_EQ(eq.code, 4) << eq.out;
     EXPECT_NE(eq.out.find("float16"), std::string::npos) << eq.out;
     expectSameVerdict(in, dir.file("eq2.onnx"), {"--tolerance", "0.01"});
+}
+
+}  // namespace
+
+namespace {
+
+// The ESRGAN-style file leaves its input's size open: --verify needs it before any work.
+TEST(StoredResult, VerifyTakesTheInputShapeTheModelLeavesOpen) {
+    test::TempDir dir;
+    const std::string in = std::string(CLE_TEST_DATA_DIR) + "/esrgan_slim_x2_keras.h5";
+    const auto out = dir.file("eq.h5");
+    auto missing = test::runCle({"equalize", in, "-o", out, "--auto", "--verify"});
+    EXPECT_EQ(missing.code, 2) << missing.out << missing.err;
+    EXPECT_NE(missing.err.find("--input-shape (3 values)"), std::string::npos) << missing.err;
+    EXPECT_EQ(missing.err.find("sweep"), std::string::npos) << "refused only after the sweeps";
+    EXPECT_FALSE(std::filesystem::exists(out));
+    auto given = test::runCle(
+        {"equalize", in, "-o", out, "--auto", "--quiet", "--verify", "--input-shape", "12,10,3"});
+    EXPECT_EQ(given.code, 0) << given.out << given.err;
+    EXPECT_NE(given.out.find("function: kept"), std::string::npos) << given.out;
+    EXPECT_TRUE(std::filesystem::exists(out));
 }
 
 }  // namespace
