@@ -174,8 +174,8 @@ void printPlan(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& co
     for (const auto& c : costs) {
         out << "ReLU6 " << c.layer << " becomes ReLU in the exported model_config";
         if (c.known())
-            out << ": inputs above 6 (from batch norm " << c.batchNorm << "): mean "
-                << percent(c.mean) << ", worst " << percent(c.worst) << " (channel "
+            out << ": inputs above " << number(c.level) << " (from batch norm " << c.batchNorm
+                << "): mean " << percent(c.mean) << ", worst " << percent(c.worst) << " (channel "
                 << c.worstChannel << ")";
         else
             out << " (no batch norm before it to estimate how often it clipped)";
@@ -203,8 +203,8 @@ void printChanges(const core::RunPlan& plan, const std::vector<core::Relu6Cost>&
         for (const auto& c : costs)
             if (c.known() && (!worst || c.worst > worst->worst)) worst = &c;
         if (worst)
-            relu +=
-                " (worst: " + percent(worst->worst) + " of inputs above 6 at " + worst->layer + ")";
+            relu += " (worst: " + percent(worst->worst) + " of inputs above " +
+                    number(worst->level) + " at " + worst->layer + ")";
         parts.push_back(relu);
     }
     if (!plan.skipped.empty())

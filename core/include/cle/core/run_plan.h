@@ -26,6 +26,8 @@ struct RunPlan {
     /// ReLU6 layer -> the batch norm right before it (its statistics estimate the relaxation's
     /// cost)
     std::map<std::string, std::string> relu6Norms;
+    /// ReLU6 layer -> its clip level where it is not 6 (a ReLU with another max_value, a Clip)
+    std::map<std::string, double> relu6Max;
     std::vector<std::string> notes;  ///< facts about the plan a user should know
     bool guessed = false;            ///< some link was inferred without a layer graph
 };
@@ -37,7 +39,8 @@ struct Relu6Cost {
     std::string batchNorm;  ///< empty when no batch norm precedes it: the cost is unknown
     double worst = 0;       ///< largest fraction over the channels
     int worstChannel = -1;
-    double mean = 0;  ///< mean fraction over the channels
+    double level = 6;  ///< the clip level relaxed (a ReLU's max_value, a Clip's max)
+    double mean = 0;   ///< mean fraction over the channels
     bool known() const { return !batchNorm.empty(); }
 };
 
