@@ -334,6 +334,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     if (outcome.ending == core::Ending::Cancelled)
         throw core::Error(core::ErrorKind::Cancelled, "cancelled");
     if (!outcome.exported) {  // the network check refused the result
+        if (outcome.absorbAsked) printAbsorbed(outcome.absorbed, out);  // often the cause
         printVerification(*outcome.verification, out);
         printStorageNote(outcome.layers, out);
         out << "nothing written: the equalized network does not compute the original's "

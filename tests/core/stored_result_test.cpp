@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli_runner.h"
+#include "keras_model.h"
 #include "onnx_builder.h"
 #include "test_util.h"
 
@@ -100,6 +101,30 @@ TEST(StoredResult, VerifyTakesTheInputShapeTheModelLeavesOpen) {
     EXPECT_EQ(given.code, 0) << given.out << given.err;
     EXPECT_NE(given.out.find("function: kept"), std::string::npos) << given.out;
     EXPECT_TRUE(std::filesystem::exists(out));
+}
+
+}  // namespace
+
+namespace {
+
+// Absorbing high biases into a second layer that pads zeros changes the border outputs: when
+// --verify refuses the result, the summary still says what was absorbed, the likely cause.
+TEST(StoredResult, RefusedResultSaysWhatWasAbsorbed) {
+    test::TempDir dir;
+    test::KerasModel m;
+    m.conv("conv1", 3, 8, {{"padding", "same"}});
+    std::vector<double> gamma(8, 0.1), beta(8, 3.0);
+    m.batchNorm("bn1", 8).values("gamma", gamma).values("beta", beta);
+    m.values("moving_mean", std::vector<double>(8, 0.0));
+    m.values("moving_variance", std::vector<double>(8, 1.0));
+    m.activation("relu1", "relu").conv("conv2", 8, 4, {{"padding", "same"}});
+    const auto in = dir.file("m.h5");
+    m.write(in);
+    auto r = test::runCle({"equalize", in, "-o", dir.file("eq.h5"), "--auto", "--quiet",
+                           "--absorb-bias", "--verify", "--input-shape", "6,6,3"});
+    EXPECT_EQ(r.code, 4) << r.out << r.err;
+    EXPECT_NE(r.out.find("high-bias absorption conv1 -> conv2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nothing written"), std::string::npos) << r.out;
 }
 
 }  // namespace
