@@ -202,15 +202,17 @@ QString describeRelu6Costs(const std::vector<core::Relu6Cost>& costs, QString* d
             lines << QObject::tr("%1: no batch norm before it to estimate from").arg(name);
             continue;
         }
-        lines << QObject::tr("%1: mean %2, worst %3 (channel %4) of inputs above 6, from %5")
+        lines << QObject::tr("%1: mean %2, worst %3 (channel %4) of inputs above %5, from %6")
                      .arg(name, pct(c.mean), pct(c.worst))
                      .arg(c.worstChannel)
+                     .arg(c.level)
                      .arg(QString::fromStdString(c.batchNorm));
         if (!worst || c.worst > worst->worst) worst = &c;
     }
     if (details) *details = lines.join('\n');
     QString text = QObject::tr("%n ReLU6 relaxed", nullptr, static_cast<int>(costs.size()));
-    if (worst) text += QObject::tr(" · ≤%1 of inputs above 6").arg(pct(worst->worst));
+    if (worst)
+        text += QObject::tr(" · ≤%1 of inputs above %2").arg(pct(worst->worst)).arg(worst->level);
     return text;
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cle/core/error.h"
+#include "cle/core/stored_values.h"
 
 namespace cle::ui {
 
@@ -45,7 +46,9 @@ VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>
     }
     try {
         core::Model candidate = *input.model;
-        core::applyLayers(candidate, input.layers);
+        std::vector<core::Layer> stored = input.layers;  // as the exported file holds them
+        core::roundToStorage(stored);
+        core::applyLayers(candidate, stored);
         core::NetworkOptions folded;
         for (const auto& bn : input.plan.batchNorms) folded.identityNorms.push_back(bn.name);
         folded.relaxedRelu6 = input.plan.relu6;

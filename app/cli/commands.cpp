@@ -174,8 +174,8 @@ void printPlan(const core::RunPlan& plan, const std::vector<core::Relu6Cost>& co
     for (const auto& c : costs) {
         out << "ReLU6 " << c.layer << " becomes ReLU in the exported model_config";
         if (c.known())
-            out << ": inputs above 6 (from batch norm " << c.batchNorm << "): mean "
-                << percent(c.mean) << ", worst " << percent(c.worst) << " (channel "
+            out << ": inputs above " << number(c.level) << " (from batch norm " << c.batchNorm
+                << "): mean " << percent(c.mean) << ", worst " << percent(c.worst) << " (channel "
                 << c.worstChannel << ")";
         else
             out << " (no batch norm before it to estimate how often it clipped)";
@@ -203,8 +203,8 @@ void printChanges(const core::RunPlan& plan, const std::vector<core::Relu6Cost>&
         for (const auto& c : costs)
             if (c.known() && (!worst || c.worst > worst->worst)) worst = &c;
         if (worst)
-            relu +=
-                " (worst: " + percent(worst->worst) + " of inputs above 6 at " + worst->layer + ")";
+            relu += " (worst: " + percent(worst->worst) + " of inputs above " +
+                    number(worst->level) + " at " + worst->layer + ")";
         parts.push_back(relu);
     }
     if (!plan.skipped.empty())
@@ -275,7 +275,10 @@ void printOutcome(const core::RunOutcome& o, const EqualizeArgs& a, std::ostream
     printChanges(o.plan, o.relu6Costs, out);
     if (o.absorbAsked) printAbsorbed(o.absorbed, out);
     printQuantization(o.quantization, out);
-    if (o.verification) printVerification(*o.verification, out);
+    if (o.verification) {
+        printVerification(*o.verification, out);
+        printStorageNote(o.layers, out);
+    }
     const core::Timings t = o.seconds.report();
     out << "wrote " << a.output << (a.report.empty() ? "" : " and " + a.report) << " (load "
         << number(t.load) << " s, equalize " << number(t.equalize) << " s, save " << number(t.save)
@@ -334,7 +337,9 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     if (outcome.ending == core::Ending::Cancelled)
         throw core::Error(core::ErrorKind::Cancelled, "cancelled");
     if (!outcome.exported) {  // the network check refused the result
+        if (outcome.absorbAsked) printAbsorbed(outcome.absorbed, out);  // often the cause
         printVerification(*outcome.verification, out);
+        printStorageNote(outcome.layers, out);
         out << "nothing written: the equalized network does not compute the original's "
                "function\n";
         return kFunctionChanged;

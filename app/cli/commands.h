@@ -38,6 +38,7 @@ struct EqualizeArgs {
     std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
     bool verify = false;           ///< run both networks before writing
     std::string verifyInputs;      ///< --inputs
+    std::string verifyInputShape;  ///< --input-shape "H,W,C"
     double verifyTolerance = 1e-4;
     bool absorbBias = false;  ///< --absorb-bias: high-bias absorption after equalizing
 };

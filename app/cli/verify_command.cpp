@@ -2,7 +2,10 @@
 // of both.
 #include "verify_command.h"
 
+#include "cle/core/stored_values.h"
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <ostream>
@@ -114,6 +117,10 @@ void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
     equalize->add_option("--inputs", a.verifyInputs, "Inputs for --verify (see 'cle verify')")
         ->needs(verify);
     equalize
+        ->add_option("--input-shape", a.verifyInputShape,
+                     "Input shape for --verify where the model leaves it open, e.g. 64,64,3")
+        ->needs(verify);
+    equalize
         ->add_option("--tolerance", a.verifyTolerance,
                      "Largest relative output change --verify accepts (default 1e-4)")
         ->needs(verify);
@@ -123,13 +130,28 @@ ResultCheck::ResultCheck(const EqualizeArgs& a, const core::Model& original)
     : args_(a), model_(original), network_(core::Network::load(a.input, model_)) {
     if (!(a.verifyTolerance >= 0) || !std::isfinite(a.verifyTolerance))
         throw core::usageError("--tolerance must be a number >= 0");
+    if (!a.verifyInputShape.empty()) inputShape_ = parseInputShape(a.verifyInputShape);
+    if (!a.verifyInputs.empty()) return;
+    for (const auto& in : network_.inputs()) {  // random inputs need every size: say so now
+        const bool open = in.shape.empty() || std::any_of(in.shape.begin(), in.shape.end(),
+                                                          [](std::int64_t d) { return d <= 0; });
+        const bool given =
+            !inputShape_.empty() && (in.shape.empty() || inputShape_.size() == in.shape.size());
+        if (open && !given)
+            throw core::usageError(
+                "input '" + in.name + "' has no fixed shape in the model; give it with " +
+                "--input-shape" +
+                (in.shape.empty() ? "" : " (" + std::to_string(in.shape.size()) + " values)"));
+    }
 }
 
 core::Verification ResultCheck::run(const core::RunPlan& plan,
                                     const std::vector<core::Layer>& equalized,
                                     const std::atomic<bool>* cancel) const {
     core::Model candidate = model_;
-    core::applyLayers(candidate, equalized);
+    std::vector<core::Layer> stored = equalized;  // the values the output file will hold
+    core::roundToStorage(stored);
+    core::applyLayers(candidate, stored);
     core::NetworkOptions folded;
     for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
     folded.relaxedRelu6 = plan.relu6;
@@ -139,8 +161,17 @@ core::Verification ResultCheck::run(const core::RunPlan& plan,
     core::VerifyOptions o;
     o.inputsFile = args_.verifyInputs;
     o.tolerance = args_.verifyTolerance;
+    o.inputShape = inputShape_;
     o.cancel = cancel;
     return core::verifyNetworks(network_, relaxed ? &*relaxed : nullptr, after, plan.relu6, o);
+}
+
+void printStorageNote(const std::vector<core::Layer>& equalized, std::ostream& out) {
+    const std::string narrow = core::narrowStorage(equalized);
+    if (!narrow.empty())
+        out << "  (checked with the equalized weights rounded to " << narrow
+            << ", as the file stores them; that rounding alone changes the output by about its "
+               "precision, see --tolerance)\n";
 }
 
 int verifyCommand(const VerifyArgs& a, std::ostream& out) {

@@ -30,7 +30,7 @@ struct VerifyArgs {
 CLI::App* addVerifyCommand(CLI::App& app, VerifyArgs& a);
 int verifyCommand(const VerifyArgs& a, std::ostream& out);
 
-/// `equalize --verify [--inputs IN.h5] [--tolerance T]`.
+/// `equalize --verify [--inputs IN.h5] [--input-shape H,W,C] [--tolerance T]`.
 void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a);
 
 /// `equalize --verify`: the original network, built before equalizing so that a file that cannot
@@ -45,10 +45,14 @@ private:
     const EqualizeArgs& args_;
     core::Model model_;
     core::Network network_;
+    std::vector<std::int64_t> inputShape_;  ///< --input-shape, empty when not given
 };
 
 /// The human-readable lines.
 void printVerification(const core::Verification& v, std::ostream& out);
+/// After `equalize --verify`'s lines: a note when the check rounded the equalized weights to a
+/// storage type narrower than float32 (nothing otherwise).
+void printStorageNote(const std::vector<core::Layer>& equalized, std::ostream& out);
 /// "--input-shape 224,224,3" as numbers; a usage Error for anything else.
 std::vector<std::int64_t> parseInputShape(const std::string& text);
 

@@ -397,6 +397,9 @@ void NetworksTest::relu6NeedsPermission() {
              QStringLiteral("2 ReLU6 relaxed · ≤6.2% of inputs above 6"));
     QVERIFY2(details.contains("r6b: mean 0.57%, worst 6.2% (channel 13)"), qPrintable(details));
     QVERIFY2(details.contains("r6: no batch norm before it"), qPrintable(details));
+    // A ReLU with max_value 3 is estimated, and shown, against 3.
+    QCOMPARE(ui::describeRelu6Costs({core::Relu6Cost{"r3", "bn", 0.1, 2, 0.05, 3.0}}),
+             QStringLiteral("1 ReLU6 relaxed · ≤10% of inputs above 3"));
     w->pairsPanel()->clear();
     QCOMPARE(w->pairsPanel()->suggest(), 1);  // the suggestions follow the checkbox too
 

@@ -77,7 +77,8 @@ nlohmann::json relu6CostJson(const std::vector<Relu6Cost>& costs) {
                        {"batch_norm", c.batchNorm},
                        {"mean_fraction_above_6", c.mean},
                        {"worst_fraction_above_6", c.worst},
-                       {"worst_channel", c.worstChannel}});
+                       {"worst_channel", c.worstChannel},
+                       {"level", c.level}});
     }
     return out;
 }

@@ -81,6 +81,12 @@ void activate(const std::string& fn, Tensor& x, bool noSoftmax) {
         v = v / (v.abs() + 1.f);
     else if (fn == "exponential")
         v = v.exp();
+    else if (fn == "leaky_relu")  // Keras' default slope
+        v = (v > 0.f).select(v, 0.2f * v);
+    else if (fn == "hard_silu" || fn == "hard_swish")
+        v = v * (v + 3.f).max(0.f).min(6.f) / 6.f;
+    else if (fn == "mish")
+        v = v * (v.exp() + 1.f).log().tanh();
     else if (fn == "softmax") {
         if (!noSoftmax) softmax(x, x.rank() - 1);
     } else

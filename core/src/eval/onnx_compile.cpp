@@ -18,6 +18,28 @@
 
 namespace cle::core::eval {
 
+namespace {
+
+// The evaluator's activation for a one-input elementwise ONNX op at its default constants, ""
+// for any other op (or other constants).
+std::string elementwiseActivation(const Node& n) {
+    static const std::map<std::string, std::string> plain = {{"HardSwish", "hard_swish"},
+                                                             {"Softplus", "softplus"},
+                                                             {"Softsign", "softsign"},
+                                                             {"Mish", "mish"},
+                                                             {"Exp", "exponential"}};
+    if (auto it = plain.find(n.op); it != plain.end()) return it->second;
+    auto at = [&](const char* name, float fallback) {
+        return onnxfmt::attrFloat(*n.proto, name, fallback);
+    };
+    if (n.op == "Elu" && at("alpha", 1.f) == 1.f) return "elu";
+    if (n.op == "HardSigmoid" && at("alpha", 0.2f) == 0.2f && at("beta", 0.5f) == 0.5f)
+        return "hard_sigmoid";
+    return "";
+}
+
+}  // namespace
+
 const OnnxValue* OnnxCompiler::find(const std::string& name) {
     if (auto it = values_.find(name); it != values_.end()) return &it->second;
     const onnx::TensorProto* t = file_->tensor(name);
@@ -106,7 +128,8 @@ Tensor OnnxCompiler::weights(const Node& n, bool bias) const {
     if (!n.layer.empty())
         if (const Layer* l = model_.find(n.layer); l && l->info.supported) {
             if (!bias) return l->weight;
-            if (l->bias && l->info.hasBias()) return *l->bias;
+            // Also a bias the layer had not: a batch norm folded into it gave it one.
+            if (l->bias) return *l->bias;
         }
     if (name.empty()) return {};
     if (!file_->tensor(name)) fail(n, "its weights '" + name + "' are computed in the graph");
@@ -241,6 +264,9 @@ bool OnnxCompiler::simple(const Node& n, const OnnxValue& x0, OnnxValue& out) {
     } else if (op == "Sigmoid" || op == "Tanh") {
         o.kind = Kind::Activation;
         o.activation = op == "Sigmoid" ? "sigmoid" : "tanh";
+    } else if (auto fn = elementwiseActivation(n); !fn.empty()) {
+        o.kind = Kind::Activation;
+        o.activation = fn;
     } else if (op == "Softmax") {
         const long rank = long(x.order.size()) + 1;
         long axis = attrInt(*n.proto, "axis", g_.opset() < 13 ? 1 : -1);

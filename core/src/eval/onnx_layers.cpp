@@ -91,7 +91,7 @@ OnnxValue OnnxCompiler::conv(const Node& n) {
         pad.pad = spatialPads(*pads, rank - 2);
         x = emit(pad, {&x}, x.order);
     }
-    if (n.inputs.size() > 2 && !n.inputs[2].empty()) op.bias = weights(n, true).values;
+    op.bias = weights(n, true).values;  // none, the node's, or the one a folded batch norm gave
     if (!op.bias.empty() && long(op.bias.size()) != cout)
         fail(n, "its bias is not one value per output");
     return emit(op, {&x}, x.order);
@@ -119,8 +119,7 @@ OnnxValue OnnxCompiler::dense(const Node& n) {
         for (long j = 0; j < units; ++j)
             op.kernel.values[size_t(i * units + j)] =
                 alpha * w.values[size_t(transB ? j * k + i : i * units + j)];
-    if (gemm && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-        Tensor b = weights(n, true);
+    if (Tensor b = weights(n, true); !b.values.empty()) {  // also a folded batch norm's
         if (b.size() != units) fail(n, "its bias C is not one value per output");
         for (float v : b.values) op.bias.push_back(beta * v);
     }

@@ -139,6 +139,16 @@ const std::map<std::string, std::string>& unsupportedKeras() {
     return m;
 }
 
+// Layers whose weights of rank 2 or more are no kernel: a PReLU's slopes (one per position and
+// channel unless axes are shared) act on each channel alone, like a LeakyReLU.
+bool holdsNoKernel(const std::string& cls) { return cls == "PReLU"; }
+
+// The same by a Keras 3 layer group, named after the class in snake case ("p_re_lu",
+// "p_re_lu_1").
+bool holdsNoKernel3(const std::string& group) {
+    return group == "p_re_lu" || group.rfind("p_re_lu_", 0) == 0;
+}
+
 // Old or custom weight names ("W:0", "b:0"): the first tensor of rank 2-5 is the kernel, and a
 // vector as long as its last axis is the bias.
 void guessKernel(hid_t file, std::map<std::string, std::string>& w) {
@@ -265,6 +275,7 @@ std::vector<LayerInfo> listKeras2(hid_t file, const std::string& root, const Ker
             std::string key = order.size() == 1 ? layerName : lastComponent(owner);
             std::string cls = classes.count(key) ? classes[key].cls : "";
             auto w = owners[owner];
+            if (holdsNoKernel(cls)) continue;  // its weights are not a kernel to equalize
             if (!w.count("kernel") && !w.count("depthwise_kernel")) guessKernel(file, w);
             auto get = [&](const char* k) { return w.count(k) ? w.at(k) : std::string(); };
             if (w.count("depthwise_kernel") && w.count("pointwise_kernel")) {
@@ -313,7 +324,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
                          " levels deep");
     {
         const std::vector<std::string> paths = keras3Weights(file, group);
-        if (!paths.empty()) {
+        if (!paths.empty() && !holdsNoKernel3(lastComponent(group))) {
             auto v0 = facts(file, paths[0]);
             auto v1 = paths.size() > 1 ? facts(file, paths[1]) : DatasetFacts{};
             bool separable = (paths.size() == 2 || paths.size() == 3) && v0.shape.size() >= 3 &&

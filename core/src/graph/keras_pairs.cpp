@@ -578,6 +578,7 @@ std::optional<std::string> KerasPairs::stepProblem(const Candidate& c, size_t i,
             return reason;
         case Step::Relu6:
             link.relu6.push_back(n.name);
+            if (n.cls == "ReLU") link.relu6Max[n.name] = n.config.at("max_value").get<double>();
             break;
         case Step::BatchNorm:
             if (auto p = foldBatchNorm(c, i, link)) return p;

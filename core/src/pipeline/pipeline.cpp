@@ -334,6 +334,7 @@ RunPlan mergePlans(const RunPlan& earlier, const RunPlan& later) {
                   [](const BatchNormRef& a, const BatchNormRef& b) { return a.name == b.name; });
     appendMissing(out.relu6, later.relu6, std::equal_to<std::string>());
     out.relu6Norms.insert(later.relu6Norms.begin(), later.relu6Norms.end());
+    out.relu6Max.insert(later.relu6Max.begin(), later.relu6Max.end());
     appendMissing(out.notes, later.notes, std::equal_to<std::string>());
     out.skipped.insert(out.skipped.end(), later.skipped.begin(), later.skipped.end());
     out.guessed = earlier.guessed || later.guessed;

@@ -42,6 +42,8 @@ std::optional<std::string> addLink(const ModelInfo& info, const Link& link, RunP
         if (std::find(plan.relu6.begin(), plan.relu6.end(), r) == plan.relu6.end())
             plan.relu6.push_back(r);
         if (link.batchNorm) plan.relu6Norms.emplace(r, link.batchNorm->name);
+        if (auto level = link.relu6Max.find(r); level != link.relu6Max.end())
+            plan.relu6Max.emplace(r, level->second);
     }
     plan.guessed = plan.guessed || link.guessed;
     plan.pairs.emplace_back(link.first, link.second);
@@ -202,6 +204,8 @@ std::vector<Relu6Cost> relu6Costs(const Model& model, const RunPlan& plan) {
     for (const auto& name : plan.relu6) {
         Relu6Cost c;
         c.layer = name;
+        if (auto level = plan.relu6Max.find(name); level != plan.relu6Max.end())
+            c.level = level->second;
         auto norm = plan.relu6Norms.find(name);
         auto bn = norm == plan.relu6Norms.end()
                       ? plan.batchNorms.end()
@@ -215,8 +219,8 @@ std::vector<Relu6Cost> relu6Costs(const Model& model, const RunPlan& plan) {
             auto beta = readVector(model, bn->betaPath, n, 0.f);
             for (size_t k = 0; k < gamma.size(); ++k) {
                 double g = std::fabs(double(gamma[k])), b = beta[k];
-                double above = g > 0 ? 0.5 * std::erfc((6.0 - b) / (g * std::sqrt(2.0)))
-                                     : (b > 6.0 ? 1.0 : 0.0);
+                double above = g > 0 ? 0.5 * std::erfc((c.level - b) / (g * std::sqrt(2.0)))
+                                     : (b > c.level ? 1.0 : 0.0);
                 c.mean += above / double(gamma.size());
                 if (c.worstChannel < 0 || above > c.worst) {
                     c.worst = above;

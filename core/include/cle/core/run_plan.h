@@ -26,18 +26,21 @@ struct RunPlan {
     /// ReLU6 layer -> the batch norm right before it (its statistics estimate the relaxation's
     /// cost)
     std::map<std::string, std::string> relu6Norms;
+    /// ReLU6 layer -> its clip level where it is not 6 (a ReLU with another max_value, a Clip)
+    std::map<std::string, double> relu6Max;
     std::vector<std::string> notes;  ///< facts about the plan a user should know
     bool guessed = false;            ///< some link was inferred without a layer graph
 };
 
-/// What relaxing one ReLU6 to ReLU costs: the expected fraction of its inputs above 6, per
-/// channel, under N(beta, gamma^2) from the batch norm before it.
+/// What relaxing one ReLU6 to ReLU costs: the expected fraction of its inputs above its clip level,
+/// per channel, under N(beta, gamma^2) from the batch norm before it.
 struct Relu6Cost {
     std::string layer;
     std::string batchNorm;  ///< empty when no batch norm precedes it: the cost is unknown
     double worst = 0;       ///< largest fraction over the channels
     int worstChannel = -1;
-    double mean = 0;  ///< mean fraction over the channels
+    double mean = 0;   ///< mean fraction over the channels
+    double level = 6;  ///< the clip level relaxed (a ReLU's max_value, a Clip's max)
     bool known() const { return !batchNorm.empty(); }
 };
 

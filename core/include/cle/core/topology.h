@@ -29,9 +29,10 @@ struct BatchNormRef {
 struct Link {
     std::string first;
     std::string second;
-    std::optional<BatchNormRef> batchNorm;  ///< folded into `first` before equalizing
-    std::vector<std::string> relu6;         ///< ReLU6 / max_value activations crossed
-    bool guessed = false;                   ///< no graph: inferred from names and shapes
+    std::optional<BatchNormRef> batchNorm;   ///< folded into `first` before equalizing
+    std::vector<std::string> relu6;          ///< ReLU6 / max_value activations crossed
+    std::map<std::string, double> relu6Max;  ///< their clip level where it is not 6
+    bool guessed = false;                    ///< no graph: inferred from names and shapes
     /// The batch norm is followed by a ReLU (or a relaxed ReLU6) and then only by steps that
     /// commute with subtracting a constant per channel: high biases can be absorbed.
     bool reluAfterBatchNorm = false;

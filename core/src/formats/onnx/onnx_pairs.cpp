@@ -195,6 +195,7 @@ std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link
             return reason;
         case Step::Relu6:
             link.relu6.push_back(n.name);
+            if (auto bounds = clipBounds(g_, n)) link.relu6Max[n.name] = bounds->second;
             break;
         case Step::BatchNorm: {
             if (i != 0)
