@@ -4,7 +4,6 @@
 #include <map>
 #include <set>
 
-#include "cle/core/layer_pair.h"
 #include "formats/formats.h"
 #include "graph/keras_steps.h"
 #include "graph/regions.h"
@@ -332,12 +331,7 @@ void KerasPairs::addSeparable(const Node& n, Topology& t) const {
     Link link;
     link.first = halves[0];
     link.second = halves[1];
-    auto problem = kindProblem(n, false);
-    if (!problem) problem = pairProblem(info_, link.first, link.second);
-    if (problem)
-        t.rejected_.push_back({{link.first, link.second}, *problem});
-    else
-        t.links_.push_back(link);
+    t.addCandidate(info_, std::move(link), kindProblem(n, false));
 }
 
 void KerasPairs::addCandidate(const Candidate& c, Topology& t) const {
@@ -349,11 +343,7 @@ void KerasPairs::addCandidate(const Candidate& c, Topology& t) const {
         return;
     }
     auto problem = candidateProblem(c, link);
-    if (!problem) problem = pairProblem(info_, link.first, link.second);
-    if (problem)
-        t.rejected_.push_back({{link.first, link.second}, *problem});
-    else
-        t.links_.push_back(std::move(link));
+    t.addCandidate(info_, std::move(link), std::move(problem));
 }
 
 // A candidate with a nested model at one end would pair layers on the two sides of its boundary.

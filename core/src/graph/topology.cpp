@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cle/core/error.h"
+#include "cle/core/layer_pair.h"
 #include "formats/formats.h"
 #include "formats/onnx/onnx_graph.h"
 #include "formats/onnx/onnx_pairs.h"
@@ -238,6 +239,14 @@ const BatchNormRef* Topology::batchNormAfter(const std::string& layer) const {
     for (const auto& bn : batchNorms_)
         if (bn.after == layer) return &bn;
     return nullptr;
+}
+
+void Topology::addCandidate(const ModelInfo& info, Link link, std::optional<std::string> problem) {
+    if (!problem) problem = pairProblem(info, link.first, link.second);
+    if (problem)
+        rejected_.push_back({{link.first, link.second}, *problem});
+    else
+        links_.push_back(std::move(link));
 }
 
 std::string detail::nestedBoundaryReason(const std::string& first, const std::string& second,
