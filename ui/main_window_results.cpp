@@ -66,9 +66,10 @@ void MainWindow::connectVerification() {
 void MainWindow::startVerification() {
     if (!session_->hasResult() || !session_->model()) return;
     auto model = session_->model();
-    VerifyInput input{model->path.toStdString(),
-                      std::shared_ptr<const core::Model>(model, &model->model), session_->plan(),
-                      session_->resultLayers(), verificationPanel_->inputsFile()};
+    auto result = session_->result();
+    VerifyInput input{std::shared_ptr<const core::Model>(model, &model->model),
+                      std::shared_ptr<const core::RunOutcome>(result, &result->outcome),
+                      verificationPanel_->inputsFile()};
     verificationPanel_->started();
     verifyJob_->start(std::move(input));
 }

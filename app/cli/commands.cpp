@@ -313,7 +313,7 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     request.output = {a.output, a.report, a.force};
     std::optional<ResultCheck> check;
     request.planned = [&](const core::LoadedInput& input, const core::RunOutcome& planned) {
-        if (a.verify) check.emplace(a, *input.model);
+        if (a.verify) check.emplace(a, input.model);
         if (!a.quiet) printPlan(planned.plan, planned.relu6Costs, err);
     };
     request.beforeExport = [&](core::RunOutcome& o) {

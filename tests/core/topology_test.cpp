@@ -430,6 +430,23 @@ TEST_F(Topology, UnreadableModelConfigNamesTheFile) {
     }
 }
 
+// The group holding a Keras 2 file's layers is found once, with the format when the file is
+// listed; the graph's batch norms are looked up under that group.
+TEST_F(Topology, Keras2RootFoundWithTheFormat) {
+    KerasModel m;
+    m.conv("a", 3, 8).batchNorm("bn", 8).conv("b", 8, 4);
+    std::string path = dir_.file("root.h5");
+    m.write(path, KerasModel::Style::Keras2);
+    auto info = core::inspectFile(path);
+    EXPECT_EQ(info.kerasRoot, "/model_weights");
+    auto link = core::Topology::build(info).link("a", "b", false, nullptr);
+    ASSERT_TRUE(link && link->batchNorm);
+    EXPECT_EQ(link->batchNorm->meanPath, "/model_weights/bn/bn/moving_mean:0");
+    info.kerasRoot = "/elsewhere";  // the listing's root is the one the graph uses
+    auto moved = core::Topology::build(info).link("a", "b", false, nullptr);
+    EXPECT_FALSE(moved && moved->batchNorm);
+}
+
 // Both pair finders (Keras graphs and ONNX graphs) file their candidates the same way: the
 // finder's own reason first, then the pair checks every pair passes, else admitted.
 TEST(TopologyCandidates, FinderReasonThenPairCheckElseAdmitted) {

@@ -146,8 +146,8 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
                 t.shape.push_back(v);
         }
         if (shape.empty())
-            throw usageError("input '" + in.name + "' has no fixed shape in the model; give it " +
-                             "with --input-shape" +
+            throw usageError("input '" + in.name + "' has no fixed shape in the model '" +
+                             net.path() + "'; give it " + "with --input-shape" +
                              (in.shape.empty()
                                   ? std::string()
                                   : " (" + std::to_string(in.shape.size()) + " values)"));
@@ -267,6 +267,12 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
 
     const auto origRaw = original.run(inputs, c.run);
     const auto candOut = c.finished(candidate.run(inputs, c.run));
+    try {
+        checkShapes(origRaw, candOut);
+    } catch (const Error& e) {
+        throw Error(e.kind(), std::string(e.what()) + " ('" + original.path() + "' and '" +
+                                  candidate.path() + "')");
+    }
     v.maxRelativeChange = relativeChange(c.finished(origRaw), candOut);
     if (originalRelaxed && !relaxed.empty())
         v.relaxationMatchedChange =
@@ -349,6 +355,18 @@ Verification verifyFiles(const std::string& original, const std::string& candida
     std::optional<Network> origRelaxed;
     if (!relaxed.empty()) origRelaxed = Network::load(original, origModel, {{}, relaxed});
     return verifyNetworks(orig, origRelaxed ? &*origRelaxed : nullptr, cand, relaxed, options);
+}
+
+Verification verifyResult(const Network& original, const Model& loaded, const RunPlan& plan,
+                          const std::vector<Layer>& equalized, const VerifyOptions& options) {
+    NetworkOptions folded;
+    for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
+    folded.relaxedRelu6 = plan.relu6;
+    folded.layers = &equalized;
+    const Network after = Network::load(loaded.info.path, loaded, folded);
+    std::optional<Network> relaxed;
+    if (!plan.relu6.empty()) relaxed = Network::load(loaded.info.path, loaded, {{}, plan.relu6});
+    return verifyNetworks(original, relaxed ? &*relaxed : nullptr, after, plan.relu6, options);
 }
 
 namespace {

@@ -105,8 +105,9 @@ Topology detail::buildTopology(const ModelInfo& info, hid_t file, const Topology
     std::optional<keras::Graph> read;
     if (keras && !built) read = kerasGraph(file, info.path);
     if (const keras::Graph* graph = built ? built : read ? &*read : nullptr) {
-        std::string root;
-        formats::detect(file, root);
+        // Detected with the format when the file was listed.
+        std::string root = info.kerasRoot;
+        if (root.empty() && info.format == Format::Keras2) formats::detect(file, root);
         Topology t;
         if (detail::analyseKeras(info, *graph, file, root.empty() ? "/" : root,
                                  info.format == Format::Keras3, t)) {

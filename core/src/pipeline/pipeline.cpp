@@ -6,6 +6,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
+#include "eval/storage.h"
 #include "formats/formats.h"
 #include "formats/onnx/onnx_file.h"
 #include "formats/open_input.h"
@@ -174,6 +175,8 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
         if ((format == Format::Keras2 || format == Format::Keras3) && model->config) {
             graph = keras::Graph::fromConfig(*model->config, path);
             in.graph = std::make_shared<const LayerGraph>(keras::layerGraph(model->info, *graph));
+            // What checking the network reads besides the layers, while the file is open.
+            model->storage = eval::recordStorage(file.get(), *model, *graph);
         }
         in.topology = std::make_shared<const Topology>(
             onnx ? Topology::build(model->info, request.topology)
