@@ -98,3 +98,10 @@ TEST(VerifyLoaded, EvaluatorErrorsNameTheFile) {
         EXPECT_NE(std::string(e.what()).find("'" + sample + "'"), std::string::npos) << e.what();
     }
 }
+
+TEST(VerifyLoaded, LayersThatCannotBeEqualizedAreCheckedWithoutTheFile) {
+    test::TempDir dir;
+    const std::string path = dir.file("depthwise.h5");  // a depth multiplier of 2: not equalized
+    std::filesystem::copy_file(test::dataPath("eval/depthwise.h5"), path);
+    expectSame(checkWithoutTheFile(path));
+}

@@ -36,6 +36,9 @@ std::vector<float> readVector(Storage& storage, const std::string& path, size_t 
     return storage.read(path).values;
 }
 
+// False for a layer listed without its weights (one that cannot be equalized).
+bool hasData(const Layer& l) { return std::int64_t(l.weight.values.size()) == l.weight.size(); }
+
 class Compiler {
 public:
     /// `dry`: only asks `storage` what a compile asks (eval::recordStorage); builds nothing.
@@ -180,7 +183,7 @@ Layer Compiler::weights(const std::string& name, const Node& n) const {
     if (!l)
         throw inputError("layer '" + n.name + "' (" + n.cls + ") has no weights '" + name +
                          "' in '" + path_ + "'");
-    if (std::int64_t(l->weight.values.size()) == l->weight.size()) return *l;
+    if (hasData(*l)) return *l;
     Layer read = *l;  // listed without its data (a layer that cannot be equalized)
     read.weight = storage_.read(l->info.weightPath);
     if (l->info.hasBias()) read.bias = storage_.read(l->info.biasPath);
@@ -207,7 +210,13 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
     const std::string base = keras3_           ? place(n).name
                              : storage.empty() ? n.name
                                                : storage + "/" + n.name;
-    if (dry_) return;  // the weights are the Model's
+    if (dry_) {
+        // The Model's weights are read later; a layer listed without them is read now.
+        for (const char* half : {"", "/depthwise", "/pointwise"})
+            if (const Layer* l = model_.find(base + half); l && !hasData(*l))
+                weights(l->info.name, n);
+        return;
+    }
     op.activation = keras::activationOf(n);
     if (op.activation == "relu6" && relaxed(n)) op.activation = "relu";
     if (n.cls == "Dense") {
