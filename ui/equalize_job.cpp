@@ -9,10 +9,10 @@
 #include <unistd.h>
 #endif
 
-#include <QPointer>
-#include <QtConcurrent/QtConcurrentRun>
+#include <utility>
 
-#include "ui/background.h"
+#include <QPointer>
+
 #include "ui/loaded_model.h"
 
 namespace cle::ui {
@@ -21,8 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Makes the calling (worker) thread yield to the GUI thread when the cores are busy, so that
-/// the window stays responsive on a loaded machine. Linux threads have their own nice value.
+/// Makes the calling (worker) thread yield to the GUI thread when the cores are
+/// busy, so that the window stays responsive on a loaded machine. Linux threads
+/// have their own nice value.
 void lowerThreadPriority() {
 #ifdef __linux__
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
@@ -40,10 +41,11 @@ std::map<std::string, double> imbalances(const std::vector<core::Layer>& layers)
 
 }  // namespace
 
-EqualizeJob::EqualizeJob(QObject* parent) : QObject(parent) {
+EqualizeJob::EqualizeJob(QObject* parent)
+    : QObject(parent),
+      task_(
+          this, [this](Task::Outcome out) { onDone(std::move(out)); }, &pool_) {
     pool_.setMaxThreadCount(1);
-    connect(&watcher_, &QFutureWatcher<std::shared_ptr<const RunRecord>>::finished, this,
-            &EqualizeJob::finished);
 }
 
 EqualizeJob::~EqualizeJob() {
@@ -56,9 +58,10 @@ void EqualizeJob::start(core::RunRequest request) {
     const int generation = ++generation_;
     QPointer<EqualizeJob> self(this);
     auto lastPost = std::make_shared<Clock::time_point>(Clock::now() - std::chrono::hours(1));
-    // Events queue up on the worker; a delivery is posted only when the GUI took the previous
-    // one and the interval has passed: a slow GUI thread gets fewer, larger batches.
-    // The callback lives in `shared` (its feedback): it holds `shared` weakly, not in a cycle.
+    // Events queue up on the worker; a delivery is posted only when the GUI took
+    // the previous one and the interval has passed: a slow GUI thread gets fewer,
+    // larger batches. The callback lives in `shared` (its feedback): it holds
+    // `shared` weakly, not in a cycle.
     std::weak_ptr<Shared> weak = shared;
     shared->feedback.onSweep = [this, self, weak, generation,
                                 lastPost](const core::SweepEvent& event) {
@@ -79,24 +82,31 @@ void EqualizeJob::start(core::RunRequest request) {
             Qt::QueuedConnection);
     };
 
-    auto work = [shared, request = std::move(request)]() -> std::shared_ptr<const RunRecord> {
-        lowerThreadPriority();
-        auto record = std::make_shared<RunRecord>();
-        const auto start = Clock::now();
-        const QString error = runCatching(tr("equalize"), [&] {
-            record->outcome = core::runEqualization(request, shared->feedback);
-        });
-        if (!error.isEmpty()) {
-            record->outcome.ending =
-                shared->feedback.isCancelled() ? core::Ending::Cancelled : core::Ending::Failed;
-            record->outcome.message = error.toStdString();
-        }
-        if (record->outcome.completed())
-            record->equalizedImbalance = imbalances(record->outcome.layers);
-        record->seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        return record;
-    };
-    watcher_.setFuture(QtConcurrent::run(&pool_, std::move(work)));
+    record_.reset();
+    started_ = Clock::now();
+    task_.start(tr("equalize"),
+                [shared, request = std::move(request)]() -> std::shared_ptr<RunRecord> {
+                    lowerThreadPriority();
+                    auto record = std::make_shared<RunRecord>();
+                    record->outcome = core::runEqualization(request, shared->feedback);
+                    if (record->outcome.completed())
+                        record->equalizedImbalance = imbalances(record->outcome.layers);
+                    return record;
+                });
+}
+
+// On the GUI thread: the record of the run, or of its failure in the task's one
+// sentence.
+void EqualizeJob::onDone(Task::Outcome out) {
+    auto record = out.value ? std::move(*out.value) : std::make_shared<RunRecord>();
+    if (!out.value) {
+        const bool cancelled = shared_ && shared_->feedback.isCancelled();
+        record->outcome.ending = cancelled ? core::Ending::Cancelled : core::Ending::Failed;
+        record->outcome.message = out.error.toStdString();
+    }
+    record->seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    record_ = std::move(record);
+    emit finished();
 }
 
 void EqualizeJob::deliver(const std::shared_ptr<Shared>& shared) {
@@ -113,15 +123,10 @@ void EqualizeJob::cancel() {
     if (shared_) shared_->feedback.cancel();
 }
 
-void EqualizeJob::wait() {
-    if (watcher_.isRunning()) watcher_.waitForFinished();
-}
+void EqualizeJob::wait() { task_.wait(); }
 
-bool EqualizeJob::isRunning() const { return watcher_.isRunning(); }
+bool EqualizeJob::isRunning() const { return task_.isRunning(); }
 
-std::shared_ptr<const RunRecord> EqualizeJob::takeRecord() {
-    if (!watcher_.future().isValid() || watcher_.future().resultCount() == 0) return {};
-    return watcher_.future().takeResult();
-}
+std::shared_ptr<const RunRecord> EqualizeJob::takeRecord() { return std::exchange(record_, {}); }
 
 }  // namespace cle::ui

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "cle/core/error.h"
-#include "cle/core/stored_values.h"
 
 namespace cle::ui {
 
@@ -38,31 +37,20 @@ VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>
     VerifyOutcome out;
     std::optional<core::Network> original;
     try {
-        original = core::Network::load(input.path, *input.model);
+        original = core::Network::load(input.model->info.path, *input.model);
     } catch (const core::Error& e) {
         out.unsupported = true;
         out.error = QString::fromStdString(e.what());
         return out;
     }
     try {
-        core::Model candidate = *input.model;
-        std::vector<core::Layer> stored = input.layers;  // as the exported file holds them
-        core::roundToStorage(stored);
-        core::applyLayers(candidate, stored);
-        core::NetworkOptions folded;
-        for (const auto& bn : input.plan.batchNorms) folded.identityNorms.push_back(bn.name);
-        folded.relaxedRelu6 = input.plan.relu6;
-        const core::Network after = core::Network::load(input.path, candidate, folded);
-        std::optional<core::Network> relaxed;
-        if (!input.plan.relu6.empty())
-            relaxed = core::Network::load(input.path, *input.model, {{}, input.plan.relu6});
         core::VerifyOptions o;
         o.inputsFile = input.inputsFile.toStdString();
         o.activations = true;
         o.openSize = 64;  // a fully convolutional model: 64 x 64 random images
         o.cancel = cancel;
-        out.result = core::verifyNetworks(*original, relaxed ? &*relaxed : nullptr, after,
-                                          input.plan.relu6, o);
+        out.result = core::verifyResult(*original, *input.model, input.result->plan,
+                                        input.result->layers, o);
     } catch (const core::Error& e) {
         out.cancelled = e.kind() == core::ErrorKind::Cancelled;
         if (!out.cancelled) out.error = QString::fromStdString(e.what());

@@ -13,18 +13,19 @@
 #include <QThreadPool>
 
 #include "cle/core/model.h"
-#include "cle/core/run_plan.h"
+#include "cle/core/pipeline.h"
 #include "cle/core/verification.h"
 #include "ui/background.h"
 
 namespace cle::ui {
 
 struct VerifyInput {
-    std::string path;                          ///< the loaded file (its layer graph)
-    std::shared_ptr<const core::Model> model;  ///< the loaded weights, shared read-only
-    core::RunPlan plan;                        ///< the result's plan
-    std::vector<core::Layer> layers;           ///< the result's changed layers
-    QString inputsFile;                        ///< "" = 8 uniform random inputs
+    /// The loaded model (weights, graph, and what its evaluation reads), shared read-only: the
+    /// check does not open its file again.
+    std::shared_ptr<const core::Model> model;
+    /// The result checked (its plan and changed layers), shared read-only.
+    std::shared_ptr<const core::RunOutcome> result;
+    QString inputsFile;  ///< "" = 8 uniform random inputs
 };
 
 struct VerifyOutcome {

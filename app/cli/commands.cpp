@@ -314,12 +314,13 @@ int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
     request.options = {a.threshold, a.maxSweeps};
     request.absorbBias = a.absorbBias;
     request.output = {a.output, a.report, a.force};
-    // Nothing here reads the loaded weights after planning (--verify copies them when planned):
-    // the run takes the planned layers out of the loaded model instead of copying them.
-    request.takeWeights = true;
+    // Without --verify nothing reads the loaded weights after planning: the run takes the planned
+    // layers out of the loaded model instead of copying them. The check builds its networks from
+    // the loaded model (the original, and the relaxed original when ReLU6 is relaxed).
+    request.takeWeights = !a.verify;
     std::optional<ResultCheck> check;
     request.planned = [&](const core::LoadedInput& input, const core::RunOutcome& planned) {
-        if (a.verify) check.emplace(a, *input.model);
+        if (a.verify) check.emplace(a, input.model);
         if (!a.quiet) printPlan(planned.plan, planned.relu6Costs, err);
     };
     request.beforeExport = [&](core::RunOutcome& o) {

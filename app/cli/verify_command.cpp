@@ -126,8 +126,10 @@ void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a) {
         ->needs(verify);
 }
 
-ResultCheck::ResultCheck(const EqualizeArgs& a, const core::Model& original)
-    : args_(a), model_(original), network_(core::Network::load(a.input, model_)) {
+ResultCheck::ResultCheck(const EqualizeArgs& a, std::shared_ptr<const core::Model> original)
+    : args_(a),
+      model_(std::move(original)),
+      network_(core::Network::load(model_->info.path, *model_)) {
     if (!(a.verifyTolerance >= 0) || !std::isfinite(a.verifyTolerance))
         throw core::usageError("--tolerance must be a number >= 0");
     if (!a.verifyInputShape.empty()) inputShape_ = parseInputShape(a.verifyInputShape);
@@ -148,22 +150,12 @@ ResultCheck::ResultCheck(const EqualizeArgs& a, const core::Model& original)
 core::Verification ResultCheck::run(const core::RunPlan& plan,
                                     const std::vector<core::Layer>& equalized,
                                     const std::atomic<bool>* cancel) const {
-    core::Model candidate = model_;
-    std::vector<core::Layer> stored = equalized;  // the values the output file will hold
-    core::roundToStorage(stored);
-    core::applyLayers(candidate, stored);
-    core::NetworkOptions folded;
-    for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
-    folded.relaxedRelu6 = plan.relu6;
-    core::Network after = core::Network::load(args_.input, candidate, folded);
-    std::optional<core::Network> relaxed;
-    if (!plan.relu6.empty()) relaxed = core::Network::load(args_.input, model_, {{}, plan.relu6});
     core::VerifyOptions o;
     o.inputsFile = args_.verifyInputs;
     o.tolerance = args_.verifyTolerance;
     o.inputShape = inputShape_;
     o.cancel = cancel;
-    return core::verifyNetworks(network_, relaxed ? &*relaxed : nullptr, after, plan.relu6, o);
+    return core::verifyResult(network_, *model_, plan, equalized, o);
 }
 
 void printStorageNote(const std::vector<core::Layer>& equalized, std::ostream& out) {

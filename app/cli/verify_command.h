@@ -1,6 +1,7 @@
 #pragma once
 // `cle verify ORIGINAL CANDIDATE`: the two networks on the same inputs.
 #include <iosfwd>
+#include <memory>
 #include <string>
 
 #include "cle/core/model.h"
@@ -37,13 +38,15 @@ void addVerifyOptions(CLI::App* equalize, EqualizeArgs& a);
 /// be evaluated is an error before any work; then the equalized result checked in memory.
 class ResultCheck {
 public:
-    ResultCheck(const EqualizeArgs& a, const core::Model& original);
+    /// `original` is the loaded model, shared (not copied) and evaluated without opening the
+    /// input again.
+    ResultCheck(const EqualizeArgs& a, std::shared_ptr<const core::Model> original);
     core::Verification run(const core::RunPlan& plan, const std::vector<core::Layer>& equalized,
                            const std::atomic<bool>* cancel) const;
 
 private:
     const EqualizeArgs& args_;
-    core::Model model_;
+    std::shared_ptr<const core::Model> model_;
     core::Network network_;
     std::vector<std::int64_t> inputShape_;  ///< --input-shape, empty when not given
 };

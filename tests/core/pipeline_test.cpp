@@ -157,6 +157,12 @@ TEST(Pipeline, ChangesOnlyThePairedLayersAndContinuesFromAnEarlierOutcome) {
     EXPECT_EQ(out.layers[0].weight.values, earlier->layers[0].weight.values);
     EXPECT_NE(out.layers[1].weight.values, earlier->layers[1].weight.values);
     EXPECT_NE(out.layers[1].weight.values, model->layers[1].weight.values);
+    EXPECT_EQ(out.layers[2].info.name, "c");
+    // The earlier outcome stays whole for the views that show it until it is replaced.
+    ASSERT_EQ(earlier->layers.size(), 2u);
+    EXPECT_EQ(earlier->layers[0].info.name, "a");
+    EXPECT_FALSE(earlier->layers[0].weight.values.empty());
+    EXPECT_FALSE(earlier->layers[1].weight.values.empty());
 }
 
 TEST(Pipeline, RunsEveryStageOnAFileAndTimesThem) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "cle/core/layer_pair.h"
 #include "keras_model.h"
 #include "test_util.h"
 
@@ -427,6 +428,55 @@ TEST_F(Topology, UnreadableModelConfigNamesTheFile) {
     } catch (const core::Error& e) {
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
     }
+}
+
+// The group holding a Keras 2 file's layers is found once, with the format when the file is
+// listed; the graph's batch norms are looked up under that group.
+TEST_F(Topology, Keras2RootFoundWithTheFormat) {
+    KerasModel m;
+    m.conv("a", 3, 8).batchNorm("bn", 8).conv("b", 8, 4);
+    std::string path = dir_.file("root.h5");
+    m.write(path, KerasModel::Style::Keras2);
+    auto info = core::inspectFile(path);
+    EXPECT_EQ(info.kerasRoot, "/model_weights");
+    auto link = core::Topology::build(info).link("a", "b", false, nullptr);
+    ASSERT_TRUE(link && link->batchNorm);
+    EXPECT_EQ(link->batchNorm->meanPath, "/model_weights/bn/bn/moving_mean:0");
+    info.kerasRoot = "/elsewhere";  // the listing's root is the one the graph uses
+    auto moved = core::Topology::build(info).link("a", "b", false, nullptr);
+    EXPECT_FALSE(moved && moved->batchNorm);
+}
+
+// Both pair finders (Keras graphs and ONNX graphs) file their candidates the same way: the
+// finder's own reason first, then the pair checks every pair passes, else admitted.
+TEST(TopologyCandidates, FinderReasonThenPairCheckElseAdmitted) {
+    core::ModelInfo info;
+    auto layer = [](const std::string& name, std::vector<std::int64_t> shape) {
+        core::LayerInfo l;
+        l.name = name;
+        l.kind = "Linear";
+        l.shape = std::move(shape);
+        return l;
+    };
+    info.layers = {layer("a", {8, 4}), layer("b", {3, 8}), layer("c", {2, 5})};
+    info.indexLayers();
+    core::Topology t;
+    core::Link ab;
+    ab.first = "a";
+    ab.second = "b";
+    t.addCandidate(info, ab, std::string("a merge joins the path"));
+    t.addCandidate(info, ab, std::nullopt);
+    core::Link bc;
+    bc.first = "b";
+    bc.second = "c";
+    t.addCandidate(info, bc, std::nullopt);
+    ASSERT_EQ(t.rejected_.size(), 2u);
+    EXPECT_EQ(t.rejected_[0].reason, "a merge joins the path");
+    EXPECT_EQ(t.rejected_[1].layers, (Names{"b", "c"}));
+    EXPECT_EQ(t.rejected_[1].reason, *core::pairProblem(info, "b", "c"));
+    ASSERT_EQ(t.links_.size(), 1u);
+    EXPECT_EQ(t.links_[0].first, "a");
+    EXPECT_EQ(t.links_[0].second, "b");
 }
 
 }  // namespace

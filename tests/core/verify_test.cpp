@@ -257,9 +257,9 @@ TEST_F(Verify, TheEqualizeCheckCatchesAChannelScaledWithoutCompensation) {
     a.input = sample;
     a.verify = true;
     a.verifyInputs = test::dataPath("eval/tiny_face_io.h5");  // one input
-    core::Model model = core::loadModel(sample);
+    auto model = std::make_shared<const core::Model>(core::loadModel(sample));
     cli::ResultCheck check(a, model);
-    core::Layer conv0 = *model.find("conv0");
+    core::Layer conv0 = *model->find("conv0");
     EXPECT_TRUE(check.run({}, {conv0}, nullptr).preserved);
     for (size_t i = 7; i < conv0.weight.values.size(); i += 16) conv0.weight.values[i] *= 3;
     conv0.bias->values[7] *= 3;  // channel 7 of 16, its consumer left as it was

@@ -24,8 +24,10 @@
 #include <QTimer>
 #include <QtTest>
 
+#include "cle/core/error.h"
 #include "cle/core/model.h"
 #include "test_support.h"
+#include "ui/equalize_job.h"
 #include "ui/layer_table_model.h"
 #include "ui/layers_panel.h"
 #include "ui/main_window.h"
@@ -102,6 +104,7 @@ private slots:
     void plotsSaveImageAndCsv();
     void networkCheckHeadlinesTheRun();
     void networkCheckExplainsWhyNot();
+    void runFailureIsTheTaskSentence();
 
 private:
     /// A synthetic model whose runs take seconds (large layers, a threshold never reached).
@@ -672,6 +675,26 @@ void StudioTest::networkCheckExplainsWhyNot() {
     QCOMPARE(panel->headlineText(), QString("The network cannot be checked at its output"));
     QVERIFY2(panel->detailText().contains("layer graph"), qPrintable(panel->detailText()));
     QVERIFY(!panel->isShowingError());
+}
+
+// The run is a BackgroundTask like load and export: what it throws reaches the GUI thread as the
+// same one sentence, in a record that says the run failed.
+void StudioTest::runFailureIsTheTaskSentence() {
+    ui::EqualizeJob job;
+    QSignalSpy finished(&job, &ui::EqualizeJob::finished);
+    core::RunRequest request;
+    request.model = std::make_shared<const core::Model>(core::loadModel(kSample.toStdString()));
+    job.start(std::move(request));  // no pairs: the engine refuses
+    QVERIFY(finished.wait(30000));
+    QVERIFY(!job.isRunning());
+    auto record = job.takeRecord();
+    QVERIFY(record);
+    QVERIFY(record->outcome.ending == core::Ending::Failed);
+    QCOMPARE(
+        QString::fromStdString(record->outcome.message),
+        ui::failureMessage(std::make_exception_ptr(core::usageError("no layer pairs to equalize")),
+                           "equalize"));
+    QVERIFY(!job.takeRecord());  // taken once
 }
 
 QTEST_MAIN(StudioTest)

@@ -6,6 +6,7 @@
 #include "cle/core/error.h"
 #include "cle/core/model.h"
 #include "eval/onnx_compile.h"
+#include "eval/storage.h"
 #include "formats/formats.h"
 #include "formats/open_input.h"
 #include "graph/keras_graph.h"
@@ -30,22 +31,26 @@ std::array<long, 2> pairOf(const json& cfg, const std::string& key, long fallbac
 
 bool startsWith(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
-std::vector<float> readVector(const std::string& file, const std::string& path, size_t n,
-                              float fallback) {
+std::vector<float> readVector(Storage& storage, const std::string& path, size_t n, float fallback) {
     if (path.empty()) return std::vector<float>(n, fallback);
-    return readDataset(file, path).values;
+    return storage.read(path).values;
 }
+
+// False for a layer listed without its weights (one that cannot be equalized).
+bool hasData(const Layer& l) { return std::int64_t(l.weight.values.size()) == l.weight.size(); }
 
 class Compiler {
 public:
-    Compiler(const std::string& path, const Model& model, const NetworkOptions& options, hid_t file,
-             std::string root, Program& p)
+    /// `dry`: only asks `storage` what a compile asks (eval::recordStorage); builds nothing.
+    Compiler(const std::string& path, const Model& model, const NetworkOptions& options,
+             Storage& storage, Program& p, bool dry = false)
         : path_(path),
           model_(model),
           options_(options),
-          file_(file),
-          root_(std::move(root)),
+          storage_(storage),
+          root_(storage.root()),
           keras3_(model.info.format == Format::Keras3),
+          dry_(dry),
           p_(p) {}
 
     /// Compiles `g`; `inputs` feed its input layers (top level: empty, new program inputs).
@@ -81,9 +86,10 @@ private:
     const std::string& path_;
     const Model& model_;
     const NetworkOptions& options_;
-    hid_t file_;
+    Storage& storage_;
     std::string root_;
     bool keras3_;
+    bool dry_;
     std::map<const Node*, keras::Keras3Place> places_;  ///< Keras 3: where each layer is stored
     Program& p_;
 };
@@ -92,7 +98,7 @@ std::vector<int> Compiler::graph(const keras::Graph& g, const std::string& prefi
                                  const std::string& storage, const std::vector<int>& inputs,
                                  const std::string& listed) {
     if (keras3_)
-        for (const auto& [name, place] : keras::keras3Places(file_, g, storage, listed))
+        for (const auto& [name, place] : storage_.places(g, storage, listed))
             places_[g.find(name)] = place;
     std::map<std::string, int> slots;
     std::set<std::string> visiting;
@@ -152,10 +158,9 @@ int Compiler::node(const keras::Graph& g, const Node& n, const std::string& pref
     if (n.nested) {
         if (!n.inner)
             throw inputError("nested model '" + shown + "' has a layer graph that cannot be read");
-        auto outs =
-            keras3_ ? graph(*n.inner, shown, place(n).group + "/" + formats::keras3Container(file_),
-                            in, place(n).name)
-                    : graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
+        auto outs = keras3_ ? graph(*n.inner, shown, place(n).group + "/" + storage_.container(),
+                                    in, place(n).name)
+                            : graph(*n.inner, shown, storage.empty() ? n.name : storage, in);
         if (outs.size() != 1) throw inputError("nested model '" + shown + "' has several outputs");
         out = outs[0];
     } else {
@@ -170,14 +175,18 @@ int Compiler::node(const keras::Graph& g, const Node& n, const std::string& pref
 }
 
 Layer Compiler::weights(const std::string& name, const Node& n) const {
-    const Layer* l = model_.find(name);
+    const Layer* l = nullptr;
+    if (options_.layers)
+        for (const auto& changed : *options_.layers)
+            if (changed.info.name == name) l = &changed;
+    if (!l) l = model_.find(name);
     if (!l)
         throw inputError("layer '" + n.name + "' (" + n.cls + ") has no weights '" + name +
                          "' in '" + path_ + "'");
-    if (std::int64_t(l->weight.values.size()) == l->weight.size()) return *l;
+    if (hasData(*l)) return *l;
     Layer read = *l;  // listed without its data (a layer that cannot be equalized)
-    read.weight = readDataset(path_, l->info.weightPath);
-    if (l->info.hasBias()) read.bias = readDataset(path_, l->info.biasPath);
+    read.weight = storage_.read(l->info.weightPath);
+    if (l->info.hasBias()) read.bias = storage_.read(l->info.biasPath);
     return read;
 }
 
@@ -201,6 +210,13 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
     const std::string base = keras3_           ? place(n).name
                              : storage.empty() ? n.name
                                                : storage + "/" + n.name;
+    if (dry_) {
+        // The Model's weights are read later; a layer listed without them is read now.
+        for (const char* half : {"", "/depthwise", "/pointwise"})
+            if (const Layer* l = model_.find(base + half); l && !hasData(*l))
+                weights(l->info.name, n);
+        return;
+    }
     op.activation = keras::activationOf(n);
     if (op.activation == "relu6" && relaxed(n)) op.activation = "relu";
     if (n.cls == "Dense") {
@@ -213,13 +229,13 @@ void Compiler::weighted(const Node& n, const std::string& storage, Op& op) {
                   : startsWith(n.cls, "Depthwise")       ? Kind::Depthwise
                                                          : Kind::Separable;
     }
-    const Layer main = weights(op.kind == Kind::Separable ? base + "/depthwise" : base, n);
-    op.kernel = main.weight;
+    Layer main = weights(op.kind == Kind::Separable ? base + "/depthwise" : base, n);
+    op.kernel = std::move(main.weight);
     if (op.kind == Kind::Depthwise && op.oneD)
         throw inputError("layer '" + n.name + "' (" + n.cls + ") cannot be evaluated");
     if (op.kind == Kind::Separable) {
-        const Layer pw = weights(base + "/pointwise", n);
-        op.pointwise = pw.weight;
+        Layer pw = weights(base + "/pointwise", n);
+        op.pointwise = std::move(pw.weight);
         if (pw.bias) op.bias = pw.bias->values;
     } else if (main.bias) {
         op.bias = main.bias->values;
@@ -248,12 +264,13 @@ void Compiler::batchNorm(const Node& n, const std::string& storage, Op& op) {
         keras3_ ? place(n).group
                 : (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage);
     std::string why;
-    auto ref = keras::batchNormRef(file_, root_, group, keras3_, n, &why);
+    auto ref = storage_.batchNorm(group, n, &why);
     if (!ref) throw inputError(why);
-    auto mean = readDataset(path_, ref->meanPath).values;
-    auto var = readVector(path_, ref->varPath, mean.size(), 1.f);
-    auto gamma = readVector(path_, ref->gammaPath, mean.size(), 1.f);
-    auto beta = readVector(path_, ref->betaPath, mean.size(), 0.f);
+    if (dry_) return;  // the vectors are among Model::parameters
+    auto mean = storage_.read(ref->meanPath).values;
+    auto var = readVector(storage_, ref->varPath, mean.size(), 1.f);
+    auto gamma = readVector(storage_, ref->gammaPath, mean.size(), 1.f);
+    auto beta = readVector(storage_, ref->betaPath, mean.size(), 0.f);
     if (var.size() != mean.size() || gamma.size() != mean.size() || beta.size() != mean.size())
         throw inputError("batch norm '" + n.name + "' has parameters of different sizes");
     for (size_t c = 0; c < mean.size(); ++c) {
@@ -279,15 +296,14 @@ Op Compiler::layer(const Node& n, const std::string& storage) {
     else if (n.cls == "PReLU") {
         op.kind = Kind::PRelu;
         std::map<std::string, std::string> vars;
-        if (keras3_ && h5::isDataset(file_, place(n).group + "/vars/0"))
+        if (keras3_ && storage_.isDataset(place(n).group + "/vars/0"))
             vars["alpha"] = place(n).group + "/vars/0";
         else if (!keras3_)
-            vars = keras::layerVariables(
-                file_, root_,
+            vars = storage_.variables(
                 (root_ == "/" ? "" : root_) + "/" + (storage.empty() ? n.name : storage), n);
         if (!vars.count("alpha"))
             throw inputError("PReLU '" + n.name + "' has no alpha in the file");
-        op.scale = readDataset(path_, vars["alpha"]).values;
+        op.scale = storage_.read(vars["alpha"]).values;
     } else if (!simple(n, op))
         throw inputError("layer '" + n.name + "' is of class '" + n.cls +
                          "', which the evaluator does not support");
@@ -309,23 +325,47 @@ Program compile(const std::string& path, const Model& model, const NetworkOption
         throw inputError("'" + path + "' is not a Keras file with a layer graph, so its " +
                          "network cannot be evaluated");
     h5::Silence quiet;
-    h5::Handle file = h5::openExisting(path, false);
     // The model_config parsed when `model` was loaded from this file, else the file's own.
     const bool loaded = model.config && model.info.path == path;
-    std::string text = loaded ? std::string() : keras::readRootString(file.get(), "model_config");
-    if (!loaded && text.empty())
-        throw inputError("'" + path + "' has no layer graph (model_config), so its network " +
-                         "cannot be evaluated");
-    keras::Graph g =
-        loaded ? keras::Graph::fromConfig(*model.config, path) : keras::Graph::parse(text, path);
-    std::string root;
-    formats::detect(file.get(), root);
+    h5::Handle file;
+    std::optional<keras::Graph> parsed;
+    if (!loaded) {
+        file = h5::openExisting(path, false);
+        std::string text = keras::readRootString(file.get(), "model_config");
+        if (text.empty())
+            throw inputError("'" + path + "' has no layer graph (model_config), so its network " +
+                             "cannot be evaluated");
+        parsed = keras::Graph::parse(text, path);
+    }
+    const keras::Graph g = loaded ? keras::Graph::fromConfig(*model.config, path) : *parsed;
+    auto storage = storageFor(path, model, file ? file.get() : H5I_INVALID_HID);
     Program p;
-    Compiler c(path, model, options, file.get(), root.empty() ? "/" : root, p);
-    p.outputSlots = c.graph(
-        g, "",
-        model.info.format == Format::Keras3 ? "/" + formats::keras3Container(file.get()) : "", {});
+    Compiler c(path, model, options, *storage, p);
+    const bool keras3 = model.info.format == Format::Keras3;
+    p.outputSlots = c.graph(g, "", keras3 ? "/" + storage->container() : "", {});
     return p;
+}
+
+std::shared_ptr<const KerasStorage> recordStorage(hid_t file, const Model& model,
+                                                  const keras::Graph& graph) {
+    auto out = std::make_shared<KerasStorage>();
+    auto storage = recordingStorage(file, model, *out);
+    try {
+        out->root = storage->root();
+        out->container = storage->container();
+    } catch (const std::exception&) {
+        return nullptr;  // the check reads the file instead
+    }
+    try {
+        Program unused;
+        const NetworkOptions all;
+        Compiler c(model.info.path, model, all, *storage, unused, true);
+        const bool keras3 = model.info.format == Format::Keras3;
+        c.graph(graph, "", keras3 ? "/" + out->container : "", {});
+    } catch (const std::exception&) {
+        // A network that cannot be evaluated: a later compile stops at the same place.
+    }
+    return out;
 }
 
 }  // namespace cle::core::eval

@@ -155,7 +155,8 @@ private:
 
 std::int64_t checkInputs(const Program& p, const std::vector<Tensor>& inputs) {
     if (inputs.size() != p.inputs.size())
-        throw inputError("the network takes " + std::to_string(p.inputs.size()) + " inputs, got " +
+        throw inputError("the network of '" + p.path + "' takes " +
+                         std::to_string(p.inputs.size()) + " inputs, got " +
                          std::to_string(inputs.size()));
     std::int64_t n = -1;
     for (size_t k = 0; k < inputs.size(); ++k) {
@@ -165,7 +166,8 @@ std::int64_t checkInputs(const Program& p, const std::vector<Tensor>& inputs) {
                   (n < 0 || got[0] == n);
         for (size_t d = 0; ok && d < want.size(); ++d) ok = want[d] < 0 || want[d] == got[d + 1];
         if (!ok || std::int64_t(inputs[k].values.size()) != inputs[k].size())
-            throw inputError("input '" + p.inputs[k].name + "' has the wrong shape");
+            throw inputError("input '" + p.inputs[k].name + "' of the network of '" + p.path +
+                             "' has the wrong shape");
         n = got[0];
     }
     return n;
@@ -174,10 +176,23 @@ std::int64_t checkInputs(const Program& p, const std::vector<Tensor>& inputs) {
 }  // namespace
 
 Network Network::load(const std::string& path, const Model& model, const NetworkOptions& options) {
+    Program p;
+    try {
+        p = eval::compile(path, model, options);
+    } catch (const Error& e) {
+        // Every refusal names the file: a check compares two networks.
+        const std::string message = e.what();
+        if (e.kind() == ErrorKind::Cancelled || message.find("'" + path + "'") != std::string::npos)
+            throw;
+        throw Error(e.kind(), "'" + path + "': " + message);
+    }
+    p.path = path;
     Network net;
-    net.program_ = std::make_shared<const Program>(eval::compile(path, model, options));
+    net.program_ = std::make_shared<const Program>(std::move(p));
     return net;
 }
+
+const std::string& Network::path() const { return program_->path; }
 
 const std::vector<NetworkInput>& Network::inputs() const { return program_->inputs; }
 

@@ -76,6 +76,7 @@ struct Program {
     std::vector<int> inputSlots;
     std::vector<int> outputSlots;
     int slots = 0;
+    std::string path;  ///< the file whose network this is, named in errors
 };
 
 /// Builds the program of `path`'s model_config with `model`'s weights.

@@ -9,6 +9,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/model.h"
+#include "cle/core/stored_values.h"
 #include "eval/onnx_compile.h"
 #include "formats/onnx/onnx_file.h"
 #include "formats/open_input.h"
@@ -146,8 +147,8 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
                 t.shape.push_back(v);
         }
         if (shape.empty())
-            throw usageError("input '" + in.name + "' has no fixed shape in the model; give it " +
-                             "with --input-shape" +
+            throw usageError("input '" + in.name + "' has no fixed shape in the model '" +
+                             net.path() + "'; give it " + "with --input-shape" +
                              (in.shape.empty()
                                   ? std::string()
                                   : " (" + std::to_string(in.shape.size()) + " values)"));
@@ -267,6 +268,12 @@ Verification verifyNetworks(const Network& original, const Network* originalRela
 
     const auto origRaw = original.run(inputs, c.run);
     const auto candOut = c.finished(candidate.run(inputs, c.run));
+    try {
+        checkShapes(origRaw, candOut);
+    } catch (const Error& e) {
+        throw Error(e.kind(), std::string(e.what()) + " ('" + original.path() + "' and '" +
+                                  candidate.path() + "')");
+    }
     v.maxRelativeChange = relativeChange(c.finished(origRaw), candOut);
     if (originalRelaxed && !relaxed.empty())
         v.relaxationMatchedChange =
@@ -349,6 +356,24 @@ Verification verifyFiles(const std::string& original, const std::string& candida
     std::optional<Network> origRelaxed;
     if (!relaxed.empty()) origRelaxed = Network::load(original, origModel, {{}, relaxed});
     return verifyNetworks(orig, origRelaxed ? &*origRelaxed : nullptr, cand, relaxed, options);
+}
+
+Verification verifyResult(const Network& original, const Model& loaded, const RunPlan& plan,
+                          const std::vector<Layer>& equalized, const VerifyOptions& options) {
+    NetworkOptions folded;
+    for (const auto& bn : plan.batchNorms) folded.identityNorms.push_back(bn.name);
+    folded.relaxedRelu6 = plan.relu6;
+    // The values the output file will hold: rounded to a float16 or bfloat16 dataset's precision.
+    std::vector<Layer> stored;
+    if (!narrowStorage(equalized).empty()) {
+        stored = equalized;
+        roundToStorage(stored);
+    }
+    folded.layers = stored.empty() ? &equalized : &stored;
+    const Network after = Network::load(loaded.info.path, loaded, folded);
+    std::optional<Network> relaxed;
+    if (!plan.relu6.empty()) relaxed = Network::load(loaded.info.path, loaded, {{}, plan.relu6});
+    return verifyNetworks(original, relaxed ? &*relaxed : nullptr, after, plan.relu6, options);
 }
 
 namespace {

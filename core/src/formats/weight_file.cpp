@@ -105,7 +105,7 @@ ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optiona
         info.subclassed = !archive::cachedRead(path)->hasGraph;
     }
 
-    std::string kerasRoot;
+    std::string& kerasRoot = info.kerasRoot;
     info.format = formats::detect(file, kerasRoot);
     switch (info.format) {
         case Format::PyTorch:

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cle/core/error.h"
+#include "cle/core/layer_pair.h"
 #include "formats/formats.h"
 #include "formats/onnx/onnx_graph.h"
 #include "formats/onnx/onnx_pairs.h"
@@ -104,8 +105,9 @@ Topology detail::buildTopology(const ModelInfo& info, hid_t file, const Topology
     std::optional<keras::Graph> read;
     if (keras && !built) read = kerasGraph(file, info.path);
     if (const keras::Graph* graph = built ? built : read ? &*read : nullptr) {
-        std::string root;
-        formats::detect(file, root);
+        // Detected with the format when the file was listed.
+        std::string root = info.kerasRoot;
+        if (root.empty() && info.format == Format::Keras2) formats::detect(file, root);
         Topology t;
         if (detail::analyseKeras(info, *graph, file, root.empty() ? "/" : root,
                                  info.format == Format::Keras3, t)) {
@@ -238,6 +240,14 @@ const BatchNormRef* Topology::batchNormAfter(const std::string& layer) const {
     for (const auto& bn : batchNorms_)
         if (bn.after == layer) return &bn;
     return nullptr;
+}
+
+void Topology::addCandidate(const ModelInfo& info, Link link, std::optional<std::string> problem) {
+    if (!problem) problem = pairProblem(info, link.first, link.second);
+    if (problem)
+        rejected_.push_back({{link.first, link.second}, *problem});
+    else
+        links_.push_back(std::move(link));
 }
 
 std::string detail::nestedBoundaryReason(const std::string& first, const std::string& second,

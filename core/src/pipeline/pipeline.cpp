@@ -6,6 +6,7 @@
 
 #include "cle/core/error.h"
 #include "cle/core/exporter.h"
+#include "eval/storage.h"
 #include "formats/formats.h"
 #include "formats/onnx/onnx_file.h"
 #include "formats/open_input.h"
@@ -79,6 +80,40 @@ void startFromPrevious(const RunRequest& r, Model& work) {
         if (!before && hasLayer(previous.layers, bn.after)) refold.batchNorms.push_back(bn);
     }
     foldBatchNorms(work, refold);
+}
+
+// Continuing: the layers of the working model this run does not equalize (the earlier result's,
+// copied in by startFromPrevious), taken out so that they reach the outcome by moving.
+std::vector<Layer> takeCarried(Model& work, const RunPlan& plan) {
+    const auto needed = planLayers(plan);
+    auto carried =
+        std::stable_partition(work.layers.begin(), work.layers.end(), [&](const Layer& l) {
+            return std::find(needed.begin(), needed.end(), l.info.name) != needed.end();
+        });
+    std::vector<Layer> out(std::make_move_iterator(carried),
+                           std::make_move_iterator(work.layers.end()));
+    work.layers.erase(carried, work.layers.end());
+    return out;
+}
+
+// The outcome's layers: the earlier result's in its order, each this run equalized or carried
+// over, then the ones this run adds (what mergeLayers gives, without copying the earlier ones).
+std::vector<Layer> continuedLayers(const std::vector<Layer>& earlier, std::vector<Layer> carried,
+                                   std::vector<Layer> equalized) {
+    std::vector<Layer> out;
+    out.reserve(earlier.size() + equalized.size());
+    auto take = [&](std::vector<Layer>& from, const std::string& name) {
+        auto it = std::find_if(from.begin(), from.end(),
+                               [&](const Layer& l) { return l.info.name == name; });
+        if (it == from.end()) return false;
+        out.push_back(std::move(*it));
+        from.erase(it);
+        return true;
+    };
+    for (const auto& l : earlier)
+        if (!take(equalized, l.info.name)) take(carried, l.info.name);
+    for (auto& l : equalized) out.push_back(std::move(l));
+    return out;
 }
 
 // The pair states and scales of the history's last sweep, as an event.
@@ -192,6 +227,8 @@ LoadedInput loadInput(const LoadRequest& request, const Feedback& feedback) {
         if ((format == Format::Keras2 || format == Format::Keras3) && model->config) {
             graph = keras::Graph::fromConfig(*model->config, path);
             in.graph = std::make_shared<const LayerGraph>(keras::layerGraph(model->info, *graph));
+            // What checking the network reads besides the layers, while the file is open.
+            model->storage = eval::recordStorage(file.get(), *model, *graph);
         }
         in.topology = std::make_shared<const Topology>(
             onnx ? Topology::build(model->info, request.topology)
@@ -237,7 +274,11 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
     out.seconds.preview = secondsSince(start);
 
     start = Clock::now();
-    if (r.previous) startFromPrevious(r, work);
+    std::vector<Layer> carried;
+    if (r.previous) {
+        startFromPrevious(r, work);
+        carried = takeCarried(work, r.plan);
+    }
     out.seconds.fold += secondsSince(start);
 
     start = Clock::now();
@@ -265,8 +306,9 @@ RunOutcome runEqualization(const RunRequest& r, const Feedback& feedback) {
 
     start = Clock::now();
     feedback.setProgress(Stage::Preview, 0.5);
-    out.layers = mergeLayers(r.previous ? r.previous->layers : std::vector<Layer>{},
-                             std::move(result.layers));
+    out.layers = r.previous ? continuedLayers(r.previous->layers, std::move(carried),
+                                              std::move(result.layers))
+                            : std::move(result.layers);
     quantizationAfter(out.quantization, out.layers, r.options.threads);
     out.seconds.preview += secondsSince(start);
     return out;

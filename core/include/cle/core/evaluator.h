@@ -12,6 +12,7 @@
 namespace cle::core {
 
 struct Model;
+struct Layer;
 
 namespace eval {
 struct Program;
@@ -33,6 +34,9 @@ struct NetworkOptions {
     std::vector<std::string> identityNorms;
     /// ReLU6 layers (or layers with a relu6 activation) evaluated as ReLU.
     std::vector<std::string> relaxedRelu6;
+    /// Layers evaluated instead of the model's own of the same name (a run's result), so that
+    /// the model is not copied to evaluate them; not owned, read only while loading.
+    const std::vector<Layer>* layers = nullptr;
 };
 
 /// Per-tensor ranges of the input of every weighted layer, from Network::calibrate.
@@ -58,17 +62,21 @@ class Network {
 public:
     /// The network of the Keras 2 file `path` (its model_config) with the weights and biases of
     /// `model` (loaded from that file or changed in memory); batch norm and PReLU parameters are
-    /// read from the file. Throws an input Error naming the layer and its class for a layer that
-    /// cannot be evaluated, and when the file has no layer graph.
+    /// read from the file, or from what loadInput recorded when `model` was loaded from `path`
+    /// (then the file is not opened). Throws an input Error naming the file, the layer and its
+    /// class for a layer that cannot be evaluated, and when the file has no layer graph.
     static Network load(const std::string& path, const Model& model,
                         const NetworkOptions& options = {});
 
+    /// The file the network was loaded from.
+    const std::string& path() const;
     const std::vector<NetworkInput>& inputs() const;
     size_t outputCount() const;
     /// Every output is produced by a softmax.
     bool endsInSoftmax() const;
     /// Runs a batch: one tensor [N, ...] per input, in inputs() order; one tensor [N, ...] per
-    /// output. Throws an input Error for a wrong input shape, Cancelled when `cancel` is set.
+    /// output. Throws an input Error naming the file for a wrong input shape, Cancelled when
+    /// `cancel` is set.
     std::vector<Tensor> run(const std::vector<Tensor>& inputs, const RunOptions& options) const;
     /// The ranges of the inputs of the weighted layers over the batch `inputs`, run with
     /// `options` (its weight rounding and batch norm folding).

@@ -13,6 +13,9 @@ namespace cle::core {
 
 /// model_config parsed (formats/keras_config.h).
 struct KerasConfig;
+/// Where a Keras file keeps what its network's evaluation reads besides the layers
+/// (eval/storage.h).
+struct KerasStorage;
 
 struct Layer {
     LayerInfo info;
@@ -34,6 +37,11 @@ struct Model {
     /// True when parameters and modelConfig were read with the weights (loadModel); false for a
     /// model put together in memory, whose stages read the file named by info.path instead.
     bool parametersLoaded = false;
+    /// Recorded at load (loadInput) while the file was open: where the file stores what
+    /// evaluating its network reads besides the layers (batch-norm and PReLU parameters, Keras 3
+    /// layer groups), so that checking the loaded network does not open the file again. Null
+    /// otherwise; the evaluator then reads the file named by info.path.
+    std::shared_ptr<const KerasStorage> storage;
 
     /// A dataset of `parameters`, nullptr when not loaded.
     const Tensor* parameter(const std::string& path) const;

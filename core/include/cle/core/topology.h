@@ -120,6 +120,10 @@ public:
                                      std::string* reason) const;
 
     // Filled by build(); public for the implementation's helpers.
+    /// Files a candidate pair found in a graph: rejected with `problem` when there is one, else
+    /// with pairProblem()'s reason (unknown layer, unsupported kind, channel mismatch), else
+    /// admitted into links_.
+    void addCandidate(const ModelInfo& info, Link link, std::optional<std::string> problem);
     bool known_ = false;
     std::vector<Link> links_;          ///< admissible pairs (relu6 ones included, flagged)
     std::vector<Rejection> rejected_;  ///< candidates that are never admissible

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "cle/core/evaluator.h"
+#include "cle/core/model.h"
+#include "cle/core/run_plan.h"
 
 namespace cle::core {
 
@@ -60,6 +62,14 @@ std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& 
 Verification verifyNetworks(const Network& original, const Network* originalRelaxed,
                             const Network& candidate, const std::vector<std::string>& relaxed,
                             const VerifyOptions& options);
+
+/// The network check of a run's result as the export writes it: `original` (the network of
+/// `loaded`) against `loaded` with `equalized`'s layers in their place, `plan`'s batch norms
+/// folded (identities) and its ReLU6 layers relaxed; `equalized` rounded to the precision of
+/// float16 / bfloat16 datasets, as stored. Nothing is copied but what the evaluator
+/// holds; a model loaded by loadInput is evaluated without opening its file again.
+Verification verifyResult(const Network& original, const Model& loaded, const RunPlan& plan,
+                          const std::vector<Layer>& equalized, const VerifyOptions& options);
 
 /// Both files' networks: their layer graphs must match except for ReLU6 layers relaxed to ReLU
 /// in the candidate (an input Error names the first difference).

@@ -54,6 +54,9 @@ struct ModelInfo {
     std::vector<LayerInfo> layers;
     bool kerasArchive = false;  ///< a Keras 3 .keras archive (its graph is its config.json)
     bool subclassed = false;  ///< a .keras archive of a subclassed model: config.json has no graph
+    /// Keras 2: the group holding layer_names ("/" or "/model_weights"), found when the format
+    /// was detected; "" for other formats.
+    std::string kerasRoot;
 
     /// nullptr when no layer has that name. Constant time once indexLayers() has run; still
     /// correct (by a scan) for layers added since. Call indexLayers() again after renaming one.

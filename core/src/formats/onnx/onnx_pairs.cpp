@@ -150,11 +150,7 @@ void Pairs::addCandidate(const Candidate& c, Topology& t) const {
     link.first = from.layer.empty() ? from.name : from.layer;
     link.second = to.layer.empty() ? to.name : to.layer;
     auto problem = candidateProblem(c, link);
-    if (!problem) problem = pairProblem(info_, link.first, link.second);
-    if (problem)
-        t.rejected_.push_back({{link.first, link.second}, *problem});
-    else
-        t.links_.push_back(std::move(link));
+    t.addCandidate(info_, std::move(link), std::move(problem));
 }
 
 std::optional<std::string> Pairs::candidateProblem(const Candidate& c, Link& link) const {
