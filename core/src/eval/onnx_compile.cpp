@@ -123,10 +123,17 @@ OnnxValue OnnxCompiler::materialise(const OnnxValue& v, const Order& order, cons
     return arrange(plain, order, n);
 }
 
+const Layer* OnnxCompiler::layer(const std::string& name) const {
+    if (options_.layers)  // a run's result, evaluated in place of the model's layers
+        for (const auto& changed : *options_.layers)
+            if (changed.info.name == name) return &changed;
+    return model_.find(name);
+}
+
 Tensor OnnxCompiler::weights(const Node& n, bool bias) const {
     const std::string& name = n.inputs.size() > (bias ? 2u : 1u) ? n.inputs[bias ? 2 : 1] : "";
     if (!n.layer.empty())
-        if (const Layer* l = model_.find(n.layer); l && l->info.supported) {
+        if (const Layer* l = layer(n.layer); l && l->info.supported) {
             if (!bias) return l->weight;
             // Also a bias the layer had not: a batch norm folded into it gave it one.
             if (l->bias) return *l->bias;

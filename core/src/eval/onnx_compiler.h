@@ -73,6 +73,9 @@ private:
     OnnxValue concat(const Node& n);
     OnnxValue reshape(const Node& n, std::vector<std::int64_t> target);
     OnnxValue resize(const Node& n);
+    /// The layer `name`: the run's result when it holds it (NetworkOptions::layers), else the
+    /// model's.
+    const Layer* layer(const std::string& name) const;
     Tensor weights(const Node& n, bool bias) const;
     bool relaxed(const Node& n) const {
         const auto& r = options_.relaxedRelu6;
