@@ -18,6 +18,7 @@ namespace {
 struct Case {
     std::vector<std::int64_t> shape;
     int outAxis, inAxis;
+    std::int64_t rowLength = 0;  ///< elements per row of the kernel (0: all after the first axis)
 };
 
 std::int64_t count(const std::vector<std::int64_t>& shape) {
@@ -96,8 +97,9 @@ std::vector<float> factors(std::int64_t n, unsigned seed) {
     return f;
 }
 
-// Row length and first-axis channels of the kernel's rows for a PyTorch-layout case.
-std::int64_t rowLength(const Case& c) { return count(c.shape) / c.shape[0]; }
+std::int64_t rowLength(const Case& c) {
+    return c.rowLength ? c.rowLength : count(c.shape) / c.shape[0];
+}
 
 const std::vector<Case> kCases = {
     {{64, 256, 3, 3}, 0, 1},   // 147456 weights: split between threads
@@ -115,7 +117,7 @@ TEST(ChannelKernel, ScaleMatchesReferenceForEveryThreadCount) {
         SCOPED_TRACE(c.shape[0] * 100000 + c.shape[1]);
         const auto view = kernel::makeView(c.shape, c.outAxis, c.inAxis);
         const std::vector<float> start = randomValues(count(c.shape), 7);
-        const std::int64_t outs = c.shape[0], ins = c.shape[size_t(c.inAxis)];
+        const std::int64_t outs = c.shape[size_t(c.outAxis)], ins = c.shape[size_t(c.inAxis)];
         for (bool scaleOut : {true, false}) {
             const std::vector<float> f = factors(scaleOut ? outs : ins, scaleOut ? 1 : 2);
             std::vector<float> expected = start;
@@ -142,7 +144,7 @@ TEST(ChannelKernel, InThenOutMatchesTwoMultiplications) {
         SCOPED_TRACE(c.shape[0] * 100000 + c.shape[1]);
         const auto view = kernel::makeView(c.shape, c.outAxis, c.inAxis);
         const std::vector<float> start = randomValues(count(c.shape), 11);
-        const std::int64_t outs = c.shape[0], ins = c.shape[size_t(c.inAxis)];
+        const std::int64_t outs = c.shape[size_t(c.outAxis)], ins = c.shape[size_t(c.inAxis)];
         const std::vector<float> in = factors(ins, 3), out = factors(outs, 4);
         std::vector<float> middle = start, expected = start;
         for (std::int64_t i = 0; i < std::int64_t(start.size()); ++i) {

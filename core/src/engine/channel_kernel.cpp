@@ -195,6 +195,29 @@ double passFor(bool want1, bool want2, float* data, const AxisView& v, const Fac
     return pass<Mode{kWrite, kTwo, kSum, false, false}>(data, v, f, s, threads, chunkElements);
 }
 
+// A depthwise kernel in Keras layout [kh, kw, C, 1] is rows of one element each: swept element
+// by element in memory order, each chunk's sum of squared changes added up one element after the
+// other (what rows of one element give), with the per-channel min/max as asked.
+template <bool kWrite, bool kTwo, bool kSum>
+double elementPass(float* data, const AxisView& v, const Factors& f, AxisStats& s, bool want,
+                   std::int64_t chunk) {
+    const std::int64_t n = v.p * v.n1;
+    double total = 0, sum = 0;
+    float* lo = s.min1.data();
+    float* hi = s.max1.data();
+    for (std::int64_t i = 0, c = 0; i < n; ++i, c = c + 1 == v.n1 ? 0 : c + 1) {
+        if (i % chunk == 0) total += sum, sum = 0;
+        const float x = data[i];
+        const float v1 = x * (f.a1 ? f.a1[c] : 1.f);
+        const float y = kTwo ? v1 * (f.b1 ? f.b1[c] : 1.f) : v1;
+        const float d = kTwo ? y - v1 : v1 - x;
+        if constexpr (kSum) sum += double(d) * double(d);
+        if constexpr (kWrite) data[i] = y;
+        if (want) lo[c] = std::min(lo[c], y), hi[c] = std::max(hi[c], y);
+    }
+    return total + sum;
+}
+
 // Every tensor is swept as rows whose elements run along axis 2. A PyTorch-layout kernel
 // [out, in, k...] has a short run of k elements per input channel: its whole row [in * k] is one
 // loop with the input factors expanded to every element, and min/max kept per element position
@@ -210,6 +233,8 @@ double flatPass(float* data, const AxisView& v, Factors f, AxisStats& s, int thr
     flat.q = 1;
     if (v.single || v.q == 1) {
         const std::int64_t chunk = std::max<std::int64_t>(1 << 18, 8 * (v.n1 + v.n2));
+        if (v.single && v.q == 1)
+            return elementPass<kWrite, kTwo, kSum>(data, v, f, s, want1, chunk);
         AxisStats st(flat);
         const double acc = passFor<kWrite, kTwo, kSum>(want1, want2 && !v.single, data, flat, f, st,
                                                        threads, chunk);
