@@ -340,7 +340,15 @@ Stats measure(const float* data, const AxisView& view, int threads) {
 }
 
 Stats measureScaledOutputs(const float* data, const AxisView& view, const float* inFactor,
-                           int threads) {
+                           int threads, const Stats* current) {
+    // A depthwise kernel's input channels are its output channels: each is multiplied by one
+    // factor, so its new min/max follow from the current ones when that is exact.
+    if (view.single && current && derivable(inFactor, view.n1, current->outMin, current->outMax)) {
+        Stats stats;
+        derive(stats, *current, true, inFactor, view);
+        stats.inMin.clear(), stats.inMax.clear();
+        return stats;
+    }
     AxisStats s(view);
     Factors f;
     slot(f, view, false, false) = inFactor;

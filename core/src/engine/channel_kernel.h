@@ -29,9 +29,10 @@ int defaultThreads();
 Stats measure(const float* data, const AxisView& view, int threads);
 
 /// Min/max along the output axis only of the values data * inFactor[input channel], without
-/// changing data (inMin and inMax are left empty).
+/// changing data (inMin and inMax are left empty). For a depthwise kernel, given `current` (the
+/// statistics of data), they are derived from it without reading data when that is exact.
 Stats measureScaledOutputs(const float* data, const AxisView& view, const float* inFactor,
-                           int threads);
+                           int threads, const Stats* current = nullptr);
 
 /// Multiplies channel c of the output axis (scaleOut) or of the input axis by factor[c], in place.
 /// `stats` must hold the statistics of the values on entry; they are refreshed to the new values
