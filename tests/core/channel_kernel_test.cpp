@@ -102,12 +102,13 @@ std::int64_t rowLength(const Case& c) {
 }
 
 const std::vector<Case> kCases = {
-    {{64, 256, 3, 3}, 0, 1},   // 147456 weights: split between threads
-    {{192, 768, 1, 1}, 0, 1},  // 1x1
-    {{24, 2500, 3, 3}, 0, 1},  // a long row: four rows share the per-position min/max
-    {{40, 40, 1, 7}, 0, 1},    // 1x7
-    {{96, 1, 3, 3}, 0, 0},     // depthwise
-    {{300, 500}, 0, 1},        // Linear
+    {{256, 256, 3, 3}, 0, 1},     // 589824 weights: split between threads
+    {{192, 768, 1, 1}, 0, 1},     // 1x1
+    {{24, 2500, 3, 3}, 0, 1},     // long rows (four share the per-position min/max), split too
+    {{40, 40, 1, 7}, 0, 1},       // 1x7
+    {{96, 1, 3, 3}, 0, 0},        // depthwise
+    {{300, 500}, 0, 1},           // Linear
+    {{3, 3, 30000, 1}, 2, 2, 1},  // depthwise, Keras layout: rows of one weight, two chunks
 };
 
 }  // namespace

@@ -144,8 +144,8 @@ void merge(AxisStats& into, const AxisStats& from) {
 // order, so the result is the same bit for bit however many threads run. Threads take tasks of
 // rows of their own size and keep every row's sum, added up by chunks afterwards. Min and max are
 // exact in any order, so each worker keeps one set of them for all the rows it runs.
-constexpr std::int64_t kParallelElements = 1 << 17;  // smaller tensors take one thread
-constexpr std::int64_t kTaskElements = 1 << 15;
+constexpr std::int64_t kParallelElements = 1 << 19;  // smaller tensors take one thread
+constexpr std::int64_t kTaskElements = 1 << 16;
 
 template <Mode M>
 double pass(float* data, const AxisView& v, const Factors& f, AxisStats& s, int threads,
