@@ -132,11 +132,12 @@ TEST_F(Signals, OneSignalStopsAReadThatNeverEnds) {
 
 TEST_F(Signals, OneSignalAtAnyMomentOfAnEqualizeEndsItAndLeavesNothing) {
     chain(in, 1024);
-    // Loading, planning and the quantization preview come first, the sweeps (1000 of them:
-    // minutes) after; whichever is under way, the run ends within seconds.
+    // Loading, planning and the quantization preview come first, the sweeps (a million of them:
+    // far longer than the test; 1000 take about a second) after; whichever is under way, the run
+    // ends within seconds.
     for (double delay : {0.0, 0.05, 0.2, 0.6, 1.5})
         for (int sig : {SIGTERM, SIGINT}) {
-            Child child(run(1000), log);
+            Child child(run(1000000), log);
             sleepSeconds(delay);
             child.signal(sig);
             EXPECT_EQ(child.finish(10), 128 + sig) << "after " << delay << " s";

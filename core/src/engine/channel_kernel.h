@@ -28,20 +28,25 @@ int defaultThreads();
 /// Computes the statistics without changing anything.
 Stats measure(const float* data, const AxisView& view, int threads);
 
+/// Min/max along the output axis only of the values data * inFactor[input channel], without
+/// changing data (inMin and inMax are left empty). For a depthwise kernel, given `current` (the
+/// statistics of data), they are derived from it without reading data when that is exact.
+Stats measureScaledOutputs(const float* data, const AxisView& view, const float* inFactor,
+                           int threads, const Stats* current = nullptr);
+
 /// Multiplies channel c of the output axis (scaleOut) or of the input axis by factor[c], in place.
-/// Refreshes `stats` from the new values and returns the sum of squared float32 differences
-/// between new and old elements, accumulated in double.
-/// Statistics of the values data * inFactor[input channel], without changing data.
-Stats measureScaled(const float* data, const AxisView& view, const float* inFactor, int threads);
-
-/// Multiplies every element by inFactor[its input channel], then the rounded product by
-/// outFactor[its output channel] (bit for bit what two scale() passes give), in one pass. Returns
-/// the squared change of the second multiplication only.
-double scaleInThenOut(float* data, const AxisView& view, const float* inFactor,
-                      const float* outFactor, Stats& stats, int threads);
-
-/// Results do not depend on `threads`.
+/// `stats` must hold the statistics of the values on entry; they are refreshed to the new values
+/// (the scaled axis's from its old min/max when that is exact, the other from the values read).
+/// Returns the sum of squared float32 differences between new and old elements, accumulated in
+/// double. Results do not depend on `threads`.
 double scale(float* data, const AxisView& view, bool scaleOut, const float* factor, Stats& stats,
              int threads);
+
+/// Multiplies every element by inFactor[its input channel], then the rounded product by
+/// outFactor[its output channel] (bit for bit what two scale() passes give), in one pass. On entry
+/// stats.outMin/outMax must be those of data * inFactor (what measureScaledOutputs returns); all
+/// of `stats` is refreshed. Returns the squared change of the second multiplication only.
+double scaleInThenOut(float* data, const AxisView& view, const float* inFactor,
+                      const float* outFactor, Stats& stats, int threads);
 
 }  // namespace cle::core::kernel

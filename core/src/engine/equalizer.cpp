@@ -185,8 +185,8 @@ private:
         WorkLayer& a = layers_[p.first];
         WorkLayer& b = layers_[p.second];
         if (!a.pendingIn.empty())  // a's output ranges as they are after its deferred scaling
-            a.stats = kernel::measureScaled(a.layer.weight.values.data(), a.view,
-                                            a.pendingIn.data(), threads_);
+            a.stats = kernel::measureScaledOutputs(a.layer.weight.values.data(), a.view,
+                                                   a.pendingIn.data(), threads_, &a.stats);
         const size_t n = p.scale.size();
         std::vector<float> s(n), inv(n);
         for (size_t c = 0; c < n; ++c) {
