@@ -19,8 +19,7 @@ shift $(($# > 0 ? 1 : 0))
 targets=("$@")
 ((${#targets[@]})) || targets=(pairs_file report keras_config onnx_file weight_file)
 wanted() { [[ " ${targets[*]} " == *" $1 "* ]]; }
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+source scripts/ccache.sh
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None \
     -DCMAKE_CXX_FLAGS="-O1 -g1 -Wno-pass-failed" -DCMAKE_C_FLAGS="-O1 -g1" \
     -DCLE_SANITIZE=address,undefined,fuzzer-no-link -DCLE_BUILD_FUZZ=ON -DCLE_BUILD_UI=OFF \

@@ -7,8 +7,7 @@ set -euo pipefail
 which=${1:-all}
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+source scripts/ccache.sh
 
 configure() {  # DIR SANITIZERS EXTRA...
     local dir=$1 san=$2
