@@ -67,6 +67,11 @@ TEST(Int8Verdict, TheCommandLineStatesItAfterTheFigures) {
               std::string::npos)
         << same.out;
     EXPECT_EQ(same.out.find("warning:"), std::string::npos) << same.out;
+    const auto json = test::runCle({"verify", sample, sample, "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    EXPECT_NE(json.out.find("\"int8_verdict\": {\n    \"change\": \"unchanged\""),
+              std::string::npos)
+        << json.out;
 }
 
 }  // namespace

@@ -159,6 +159,11 @@ TEST_F(Verify, MobileNetStyleWithRelaxedRelu6) {
     ASSERT_FALSE(j["top1_agreement"].is_null());
     EXPECT_GE(j["top1_agreement"]["candidate"].get<double>(), 0.0);
     EXPECT_LE(j["top1_agreement"]["candidate"].get<double>(), 1.0);
+    // In words: kept only up to the relaxation, and what the relaxation itself changes.
+    auto text = test::runCle({"verify", in, out, "--input-shape", "10,10,3", "--samples", "4"});
+    EXPECT_NE(text.out.find("function: kept up to the ReLU6 relaxation"), std::string::npos)
+        << text.out;
+    EXPECT_NE(text.out.find("against the original as it is, "), std::string::npos) << text.out;
 }
 
 TEST_F(Verify, MobileNetStyleAgreesWithTheFloat64Reference) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cle/core/error.h"
+#include "cle/core/int8_verdict.h"
 #include "cle/core/model.h"
 #include "cle/core/stored_values.h"
 #include "eval/onnx_compile.h"
@@ -404,6 +405,17 @@ std::string verificationJson(const Verification& v) {
     if (v.w8a8OriginalDb)
         j["int8"]["w8a8"] = {{"original_db", finite(*v.w8a8OriginalDb)},
                              {"candidate_db", finite(*v.w8a8CandidateDb)}};
+    // What equalization did to INT8 at the output (see int8Verdict); null when the function
+    // changed.
+    if (v.preserved) {
+        const Int8Verdict verdict = int8Verdict(v);
+        const char* change = verdict.change == Int8Change::Better  ? "better"
+                             : verdict.change == Int8Change::Worse ? "worse"
+                                                                   : "unchanged";
+        j["int8_verdict"] = {{"change", change}, {"gain_db", finite(verdict.gainDb)}};
+    } else {
+        j["int8_verdict"] = nullptr;
+    }
     j["top1_agreement"] = v.top1Original
                               ? json{{"original", *v.top1Original}, {"candidate", *v.top1Candidate}}
                               : json(nullptr);

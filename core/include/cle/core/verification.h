@@ -77,6 +77,7 @@ Verification verifyFiles(const std::string& original, const std::string& candida
                          const VerifyOptions& options);
 
 /// The figures as JSON text: {"inputs": {...}, "function": {...}, "int8": {...},
+/// "int8_verdict": {"change": "better"|"unchanged"|"worse", "gain_db"} | null (function changed),
 /// "top1_agreement": {...} | null, "seconds": s}; a figure that is not finite is null.
 std::string verificationJson(const Verification& v);
 
