@@ -123,6 +123,8 @@ ModelInfo formats::inspectOpen(hid_t file, const std::string& path, std::optiona
         case Format::Generic:
             info.layers = formats::listGeneric(file);
             break;
+        case Format::Onnx:  // an ONNX model is not an HDF5 file: detect never says so here
+            throw inputError("'" + path + "' is an ONNX model, not an HDF5 weight file");
     }
     bool keras = info.format == Format::Keras2 || info.format == Format::Keras3;
     info.layout = layout.value_or(keras ? Layout::Keras : Layout::Torch);
