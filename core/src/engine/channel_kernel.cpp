@@ -108,14 +108,22 @@ namespace baseline {
 }  // namespace baseline
 
 #if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)  // clang ignores GCC's target pragma
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define CLE_ROWS_AVX2
 namespace avx2 {
 #include "engine/channel_rows.inc"
 }  // namespace avx2
 #undef CLE_ROWS_AVX2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 // Rows [begin, end) with the best build the processor runs.
