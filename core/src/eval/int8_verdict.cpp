@@ -5,10 +5,6 @@
 
 namespace cle::core {
 
-namespace {
-constexpr const char* kMargin = "0.1";  // kInt8VerdictMarginDb, as printed
-}  // namespace
-
 Int8Verdict int8Verdict(const Verification& v) {
     const bool relaxed = v.relaxedPerTensorOriginalDb && v.relaxedPerTensorCandidateDb;
     const double before = relaxed ? *v.relaxedPerTensorOriginalDb : v.perTensorOriginalDb;
@@ -32,6 +28,8 @@ std::string int8VerdictText(const Verification& v) {
     const Int8Verdict verdict = int8Verdict(v);
     char db[32];
     std::snprintf(db, sizeof db, "%.1f", std::fabs(verdict.gainDb));
+    char margin[32];
+    std::snprintf(margin, sizeof margin, "%g", kInt8VerdictMarginDb);
     const std::string inputs = v.inputSource == "file" ? "on these inputs" : "on random inputs";
     switch (verdict.change) {
         case Int8Change::Better:
@@ -40,7 +38,7 @@ std::string int8VerdictText(const Verification& v) {
                    inputs + ")";
         case Int8Change::Unchanged:
             return "INT8 output as close to the float network as the original's (a change under " +
-                   std::string(kMargin) + " dB, weights per tensor, " + inputs +
+                   std::string(margin) + " dB, weights per tensor, " + inputs +
                    "): equalization gains nothing here";
         case Int8Change::Worse:
             break;
