@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cle/core/error.h"
+#include "hdf5/global_heap.h"
 
 namespace cle::core::h5 {
 
@@ -124,6 +125,7 @@ std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name
         Handle mem(H5Tcopy(H5T_C_S1));
         H5Tset_size(mem.get(), H5T_VARIABLE);
         H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+        checkVariableStrings(attr.get(), name);
         std::vector<char*> buf(static_cast<size_t>(n), nullptr);
         if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return out;
         for (char* s : buf) out.emplace_back(s ? s : "");

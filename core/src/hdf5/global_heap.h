@@ -1,0 +1,19 @@
+#pragma once
+// HDF5 1.10 keeps variable-length strings in global heap collections and trusts their records: a
+// damaged record makes H5Aread copy what the record claims (terabytes: a crash), or loop forever
+// (a free-space record of size 0). Before such an attribute is read, checkVariableStrings reads
+// its stored form (per element: length and heap location, without following them) and checks
+// every collection it points to against the file's own bytes, as HDF5 would walk it.
+#include <hdf5.h>
+
+#include <string>
+
+namespace cle::core::h5 {
+
+/// Throws an input Error naming the file and the attribute `name` when an element of the
+/// variable-length string attribute `attr` points outside the file, into something that is not a
+/// global heap collection, into a damaged collection, or to a record whose size is not the
+/// element's length. Returns when HDF5 can read every element safely.
+void checkVariableStrings(hid_t attr, const std::string& name);
+
+}  // namespace cle::core::h5
