@@ -111,13 +111,6 @@ void collectClasses(const nlohmann::ordered_json& j, std::map<std::string, Keras
     }
 }
 
-std::string fileName(hid_t file) {
-    std::string name(4096, '\0');
-    ssize_t n = H5Fget_name(file, name.data(), name.size());
-    name.resize(n > 0 ? std::min(size_t(n), name.size() - 1) : 0);
-    return name;
-}
-
 std::map<std::string, KerasClass> kerasClasses(const KerasConfig* config) {
     std::map<std::string, KerasClass> classes;
     if (!config) return classes;
@@ -319,7 +312,7 @@ void walkKeras3(hid_t file, const std::string& group, const std::string& name,
     auto address = groupAddress(file, group);
     if (!address || !visited.insert(*address).second) return;
     if (depth > kMaxKeras3Depth)
-        throw inputError("cannot read the layers of '" + fileName(file) +
+        throw inputError("cannot read the layers of '" + h5::fileName(file) +
                          "': its groups are nested more than " + std::to_string(kMaxKeras3Depth) +
                          " levels deep");
     {

@@ -124,8 +124,8 @@ std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uin
     }
     std::uint64_t size = littleEndian(buf.data() + 8, sizeofSize);
     if (size < header || !bytes.read(at, size_t(std::min<std::uint64_t>(size, SIZE_MAX)), buf)) {
-        why = "points to a global heap collection at byte " + std::to_string(at) +
-              " that claims " + std::to_string(size) + " bytes, more than the file holds";
+        why = "points to a global heap collection at byte " + std::to_string(at) + " that claims " +
+              std::to_string(size) + " bytes, more than the file holds";
         return records;
     }
     for (std::uint64_t p = header; p < size;) {
@@ -154,12 +154,9 @@ void checkVariableStrings(hid_t attr, const std::string& name) {
     Handle fcpl(H5Fget_create_plist(file.get()));
     size_t sizeofAddr = 0, sizeofSize = 0;
     hsize_t base = 0;
-    std::string fileName(4096, '\0');
-    ssize_t nameLength = H5Fget_name(attr, fileName.data(), fileName.size());
-    fileName.resize(nameLength > 0 ? std::min(size_t(nameLength), fileName.size() - 1) : 0);
     auto fail = [&](const std::string& why) {
-        return inputError("cannot read the attribute '" + name + "' of '" + fileName + "': " +
-                          why + "; the file is damaged");
+        return inputError("cannot read the attribute '" + name + "' of '" + fileName(attr) +
+                          "': " + why + "; the file is damaged");
     };
     if (!fcpl || H5Pget_sizes(fcpl.get(), &sizeofAddr, &sizeofSize) < 0 ||
         H5Pget_userblock(fcpl.get(), &base) < 0 || sizeofAddr == 0 || sizeofAddr > 8 ||

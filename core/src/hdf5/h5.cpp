@@ -1,5 +1,6 @@
 #include "hdf5/h5.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,13 @@ herr_t deepest(unsigned n, const H5E_error2_t* err, void* out) {
 }
 }  // namespace
 
+std::string fileName(hid_t obj) {
+    std::string name(4096, '\0');
+    ssize_t n = H5Fget_name(obj, name.data(), name.size());
+    name.resize(n > 0 ? std::min(size_t(n), name.size() - 1) : 0);
+    return name;
+}
+
 std::string lastError() {
     std::string msg;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, deepest, &msg);
@@ -114,8 +122,16 @@ bool hasAttribute(hid_t obj, const std::string& name) {
 std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name) {
     Silence quiet;
     std::vector<std::string> out;
+    auto damaged = [&](const std::string& why) {
+        return inputError("cannot read the attribute '" + name + "' of '" + fileName(obj) + "': " +
+                          (why.empty() ? "HDF5 cannot decode it" : why) + "; the file is damaged");
+    };
     Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
-    if (!attr) return out;
+    if (!attr) {
+        // Present but not decodable (HDF5 checks the stored type and shape when it opens one).
+        if (H5Aexists(obj, name.c_str()) > 0) throw damaged(lastError());
+        return out;
+    }
     Handle type(H5Aget_type(attr.get()));
     if (H5Tget_class(type.get()) != H5T_STRING) return out;
     Handle space(H5Aget_space(attr.get()));
@@ -127,16 +143,23 @@ std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name
         H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
         checkVariableStrings(attr.get(), name);
         std::vector<char*> buf(static_cast<size_t>(n), nullptr);
-        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return out;
+        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) throw damaged(lastError());
         for (char* s : buf) out.emplace_back(s ? s : "");
         H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, buf.data());
     } else {
+        // The buffer is what the file stores, never what its type and shape claim (a product
+        // that can overflow, or gigabytes for a few bytes).
         size_t size = H5Tget_size(type.get());
+        hsize_t stored = H5Aget_storage_size(attr.get());
+        if (size == 0 || static_cast<hsize_t>(n) > stored / size ||
+            stored != size * static_cast<hsize_t>(n))
+            throw damaged("it claims " + std::to_string(n) + " strings of " + std::to_string(size) +
+                          " bytes but stores " + std::to_string(stored));
         std::vector<char> buf(size * static_cast<size_t>(n));
         Handle mem(H5Tcopy(H5T_C_S1));
         H5Tset_size(mem.get(), size);
         H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
-        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return out;
+        if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) throw damaged(lastError());
         for (hssize_t i = 0; i < n; ++i) {
             const char* p = buf.data() + size * static_cast<size_t>(i);
             size_t len = 0;

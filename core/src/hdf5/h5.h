@@ -51,6 +51,8 @@ private:
     void* data_ = nullptr;
 };
 
+/// The name of the file holding the object `obj` ("" when unknown).
+std::string fileName(hid_t obj);
 /// The deepest message on the current HDF5 error stack ("" when empty).
 std::string lastError();
 
