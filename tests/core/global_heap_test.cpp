@@ -30,9 +30,10 @@ std::vector<std::string> readStrings(const std::string& path, const std::string&
 // A file whose root holds `name`: variable-length strings (nullptr: a null string).
 void writeStrings(const std::string& path, const std::string& name,
                   const std::vector<const char*>& values, hsize_t userblock = 0,
-                  bool scalar = false) {
+                  bool scalar = false, size_t sizes = 0) {
     core::h5::Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
     if (userblock) H5Pset_userblock(fcpl.get(), userblock);
+    if (sizes) H5Pset_sizes(fcpl.get(), sizes, sizes);
     core::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT));
     core::h5::Handle type(H5Tcopy(H5T_C_S1));
     H5Tset_size(type.get(), H5T_VARIABLE);
@@ -82,6 +83,12 @@ TEST_F(GlobalHeap, SoundStringsReadAsWritten) {
     writeStrings(in, "model_config", {"{\"class_name\": \"Model\"}"}, 512, true);
     EXPECT_EQ(readStrings(in, "model_config"),
               (std::vector<std::string>{"{\"class_name\": \"Model\"}"}));
+
+    // Addresses and lengths of 2 and 4 bytes (headers padded to 8).
+    for (size_t sizes : {2, 4}) {
+        writeStrings(in, "names", {"ab", "", nullptr, "cde"}, 0, false, sizes);
+        EXPECT_EQ(readStrings(in, "names"), (std::vector<std::string>{"ab", "", "", "cde"}));
+    }
 
     // Several collections, and a string larger than a collection's minimum.
     std::vector<std::string> many;

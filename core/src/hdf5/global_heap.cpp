@@ -111,7 +111,8 @@ private:
 std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uint64_t at,
                                                       size_t sizeofSize, std::string& why) {
     std::map<std::uint32_t, std::uint64_t> records;
-    const size_t header = 8 + sizeofSize, recordHeader = 8 + sizeofSize;
+    // Both headers are padded to 8 bytes (H5HG_SIZEOF_HDR, H5HG_SIZEOF_OBJHDR).
+    const size_t header = (8 + sizeofSize + 7) & ~size_t(7), recordHeader = header;
     std::vector<unsigned char> buf;
     if (!bytes.read(at, header, buf)) {
         why = "points to byte " + std::to_string(at) + ", past the end of the file (" +
@@ -159,9 +160,13 @@ void checkVariableStrings(hid_t attr, const std::string& name) {
                           "': " + why + "; the file is damaged");
     };
     if (!fcpl || H5Pget_sizes(fcpl.get(), &sizeofAddr, &sizeofSize) < 0 ||
-        H5Pget_userblock(fcpl.get(), &base) < 0 || sizeofAddr == 0 || sizeofAddr > 8 ||
-        sizeofSize == 0 || sizeofSize > 8)
+        H5Pget_userblock(fcpl.get(), &base) < 0)
         throw fail("its file's address sizes cannot be read");
+    if (sizeofAddr == 0 || sizeofAddr > 8 || sizeofSize == 0 || sizeofSize > 8)
+        throw inputError("cannot read the attribute '" + name + "' of '" + fileName(attr) +
+                         "': the file stores addresses of " + std::to_string(sizeofAddr) +
+                         " bytes and lengths of " + std::to_string(sizeofSize) +
+                         "; variable-length strings are read from files of up to 8 each");
     const size_t stored = 4 + sizeofAddr + 4;
     Handle space(H5Aget_space(attr));
     hssize_t n = H5Sget_simple_extent_npoints(space.get());
