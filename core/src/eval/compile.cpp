@@ -8,6 +8,7 @@
 #include "eval/onnx_compile.h"
 #include "eval/storage.h"
 #include "formats/formats.h"
+#include "formats/keras_config.h"
 #include "formats/open_input.h"
 #include "graph/keras_graph.h"
 #include "hdf5/h5.h"
@@ -343,6 +344,15 @@ Program compile(const std::string& path, const Model& model, const NetworkOption
     Compiler c(path, model, options, *storage, p);
     const bool keras3 = model.info.format == Format::Keras3;
     p.outputSlots = c.graph(g, "", keras3 ? "/" + storage->container() : "", {});
+    // Keras 3 computes hard_sigmoid as relu6(x + 3) / 6, Keras 2 as clip(0.2 x + 0.5, 0, 1).
+    int major = loaded ? model.config->kerasMajor : 0;
+    if (!loaded) {
+        h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
+        if (root) major = formats::kerasMajor(root.get());
+    }
+    if (major == 0) major = keras3 ? 3 : 2;
+    for (auto& op : p.ops)
+        if (op.activation == "hard_sigmoid" && major >= 3) op.activation = "hard_sigmoid_relu6";
     return p;
 }
 

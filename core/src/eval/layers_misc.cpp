@@ -65,6 +65,8 @@ void activate(const std::string& fn, Tensor& x, bool noSoftmax) {
         v = sigmoid();
     else if (fn == "hard_sigmoid")
         v = (0.2f * v + 0.5f).max(0.f).min(1.f);
+    else if (fn == "hard_sigmoid_relu6")  // Keras 3's hard_sigmoid, PyTorch's Hardsigmoid
+        v = (v + 3.f).max(0.f).min(6.f) / 6.f;
     else if (fn == "tanh")
         v = v.tanh();
     else if (fn == "swish" || fn == "silu")

@@ -35,6 +35,10 @@ std::string elementwiseActivation(const Node& n) {
     if (n.op == "Elu" && at("alpha", 1.f) == 1.f) return "elu";
     if (n.op == "HardSigmoid" && at("alpha", 0.2f) == 0.2f && at("beta", 0.5f) == 0.5f)
         return "hard_sigmoid";
+    // PyTorch exports Hardsigmoid as HardSigmoid(alpha = 1/6, beta = 1/2).
+    if (n.op == "HardSigmoid" && std::abs(at("alpha", 0.2f) - 1.f / 6) < 1e-7f &&
+        at("beta", 0.5f) == 0.5f)
+        return "hard_sigmoid_relu6";
     return "";
 }
 

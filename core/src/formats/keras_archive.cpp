@@ -106,6 +106,15 @@ Contents read(const std::string& path) {
     if (j.is_discarded())
         throw inputError("cannot read config.json in '" + path + "': it is not valid JSON");
     c.hasGraph = describesGraph(j);
+    if (auto metadata = locate(z.get(), "metadata.json")) {
+        auto m = readEntry(z.get(), *metadata, path);
+        try {  // a damaged metadata.json only leaves the version unsaid
+            auto meta = json_text::parseModelConfig(std::string(m.begin(), m.end()), path);
+            if (meta.is_object() && meta["keras_version"].is_string())
+                c.kerasVersion = meta["keras_version"].get<std::string>();
+        } catch (const Error&) {
+        }
+    }
     c.weights = readEntry(z.get(), *weights, path);
     return c;
 }
@@ -182,23 +191,30 @@ Cached g_cache;
 }  // namespace
 
 namespace {
-// The weights with config.json as their root attribute model_config.
-std::vector<char> withGraph(const Contents& contents, const std::string& path) {
-    h5::Handle file = openImage(contents.weights, path, kWeightsEntry, true);
-    h5::Silence quiet;
-    h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
-    if (h5::hasAttribute(root.get(), "model_config")) H5Adelete(root.get(), "model_config");
+void setRootString(hid_t root, const char* name, const std::string& value,
+                   const std::string& path) {
+    if (h5::hasAttribute(root, name)) H5Adelete(root, name);
     h5::Handle type(H5Tcopy(H5T_C_S1));
     H5Tset_size(type.get(), H5T_VARIABLE);
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     h5::Handle space(H5Screate(H5S_SCALAR));
-    h5::Handle attr(
-        H5Acreate2(root.get(), "model_config", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-    const char* text = contents.config.c_str();
+    h5::Handle attr(H5Acreate2(root, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    const char* text = value.c_str();
     if (!attr || H5Awrite(attr.get(), type.get(), &text) < 0)
         throw inputError("cannot read the graph of '" + path + "': " + h5::lastError());
-    attr.reset();
-    root.reset();
+}
+
+// The weights with config.json as their root attribute model_config (and metadata.json's
+// keras_version as keras_version, as a Keras .h5 file keeps them).
+std::vector<char> withGraph(const Contents& contents, const std::string& path) {
+    h5::Handle file = openImage(contents.weights, path, kWeightsEntry, true);
+    h5::Silence quiet;
+    {
+        h5::Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT));
+        setRootString(root.get(), "model_config", contents.config, path);
+        if (!contents.kerasVersion.empty())
+            setRootString(root.get(), "keras_version", contents.kerasVersion, path);
+    }
     return imageOf(file.get(), path);
 }
 }  // namespace

@@ -22,6 +22,7 @@ struct Contents {
     std::string config;         ///< config.json as stored
     bool hasGraph = false;      ///< config.json describes a Functional or Sequential model
     std::vector<char> weights;  ///< model.weights.h5
+    std::string kerasVersion;   ///< metadata.json's keras_version ("" when not said)
 };
 
 /// Reads `path`. Throws an input Error naming the file for a zip that is not a Keras archive, an

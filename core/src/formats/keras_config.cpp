@@ -6,6 +6,18 @@
 
 namespace cle::core::formats {
 
+int kerasMajor(hid_t root) {
+    if (!h5::hasAttribute(root, "keras_version")) return 0;
+    auto version = h5::readStringsAttribute(root, "keras_version");
+    if (version.empty()) return 0;
+    int major = 0;
+    for (char ch : version.front()) {
+        if (ch < '0' || ch > '9' || major > 1000) break;
+        major = major * 10 + (ch - '0');
+    }
+    return major;
+}
+
 std::shared_ptr<const KerasConfig> readKerasConfig(hid_t file, const std::string& path) {
     h5::Silence quiet;
     h5::Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
@@ -14,6 +26,7 @@ std::shared_ptr<const KerasConfig> readKerasConfig(hid_t file, const std::string
     if (text.empty() || text.front().empty()) return nullptr;
     auto config = std::make_shared<KerasConfig>();
     config->text = std::move(text.front());
+    config->kerasMajor = kerasMajor(root.get());
     try {
         config->json = json_text::parseOrderedModelConfig(config->text, path);
     } catch (const Error& e) {

@@ -18,9 +18,15 @@ struct KerasConfig {
     /// Why `json` is discarded when the text nests deeper than the bound ("" otherwise); each
     /// reader of the graph throws it as an input Error, as parsing the text would have.
     std::string error;
+    /// The major version of the Keras that wrote the file (its keras_version; 0 when not said):
+    /// a few activations changed their formula in Keras 3.
+    int kerasMajor = 0;
 };
 
 namespace formats {
+
+/// The major version in the root attribute keras_version of the group `root` (0 when absent).
+int kerasMajor(hid_t root);
 
 /// Reads and parses the root attribute model_config of `file` (`path` names it in messages);
 /// null when the file has none or it is empty.
