@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "cle/core/error.h"
@@ -119,9 +120,19 @@ TEST_F(GlobalHeap, AFreeSpaceRecordOfSizeZeroIsRefused) {
 TEST_F(GlobalHeap, ACollectionLargerThanTheFileIsRefused) {
     writeStrings(in, "model_config", {"abc"}, 0, true);
     load();
-    put(heap + 8, 1ull << 40, 8);
+    put(heap + 8, data.size() - heap + 8, 8);
     save();
-    expectRefused("claims 1099511627776 bytes, more than the file holds");
+    expectRefused("claims " + std::to_string(data.size() - heap + 8) +
+                  " bytes, more than the file holds");
+}
+
+TEST_F(GlobalHeap, ACollectionLargerThanAnyStringNeedsIsNotRead) {
+    writeStrings(in, "model_config", {"abc"}, 0, true);
+    load();
+    put(heap + 8, 300ull << 20, 8);
+    save();
+    std::filesystem::resize_file(in, heap + (300ull << 20) + 16);  // the file does hold them
+    expectRefused("more than the strings read from weight files need (256 MiB)");
 }
 
 TEST_F(GlobalHeap, AStringPointingAtSomethingElseIsRefused) {

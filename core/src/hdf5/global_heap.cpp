@@ -106,6 +106,9 @@ private:
     std::uint64_t size_ = 0;
 };
 
+// No string read from a weight file (a model_config, names) comes near this.
+constexpr std::uint64_t kLargestCollection = std::uint64_t(256) << 20;
+
 // Record index -> record size of the global heap collection at byte `at`, walked as HDF5 1.10's
 // H5HG__cache_heap_deserialize walks it; "" in `why` when the collection is sound.
 std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uint64_t at,
@@ -124,6 +127,12 @@ std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uin
         return records;
     }
     std::uint64_t size = littleEndian(buf.data() + 8, sizeofSize);
+    if (size > kLargestCollection) {
+        why = "points to a global heap collection at byte " + std::to_string(at) + " of " +
+              std::to_string(size) + " bytes, more than the strings read from weight files " +
+              "need (" + std::to_string(kLargestCollection >> 20) + " MiB)";
+        return records;
+    }
     if (size < header || !bytes.read(at, size_t(std::min<std::uint64_t>(size, SIZE_MAX)), buf)) {
         why = "points to a global heap collection at byte " + std::to_string(at) + " that claims " +
               std::to_string(size) + " bytes, more than the file holds";
