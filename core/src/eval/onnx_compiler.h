@@ -77,6 +77,7 @@ private:
     /// model's.
     const Layer* layer(const std::string& name) const;
     Tensor weights(const Node& n, bool bias) const;
+    std::vector<double> biasOf(const Node& n, const OnnxValue& stored) const;
     bool relaxed(const Node& n) const {
         const auto& r = options_.relaxedRelu6;
         return std::find(r.begin(), r.end(), n.name) != r.end();

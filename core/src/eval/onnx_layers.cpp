@@ -119,7 +119,10 @@ OnnxValue OnnxCompiler::dense(const Node& n) {
         for (long j = 0; j < units; ++j)
             op.kernel.values[size_t(i * units + j)] =
                 alpha * w.values[size_t(transB ? j * k + i : i * units + j)];
-    if (Tensor b = weights(n, true); !b.values.empty()) {  // also a folded batch norm's
+    // A MatMul's bias stored in the file is added by the Add after it (merge()).
+    const Layer* l = n.layer.empty() ? nullptr : layer(n.layer);
+    const bool biasAdded = n.op == "MatMul" && l && l->info.hasBias();
+    if (Tensor b = biasAdded ? Tensor{} : weights(n, true); !b.values.empty()) {
         if (b.size() != units) fail(n, "its bias C is not one value per output");
         for (float v : b.values) op.bias.push_back(beta * v);
     }
@@ -219,6 +222,18 @@ OnnxValue OnnxCompiler::padding(const Node& n) {
     return emit(op, {&x}, x.order);
 }
 
+// The bias of the layer whose MatMul the Add `n` follows, in place of the stored `stored`: the
+// run's result when it holds the layer.
+std::vector<double> OnnxCompiler::biasOf(const Node& n, const OnnxValue& stored) const {
+    const Layer* l = layer(n.biasOf);
+    if (!l || !l->info.supported || !l->bias) return stored.numbers;
+    if (l->bias->values.size() != stored.numbers.size())
+        fail(n, "the bias of layer '" + n.biasOf + "' has " +
+                    std::to_string(l->bias->values.size()) + " values, not " +
+                    std::to_string(stored.numbers.size()));
+    return std::vector<double>(l->bias->values.begin(), l->bias->values.end());
+}
+
 OnnxValue OnnxCompiler::merge(const Node& n) {
     std::vector<OnnxValue> args;
     const OnnxValue* first = nullptr;
@@ -228,6 +243,7 @@ OnnxValue OnnxCompiler::merge(const Node& n) {
     const Order order = first->order;
     for (size_t k = 0; k < n.inputs.size(); ++k) {
         OnnxValue v = input(n, k);
+        if (v.constant && !n.biasOf.empty()) v.numbers = biasOf(n, v);
         if (v.constant && v.dims.size() < order.size() + 1) {
             // A broadcast constant: expanded to the activation's ONNX shape.
             auto shape = onnxShape(*first);

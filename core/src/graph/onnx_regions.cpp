@@ -155,6 +155,7 @@ RegionStep OnnxRegions::classify(const keras::Node& n, std::string& reason) cons
                  "would not scale it";
         return RegionStep::Reject;
     }
+    if (!o->biasOf.empty()) return RegionStep::Pass;  // a MatMul source's bias, scaled with it
     static const std::set<std::string> combining = {"Add", "Sub",  "Mul", "Div", "Max",
                                                     "Min", "Mean", "Sum", "Pow"};
     if (combining.count(o->op)) {
@@ -187,11 +188,13 @@ void OnnxRegions::run(Topology& t) const {
         return o && !o->layer.empty() ? o->layer : n.name;
     };
     // A depthwise sink scales its kernel's channel c by channel c's factor (its bias stays).
-    c.layerProblem = [this](const keras::Node& n, bool) -> std::optional<std::string> {
+    c.layerProblem = [this](const keras::Node& n, bool asSource) -> std::optional<std::string> {
         const OnnxNode* o = onnx(n);
         if (auto p = onnxfmt::layerNodeProblem(info_, *o)) return p;
         const LayerInfo* l = info_.find(o->layer);
         if (!l) return quote(o->layer) + " is not a layer with weights in the file";
+        if (auto p = asSource ? g_.outputProblem(o->layer) : std::nullopt)
+            return "layer " + quote(o->layer) + " cannot be a source: " + *p;
         return std::nullopt;
     };
     c.classify = [this](const keras::Node& n, std::string& reason) { return classify(n, reason); };

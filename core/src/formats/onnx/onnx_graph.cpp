@@ -146,7 +146,11 @@ void Graph::markSharedStorage() {
     for (auto& l : layers_) {  // a weight or bias that another node reads too
         for (const std::string* t : {&l.weightPath, &l.biasPath}) {
             if (t->empty() || !l.supported) continue;
-            const std::string other = otherReader(*t, layerNode_.at(l.name));
+            // A MatMul's bias is read by the Add that follows it.
+            auto bias = biasNode_.find(l.name);
+            const int reader =
+                t == &l.biasPath && bias != biasNode_.end() ? bias->second : layerNode_.at(l.name);
+            const std::string other = otherReader(*t, reader);
             if (other.empty()) continue;
             l.supported = false;
             l.unsupportedReason =
@@ -216,6 +220,59 @@ int Graph::find(const std::string& name) const {
     return it == byName_.end() ? -1 : it->second;
 }
 
+std::optional<std::string> Graph::outputProblem(const std::string& name) const {
+    auto it = outputProblems_.find(name);
+    if (it == outputProblems_.end()) return std::nullopt;
+    return it->second;
+}
+
+// PyTorch (inputs of rank 3 or more) and tf2onnx write a dense layer as MatMul followed by an Add
+// of its bias: a stored tensor of one value per output channel, broadcast along the last axis.
+void Graph::addMatMulBias(int index, LayerInfo& l) {
+    const Node& n = nodes_[size_t(index)];
+    if (l.shape.size() != 2 || n.outputs.empty() || isGraphOutput(n.outputs[0]) ||
+        consumers(n.outputs[0]).size() != 1)
+        return;
+    const int a = consumers(n.outputs[0]).front();
+    Node& add = nodes_[size_t(a)];
+    if (add.op != "Add" || add.inputs.size() != 2) return;
+    const std::string& b = add.inputs[0] == n.outputs[0] ? add.inputs[1] : add.inputs[0];
+    const onnx::TensorProto* t = file_.tensor(b);
+    if (!t) return;  // two computed tensors: a residual join, not a bias
+    const std::int64_t out = l.shape[1];
+    std::vector<std::int64_t> dims;
+    try {
+        dims = file_.dims(*t);
+    } catch (const Error&) {
+    }
+    const bool perChannel =
+        !dims.empty() && dims.back() == out &&
+        std::all_of(dims.begin(), dims.end() - 1, [](std::int64_t d) { return d == 1; });
+    std::string shape;
+    for (auto d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    const std::string what = "Add " + quote(add.name) + " adds tensor " + quote(b);
+    std::string problem;
+    if (!perChannel)
+        problem = what + " of shape [" + shape + "] to its output, not one value per output " +
+                  "channel (a bias of shape [" + std::to_string(out) + "])";
+    else if (!OnnxFile::floatType(*t) || file_.storageProblem(*t))
+        problem = what + ", which is not a vector of floating-point numbers stored in the file";
+    else if (auto other = otherReader(b, a); !other.empty())
+        problem = what + " as its bias, but " +
+                  (other == "a model output" ? "it is also a model output"
+                                             : other + " reads that tensor too") +
+                  " (shared storage): scaling the bias would change it there as well";
+    if (!problem.empty()) {
+        outputProblems_[l.name] = problem;
+        return;
+    }
+    l.biasPath = b;
+    l.biasDtype = *OnnxFile::floatType(*t);
+    l.biasSize = out;
+    add.biasOf = l.name;
+    biasNode_[l.name] = a;
+}
+
 // A node with a weight tensor stored in the file becomes a listed layer.
 void Graph::addLayer(int index) {
     Node& n = nodes_[size_t(index)];
@@ -275,6 +332,7 @@ void Graph::addLayer(int index) {
     if (n.op == "MatMul") {
         l.layout = Layout::Keras;  // x [.., in] times W [in, out]
         if (l.shape.size() != 2) refuse("MatMul with a weight of rank other than 2");
+        addMatMulBias(index, l);
     }
     if (n.op == "Conv" && l.shape.size() >= 3) {
         const long groups = attrInt(p, "group", 1);

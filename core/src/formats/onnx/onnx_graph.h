@@ -20,6 +20,9 @@ struct Node {
     std::vector<std::string> inputs;  ///< tensor names ("" for a left-out optional input)
     std::vector<std::string> outputs;
     std::string layer;  ///< the layer with weights this node is, as listed ("" for none)
+    /// An Add that adds the bias of MatMul layer `biasOf` (its LayerInfo::biasPath) to that
+    /// layer's output ("" for any other node).
+    std::string biasOf;
 };
 
 class Graph {
@@ -44,15 +47,22 @@ public:
     int nodeOfLayer(const std::string& name) const;
     /// The node named `name`, or -1.
     int find(const std::string& name) const;
+    /// Why the output channels of layer `name` cannot be scaled although it has no bias that
+    /// stops it: a MatMul whose following Add adds a constant that cannot be taken as its bias
+    /// (read elsewhere too, or not one value per output channel). Nothing otherwise.
+    std::optional<std::string> outputProblem(const std::string& name) const;
 
 private:
     void addLayer(int index);
+    void addMatMulBias(int index, LayerInfo& l);
     void checkOrder() const;
     void markSharedStorage();
 
     const OnnxFile& file_;
     std::vector<Node> nodes_;
     std::unordered_map<std::string, int> producer_, byName_, layerNode_;
+    std::unordered_map<std::string, int> biasNode_;  ///< layer -> the Add reading its bias
+    std::map<std::string, std::string> outputProblems_;
     std::unordered_map<std::string, std::vector<int>> consumers_;
     std::map<std::string, int> outputs_;
     long opset_ = 1;

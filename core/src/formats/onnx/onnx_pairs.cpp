@@ -65,6 +65,7 @@ std::optional<std::string> Pairs::fanOut(const Node& n) const {
 }
 
 std::optional<std::string> Pairs::mergeProblem(const Node& n) const {
+    if (!n.biasOf.empty()) return std::nullopt;  // a MatMul's bias: part of that layer
     int data = 0;  // inputs computed in the graph (not stored tensors)
     for (const auto& i : n.inputs)
         if (!i.empty() && !g_.file().tensor(i)) ++data;
@@ -159,6 +160,8 @@ std::optional<std::string> Pairs::candidateProblem(const Candidate& c, Link& lin
     const Node& to = node(c.to);
     if (to.inputs.empty() || to.inputs[0] != c.arriving)
         return quote(to.name) + " takes several inputs";
+    if (auto p = g_.outputProblem(node(c.from).layer))
+        return "layer " + quote(node(c.from).layer) + " cannot be the first of a pair: " + *p;
     if (auto p = fanOut(node(c.from))) return p;
     for (size_t i = 0; i < c.path.size(); ++i)
         if (auto p = stepProblem(c, i, link)) return p;
@@ -180,6 +183,7 @@ bool Pairs::reluAfterBatchNorm(const Candidate& c) const {
 
 std::optional<std::string> Pairs::stepProblem(const Candidate& c, size_t i, Link& link) const {
     const Node& n = node(c.path[i]);
+    if (!n.biasOf.empty()) return fanOut(n);  // the first layer's bias, scaled with it
     if (auto p = mergeProblem(n)) return p;
     std::string reason;
     // After a global pooling the spatial axes are 1 x 1: flattening them keeps the channels.
