@@ -199,4 +199,49 @@ TEST(KerasWeights, BrokenShardedSetsAreClearErrors) {
     EXPECT_TRUE(has(test::runCle({"inspect", index}).err, "is not a readable HDF5 file"));
 }
 
+// Merging shards copies their objects with H5Ocopy, which copies variable-length strings through
+// HDF5's global heap: a damaged heap record is refused first (HDF5 copied what it claimed).
+TEST(KerasWeights, AShardWithADamagedGlobalHeapIsAClearError) {
+    test::TempDir dir;
+    std::string index = writeShardedSet(dir);
+    const std::string shard = dir.file("model_00000.weights.h5");
+    std::string bytes;
+    {
+        std::ifstream in(shard, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    size_t heap = bytes.find("GCOL");
+    ASSERT_NE(heap, std::string::npos);
+    for (size_t i = 0; i < 8; ++i)  // the first record's size: terabytes
+        bytes[heap + 24 + i] = char((0x13e100005e514ull >> (8 * i)) & 0xff);
+    std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes;
+    auto r = test::runCle({"inspect", index});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(has(r.err, "model_00000.weights.h5")) << r.err;
+    EXPECT_TRUE(has(r.err, "damaged")) << r.err;
+}
+
+TEST(KerasWeights, AShardDatasetOfVariableLengthDataIsRefused) {
+    test::TempDir dir;
+    std::string index = writeShardedSet(dir);
+    {
+        hid_t file = H5Fopen(dir.file("model_00001.weights.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t type = H5Tvlen_create(H5T_NATIVE_FLOAT);
+        hsize_t n = 1;
+        hid_t space = H5Screate_simple(1, &n, nullptr);
+        hid_t d = H5Dcreate2(file, "/layers/conv2d/vars/2", type, space, H5P_DEFAULT, H5P_DEFAULT,
+                             H5P_DEFAULT);
+        float v = 1.f;
+        hvl_t value{1, &v};
+        H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
+        H5Dclose(d);
+        H5Sclose(space);
+        H5Tclose(type);
+        H5Fclose(file);
+    }
+    auto r = test::runCle({"inspect", index});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(has(r.err, "holds variable-length data, not weights")) << r.err;
+}
+
 }  // namespace

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "cle/core/error.h"
@@ -216,6 +218,63 @@ void checkVariableStrings(hid_t attr, const std::string& name) {
         if (record->second != length)
             throw fail(element + "is " + std::to_string(length) + " bytes long but its record " +
                        "holds " + std::to_string(record->second));
+    }
+}
+
+namespace {
+
+// Checks the attributes of the open object `obj` (its path `at` names it in errors).
+void checkAttributes(hid_t obj, const std::string& at, const std::string& file) {
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return;
+    for (hsize_t i = 0; i < info.num_attrs; ++i) {
+        Handle attr(
+            H5Aopen_by_idx(obj, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT));
+        if (!attr) continue;  // H5Ocopy fails on it in turn, with HDF5's reason
+        std::string name(size_t(std::max<ssize_t>(0, H5Aget_name(attr.get(), 0, nullptr))), '\0');
+        H5Aget_name(attr.get(), name.size() + 1, name.data());
+        Handle type(H5Aget_type(attr.get()));
+        if (H5Tis_variable_str(type.get()) > 0)
+            checkVariableStrings(attr.get(), at + "@" + name);
+        else if (H5Tdetect_class(type.get(), H5T_VLEN) > 0)
+            throw inputError("cannot read the attribute '" + name + "' of " + at + " in '" + file +
+                             "': it holds variable-length data, which weight files do not");
+    }
+}
+
+}  // namespace
+
+void checkBeforeCopy(hid_t loc, const std::string& path, int maxDepth, const std::string& file) {
+    Silence quiet;
+    std::vector<std::pair<std::string, int>> todo{{path, 0}};
+    std::set<haddr_t> seen;
+    while (!todo.empty()) {
+        auto [at, depth] = todo.back();
+        todo.pop_back();
+        Handle obj(H5Oopen(loc, at.c_str(), H5P_DEFAULT));
+        if (!obj) continue;  // H5Ocopy fails on it in turn
+        H5O_info_t info;
+        if (H5Oget_info2(obj.get(), &info, H5O_INFO_BASIC) < 0) continue;
+        if (!seen.insert(info.addr).second) continue;
+        checkAttributes(obj.get(), at, file);
+        if (info.type == H5O_TYPE_DATASET) {
+            Handle type(H5Dget_type(obj.get()));
+            if (H5Tis_variable_str(type.get()) > 0 || H5Tdetect_class(type.get(), H5T_VLEN) > 0)
+                throw inputError("cannot read " + at + " in '" + file +
+                                 "': it holds variable-length data, not weights");
+        }
+        if (info.type != H5O_TYPE_GROUP) continue;
+        if (depth >= maxDepth)
+            throw inputError("cannot read '" + file + "': its groups are nested more than " +
+                             std::to_string(maxDepth) + " levels deep");
+        for (const auto& child : listChildren(loc, at)) {
+            std::string below = at + "/" + child;
+            H5L_info_t link;
+            // Soft and external links are copied as links: nothing behind them is read.
+            if (H5Lget_info(loc, below.c_str(), &link, H5P_DEFAULT) >= 0 &&
+                link.type == H5L_TYPE_HARD)
+                todo.push_back({below, depth + 1});
+        }
     }
 }
 

@@ -16,4 +16,10 @@ namespace cle::core::h5 {
 /// element's length. Returns when HDF5 can read every element safely.
 void checkVariableStrings(hid_t attr, const std::string& name);
 
+/// Before H5Ocopy of the object at `path` below `loc` (which copies every variable-length string
+/// it holds through the global heap): checks every attribute of it and of the objects below it
+/// (hard links only, each object once, at most `maxDepth` levels) as above, and throws an input
+/// Error naming `file` for variable-length data other than strings (in attributes or datasets).
+void checkBeforeCopy(hid_t loc, const std::string& path, int maxDepth, const std::string& file);
+
 }  // namespace cle::core::h5
