@@ -252,7 +252,11 @@ void Graph::addMatMulBias(int index, LayerInfo& l) {
     for (auto d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
     const std::string what = "Add " + quote(add.name) + " adds tensor " + quote(b);
     std::string problem;
-    if (!perChannel)
+    // Before opset 7 an Add with `broadcast` set aligns its second input at `axis`, not at the end.
+    if (opset_ < 7 && attrInt(*add.proto, "broadcast", 0) && hasAttr(*add.proto, "axis"))
+        problem = what + " along axis " + std::to_string(attrInt(*add.proto, "axis", 0)) +
+                  " (the broadcast of opsets before 7), not along the output channels";
+    else if (!perChannel)
         problem = what + " of shape [" + shape + "] to its output, not one value per output " +
                   "channel (a bias of shape [" + std::to_string(out) + "])";
     else if (!OnnxFile::floatType(*t) || file_.storageProblem(*t))
