@@ -170,3 +170,44 @@ TEST_F(GlobalHeap, TheCommandLineSaysSoAndExitsOne) {
 }
 
 }  // namespace
+
+// Attributes in dense storage (here with their creation order tracked, all of them dense) live in
+// a fractal heap with checksums: a damaged one made HDF5 report the attribute as absent, and a
+// layer silently lost its name. It is an error naming the file.
+TEST(GlobalHeapDense, DamagedDenseAttributeStorageIsAnErrorNotAnAbsence) {
+    test::TempDir dir;
+    const std::string path = dir.file("dense.h5");
+    {
+        core::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+        core::h5::Handle gcpl(H5Pcreate(H5P_GROUP_CREATE));
+        H5Pset_attr_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED);
+        H5Pset_attr_phase_change(gcpl.get(), 0, 0);
+        core::h5::Handle group(
+            H5Gcreate2(file.get(), "/vars", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
+        core::h5::Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        core::h5::Handle space(H5Screate(H5S_SCALAR));
+        const char* value = "conv_layer_name";
+        core::h5::Handle attr(H5Acreate2(group.get(), "layer_name_attribute", type.get(),
+                                         space.get(), H5P_DEFAULT, H5P_DEFAULT));
+        ASSERT_GE(H5Awrite(attr.get(), type.get(), &value), 0);
+    }
+    auto read = [&] {
+        core::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+        core::h5::Handle group(H5Gopen2(file.get(), "/vars", H5P_DEFAULT));
+        return core::h5::readSplitStrings(group.get(), "layer_name_attribute");
+    };
+    EXPECT_EQ(read(), (std::vector<std::string>{"conv_layer_name"}));
+    std::string data = test::bytes(path);
+    size_t at = data.find("layer_name_attribute");  // the attribute's message in the heap block
+    ASSERT_NE(at, std::string::npos);
+    data[at] = 'X';
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+    try {
+        read();
+        ADD_FAILURE() << "a damaged dense attribute storage was read as no attribute";
+    } catch (const core::Error& e) {
+        EXPECT_TRUE(contains(e.what(), "dense.h5")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "the file is damaged")) << e.what();
+    }
+}
