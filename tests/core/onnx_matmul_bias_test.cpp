@@ -231,6 +231,33 @@ TEST(OnnxMatMulBias, AConstantNotPerChannelIsNotABias) {
               "[32])");
 }
 
+// A Constant node may hold its value as a list of floats rather than a tensor: the Add is then no
+// bias the export could rewrite, and no branch joining the path either.
+TEST(OnnxMatMulBias, AConstantOfPlainFloatsIsNamedAsSuch) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    OnnxBuilder b;
+    b.input("x", {1, 4, kIn});
+    b.init("fc1.weight", {kIn, kHidden}, unevenWeights(kIn, kHidden, 1));
+    b.init("fc2.weight", {kHidden, kOut}, OnnxBuilder::random(size_t(kHidden * kOut), 3));
+    auto& c = b.node("Constant", "shift_node", {}, {"shift"});
+    auto* a = c.add_attribute();
+    a->set_name("value_floats");
+    a->set_type(onnx::AttributeProto::FLOATS);
+    for (float v : OnnxBuilder::random(kHidden, 2)) a->add_floats(v);
+    b.node("MatMul", "fc1", {"x", "fc1.weight"}, {"m1"});
+    b.node("Add", "add1", {"m1", "shift"}, {"a1"});
+    b.node("Relu", "relu", {"a1"}, {"r1"});
+    b.node("MatMul", "fc2", {"r1", "fc2.weight"}, {"y"});
+    b.output("y");
+    b.save(in);
+    EXPECT_FALSE(core::inspectFile(in).layers[0].hasBias());
+    EXPECT_EQ(rejections(in)["fc1>fc2"],
+              "layer 'fc1' cannot be the first of a pair: Add 'add1' adds the output of Constant "
+              "node 'shift_node', which holds no tensor (value_float or value_floats) that could "
+              "be scaled as its bias");
+}
+
 // Before opset 7, Add(m, b) with broadcast=1 and axis=1 adds b[i] to row i of m [1, 32, 32]: the
 // vector runs along the rows, not the output channels, and scaling it would change the function.
 TEST(OnnxMatMulBias, ALegacyBroadcastAlongAnAxisIsNotABias) {
