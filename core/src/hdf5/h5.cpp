@@ -116,12 +116,7 @@ bool isDataset(hid_t loc, const std::string& path) {
 
 bool hasAttribute(hid_t obj, const std::string& name) {
     Silence quiet;
-    // Damaged attribute storage (a dense one whose checksum fails) is an error, not an absence.
-    const htri_t found = H5Aexists(obj, name.c_str());
-    if (found < 0)
-        throw inputError("cannot read the attribute '" + name + "' of '" + fileName(obj) +
-                         "': HDF5 cannot look it up (" + lastError() + "); the file is damaged");
-    return found > 0;
+    return H5Aexists(obj, name.c_str()) > 0;
 }
 
 std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name) {
