@@ -109,6 +109,25 @@ TEST_F(GlobalHeap, ARecordClaimingTerabytesIsRefused) {
     expectRefused("whose record at byte " + std::to_string(heap + kRecord) + " is damaged");
 }
 
+TEST_F(GlobalHeap, ARecordIndexHeldTwiceIsRefused) {
+    {  // two attributes in one collection: "abc" (record 1) and "xyz" (record 2)
+        core::h5::Handle file(H5Fcreate(in.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+        core::h5::Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        core::h5::Handle space(H5Screate(H5S_SCALAR));
+        for (const char* name : {"model_config", "other"}) {
+            core::h5::Handle attr(
+                H5Acreate2(file.get(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+            const char* value = name[0] == 'm' ? "abc" : "xyz";
+            ASSERT_GE(H5Awrite(attr.get(), type.get(), &value), 0);
+        }
+    }
+    load();
+    put(heap + kRecord + 16 + 8, 1, 2);  // record 2 claims index 1: model_config read "xyz"
+    save();
+    expectRefused("that holds record 1 twice");
+}
+
 TEST_F(GlobalHeap, AFreeSpaceRecordOfSizeZeroIsRefused) {
     writeStrings(in, "model_config", {"abc"}, 0, true);
     load();

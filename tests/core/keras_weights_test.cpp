@@ -12,6 +12,7 @@
 #include "cle/core/topology.h"
 #include "cle/core/weight_file.h"
 #include "cli_runner.h"
+#include "hdf5/h5.h"
 #include "test_util.h"
 
 namespace {
@@ -242,6 +243,55 @@ TEST(KerasWeights, AShardDatasetOfVariableLengthDataIsRefused) {
     auto r = test::runCle({"inspect", index});
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_TRUE(has(r.err, "holds variable-length data, not weights")) << r.err;
+}
+
+// HDF5 1.10's H5Ocopy crashed on a group whose attributes are in dense storage (here: 10, with
+// their creation order tracked) and hold variable-length strings: such a group is copied without
+// them and they are written one by one.
+TEST(KerasWeights, AShardGroupWithManyStringAttributesIsMergedWithThem) {
+    test::TempDir dir;
+    std::string index = writeShardedSet(dir);
+    const int count = 10;
+    {
+        hid_t file = H5Fopen(dir.file("model_00000.weights.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+        hid_t group = H5Gcreate2(file, "/extra", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        hid_t type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(type, H5T_VARIABLE);
+        H5Tset_cset(type, H5T_CSET_UTF8);
+        hid_t space = H5Screate(H5S_SCALAR);
+        for (int i = 0; i < count; ++i) {
+            std::string name = "note" + std::to_string(i), value = "v\u00e9" + std::to_string(i);
+            const char* p = value.c_str();
+            hid_t a = H5Acreate2(group, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+            H5Awrite(a, type, &p);
+            H5Aclose(a);
+        }
+        H5O_info_t info;
+        H5Oget_info2(group, &info, H5O_INFO_META_SIZE);
+        EXPECT_GT(info.meta_size.attr.heap_size, 0u);  // dense storage
+        H5Sclose(space);
+        H5Tclose(type);
+        H5Gclose(group);
+        H5Pclose(gcpl);
+        H5Fclose(file);
+    }
+    auto r = test::runCle({"inspect", index});
+    ASSERT_EQ(r.code, 0) << r.err;
+    test::TempDir outDir;
+    std::string out = outDir.file("eq.weights.json");
+    auto run = test::runCle({"equalize", index, "-o", out, "--pairs", "c1,c2", "-q"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    hid_t file = H5Fopen(outDir.file("eq_00000.weights.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    hid_t group = H5Gopen2(file, "/extra", H5P_DEFAULT);
+    for (int i = 0; i < count; ++i) {
+        auto v = core::h5::readStringsAttribute(group, "note" + std::to_string(i));
+        EXPECT_EQ(v, (Names{"v\u00e9" + std::to_string(i)}));
+    }
+    H5Gclose(group);
+    H5Fclose(file);
 }
 
 }  // namespace

@@ -160,9 +160,9 @@ TEST_P(OnnxMatMulBiasExport, EqualizationScalesTheBiasAndKeepsTheFunction) {
     // W1's column c and b1[c] are divided by the same scale.
     auto w1 = core::readDataset(out, "fc1.weight"), b1 = core::readDataset(out, "fc1.bias");
     ASSERT_EQ(b1.values.size(), size_t(kHidden));
-    const std::vector<std::int64_t> wantShape = biasDims.empty()
-                                                    ? std::vector<std::int64_t>{kHidden}
-                                                    : std::vector<std::int64_t>{1, kHidden};
+    std::vector<std::int64_t> wantShape =
+        biasDims.empty() ? std::vector<std::int64_t>{0} : biasDims;
+    wantShape.back() = kHidden;
     EXPECT_EQ(b1.shape, wantShape);
     double moved = 0;
     for (std::int64_t o = 0; o < kHidden; ++o) {
@@ -181,6 +181,7 @@ TEST_P(OnnxMatMulBiasExport, EqualizationScalesTheBiasAndKeepsTheFunction) {
 INSTANTIATE_TEST_SUITE_P(Shapes, OnnxMatMulBiasExport,
                          ::testing::Values(std::pair{std::vector<std::int64_t>{}, false},
                                            std::pair{std::vector<std::int64_t>{1, 0}, false},
+                                           std::pair{std::vector<std::int64_t>{1, 1, 0}, false},
                                            std::pair{std::vector<std::int64_t>{}, true}));
 
 TEST(OnnxMatMulBias, ASharedBiasKeepsTheLayerOutOfFirstPlace) {
@@ -228,6 +229,67 @@ TEST(OnnxMatMulBias, AConstantNotPerChannelIsNotABias) {
               "layer 'fc1' cannot be the first of a pair: Add 'add1' adds tensor 'shift' of "
               "shape [4, 32] to its output, not one value per output channel (a bias of shape "
               "[32])");
+}
+
+// A Constant node may hold its value as a list of floats rather than a tensor: the Add is then no
+// bias the export could rewrite, and no branch joining the path either.
+TEST(OnnxMatMulBias, AConstantOfPlainFloatsIsNamedAsSuch) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    OnnxBuilder b;
+    b.input("x", {1, 4, kIn});
+    b.init("fc1.weight", {kIn, kHidden}, unevenWeights(kIn, kHidden, 1));
+    b.init("fc2.weight", {kHidden, kOut}, OnnxBuilder::random(size_t(kHidden * kOut), 3));
+    auto& c = b.node("Constant", "shift_node", {}, {"shift"});
+    auto* a = c.add_attribute();
+    a->set_name("value_floats");
+    a->set_type(onnx::AttributeProto::FLOATS);
+    for (float v : OnnxBuilder::random(kHidden, 2)) a->add_floats(v);
+    b.node("MatMul", "fc1", {"x", "fc1.weight"}, {"m1"});
+    b.node("Add", "add1", {"m1", "shift"}, {"a1"});
+    b.node("Relu", "relu", {"a1"}, {"r1"});
+    b.node("MatMul", "fc2", {"r1", "fc2.weight"}, {"y"});
+    b.output("y");
+    b.save(in);
+    EXPECT_FALSE(core::inspectFile(in).layers[0].hasBias());
+    EXPECT_EQ(rejections(in)["fc1>fc2"],
+              "layer 'fc1' cannot be the first of a pair: Add 'add1' adds the output of Constant "
+              "node 'shift_node', which holds no tensor (value_float or value_floats) that could "
+              "be scaled as its bias");
+}
+
+// Before opset 7, Add(m, b) with broadcast=1 and axis=1 adds b[i] to row i of m [1, 32, 32]: the
+// vector runs along the rows, not the output channels, and scaling it would change the function.
+TEST(OnnxMatMulBias, ALegacyBroadcastAlongAnAxisIsNotABias) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    OnnxBuilder b(6);
+    b.model().set_ir_version(3);
+    b.input("x", {1, kHidden, kIn});
+    b.input("fc1.weight", {kIn, kHidden});  // before IR 4 initializers are graph inputs too
+    b.input("fc1.bias", {kHidden});
+    b.input("fc2.weight", {kHidden, kOut});
+    b.init("fc1.weight", {kIn, kHidden}, unevenWeights(kIn, kHidden, 1));
+    b.init("fc1.bias", {kHidden}, OnnxBuilder::random(kHidden, 2, 0.2f, 1.f));
+    b.init("fc2.weight", {kHidden, kOut}, OnnxBuilder::random(size_t(kHidden * kOut), 3));
+    b.node("MatMul", "fc1", {"x", "fc1.weight"}, {"m1"});
+    auto& add = b.node("Add", "add1", {"m1", "fc1.bias"}, {"a1"});
+    OnnxBuilder::attr(add, "broadcast", std::int64_t(1));
+    OnnxBuilder::attr(add, "axis", std::int64_t(1));
+    b.node("Relu", "relu", {"a1"}, {"r1"});
+    b.node("MatMul", "fc2", {"r1", "fc2.weight"}, {"y"});
+    b.output("y");
+    b.save(in);
+    EXPECT_FALSE(core::inspectFile(in).layers[0].hasBias());
+    EXPECT_EQ(rejections(in)["fc1>fc2"],
+              "layer 'fc1' cannot be the first of a pair: Add 'add1' adds tensor 'fc1.bias' "
+              "along axis 1 (the broadcast of opsets before 7), not along the output channels");
+    // The evaluator, which broadcasts from the last axis, refuses it rather than misread it.
+    auto v = test::runCle({"verify", in, in});
+    EXPECT_NE(v.code, 0);
+    EXPECT_NE(v.err.find("broadcasting along an axis (opsets before 7) is not supported"),
+              std::string::npos)
+        << v.out << v.err;
 }
 
 // fc1 -> Add b1 -> Relu -> fc2 -> Add with the Relu's output (a residual) -> Relu -> fc3.

@@ -240,13 +240,15 @@ OnnxValue OnnxCompiler::merge(const Node& n) {
     for (size_t k = 0; k < n.inputs.size(); ++k)
         if (!input(n, k).constant && !first) first = &input(n, k);
     if (!first) fail(n, "it computes on constants only");
+    if (g_.opset() < 7 && attrInt(*n.proto, "broadcast", 0) && onnxfmt::hasAttr(*n.proto, "axis"))
+        fail(n, "broadcasting along an axis (opsets before 7) is not supported");
     const Order order = first->order;
+    const auto shape = onnxShape(*first);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
         OnnxValue v = input(n, k);
         if (v.constant && !n.biasOf.empty()) v.numbers = biasOf(n, v);
-        if (v.constant && v.dims.size() < order.size() + 1) {
+        if (v.constant && v.dims.size() <= shape.size() && v.dims != shape) {
             // A broadcast constant: expanded to the activation's ONNX shape.
-            auto shape = onnxShape(*first);
             std::vector<std::int64_t> dims = v.dims;
             while (dims.size() < shape.size()) dims.insert(dims.begin(), 1);
             for (size_t a = 0; a < shape.size(); ++a)

@@ -12,6 +12,7 @@
 #include "cle/core/error.h"
 #include "cle/core/weight_file.h"
 #include "formats/keras_archive.h"
+#include "hdf5/attribute_copy.h"
 #include "hdf5/global_heap.h"
 #include "support/json_text.h"
 
@@ -69,9 +70,7 @@ void merge(hid_t src, hid_t dst, const std::string& path, int depth, const std::
             continue;  // a dataset in two shards: the first one's
         }
         h5::checkBeforeCopy(src, at, kMaxDepth - depth, shard);
-        if (H5Ocopy(src, at.c_str(), dst, at.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
-            throw inputError("cannot read " + at + " in the shard '" + shard +
-                             "': " + h5::lastError());
+        h5::copyObject(src, dst, at, shard);
     }
 }
 

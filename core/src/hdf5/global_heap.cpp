@@ -152,7 +152,12 @@ std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uin
                   " whose record at byte " + std::to_string(at + p) + " is damaged";
             return records;
         }
-        if (index > 0) records[index] = length;
+        // HDF5 keeps the last of two records with one index: a string would read another's bytes.
+        if (index > 0 && !records.emplace(index, length).second) {
+            why = "points to a global heap collection at byte " + std::to_string(at) +
+                  " that holds record " + std::to_string(index) + " twice";
+            return records;
+        }
         p += need;
     }
     return records;

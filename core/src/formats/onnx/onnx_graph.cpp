@@ -238,6 +238,11 @@ void Graph::addMatMulBias(int index, LayerInfo& l) {
     if (add.op != "Add" || add.inputs.size() != 2) return;
     const std::string& b = add.inputs[0] == n.outputs[0] ? add.inputs[1] : add.inputs[0];
     const onnx::TensorProto* t = file_.tensor(b);
+    if (const int p = producer(b); !t && p >= 0 && nodes_[size_t(p)].op == "Constant")
+        outputProblems_[l.name] = "Add " + quote(add.name) + " adds the output of Constant node " +
+                                  quote(nodes_[size_t(p)].name) +
+                                  ", which holds no tensor (value_float or value_floats) that "
+                                  "could be scaled as its bias";
     if (!t) return;  // two computed tensors: a residual join, not a bias
     const std::int64_t out = l.shape[1];
     std::vector<std::int64_t> dims;
@@ -252,7 +257,11 @@ void Graph::addMatMulBias(int index, LayerInfo& l) {
     for (auto d : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
     const std::string what = "Add " + quote(add.name) + " adds tensor " + quote(b);
     std::string problem;
-    if (!perChannel)
+    // Before opset 7 an Add with `broadcast` set aligns its second input at `axis`, not at the end.
+    if (opset_ < 7 && attrInt(*add.proto, "broadcast", 0) && hasAttr(*add.proto, "axis"))
+        problem = what + " along axis " + std::to_string(attrInt(*add.proto, "axis", 0)) +
+                  " (the broadcast of opsets before 7), not along the output channels";
+    else if (!perChannel)
         problem = what + " of shape [" + shape + "] to its output, not one value per output " +
                   "channel (a bias of shape [" + std::to_string(out) + "])";
     else if (!OnnxFile::floatType(*t) || file_.storageProblem(*t))

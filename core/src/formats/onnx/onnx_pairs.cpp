@@ -66,9 +66,11 @@ std::optional<std::string> Pairs::fanOut(const Node& n) const {
 
 std::optional<std::string> Pairs::mergeProblem(const Node& n) const {
     if (!n.biasOf.empty()) return std::nullopt;  // a MatMul's bias: part of that layer
-    int data = 0;  // inputs computed in the graph (not stored tensors)
-    for (const auto& i : n.inputs)
-        if (!i.empty() && !g_.file().tensor(i)) ++data;
+    int data = 0;  // inputs computed in the graph (not stored tensors nor Constant nodes)
+    for (const auto& i : n.inputs) {
+        const int p = i.empty() ? -1 : g_.producer(i);
+        if (!i.empty() && !g_.file().tensor(i) && (p < 0 || node(p).op != "Constant")) ++data;
+    }
     if (n.op == "Add" && data > 1)
         return "residual Add " + quote(n.name) + " joins another branch to the path";
     if (n.op == "Concat")
