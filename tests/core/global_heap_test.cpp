@@ -178,6 +178,23 @@ TEST_F(GlobalHeap, AStringNamingAMissingRecordIsRefused) {
     expectRefused("names record 1 of the global heap collection");
 }
 
+TEST_F(GlobalHeap, CharactersOfMoreThanOneByteAreRefused) {
+    writeStrings(in, "model_config", {"abc"}, 0, true);
+    data = test::bytes(in);
+    // The string's datatype message: variable-length (class 9) of 16 bytes stored, whose
+    // character type (class 0) has size 1. HDF5 reads length x that size per string: a claim of
+    // 4 GiB per character made it clear gigabytes for a 5-character string.
+    size_t character = std::string::npos;
+    for (size_t i = 0; i + 16 <= data.size() && character == std::string::npos; ++i)
+        if (data[i] == 0x19 && data.compare(i + 4, 4, std::string("\x10\0\0\0", 4)) == 0 &&
+            data[i + 8] == 0x10 && data.compare(i + 12, 4, std::string("\x01\0\0\0", 4)) == 0)
+            character = i + 12;
+    ASSERT_NE(character, std::string::npos);
+    put(character, 0xffffffffu, 4);
+    save();
+    expectRefused("its characters are 4294967295 bytes each, not one");
+}
+
 TEST_F(GlobalHeap, TheCommandLineSaysSoAndExitsOne) {
     writeStrings(in, "model_config", {"abc"}, 0, true);
     load();

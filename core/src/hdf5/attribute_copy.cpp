@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cle/core/error.h"
+#include "hdf5/global_heap.h"
 #include "hdf5/h5.h"
 
 namespace cle::core::h5 {
@@ -66,6 +67,7 @@ void copyAttribute(hid_t attr, hid_t from, hid_t to, const std::string& at,
         return inputError("cannot copy the attribute '" + name + "' of " + at + " in '" + file +
                           "': " + lastError());
     };
+    checkAttributeSize(attr, at + "@" + name);
     Handle type(H5Aget_type(attr)), space(H5Aget_space(attr));
     Handle out(H5Acreate2(to, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
     if (!type || !space || !out) throw fail();

@@ -165,6 +165,33 @@ std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uin
 
 }  // namespace
 
+std::uint64_t storedBytes(hid_t obj) {
+    Silence quiet;
+    Handle file(H5Iget_file_id(obj));
+    Handle fapl(H5Fget_access_plist(file.get()));
+    hid_t driver = H5Pget_driver(fapl.get());
+    void* handle = nullptr;
+    if (driver == H5FD_SEC2 && H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle) {
+        struct stat st {};
+        return fstat(*static_cast<int*>(handle), &st) == 0 ? std::uint64_t(st.st_size) : 0;
+    }
+    if (driver == H5FD_CORE) {
+        ssize_t n = H5Fget_file_image(file.get(), nullptr, 0);
+        return n > 0 ? std::uint64_t(n) : 0;
+    }
+    hsize_t size = 0;
+    return H5Fget_filesize(file.get(), &size) >= 0 ? size : 0;
+}
+
+void checkAttributeSize(hid_t attr, const std::string& name) {
+    const hsize_t claimed = H5Aget_storage_size(attr);
+    const std::uint64_t file = storedBytes(attr);
+    if (file > 0 && claimed > file)
+        throw inputError("cannot read the attribute '" + name + "' of '" + fileName(attr) +
+                         "': it claims " + std::to_string(claimed) + " bytes, more than the " +
+                         "whole file holds (" + std::to_string(file) + "); the file is damaged");
+}
+
 void checkVariableStrings(hid_t attr, const std::string& name) {
     Silence quiet;
     Handle file(H5Iget_file_id(attr));
@@ -183,6 +210,14 @@ void checkVariableStrings(hid_t attr, const std::string& name) {
                          "': the file stores addresses of " + std::to_string(sizeofAddr) +
                          " bytes and lengths of " + std::to_string(sizeofSize) +
                          "; variable-length strings are read from files of up to 8 each");
+    // HDF5 reads length x character size bytes per string: a character is one byte.
+    Handle type(H5Aget_type(attr));
+    Handle character(type ? H5Tget_super(type.get()) : H5I_INVALID_HID);
+    if (!character || H5Tget_size(character.get()) != 1)
+        throw fail("its characters are " +
+                   (character ? std::to_string(H5Tget_size(character.get())) + " bytes"
+                              : std::string("of no size")) +
+                   " each, not one");
     const size_t stored = 4 + sizeofAddr + 4;
     Handle space(H5Aget_space(attr));
     hssize_t n = H5Sget_simple_extent_npoints(space.get());
@@ -238,6 +273,7 @@ void checkAttributes(hid_t obj, const std::string& at, const std::string& file) 
         if (!attr) continue;  // H5Ocopy fails on it in turn, with HDF5's reason
         std::string name(size_t(std::max<ssize_t>(0, H5Aget_name(attr.get(), 0, nullptr))), '\0');
         H5Aget_name(attr.get(), name.size() + 1, name.data());
+        checkAttributeSize(attr.get(), at + "@" + name);
         Handle type(H5Aget_type(attr.get()));
         if (H5Tis_variable_str(type.get()) > 0)
             checkVariableStrings(attr.get(), at + "@" + name);

@@ -132,6 +132,7 @@ std::vector<std::string> readStringsAttribute(hid_t obj, const std::string& name
         if (H5Aexists(obj, name.c_str()) > 0) throw damaged(lastError());
         return out;
     }
+    checkAttributeSize(attr.get(), name);
     Handle type(H5Aget_type(attr.get()));
     if (H5Tget_class(type.get()) != H5T_STRING) return out;
     Handle space(H5Aget_space(attr.get()));
