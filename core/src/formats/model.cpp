@@ -13,6 +13,7 @@
 #include "formats/onnx/onnx_file.h"
 #include "formats/open_input.h"
 #include "hdf5/dtype_io.h"
+#include "hdf5/global_heap.h"
 #include "hdf5/h5.h"
 
 namespace cle::core {
@@ -115,10 +116,15 @@ namespace {
 void readParameters(hid_t file, Model& model) {
     std::set<std::string> owned;
     for (const auto& l : model.info.layers) owned.insert({l.weightPath, l.biasPath});
+    // A vector claiming more values than the file has bytes is no batch norm's (a damaged or
+    // never-written dataset): reading it would allocate what the claim says.
+    const std::uint64_t fileBytes = h5::storedBytes(file);
     for (const auto& path : h5::listDatasets(file)) {
         if (owned.count(path)) continue;
         h5::Handle d = h5::openLocalDataset(file, path);
-        if (!d || h5::datasetShape(d.get()).size() != 1) continue;
+        if (!d) continue;
+        const auto shape = h5::datasetShape(d.get());
+        if (shape.size() != 1 || shape[0] < 0 || std::uint64_t(shape[0]) > fileBytes) continue;
         h5::Handle type(H5Dget_type(d.get()));
         if (H5Tget_class(type.get()) != H5T_FLOAT) continue;
         model.parameters.emplace(path, io::readTensor(file, path, model.info.path));
