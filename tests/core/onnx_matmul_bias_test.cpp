@@ -210,19 +210,25 @@ TEST(OnnxMatMulBias, ASharedBiasKeepsTheLayerOutOfFirstPlace) {
               "would change it there as well");
 }
 
-TEST(OnnxMatMulBias, AConstantNotPerChannelIsNotABias) {
-    test::TempDir dir;
-    const auto in = dir.file("m.onnx");
-    OnnxBuilder b;
+// x [1, 4, 16] -> MatMul fc1 -> Add(m1, "shift") -> Relu -> MatMul fc2 -> y; the caller provides
+// "shift".
+void shiftedChain(OnnxBuilder& b) {
     b.input("x", {1, 4, kIn});
     b.init("fc1.weight", {kIn, kHidden}, unevenWeights(kIn, kHidden, 1));
-    b.init("shift", {4, kHidden}, OnnxBuilder::random(size_t(4 * kHidden), 2));
     b.init("fc2.weight", {kHidden, kOut}, OnnxBuilder::random(size_t(kHidden * kOut), 3));
     b.node("MatMul", "fc1", {"x", "fc1.weight"}, {"m1"});
     b.node("Add", "add1", {"m1", "shift"}, {"a1"});
     b.node("Relu", "relu", {"a1"}, {"r1"});
     b.node("MatMul", "fc2", {"r1", "fc2.weight"}, {"y"});
     b.output("y");
+}
+
+TEST(OnnxMatMulBias, AConstantNotPerChannelIsNotABias) {
+    test::TempDir dir;
+    const auto in = dir.file("m.onnx");
+    OnnxBuilder b;
+    b.init("shift", {4, kHidden}, OnnxBuilder::random(size_t(4 * kHidden), 2));
+    shiftedChain(b);
     b.save(in);
     EXPECT_FALSE(core::inspectFile(in).layers[0].hasBias());
     EXPECT_EQ(rejections(in)["fc1>fc2"],
@@ -237,19 +243,12 @@ TEST(OnnxMatMulBias, AConstantOfPlainFloatsIsNamedAsSuch) {
     test::TempDir dir;
     const auto in = dir.file("m.onnx");
     OnnxBuilder b;
-    b.input("x", {1, 4, kIn});
-    b.init("fc1.weight", {kIn, kHidden}, unevenWeights(kIn, kHidden, 1));
-    b.init("fc2.weight", {kHidden, kOut}, OnnxBuilder::random(size_t(kHidden * kOut), 3));
     auto& c = b.node("Constant", "shift_node", {}, {"shift"});
     auto* a = c.add_attribute();
     a->set_name("value_floats");
     a->set_type(onnx::AttributeProto::FLOATS);
     for (float v : OnnxBuilder::random(kHidden, 2)) a->add_floats(v);
-    b.node("MatMul", "fc1", {"x", "fc1.weight"}, {"m1"});
-    b.node("Add", "add1", {"m1", "shift"}, {"a1"});
-    b.node("Relu", "relu", {"a1"}, {"r1"});
-    b.node("MatMul", "fc2", {"r1", "fc2.weight"}, {"y"});
-    b.output("y");
+    shiftedChain(b);
     b.save(in);
     EXPECT_FALSE(core::inspectFile(in).layers[0].hasBias());
     EXPECT_EQ(rejections(in)["fc1>fc2"],

@@ -52,22 +52,31 @@ std::uint64_t littleEndian(const unsigned char* p, size_t n) {
     return v;
 }
 
-// The bytes of an open file as HDF5 reads them: its descriptor (sec2 driver) or its memory image
-// (core driver, copied on first use).
+// How HDF5 reads an open file: through a descriptor (sec2 driver), from a memory image (core
+// driver), or otherwise.
+struct Driver {
+    int fd = -1;
+    bool core = false;
+};
+
+Driver driverOf(hid_t file) {
+    Handle fapl(H5Fget_access_plist(file));
+    hid_t driver = H5Pget_driver(fapl.get());
+    void* handle = nullptr;
+    if (driver == H5FD_SEC2 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle)
+        return {*static_cast<int*>(handle), false};
+    return {-1, driver == H5FD_CORE};
+}
+
+// The bytes of an open file as HDF5 reads them: its descriptor, or its memory image (copied on
+// first use).
 class FileBytes {
 public:
     explicit FileBytes(hid_t file) : file_(file) {
-        Handle fapl(H5Fget_access_plist(file));
-        hid_t driver = H5Pget_driver(fapl.get());
-        void* handle = nullptr;
-        if (driver == H5FD_SEC2 && H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle) {
-            fd_ = *static_cast<int*>(handle);
-            struct stat st {};
-            if (fstat(fd_, &st) != 0) fd_ = -1;
-            size_ = std::uint64_t(st.st_size);
-        } else if (driver == H5FD_CORE) {
-            core_ = true;
-        }
+        Driver d = driverOf(file);
+        fd_ = d.fd;
+        core_ = d.core;
+        if (fd_ >= 0) size_ = storedBytes(file);
     }
     bool usable() const { return fd_ >= 0 || core_; }
     std::uint64_t size() {
@@ -168,14 +177,12 @@ std::map<std::uint32_t, std::uint64_t> walkCollection(FileBytes& bytes, std::uin
 std::uint64_t storedBytes(hid_t obj) {
     Silence quiet;
     Handle file(H5Iget_file_id(obj));
-    Handle fapl(H5Fget_access_plist(file.get()));
-    hid_t driver = H5Pget_driver(fapl.get());
-    void* handle = nullptr;
-    if (driver == H5FD_SEC2 && H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle) {
+    Driver d = driverOf(file.get());
+    if (d.fd >= 0) {
         struct stat st {};
-        return fstat(*static_cast<int*>(handle), &st) == 0 ? std::uint64_t(st.st_size) : 0;
+        return fstat(d.fd, &st) == 0 ? std::uint64_t(st.st_size) : 0;
     }
-    if (driver == H5FD_CORE) {
+    if (d.core) {
         ssize_t n = H5Fget_file_image(file.get(), nullptr, 0);
         return n > 0 ? std::uint64_t(n) : 0;
     }
