@@ -8,6 +8,7 @@
 #include "cle/core/exporter.h"
 #include "cle/core/weight_file.h"
 #include "cli.h"
+#include "fault_handler.h"
 
 namespace {
 std::atomic<bool> g_cancel{false};
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     action.sa_handler = onSignal;
     sigfillset(&action.sa_mask);
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &action, nullptr);
+    cle::cli::installFaultHandler();
     cle::core::muteHdf5Diagnostics();
     std::vector<std::string> args(argv + 1, argv + argc);
     int status = cle::cli::run(args, std::cout, std::cerr, &g_cancel);

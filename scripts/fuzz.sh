@@ -44,15 +44,15 @@ fuzz() {  # TARGET RUNS SEED_DIRS...
 }
 
 # The same for a target that can meet HDF5 1.10.8's own faults on damaged files
-# (tests/fuzz/library-faults/README.md): a stall, or an allocation of what the file claims beyond
-# -malloc_limit_mb. A run that ends so with HDF5's code at the top of the stack
-# (scripts/hdf5_fault.sh) is counted, its input moved to findings/TARGET/library/, and fuzzing
-# goes on from the next seed for the inputs still to run (the corpus keeps what was found), at
-# most MAX_FAULTS times. Anything else fails as above: a crash (inside HDF5 too), a leak, a
-# sanitizer report, the memory limit reached, a timeout or an allocation beyond the limit in our
-# own code. The same inputs give the same runs. No input of this target that ends takes a second,
-# even on a loaded machine, so a stall is cut at 5 s (none in 4000 inputs from seed 1 since the
-# global heap is checked before HDF5 reads it; one came about every 450 before).
+# (tests/fuzz/library-faults/README.md): a stall, an allocation of what the file claims beyond
+# -malloc_limit_mb, or a crash of HDF5's code on HDF5's memory (a read past a buffer, through a
+# null pointer, after a free). A run that ends so (scripts/hdf5_fault.sh) is counted, its input
+# moved to findings/TARGET/library/, and fuzzing goes on from the next seed for the inputs still to
+# run (the corpus keeps what was found), at most MAX_FAULTS times. Anything else fails as above: a
+# crash in our code or on our memory, a leak, an undefined-behaviour report, the memory limit
+# reached, a timeout or an allocation beyond the limit in our own code. No input of this target
+# that ends takes a second, even on a loaded machine, so a stall is cut at 5 s. From empty
+# corpora with seeds 2-13, 77 500 inputs met 4 HDF5 crashes and 2 HDF5 allocations.
 fuzz_past_hdf5_faults() {  # TARGET RUNS MAX_FAULTS SEED_DIRS...
     local target=$1 runs=$(($2 * scale)) max_faults=$3
     shift 3
@@ -70,13 +70,14 @@ fuzz_past_hdf5_faults() {  # TARGET RUNS MAX_FAULTS SEED_DIRS...
         done_total=$((done_total + ${executed:-0}))
         left=$((runs - done_total))
         ((rc == 0)) && break
-        if ((rc != 70 && rc != 71)) || ! kind=$(bash scripts/hdf5_fault.sh "$log"); then
+        if ((rc != 1 && rc != 70 && rc != 71)) || ! kind=$(bash scripts/hdf5_fault.sh "$log"); then
             tail -n 60 "$log"
             echo "== $target: a finding (exit $rc) after $done_total inputs; log $log" >&2
             return 1
         fi
         faults=$((faults + 1))
-        mv "$findings"/timeout-* "$findings"/oom-* "$findings/library/" 2>/dev/null || true
+        mv "$findings"/timeout-* "$findings"/oom-* "$findings"/crash-* "$findings/library/" \
+            2>/dev/null || true
         echo "   seed $seed: HDF5 $kind after ${executed:-0} inputs (in $(grep -m1 -oE \
             'in H5[A-Za-z_]+' "$log" | cut -c4-)), input in $findings/library/"
         if ((faults >= max_faults)); then

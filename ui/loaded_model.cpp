@@ -12,6 +12,7 @@
 #include "cle/core/error.h"
 #include "cle/core/pipeline.h"
 #include "cle/core/run_plan.h"
+#include "ui/file_check.h"
 
 namespace cle::ui {
 
@@ -114,6 +115,7 @@ std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path) {
     if (file.exists() && file.size() == 0)
         throw core::inputError("'" + path.toStdString() +
                                "' is empty (0 bytes), not a weight file");
+    checkInSeparateProcess(path);
     auto loaded = std::make_shared<LoadedModel>();
     loaded->path = path;
     // The core's load stage: the input opened once, the weights, batch-norm vectors, graph.

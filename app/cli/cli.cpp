@@ -8,6 +8,7 @@
 
 #include "cle/core/error.h"
 #include "commands.h"
+#include "fault_handler.h"
 #include "verify_command.h"
 
 namespace cle::cli {
@@ -45,6 +46,19 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         ->check(CLI::IsMember({"torch", "keras"}));
     inspect
         ->add_option("--max-memory", ia.maxMemoryMb,
+                     "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
+
+    InspectArgs ca;
+    auto* check = app.add_subcommand(
+        "check",
+        "Read a weight file as a run does (weights, batch norms, layer graph); exit 0 if "
+        "it loads");
+    check->add_option("FILE", ca.file, "Weight file")->required();
+    check->add_option("--layout", ca.layout, "Weight layout: torch or keras (default: detected)")
+        ->check(CLI::IsMember({"torch", "keras"}));
+    check
+        ->add_option("--max-memory", ca.maxMemoryMb,
                      "Refuse files whose weights need more MB (default: memory available)")
         ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
 
@@ -111,10 +125,14 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
 
     auto fileOf = [&] {
+        if (verify->parsed()) return va.original + "' or '" + va.candidate;
+        if (check->parsed()) return ca.file;
         return inspect->parsed() ? ia.file : pairsCmd->parsed() ? pa.file : ea.input;
     };
+    noteInputFile(fileOf());
     try {
         if (inspect->parsed()) return inspectCommand(ia, out);
+        if (check->parsed()) return checkCommand(ca, out);
         if (pairsCmd->parsed()) return pairsCommand(pa, out);
         if (verify->parsed()) return verifyCommand(va, out);
         return equalizeCommand(ea, out, err, cancel);

@@ -15,6 +15,7 @@ enum Exit : int {
     kUsageError = 2,
     kNotConverged = 3,
     kFunctionChanged = 4,
+    kFault = 5,  ///< the process stopped on a fault (HDF5 on a damaged file); nothing written
     kCancelled = 130
 };
 

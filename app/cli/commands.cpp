@@ -64,6 +64,23 @@ core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
     return options;
 }
 
+int checkCommand(const InspectArgs& a, std::ostream& out) {
+    core::LoadRequest request;
+    request.path = a.file;
+    request.layout = layoutOption(a.layout);
+    request.maxBytes = a.maxMemoryMb << 20;
+    core::LoadedInput input = core::loadInput(request, core::Feedback());
+    std::int64_t weights = 0;
+    for (const auto& l : input.model->layers) weights += l.weight.size();
+    out << a.file << ": " << input.model->layers.size() << " layers, " << weights
+        << " weights; layer graph: "
+        << (!input.topology           ? "none (" + input.topologyError + ")"
+            : input.topology->known() ? std::string("read")
+                                      : std::string("guessed from names and shapes"))
+        << "\n";
+    return kOk;
+}
+
 int inspectCommand(const InspectArgs& a, std::ostream& out) {
     core::Model model = core::loadModel(a.file, layoutOption(a.layout), a.maxMemoryMb << 20);
     if (a.json) {

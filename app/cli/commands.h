@@ -58,6 +58,9 @@ core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
                                       std::optional<double> bnEpsilon);
 
 int inspectCommand(const InspectArgs& a, std::ostream& out);
+/// `cle check`: reads the file as a run or the application does (weights, batch norms, layer
+/// graph) and prints one line; exit 0 when it loads.
+int checkCommand(const InspectArgs& a, std::ostream& out);
 int pairsCommand(const PairsArgs& a, std::ostream& out);
 int equalizeCommand(const EqualizeArgs& a, std::ostream& out, std::ostream& err,
                     const std::atomic<bool>* cancel);

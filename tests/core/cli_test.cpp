@@ -91,6 +91,22 @@ TEST_F(Cli, InspectPrintsLayersAndJson) {
     EXPECT_EQ(parsed["layers"][3]["bias"], false);
 }
 
+TEST_F(Cli, CheckReadsTheWholeFileAndSaysWhatARunWouldSee) {
+    std::string keras = test::samplePath("tiny_face_detector_keras.h5");
+    auto r = cle({"check", keras});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, keras + ": 12 layers, 192288 weights; layer graph: read\n");
+    std::string torch = test::samplePath("tiny_face_detector_torch.h5");
+    r = cle({"check", torch});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, torch +
+                         ": 12 layers, 192288 weights; layer graph: guessed from names and "
+                         "shapes\n");
+    r = cle({"check", file("garbage.h5", "not an HDF5 file")});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("garbage.h5"), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, HelpAndVersion) {
     EXPECT_EQ(cle({"--help"}).code, 0);
     auto v = cle({"--version"});

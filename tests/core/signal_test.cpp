@@ -241,4 +241,28 @@ TEST_F(Signals, ADamagedFileEndsWithOurWordsOnly) {
     EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+TEST_F(Signals, AFaultOfHdf5EndsWithOneSentenceAndNothingWritten) {
+    // HDF5 1.10.8 reads through a null pointer on these damaged files (a compact dataset, a
+    // group's local heap): exit 5 and one sentence naming the file, never a core dump.
+    for (std::string name :
+         {"hdf5-compact-dataset-read-from-null.h5", "hdf5-local-heap-read-from-null.h5"}) {
+        std::string damaged = dataPath("../fuzz/library-faults/weight_file/" + name);
+        for (std::vector<std::string> args :
+             {std::vector<std::string>{"check", damaged},
+              {"equalize", damaged, "-o", out, "--report", report, "--auto", "--accept-guesses"}}) {
+            std::filesystem::remove(log);
+            ASSERT_EQ(Child(args, log).finish(60), 5) << name << " " << args[0];
+            std::string text = bytes(log);
+            EXPECT_TRUE(contains(text, "cle: '" + damaged +
+                                           "' could not be processed: the process stopped on a "
+                                           "segmentation fault"))
+                << text;
+            EXPECT_TRUE(contains(text, "; nothing was written")) << text;
+            EXPECT_FALSE(std::filesystem::exists(out));
+            EXPECT_FALSE(std::filesystem::exists(report));
+            EXPECT_FALSE(hasTemporary(dir));
+        }
+    }
+}
+
 }  // namespace

@@ -96,6 +96,7 @@ private slots:
     void pairListBelongsToTheSession();
     void runChainOnSample();
     void corruptFileKeepsModel();
+    void fileThatFaultsHdf5KeepsTheApplication();
     void cancelMidRunLeavesModelUnchanged();
     void guiStaysResponsiveDuringRun();
     void scalesShowDuringTheRun();
@@ -374,6 +375,28 @@ void StudioTest::corruptFileKeepsModel() {
     QVERIFY(w->openFile(dir_.filePath("missing.h5")));
     QVERIFY(failed.wait(kLoadTimeoutMs));
     QCOMPARE(w->session()->model(), before);
+}
+
+void StudioTest::fileThatFaultsHdf5KeepsTheApplication() {
+    // HDF5 1.10.8 reads through a null pointer on this damaged file: read in this process, it
+    // would end the test. The `cle check` process takes the fault instead.
+    qputenv("CLE_CLI", CLE_CLI_PATH);
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const auto before = w->session()->model();
+    const QString damaged =
+        QStringLiteral(CLE_TEST_DATA_DIR) +
+        "/../fuzz/library-faults/weight_file/hdf5-compact-dataset-read-from-null.h5";
+    QSignalSpy failed(w->session(), &ui::Session::loadFailed);
+    QSignalSpy shown(w.get(), &ui::MainWindow::errorShown);
+    QVERIFY(w->openFile(damaged));
+    QVERIFY(failed.wait(kLoadTimeoutMs));
+    const QString message = shown.at(0).at(0).toString();
+    QVERIFY2(message.contains("hdf5-compact-dataset-read-from-null.h5") &&
+                 message.contains("segmentation fault"),
+             qPrintable(message));
+    QCOMPARE(w->session()->model(), before);
+    qunsetenv("CLE_CLI");
 }
 
 void StudioTest::cancelMidRunLeavesModelUnchanged() {

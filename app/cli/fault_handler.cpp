@@ -1,0 +1,79 @@
+#include "fault_handler.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "cle/core/pending_export.h"
+#include "cli.h"
+
+namespace cle::cli {
+
+namespace {
+
+// Written by the main flow before the work starts, read by the handler: a fixed buffer.
+char g_file[4096] = {};
+std::atomic<bool> g_hasFile{false};
+// The handler runs on its own stack, so that a stack overflow reaches it too.
+alignas(16) char g_altStack[64 * 1024];
+
+void say(const char* text) {
+    ssize_t ignored = write(STDERR_FILENO, text, std::strlen(text));
+    (void)ignored;
+}
+
+const char* faultName(int sig) {
+    switch (sig) {
+        case SIGSEGV:
+            return "a segmentation fault";
+        case SIGBUS:
+            return "a bus error";
+        case SIGILL:
+            return "an illegal instruction";
+        case SIGFPE:
+            return "an arithmetic fault";
+        default:
+            return "an abort";
+    }
+}
+
+// Only async-signal-safe calls: unlink (in abandonPendingExport), write, _exit.
+extern "C" void onFault(int sig) {
+    bool removed = core::abandonPendingExport();
+    say("cle: ");
+    if (g_hasFile.load()) {
+        say("'");
+        say(g_file);
+        say("' could not be processed: ");
+    }
+    say("the process stopped on ");
+    say(faultName(sig));
+    say(" (HDF5 1.10.8 does so on some damaged files)");
+    say(removed ? "; nothing was written\n" : "; the output may be incomplete\n");
+    _exit(kFault);
+}
+
+}  // namespace
+
+void installFaultHandler() {
+    stack_t stack{};
+    stack.ss_sp = g_altStack;
+    stack.ss_size = sizeof g_altStack;
+    sigaltstack(&stack, nullptr);
+    struct sigaction action {};
+    action.sa_handler = onFault;
+    action.sa_flags = SA_ONSTACK | SA_RESETHAND;  // a fault inside the handler ends the process
+    sigfillset(&action.sa_mask);
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) sigaction(sig, &action, nullptr);
+}
+
+void noteInputFile(const std::string& path) {
+    if (path.size() >= sizeof g_file) return;
+    g_hasFile.store(false);
+    std::memcpy(g_file, path.c_str(), path.size() + 1);
+    g_hasFile.store(true);
+}
+
+}  // namespace cle::cli

@@ -1,0 +1,48 @@
+#include "ui/file_check.h"
+
+#include <QCoreApplication>
+#include <QFileInfo>
+#include <QProcess>
+#include <QStringList>
+
+#include "cle/core/error.h"
+
+namespace cle::ui {
+
+namespace {
+constexpr int kFaultExit = 5;  // `cle`'s exit status for a fault (app/cli/cli.h)
+}
+
+QString checkerProgram() {
+    const QString configured = qEnvironmentVariable("CLE_CLI");
+    const QString program = configured.isEmpty()
+                                ? QCoreApplication::applicationDirPath() + QStringLiteral("/cle")
+                                : configured;
+    const QFileInfo info(program);
+    return info.isFile() && info.isExecutable() ? info.absoluteFilePath() : QString();
+}
+
+void checkInSeparateProcess(const QString& path) {
+    const QString program = checkerProgram();
+    if (program.isEmpty()) return;
+    QProcess check;
+    check.setProgram(program);
+    // An absolute path: a name starting with '-' is not read as an option.
+    check.setArguments({QStringLiteral("check"), QFileInfo(path).absoluteFilePath()});
+    check.setStandardOutputFile(QProcess::nullDevice());
+    check.start();
+    if (!check.waitForStarted(-1)) return;  // cannot run it: the file is read as before
+    check.waitForFinished(-1);
+    const bool crashed = check.exitStatus() == QProcess::CrashExit;
+    if (!crashed && check.exitCode() != kFaultExit) return;
+    QString sentence = QString::fromUtf8(check.readAllStandardError()).trimmed();
+    sentence = sentence.section(QLatin1Char('\n'), -1);  // the last line: its own sentence
+    if (sentence.startsWith(QLatin1String("cle: "))) sentence = sentence.mid(5);
+    if (crashed || sentence.isEmpty())
+        sentence = QStringLiteral("'%1' could not be read: the process reading it ended on a "
+                                  "signal (the file is probably damaged)")
+                       .arg(path);
+    throw core::inputError(sentence.toStdString());
+}
+
+}  // namespace cle::ui
