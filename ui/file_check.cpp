@@ -39,8 +39,9 @@ void checkInSeparateProcess(const QString& path) {
     sentence = sentence.section(QLatin1Char('\n'), -1);  // the last line: its own sentence
     if (sentence.startsWith(QLatin1String("cle: "))) sentence = sentence.mid(5);
     if (crashed || sentence.isEmpty())
-        sentence = QStringLiteral("'%1' could not be read: the process reading it ended on a "
-                                  "signal (the file is probably damaged)")
+        sentence = QStringLiteral(
+                       "'%1' could not be read: the process reading it ended on a "
+                       "signal (the file is probably damaged)")
                        .arg(path);
     throw core::inputError(sentence.toStdString());
 }
