@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <QFileInfo>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QStringList>
 
 #include "cle/core/error.h"
@@ -38,6 +39,10 @@ void checkInSeparateProcess(const QString& path) {
     QString sentence = QString::fromUtf8(check.readAllStandardError()).trimmed();
     sentence = sentence.section(QLatin1Char('\n'), -1);  // the last line: its own sentence
     if (sentence.startsWith(QLatin1String("cle: "))) sentence = sentence.mid(5);
+    // Opening a file writes nothing: what `cle` says about its output does not apply.
+    sentence.remove(
+        QRegularExpression(QStringLiteral("; (nothing was written|the output may be "
+                                          "incomplete)$")));
     if (crashed || sentence.isEmpty())
         sentence = QStringLiteral(
                        "'%1' could not be read: the process reading it ended on a "
