@@ -6,7 +6,9 @@
 #   reaches a function of ours (cle::, the fuzz entry point);
 # - "crash": an AddressSanitizer report (a read past a buffer, through a null pointer, after a
 #   free) in which every stack (the fault's, and those of the memory's allocation and release)
-#   starts in HDF5: HDF5's code on HDF5's memory. `cle` ends such a fault with exit 1 and one
+#   starts in HDF5: HDF5's code on HDF5's memory. (When the address lies before a block, the
+#   report describes that next block, not the one overrun: only the fault's stack counts, and
+#   only for a read.) `cle` ends such a fault with exit 1 and one
 #   sentence (app/cli/fault_handler.h); the application reads a file in a `cle check` process
 #   first.
 # Prints the kind and exits 0 for such a fault; exits 1 for any other log: the same in our own
@@ -34,6 +36,11 @@ awk '
     /ERROR: libFuzzer: out-of-memory \(malloc\(/ {
         kind = "allocation"; inStack = 0; hdf5 = 0; decided = 0; next
     }
+    # An address in the redzone before a block: the block described (and the stacks of its
+    # allocation and release) is the next one, not the one overrun, which the report does not name.
+    kind == "crash" && /^WRITE of size/ { writes = 1 }
+    kind == "crash" && / is located .* to the left of / { describesNext = 1; if (writes) bad = 1; next }
+    kind == "crash" && describesNext { next }
     kind == "crash" && /^ *#[0-9]+ / {
         if (!inStack) { inStack = 1; stacks++; first = "" }
         owner = frameOwner($0)
