@@ -41,8 +41,8 @@ void checkInSeparateProcess(const QString& path) {
     if (sentence.startsWith(QLatin1String("cle: "))) sentence = sentence.mid(5);
     // Opening a file writes nothing: what `cle` says about its output does not apply.
     sentence.remove(
-        QRegularExpression(QStringLiteral("; (nothing was written|the output may be "
-                                          "incomplete)$")));
+        QRegularExpression(QStringLiteral("; (nothing was written|it stopped while putting "
+                                          "the output in place.*)$")));
     if (crashed || sentence.isEmpty())
         sentence = QStringLiteral(
                        "'%1' could not be read: the process reading it ended on a "

@@ -51,7 +51,11 @@ extern "C" void onFault(int sig) {
     say("the process stopped on ");
     say(faultName(sig));
     say(" (HDF5 1.10.8 does so on some damaged files)");
-    say(removed ? "; nothing was written\n" : "; the output may be incomplete\n");
+    // Stopped while the export renamed its files into place (only a signal sent by another process
+    // can arrive there): what a SIGKILL leaves, temporary files that the next run removes.
+    say(removed ? "; nothing was written\n"
+                : "; it stopped while putting the output in place: check the output and its "
+                  "report\n");
     _exit(kFault);
 }
 

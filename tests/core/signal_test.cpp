@@ -169,6 +169,49 @@ TEST_F(Signals, OneSignalDuringTheExportRemovesItsTemporaryFiles) {
     EXPECT_GT(stopped, 0);
 }
 
+TEST_F(Signals, AFaultDuringTheExportRemovesItsTemporaryFiles) {
+    // A segmentation fault while the output is written (HDF5 faulting on what it copies) ends
+    // `cle` as a fault on reading does: exit 5, one sentence, and no temporary file left.
+    chain(in, 1024);
+    int stopped = 0;
+    for (double delay : {0.0, 0.002, 0.01}) {
+        std::error_code ec;
+        std::filesystem::remove(out, ec), std::filesystem::remove(report, ec);
+        std::filesystem::remove(log, ec);
+        Child child(run(1), log);
+        waitForTemporary(child, dir, 60);
+        sleepSeconds(delay);
+        child.signal(SIGSEGV);
+        int code = child.finish(10);
+        std::set<std::string> names;
+        for (const auto& e : dir.entries()) names.insert(e);
+        if (code == 5 && names == std::set<std::string>{"in.h5"}) {
+            std::string text = bytes(log);
+            EXPECT_TRUE(contains(text, "cle: '" + in +
+                                           "' could not be processed: the process stopped on a "
+                                           "segmentation fault"))
+                << text;
+            EXPECT_TRUE(contains(text, "; nothing was written")) << text;
+            ++stopped;
+            continue;
+        }
+        if (code == 3) {  // it had finished
+            EXPECT_EQ(names, (std::set<std::string>{"in.h5", "out.h5", "r.json"}));
+            continue;
+        }
+        // Stopped while the files took their names: as after SIGKILL, the new output complete or
+        // absent, and only named temporary files that the next run removes.
+        EXPECT_EQ(code, 5);
+        EXPECT_TRUE(contains(bytes(log), "stopped while putting the output in place"))
+            << bytes(log);
+        for (const auto& name : names)
+            EXPECT_TRUE(name == "in.h5" || name == "out.h5" || name == "r.json" ||
+                        isTemporary(name))
+                << name;
+    }
+    EXPECT_GT(stopped, 0);
+}
+
 TEST_F(Signals, SigkillAtAnyMomentLeavesTheOldOutputOrTheNewOneAndNamedTemporaries) {
     chain(in, 1024);
     const std::string input = bytes(in);

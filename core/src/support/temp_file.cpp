@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <vector>
 
 #include "cle/core/error.h"
@@ -115,16 +116,32 @@ TempFile::TempFile(const std::string& destination) : destination_(destination) {
     std::filesystem::path dir = dest.parent_path().empty() ? "." : dest.parent_path();
     std::string name = dest.filename().string();
     removeStaleTemporaries(dir, name);
-    std::string pattern =
-        (dir / ("." + name + ".cle-tmp-" + std::to_string(getpid()) + "-XXXXXX")).string();
-    int fd = mkstemp(pattern.data());
-    if (fd < 0)
-        throw inputError("cannot create a temporary file in '" + dir.string() +
-                         "': " + std::strerror(errno));
-    fchmod(fd, 0644);
-    close(fd);
-    path_ = pattern;
-    slot_ = claimSlot(path_);
+    // The name is claimed for the signal handlers before the file exists, so that a signal at
+    // any moment finds every file this process created (unlinking a name not yet created is
+    // harmless). The six characters are chosen as mkstemp() chooses them; O_EXCL makes the file
+    // this process's own.
+    const std::string prefix =
+        (dir / ("." + name + ".cle-tmp-" + std::to_string(getpid()) + "-")).string();
+    static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device random;
+    int err = EEXIST;
+    for (int attempt = 0; attempt < 100 && err == EEXIST; ++attempt) {
+        std::string candidate = prefix;
+        for (int i = 0; i < 6; ++i) candidate += kChars[random() % (sizeof kChars - 1)];
+        int slot = claimSlot(candidate);
+        int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            fchmod(fd, 0644);  // whatever the umask, as the output it becomes
+            close(fd);
+            path_ = candidate;
+            slot_ = slot;
+            return;
+        }
+        err = errno;
+        releaseSlot(slot);
+    }
+    throw inputError("cannot create a temporary file in '" + dir.string() +
+                     "': " + std::strerror(err));
 }
 
 TempFile::~TempFile() {
