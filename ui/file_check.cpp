@@ -23,7 +23,7 @@ QString checkerProgram() {
     return info.isFile() && info.isExecutable() ? info.absoluteFilePath() : QString();
 }
 
-void checkInSeparateProcess(const QString& path) {
+void checkInSeparateProcess(const QString& path, const core::Feedback* feedback) {
     const QString program = checkerProgram();
     if (program.isEmpty()) return;
     QProcess check;
@@ -33,7 +33,13 @@ void checkInSeparateProcess(const QString& path) {
     check.setStandardOutputFile(QProcess::nullDevice());
     check.start();
     if (!check.waitForStarted(-1)) return;  // cannot run it: the file is read as before
-    check.waitForFinished(-1);
+    while (!check.waitForFinished(100) && check.state() != QProcess::NotRunning) {
+        if (feedback && feedback->isCancelled()) {
+            check.kill();
+            check.waitForFinished(-1);
+            throw core::Error(core::ErrorKind::Cancelled, "loading cancelled");
+        }
+    }
     const bool crashed = check.exitStatus() == QProcess::CrashExit;
     if (!crashed && check.exitCode() != kFaultExit) return;
     QString sentence = QString::fromUtf8(check.readAllStandardError()).trimmed();

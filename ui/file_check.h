@@ -4,6 +4,8 @@
 // must end that process, not the application with the user's work in it.
 #include <QString>
 
+#include "cle/core/feedback.h"
+
 namespace cle::ui {
 
 /// The `cle` the application runs: $CLE_CLI if set, else the one installed beside the
@@ -12,7 +14,9 @@ QString checkerProgram();
 
 /// Runs `cle check` on `path` and waits for it. Throws an input Error with its sentence when the
 /// check ended on a fault (exit 5) or a signal; returns otherwise (a file the check refused for
-/// an ordinary reason is refused again, with the same reason, by the load that follows).
-void checkInSeparateProcess(const QString& path);
+/// an ordinary reason is refused again, with the same reason, by the load that follows). When
+/// `feedback` is cancelled meanwhile (the window closes while HDF5 stalls on a damaged file), the
+/// check is killed and a Cancelled error thrown.
+void checkInSeparateProcess(const QString& path, const core::Feedback* feedback = nullptr);
 
 }  // namespace cle::ui

@@ -109,13 +109,14 @@ void foldedStats(LoadedModel& loaded) {
 
 }  // namespace
 
-std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path) {
+std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path,
+                                                      const core::Feedback* feedback) {
     const auto start = std::chrono::steady_clock::now();
     const QFileInfo file(path);
     if (file.exists() && file.size() == 0)
         throw core::inputError("'" + path.toStdString() +
                                "' is empty (0 bytes), not a weight file");
-    checkInSeparateProcess(path);
+    checkInSeparateProcess(path, feedback);
     auto loaded = std::make_shared<LoadedModel>();
     loaded->path = path;
     // The core's load stage: the input opened once, the weights, batch-norm vectors, graph.

@@ -7,6 +7,7 @@
 
 #include <QString>
 
+#include "cle/core/feedback.h"
 #include "cle/core/layer_graph.h"
 #include "cle/core/model.h"
 #include "cle/core/tensor.h"
@@ -54,7 +55,9 @@ std::vector<int> naturalOrder(const std::vector<std::string>& names);
 /// Loads `path` and computes every layer's statistics, with the batch norm the topology would
 /// fold into a layer folded in. An empty file, or one without any layer with weights, is an
 /// error (core::Error). Throws core::Error on failure. Meant to be
-/// called from a worker thread: it touches no Qt object.
-std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path);
+/// called from a worker thread: it touches no Qt object. `feedback` (optional) stops the check
+/// that comes first (checkInSeparateProcess).
+std::shared_ptr<const LoadedModel> loadModelWithStats(const QString& path,
+                                                      const core::Feedback* feedback = nullptr);
 
 }  // namespace cle::ui

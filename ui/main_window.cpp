@@ -106,10 +106,7 @@ QString MainWindow::lastFolder() {
     return QSettings().value(QStringLiteral("files/lastFolder")).toString();
 }
 
-MainWindow::~MainWindow() {
-    session_->cancelRun();
-    session_->waitForIdle();
-}
+MainWindow::~MainWindow() { session_->stopForClose(); }
 
 QWidget* MainWindow::createCentralArea() {
     layersPanel_ = new LayersPanel(this);

@@ -24,7 +24,14 @@ Session::Session(QObject* parent)
 
 Session::~Session() {
     job_.cancel();
+    loadFeedback_->cancel();
     exportFeedback_->cancel();
+    waitForIdle();
+}
+
+void Session::stopForClose() {
+    job_.cancel();
+    loadFeedback_->cancel();
     waitForIdle();
 }
 
@@ -71,7 +78,10 @@ bool Session::open(const QString& path) {
     pendingPath_ = path;
     emit loadStarted(path);
     emit busyChanged(true);
-    loadTask_.start(tr("load %1").arg(path), [path] { return loadModelWithStats(path); });
+    loadFeedback_ = std::make_shared<core::Feedback>();  // each load its own
+    loadTask_.start(tr("load %1").arg(path), [path, feedback = loadFeedback_] {
+        return loadModelWithStats(path, feedback.get());
+    });
     return true;
 }
 

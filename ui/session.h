@@ -49,6 +49,9 @@ public:
                      const core::EqualizeOptions& options, bool allowRelu6, bool continueFromResult,
                      const std::vector<core::RegionNames>& regions = {}, bool absorbBias = false);
     void cancelRun();
+    /// For closing: cancels a run and a file check under way (an export finishes), and waits
+    /// for every background job.
+    void stopForClose();
     bool isRunning() const { return job_.isRunning(); }
     /// The history of the current or last run (live while running); null before any run.
     const core::Summary* summary() const;
@@ -115,6 +118,8 @@ private:
     std::shared_ptr<const LoadedModel> model_;
     PairList pairs_;
     QString pendingPath_;
+    /// The load under way's: cancelled when the session goes away, which stops its file check.
+    std::shared_ptr<core::Feedback> loadFeedback_ = std::make_shared<core::Feedback>();
     LoadTask loadTask_;
 
     EqualizeJob job_;

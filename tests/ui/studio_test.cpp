@@ -97,6 +97,7 @@ private slots:
     void runChainOnSample();
     void corruptFileKeepsModel();
     void fileThatFaultsHdf5KeepsTheApplication();
+    void closingStopsAFileCheckThatNeverEnds();
     void cancelMidRunLeavesModelUnchanged();
     void guiStaysResponsiveDuringRun();
     void scalesShowDuringTheRun();
@@ -397,6 +398,29 @@ void StudioTest::fileThatFaultsHdf5KeepsTheApplication() {
              qPrintable(message));
     QCOMPARE(w->session()->model(), before);
     qunsetenv("CLE_CLI");
+}
+
+void StudioTest::closingStopsAFileCheckThatNeverEnds() {
+    // HDF5 stalls on some damaged files; the check then never ends. Closing the window stops it.
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    const QString stalls = dir_.filePath("stalling-check.sh");
+    {
+        QFile script(stalls);
+        QVERIFY(script.open(QIODevice::WriteOnly));
+        script.write("#!/bin/sh\nexec sleep 100\n");
+    }
+    QFile::setPermissions(stalls,
+                          QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+    qputenv("CLE_CLI", stalls.toUtf8());
+    QVERIFY(w->openFile(QStringLiteral(CLE_SAMPLE_MODEL)));
+    QTest::qWait(300);
+    QVERIFY(w->session()->isBusy());
+    QElapsedTimer timer;
+    timer.start();
+    w.reset();
+    qunsetenv("CLE_CLI");
+    QVERIFY2(timer.elapsed() < 20000, qPrintable(QString::number(timer.elapsed())));
 }
 
 void StudioTest::cancelMidRunLeavesModelUnchanged() {
