@@ -8,7 +8,9 @@
 #   free) in which every stack (the fault's, and those of the memory's allocation and release)
 #   starts in HDF5: HDF5's code on HDF5's memory. (When the address lies before a block, the
 #   report describes that next block, not the one overrun: only the fault's stack counts, and
-#   only for a read.) `cle` ends such a fault with exit 1 and one
+#   only for a read outside H5Dwrite / H5Awrite, which read our buffers.) Memory that HDF5's public
+#   API frees or allocates at our request (H5free_memory, H5allocate_memory, H5resize_memory) is
+#   ours, and a stack overflow is always a finding. `cle` ends such a fault with exit 5 and one
 #   sentence (app/cli/fault_handler.h); the application reads a file in a `cle check` process
 #   first.
 # Prints the kind and exits 0 for such a fault; exits 1 for any other log: the same in our own
@@ -23,13 +25,17 @@ fi
 awk '
     # Where a frame is: HDF5, the sanitizer runtime or the C library (skipped), or ours.
     function frameOwner(line) {
-        if (line ~ /libhdf5/) return "hdf5"
+        # Memory HDF5 frees or allocates at our request: ours.
+        if (line ~ / in H5(free|allocate|resize)_memory/) return "request"
+        # HDF5 symbolized from its debug information names no module.
+        if (line ~ /libhdf5/ || line ~ / in H5[A-Z][A-Za-z0-9_]* /) return "hdf5"
         if (line ~ / in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|malloc|calloc|realloc|free|operator new|operator delete)/ ||
             line ~ /libc\.so|sysdeps\//) return "runtime"
         return "ours"
     }
     /ERROR: AddressSanitizer:/ {
         if (asan) { bad = 1 }  # two reports: not one fault of HDF5
+        if ($0 ~ /stack-overflow/) bad = 1  # HDF5 recurses boundedly; unbounded recursion is ours
         asan = 1; kind = "crash"; stacks = 0; next
     }
     /ERROR: libFuzzer: timeout after/ { kind = "stall"; inStack = 0; hdf5 = 0; decided = 0; next }
@@ -39,14 +45,22 @@ awk '
     # An address in the redzone before a block: the block described (and the stacks of its
     # allocation and release) is the next one, not the one overrun, which the report does not name.
     kind == "crash" && /^WRITE of size/ { writes = 1 }
-    kind == "crash" && / is located .* to the left of / { describesNext = 1; if (writes) bad = 1; next }
+    kind == "crash" && / is located .* to the left of / {
+        describesNext = 1
+        if (writes || readsOurs) bad = 1
+        next
+    }
     kind == "crash" && describesNext { next }
     kind == "crash" && /^ *#[0-9]+ / {
-        if (!inStack) { inStack = 1; stacks++; first = "" }
+        if (!inStack) { inStack = 1; stacks++; first = ""; reachedOurs = 0 }
         owner = frameOwner($0)
+        if (stacks == 1 && $0 ~ / in H5[AD]write/) readsOurs = 1  # HDF5 reads our buffer
         if (first == "" && owner != "runtime") {
             first = owner
             if (owner != "hdf5") bad = 1
+        } else if (first == "hdf5" && !reachedOurs) {
+            if (owner == "request") bad = 1
+            else if (owner == "ours") reachedOurs = 1
         }
         next
     }

@@ -15,21 +15,26 @@ constexpr int kFaultExit = 5;  // `cle`'s exit status for a fault (app/cli/cli.h
 }
 
 QString checkerProgram() {
-    const QString configured = qEnvironmentVariable("CLE_CLI");
-    const QString program = configured.isEmpty()
-                                ? QCoreApplication::applicationDirPath() + QStringLiteral("/cle")
-                                : configured;
-    const QFileInfo info(program);
-    return info.isFile() && info.isExecutable() ? info.absoluteFilePath() : QString();
+    // $CLE_CLI when it names a program, else the `cle` beside the application.
+    for (const QString& program :
+         {qEnvironmentVariable("CLE_CLI"),
+          QCoreApplication::applicationDirPath() + QStringLiteral("/cle")}) {
+        const QFileInfo info(program);
+        if (!program.isEmpty() && info.isFile() && info.isExecutable())
+            return info.absoluteFilePath();
+    }
+    return {};
 }
 
-void checkInSeparateProcess(const QString& path, const core::Feedback* feedback) {
+void checkInSeparateProcess(const QString& path, const core::Feedback* feedback, bool inputs) {
     const QString program = checkerProgram();
     if (program.isEmpty()) return;
     QProcess check;
     check.setProgram(program);
     // An absolute path: a name starting with '-' is not read as an option.
-    check.setArguments({QStringLiteral("check"), QFileInfo(path).absoluteFilePath()});
+    QStringList arguments{QStringLiteral("check"), QFileInfo(path).absoluteFilePath()};
+    if (inputs) arguments << QStringLiteral("--inputs");
+    check.setArguments(arguments);
     check.setStandardOutputFile(QProcess::nullDevice());
     check.start();
     if (!check.waitForStarted(-1)) return;  // cannot run it: the file is read as before
@@ -46,9 +51,9 @@ void checkInSeparateProcess(const QString& path, const core::Feedback* feedback)
     sentence = sentence.section(QLatin1Char('\n'), -1);  // the last line: its own sentence
     if (sentence.startsWith(QLatin1String("cle: "))) sentence = sentence.mid(5);
     // Opening a file writes nothing: what `cle` says about its output does not apply.
-    sentence.remove(
-        QRegularExpression(QStringLiteral("; (nothing was written|it stopped while putting "
-                                          "the output in place.*)$")));
+    sentence.remove(QRegularExpression(
+        QStringLiteral("; (nothing was written|the output had been "
+                       "written|it stopped while the output took its name.*)$")));
     if (crashed || sentence.isEmpty())
         sentence = QStringLiteral(
                        "'%1' could not be read: the process reading it ended on a "

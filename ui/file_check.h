@@ -8,8 +8,8 @@
 
 namespace cle::ui {
 
-/// The `cle` the application runs: $CLE_CLI if set, else the one installed beside the
-/// application; "" when there is none (files are then read without the check).
+/// The `cle` the application runs: $CLE_CLI if it names a program, else the one installed beside
+/// the application; "" when there is none (files are then read without the check).
 QString checkerProgram();
 
 /// Runs `cle check` on `path` and waits for it. Throws an input Error with its sentence when the
@@ -17,6 +17,8 @@ QString checkerProgram();
 /// an ordinary reason is refused again, with the same reason, by the load that follows). When
 /// `feedback` is cancelled meanwhile (the window closes while HDF5 stalls on a damaged file), the
 /// check is killed and a Cancelled error thrown.
-void checkInSeparateProcess(const QString& path, const core::Feedback* feedback = nullptr);
+/// `inputs`: the file holds a network's inputs (`cle check --inputs`), not weights.
+void checkInSeparateProcess(const QString& path, const core::Feedback* feedback = nullptr,
+                            bool inputs = false);
 
 }  // namespace cle::ui

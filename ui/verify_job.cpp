@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cle/core/error.h"
+#include "ui/file_check.h"
 
 namespace cle::ui {
 
@@ -44,6 +45,10 @@ VerifyOutcome VerifyJob::check(const VerifyInput& input, const std::atomic<bool>
         return out;
     }
     try {
+        if (!input.inputsFile.isEmpty()) {
+            const core::Feedback feedback(cancel);
+            checkInSeparateProcess(input.inputsFile, &feedback, true);
+        }
         core::VerifyOptions o;
         o.inputsFile = input.inputsFile.toStdString();
         o.activations = true;

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,6 +56,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         "Read a weight file as a run does (weights, batch norms, layer graph); exit 0 if "
         "it loads");
     check->add_option("FILE", ca.file, "Weight file")->required();
+    check->add_flag("--inputs", ca.inputsFile,
+                    "FILE holds a network's inputs (as for --inputs): read every dataset at its "
+                    "root");
     check->add_option("--layout", ca.layout, "Weight layout: torch or keras (default: detected)")
         ->check(CLI::IsMember({"torch", "keras"}));
     check
@@ -124,10 +128,23 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         return kUsageError;
     }
 
+    // The files the command reads, for messages that quote them: 'a' or 'b'.
     auto fileOf = [&] {
-        if (verify->parsed()) return va.original + "' or '" + va.candidate;
-        if (check->parsed()) return ca.file;
-        return inspect->parsed() ? ia.file : pairsCmd->parsed() ? pa.file : ea.input;
+        std::vector<std::string> files;
+        if (verify->parsed())
+            files = {va.original, va.candidate, va.inputs};
+        else if (eq->parsed())
+            files = {ea.input, ea.verifyInputs};
+        else
+            files = {check->parsed() ? ca.file : inspect->parsed() ? ia.file : pa.file};
+        std::string text;
+        for (size_t i = 0; i < files.size(); ++i) {
+            if (files[i].empty() ||
+                std::find(files.begin(), files.begin() + i, files[i]) != files.begin() + i)
+                continue;
+            text += (text.empty() ? "" : "' or '") + files[i];
+        }
+        return text;
     };
     noteInputFile(fileOf());
     try {

@@ -19,6 +19,7 @@
 #include "cle/core/report.h"
 #include "cle/core/run_plan.h"
 #include "cle/core/topology.h"
+#include "cle/core/verification.h"
 #include "cli.h"
 #include "verify_command.h"
 
@@ -65,11 +66,18 @@ core::TopologyOptions topologyOptions(const std::vector<std::string>& foldBn,
 }
 
 int checkCommand(const InspectArgs& a, std::ostream& out) {
+    if (a.inputsFile) {
+        out << a.file << ": " << core::readInputsFile(a.file) << " input datasets\n";
+        return kOk;
+    }
     core::LoadRequest request;
     request.path = a.file;
     request.layout = layoutOption(a.layout);
     request.maxBytes = a.maxMemoryMb << 20;
     core::LoadedInput input = core::loadInput(request, core::Feedback());
+    if (input.model->layers.empty())  // what a run and the application refuse
+        throw core::inputError("'" + a.file +
+                               "' holds no layer with weights (no weight or kernel datasets)");
     std::int64_t weights = 0;
     for (const auto& l : input.model->layers) weights += l.weight.size();
     out << a.file << ": " << input.model->layers.size() << " layers, " << weights

@@ -17,6 +17,7 @@ struct InspectArgs {
     bool json = false;
     std::string layout;            ///< "" = detect
     std::int64_t maxMemoryMb = 0;  ///< 0: the memory available
+    bool inputsFile = false;       ///< check: FILE holds a network's inputs (--inputs)
 };
 
 struct EqualizeArgs {

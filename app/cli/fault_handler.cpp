@@ -40,22 +40,35 @@ const char* faultName(int sig) {
 }
 
 // Only async-signal-safe calls: unlink (in abandonPendingExport), write, _exit.
-extern "C" void onFault(int sig) {
+extern "C" void onFault(int sig, siginfo_t* info, void*) {
     bool removed = core::abandonPendingExport();
+    // kill(), tgkill(), sigqueue(): another process asked for it; not a fault of this one.
+    bool sent =
+        info && info->si_pid != getpid() &&
+        (info->si_code == SI_USER || info->si_code == SI_TKILL || info->si_code == SI_QUEUE);
     say("cle: ");
     if (g_hasFile.load()) {
         say("'");
         say(g_file);
         say("' could not be processed: ");
     }
-    say("the process stopped on ");
-    say(faultName(sig));
-    say(" (HDF5 1.10.8 does so on some damaged files)");
+    if (sent) {
+        say("the process was sent ");
+        say(faultName(sig));
+        say(" signal by another process");
+    } else {
+        say("the process stopped on ");
+        say(faultName(sig));
+        say(" (HDF5 1.10.8 does so on some damaged files)");
+    }
     // Stopped while the export renamed its files into place (only a signal sent by another process
     // can arrive there): what a SIGKILL leaves, temporary files that the next run removes.
-    say(removed ? "; nothing was written\n"
-                : "; it stopped while putting the output in place: check the output and its "
-                  "report\n");
+    if (!removed)
+        say("; it stopped while the output took its name: the output is complete or absent\n");
+    else if (core::exportCommitted())
+        say("; the output had been written\n");
+    else
+        say("; nothing was written\n");
     _exit(kFault);
 }
 
@@ -67,8 +80,9 @@ void installFaultHandler() {
     stack.ss_size = sizeof g_altStack;
     sigaltstack(&stack, nullptr);
     struct sigaction action {};
-    action.sa_handler = onFault;
-    action.sa_flags = SA_ONSTACK | SA_RESETHAND;  // a fault inside the handler ends the process
+    action.sa_sigaction = onFault;
+    action.sa_flags =
+        SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;  // a fault inside the handler ends the process
     sigfillset(&action.sa_mask);
     for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) sigaction(sig, &action, nullptr);
 }

@@ -170,8 +170,9 @@ TEST_F(Signals, OneSignalDuringTheExportRemovesItsTemporaryFiles) {
 }
 
 TEST_F(Signals, AFaultDuringTheExportRemovesItsTemporaryFiles) {
-    // A segmentation fault while the output is written (HDF5 faulting on what it copies) ends
-    // `cle` as a fault on reading does: exit 5, one sentence, and no temporary file left.
+    // A segmentation fault while the output is written ends `cle` as a fault on reading does:
+    // exit 5, one sentence, and no temporary file left. Sent here by kill(), which the sentence
+    // names as such.
     chain(in, 1024);
     int stopped = 0;
     for (double delay : {0.0, 0.002, 0.01}) {
@@ -191,8 +192,8 @@ TEST_F(Signals, AFaultDuringTheExportRemovesItsTemporaryFiles) {
         if (code == 5 && names == std::set<std::string>{"in.h5"}) {
             std::string text = bytes(log);
             EXPECT_TRUE(contains(text, "cle: '" + in +
-                                           "' could not be processed: the process stopped on a "
-                                           "segmentation fault"))
+                                           "' could not be processed: the process was sent a "
+                                           "segmentation fault signal by another process"))
                 << text;
             EXPECT_TRUE(contains(text, "; nothing was written")) << text;
             ++stopped;
@@ -205,7 +206,8 @@ TEST_F(Signals, AFaultDuringTheExportRemovesItsTemporaryFiles) {
         // Stopped while the files took their names: as after SIGKILL, the new output complete or
         // absent, and only named temporary files that the next run removes.
         EXPECT_EQ(code, 5);
-        EXPECT_TRUE(contains(bytes(log), "stopped while putting the output in place"))
+        EXPECT_TRUE(contains(
+            bytes(log), "stopped while the output took its name: the output is complete or absent"))
             << bytes(log);
         for (const auto& name : names)
             EXPECT_TRUE(name == "in.h5" || name == "out.h5" || name == "r.json" ||

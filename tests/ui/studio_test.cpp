@@ -105,6 +105,7 @@ private slots:
     void resetAndContinueFromResult();
     void plotsSaveImageAndCsv();
     void networkCheckHeadlinesTheRun();
+    void networkCheckOnAnInputsFileThatFaultsHdf5();
     void networkCheckExplainsWhyNot();
     void runFailureIsTheTaskSentence();
 
@@ -640,6 +641,27 @@ void StudioTest::plotsSaveImageAndCsv() {
         QVERIFY(csv.open(QIODevice::ReadOnly));
         QVERIFY2(csv.readAll().count('\n') >= 2, qPrintable(plot->title()));
     }
+}
+
+void StudioTest::networkCheckOnAnInputsFileThatFaultsHdf5() {
+    // HDF5 1.10.8 reads this inputs file's compact dataset through a null pointer: read in this
+    // process, it would end the test. The `cle check --inputs` process takes the fault.
+    qputenv("CLE_CLI", CLE_CLI_PATH);
+    auto w = openWindow(kSample);
+    QVERIFY(w);
+    QVERIFY(buildChain(*w, sampleChain(*w, 4)));
+    ui::VerificationPanel* panel = w->verificationPanel();
+    QSignalSpy checked(w->verifyJob(), &ui::VerifyJob::finished);
+    FakePrompter::nextFileName =
+        QStringLiteral(CLE_TEST_DATA_DIR) + "/damaged/inputs-compact-dataset-without-data.h5";
+    QTest::mouseClick(panel->inputsButton(), Qt::LeftButton);
+    QVERIFY(runAndWait(*w));
+    QVERIFY(checked.wait(180000));
+    qunsetenv("CLE_CLI");
+    const QString detail = panel->detailText();
+    QVERIFY2(detail.contains("inputs-compact-dataset-without-data.h5") &&
+                 detail.contains("segmentation fault"),
+             qPrintable(panel->headlineText() + " / " + detail));
 }
 
 void StudioTest::networkCheckHeadlinesTheRun() {

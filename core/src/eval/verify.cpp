@@ -113,6 +113,18 @@ double agreement(const std::vector<long>& a, const std::vector<long>& b) {
 
 }  // namespace
 
+int readInputsFile(const std::string& path) {
+    h5::Silence quiet;
+    h5::Handle f = h5::openExisting(path, false);
+    int count = 0;
+    for (const auto& name : h5::listChildren(f.get(), "/")) {
+        if (!h5::isDataset(f.get(), "/" + name)) continue;
+        (void)readDataset(path, "/" + name);
+        ++count;
+    }
+    return count;
+}
+
 std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& o,
                                        std::string& source) {
     std::vector<Tensor> inputs;

@@ -33,6 +33,9 @@ char g_pending[kPendingExportFiles][4096] = {};
 std::atomic<int> g_slot[kPendingExportFiles] = {};
 static_assert(std::atomic<int>::is_always_lock_free);
 
+// Set once a temporary file has taken its final name.
+std::atomic<bool> g_committed{false};
+
 // The number of exports committing now, or -1 once a signal handler has abandoned them.
 std::atomic<int> g_exportState{0};
 
@@ -101,6 +104,8 @@ bool abandonPendingExport() noexcept {
     }
     return true;
 }
+
+bool exportCommitted() noexcept { return g_committed.load(); }
 
 CommitSection::CommitSection() {
     int now = g_exportState.load();
@@ -176,6 +181,7 @@ void TempFile::commit(bool replace) {
             throw inputError("cannot write '" + destination_ + "': " + std::strerror(errno));
     }
     committed_ = true;
+    g_committed.store(true);
     releaseSlot(slot_);
     slot_ = -1;
 }

@@ -57,6 +57,11 @@ struct Verification {
 std::vector<Tensor> verificationInputs(const Network& net, const VerifyOptions& options,
                                        std::string& source);
 
+/// Reads every dataset at the root of an inputs file (`--inputs`) as a verification reads it,
+/// and returns how many there are: what `cle check --inputs` does before the application reads
+/// such a file itself.
+int readInputsFile(const std::string& path);
+
 /// Compares `candidate` with `original` (and, when the candidate relaxes ReLU6 layers,
 /// with `originalRelaxed`, the original evaluated with the same relaxations).
 Verification verifyNetworks(const Network& original, const Network* originalRelaxed,
