@@ -29,6 +29,15 @@ void addBatchNormOptions(CLI::App* cmd, std::vector<std::string>& foldBn,
         "Keras 1e-3)");
 }
 
+// --layout and --max-memory of the commands that read one weight file.
+void addReadOptions(CLI::App* cmd, InspectArgs& a) {
+    cmd->add_option("--layout", a.layout, "Weight layout: torch or keras (default: detected)")
+        ->check(CLI::IsMember({"torch", "keras"}));
+    cmd->add_option("--max-memory", a.maxMemoryMb,
+                    "Refuse files whose weights need more MB (default: memory available)")
+        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
@@ -43,12 +52,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     auto* inspect = app.add_subcommand("inspect", "List the layers of a weight file");
     inspect->add_option("FILE", ia.file, "HDF5 weight file")->required();
     inspect->add_flag("--json", ia.json, "Print JSON instead of a table");
-    inspect->add_option("--layout", ia.layout, "Weight layout: torch or keras (default: detected)")
-        ->check(CLI::IsMember({"torch", "keras"}));
-    inspect
-        ->add_option("--max-memory", ia.maxMemoryMb,
-                     "Refuse files whose weights need more MB (default: memory available)")
-        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
+    addReadOptions(inspect, ia);
 
     InspectArgs ca;
     auto* check = app.add_subcommand(
@@ -59,12 +63,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     check->add_flag("--inputs", ca.inputsFile,
                     "FILE holds a network's inputs (as for --inputs): read every dataset at its "
                     "root");
-    check->add_option("--layout", ca.layout, "Weight layout: torch or keras (default: detected)")
-        ->check(CLI::IsMember({"torch", "keras"}));
-    check
-        ->add_option("--max-memory", ca.maxMemoryMb,
-                     "Refuse files whose weights need more MB (default: memory available)")
-        ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 40));
+    addReadOptions(check, ca);
 
     EqualizeArgs ea;
     auto* eq = app.add_subcommand("equalize", "Equalize layer pairs and write the result");

@@ -1,4 +1,6 @@
 // The `cle` command: exit codes, clear messages, and no output or temporary file on failure.
+#include <hdf5.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -102,6 +104,19 @@ TEST_F(Cli, CheckReadsTheWholeFileAndSaysWhatARunWouldSee) {
     EXPECT_EQ(r.out, torch +
                          ": 12 layers, 192288 weights; layer graph: guessed from names and "
                          "shapes\n");
+    // An inputs file claiming 10^12 values (chunks never written) is refused before any is read.
+    std::string huge = dir.file("huge_inputs.h5");
+    {
+        hid_t f = H5Fcreate(huge.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t dims[3] = {100000, 100000, 100}, chunk[3] = {1, 100, 100};
+        hid_t space = H5Screate_simple(3, dims, nullptr), plist = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(plist, 3, chunk);
+        H5Dclose(H5Dcreate2(f, "input_1", H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT));
+        H5Pclose(plist), H5Sclose(space), H5Fclose(f);
+    }
+    r = cle({"check", "--inputs", huge});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("claims 1000000000000 values"), std::string::npos) << r.err;
     r = cle({"check", file("garbage.h5", "not an HDF5 file")});
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("garbage.h5"), std::string::npos) << r.err;

@@ -119,6 +119,16 @@ int readInputsFile(const std::string& path) {
     int count = 0;
     for (const auto& name : h5::listChildren(f.get(), "/")) {
         if (!h5::isDataset(f.get(), "/" + name)) continue;
+        // A claimed shape is not trusted: values beyond the memory available are refused.
+        h5::Handle d = h5::openLocalDataset(f.get(), "/" + name);
+        std::uint64_t values = 1;
+        for (std::int64_t n : d ? h5::datasetShape(d.get()) : std::vector<std::int64_t>{})
+            if (n < 0 || __builtin_mul_overflow(values, std::uint64_t(n), &values))
+                values = ~std::uint64_t(0);
+        const std::int64_t available = availableMemory();
+        if (available > 0 && values > std::uint64_t(available) / sizeof(float))
+            throw inputError("'" + path + "': dataset '" + name + "' claims " +
+                             std::to_string(values) + " values, more than the memory available");
         (void)readDataset(path, "/" + name);
         ++count;
     }
